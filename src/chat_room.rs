@@ -1,0 +1,184 @@
+//! The ChatRoom actor: the single owner of the chat state. It is a thin
+//! shell around [`ChatCore`]: it stamps the clock, feeds the core one event at
+//! a time, encodes each outgoing frame once and hands the same bytes to every
+//! recipient's [`ToMember`] recipient. It knows no transport.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use actix::prelude::*;
+
+use crate::chat_core::{Audience, ChatCore, CloseReason, Effect, MemberId};
+use crate::limits::Limits;
+use crate::member::{CloseKind, ToMember};
+use crate::metrics::Metrics;
+use crate::protocol::{ClientFrame, ServerFrame};
+
+static NEXT_MEMBER_ID: AtomicU64 = AtomicU64::new(1);
+
+/// A process-wide unique id for a new connection.
+pub fn next_member_id() -> MemberId {
+    NEXT_MEMBER_ID.fetch_add(1, Ordering::Relaxed)
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// A connection arrived; `to` is where its frames go.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Connect {
+    /// The connection's id, from [`next_member_id`].
+    pub id: MemberId,
+    /// Its mailbox.
+    pub to: Recipient<ToMember>,
+}
+
+/// A parsed frame from a connection.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Inbound {
+    /// The sender.
+    pub id: MemberId,
+    /// What it sent.
+    pub frame: ClientFrame,
+}
+
+/// A connection is gone.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Disconnect {
+    /// The connection.
+    pub id: MemberId,
+}
+
+/// The server is stopping: close every connection with "going away" and
+/// refuse new ones. Answers how many connections were told.
+#[derive(Message)]
+#[rtype(result = "usize")]
+pub struct Shutdown;
+
+/// The actor.
+pub struct ChatRoom {
+    core: ChatCore,
+    members: HashMap<MemberId, Recipient<ToMember>>,
+    metrics: Arc<Metrics>,
+    shutting_down: bool,
+}
+
+impl ChatRoom {
+    /// A room server with these limits, reporting to `metrics`.
+    pub fn new(limits: Limits, metrics: Arc<Metrics>) -> Self {
+        ChatRoom {
+            core: ChatCore::new(limits),
+            members: HashMap::new(),
+            metrics,
+            shutting_down: false,
+        }
+    }
+
+    fn deliver(&self, id: MemberId, frame: &bytestring::ByteString) -> u64 {
+        match self.members.get(&id) {
+            Some(to) => {
+                to.do_send(ToMember::Frame(frame.clone()));
+                1
+            }
+            None => 0,
+        }
+    }
+
+    fn apply(&mut self, effects: Vec<Effect>) {
+        let mut delivered = 0;
+        for effect in effects {
+            match effect {
+                Effect::Send { to, frame } => {
+                    match &frame {
+                        ServerFrame::Error { code, .. } => self.metrics.error(*code),
+                        ServerFrame::Message(_) => self.metrics.messages_in.inc(),
+                        _ => {}
+                    }
+                    let bytes = frame.encode();
+                    delivered += match to {
+                        Audience::Member(id) => self.deliver(id, &bytes),
+                        Audience::Room(room) => self
+                            .core
+                            .members_of(&room)
+                            .map(|id| self.deliver(id, &bytes))
+                            .sum(),
+                        Audience::RoomExcept(room, except) => self
+                            .core
+                            .members_of(&room)
+                            .filter(|&id| id != except)
+                            .map(|id| self.deliver(id, &bytes))
+                            .sum(),
+                    };
+                }
+                Effect::Close {
+                    member,
+                    reason: CloseReason::Replaced,
+                } => {
+                    if let Some(to) = self.members.remove(&member) {
+                        to.do_send(ToMember::Close(CloseKind::Replaced));
+                    }
+                }
+            }
+        }
+        self.metrics.deliveries.inc_by(delivered);
+        let (rooms, users) = self.core.stats();
+        self.metrics.rooms.set(rooms as i64);
+        self.metrics.users.set(users as i64);
+    }
+}
+
+impl Actor for ChatRoom {
+    type Context = Context<Self>;
+}
+
+impl Handler<Connect> for ChatRoom {
+    type Result = ();
+
+    fn handle(&mut self, msg: Connect, _: &mut Context<Self>) {
+        if self.shutting_down {
+            msg.to.do_send(ToMember::Close(CloseKind::GoingAway));
+            return;
+        }
+        self.core.connect(msg.id, now_ms());
+        self.members.insert(msg.id, msg.to);
+    }
+}
+
+impl Handler<Inbound> for ChatRoom {
+    type Result = ();
+
+    fn handle(&mut self, msg: Inbound, _: &mut Context<Self>) {
+        let effects = self.core.handle(msg.id, msg.frame, now_ms());
+        self.apply(effects);
+    }
+}
+
+impl Handler<Disconnect> for ChatRoom {
+    type Result = ();
+
+    fn handle(&mut self, msg: Disconnect, _: &mut Context<Self>) {
+        self.members.remove(&msg.id);
+        let effects = self.core.disconnect(msg.id);
+        self.apply(effects);
+    }
+}
+
+impl Handler<Shutdown> for ChatRoom {
+    type Result = usize;
+
+    fn handle(&mut self, _: Shutdown, _: &mut Context<Self>) -> usize {
+        self.shutting_down = true;
+        for to in self.members.values() {
+            to.do_send(ToMember::Close(CloseKind::GoingAway));
+        }
+        self.members.len()
+    }
+}

@@ -1,0 +1,41 @@
+//! Parley: a real-time chat server on actix-web.
+//!
+//! Layout, from the wire inwards:
+//! - `server.rs` binds, mounts routes and owns the one shutdown path;
+//!   `config.rs` is the whole configuration; `ops.rs` serves `/healthz` and
+//!   `/metrics` (`metrics.rs`); `page.rs` serves the askama page and assets.
+//! - Transports are thin: `ws_session.rs` (one actor per WebSocket, with
+//!   `outbox.rs` and `conn_socket.rs` bounding what a non-reader can cost);
+//!   `origin.rs` and `http_error.rs` guard the HTTP edge.
+//! - `protocol.rs` holds the wire frames both transports speak.
+//! - `chat_room.rs` is the ChatRoom actor, a shell around `chat_core.rs`,
+//!   the transport-agnostic core over `room.rs`, `history.rs`,
+//!   `nickname.rs`, `room_name.rs`, `message_text.rs`, `rate_limit.rs`,
+//!   `token.rs` and `limits.rs`, all pure and unit-tested in place.
+//! - `member.rs` is the only thing a transport knows of the room.
+
+pub mod chat_core;
+pub mod chat_room;
+pub mod config;
+pub mod conn_socket;
+pub mod history;
+pub mod http_error;
+pub mod limits;
+pub mod member;
+pub mod message_text;
+pub mod metrics;
+pub mod nickname;
+pub mod ops;
+pub mod origin;
+pub mod outbox;
+pub mod page;
+pub mod protocol;
+pub mod rate_limit;
+pub mod room;
+pub mod room_name;
+pub mod server;
+pub mod token;
+pub mod ws_session;
+
+pub use config::Config;
+pub use server::{Server, Stopper};

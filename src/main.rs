@@ -1,0 +1,52 @@
+//! The `parley` binary: parse the configuration, start logging, serve until
+//! Ctrl-C or SIGTERM, then stop gracefully. Everything else is in the library.
+
+use parley::{Config, Server};
+
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use actix_rt::signal::unix::{signal, SignalKind};
+        let mut term = match signal(SignalKind::terminate()) {
+            Ok(term) => term,
+            Err(err) => {
+                log::warn!("cannot listen for SIGTERM ({err}); Ctrl-C only");
+                let _ = actix_rt::signal::ctrl_c().await;
+                return;
+            }
+        };
+        let interrupt = Box::pin(actix_rt::signal::ctrl_c());
+        let terminate = Box::pin(term.recv());
+        futures_select(interrupt, terminate).await;
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = actix_rt::signal::ctrl_c().await;
+    }
+}
+
+/// Waits for whichever of two futures completes first.
+async fn futures_select<A: std::future::Future + Unpin, B: std::future::Future + Unpin>(
+    mut a: A,
+    mut b: B,
+) {
+    std::future::poll_fn(|cx| {
+        use std::task::Poll;
+        if std::pin::Pin::new(&mut a).poll(cx).is_ready()
+            || std::pin::Pin::new(&mut b).poll(cx).is_ready()
+        {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    })
+    .await
+}
+
+#[actix_web::main]
+async fn main() -> std::io::Result<()> {
+    let config = Config::from_args();
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    let server = Server::bind(&config)?;
+    server.run_until(stop_signal()).await
+}

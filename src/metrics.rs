@@ -1,0 +1,131 @@
+//! Prometheus metrics: one registry per server (so tests running several
+//! servers in one process do not share counters), rendered in the text
+//! exposition format at `/metrics`.
+
+use prometheus::{
+    Encoder, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
+};
+
+use crate::protocol::ErrorCode;
+
+/// A transport, as a metrics label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// A WebSocket connection.
+    WebSocket,
+    /// A long-polling session.
+    Polling,
+}
+
+impl Transport {
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transport::WebSocket => "websocket",
+            Transport::Polling => "polling",
+        }
+    }
+}
+
+/// Every metric the server keeps.
+#[derive(Debug, Clone)]
+pub struct Metrics {
+    registry: Registry,
+    /// Open connections by transport.
+    pub connections: IntGaugeVec,
+    /// Rooms held.
+    pub rooms: IntGauge,
+    /// Members in rooms.
+    pub users: IntGauge,
+    /// Chat messages accepted.
+    pub messages_in: IntCounter,
+    /// Frames handed to connections (one per recipient).
+    pub deliveries: IntCounter,
+    /// Connections dropped for not reading.
+    pub slow_clients_dropped: IntCounter,
+    /// Error frames and refusals sent, by code.
+    pub errors: IntCounterVec,
+}
+
+impl Metrics {
+    /// Fresh metrics in a fresh registry.
+    pub fn new() -> Self {
+        let registry = Registry::new();
+        // unwrap: the names and labels below are valid constants, and each is
+        // registered once in a registry of its own.
+        let connections = IntGaugeVec::new(
+            Opts::new("parley_connections", "Open connections by transport"),
+            &["transport"],
+        )
+        .unwrap();
+        let rooms = IntGauge::new("parley_rooms", "Rooms held").unwrap();
+        let users = IntGauge::new("parley_users", "Members in rooms").unwrap();
+        let messages_in =
+            IntCounter::new("parley_messages_in_total", "Chat messages accepted").unwrap();
+        let deliveries =
+            IntCounter::new("parley_deliveries_total", "Frames handed to connections").unwrap();
+        let slow_clients_dropped = IntCounter::new(
+            "parley_slow_clients_dropped_total",
+            "Connections dropped for not reading",
+        )
+        .unwrap();
+        let errors = IntCounterVec::new(
+            Opts::new("parley_errors_total", "Errors sent to clients, by code"),
+            &["code"],
+        )
+        .unwrap();
+        for collector in [
+            Box::new(connections.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(rooms.clone()),
+            Box::new(users.clone()),
+            Box::new(messages_in.clone()),
+            Box::new(deliveries.clone()),
+            Box::new(slow_clients_dropped.clone()),
+            Box::new(errors.clone()),
+        ] {
+            registry.register(collector).unwrap();
+        }
+        for transport in [Transport::WebSocket, Transport::Polling] {
+            connections.with_label_values(&[transport.as_str()]);
+        }
+        for code in ErrorCode::ALL {
+            errors.with_label_values(&[code.as_str()]);
+        }
+        Metrics {
+            registry,
+            connections,
+            rooms,
+            users,
+            messages_in,
+            deliveries,
+            slow_clients_dropped,
+            errors,
+        }
+    }
+
+    /// Counts one error sent.
+    pub fn error(&self, code: ErrorCode) {
+        self.errors.with_label_values(&[code.as_str()]).inc();
+    }
+
+    /// The gauge of open connections of one transport.
+    pub fn connections_of(&self, transport: Transport) -> IntGauge {
+        self.connections.with_label_values(&[transport.as_str()])
+    }
+
+    /// The text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut out = Vec::new();
+        // unwrap: encoding into a Vec cannot fail for well-formed metrics.
+        TextEncoder::new()
+            .encode(&self.registry.gather(), &mut out)
+            .unwrap();
+        String::from_utf8_lossy(&out).into_owned()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}

@@ -1,0 +1,134 @@
+//! Nicknames: the only way to get a [`Nickname`] is [`Nickname::parse`], so
+//! the room core never sees an empty, over-long, invisible or look-alike name.
+//!
+//! A nickname is 1 to `max_chars` characters after trimming: letters and
+//! digits of any script, single inner spaces, and `-` `_` `.` `'`. That rules
+//! out control, format (zero-width, bidi) and other invisible characters by
+//! construction. Uniqueness is decided on [`Nickname::key`], the NFKC form
+//! lower-cased, so `Ann`, `ann` and fullwidth `Ａｎｎ` are one name. This
+//! module knows nothing of rooms.
+
+use std::fmt;
+use unicode_normalization::UnicodeNormalization;
+
+/// Characters allowed besides letters, digits and inner spaces.
+const ALLOWED_PUNCTUATION: [char; 4] = ['-', '_', '.', '\''];
+
+/// A validated nickname, as the user typed it (trimmed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Nickname {
+    display: String,
+    key: String,
+}
+
+/// Why a nickname was refused; the text is shown to the user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidNickname(pub String);
+
+impl Nickname {
+    /// Validates `raw` against the rules above.
+    pub fn parse(raw: &str, max_chars: usize) -> Result<Self, InvalidNickname> {
+        let display = raw.trim();
+        let count = display.chars().count();
+        if count == 0 {
+            return Err(InvalidNickname("nickname is empty".into()));
+        }
+        if count > max_chars {
+            return Err(InvalidNickname(format!(
+                "nickname is longer than {max_chars} characters"
+            )));
+        }
+        if display.contains("  ") {
+            return Err(InvalidNickname("nickname has consecutive spaces".into()));
+        }
+        if let Some(bad) = display
+            .chars()
+            .find(|&c| !(c.is_alphanumeric() || c == ' ' || ALLOWED_PUNCTUATION.contains(&c)))
+        {
+            return Err(InvalidNickname(format!(
+                "nickname may hold letters, digits, spaces and - _ . ' only (found U+{:04X})",
+                bad as u32
+            )));
+        }
+        let key: String = display.nfkc().collect::<String>().to_lowercase();
+        Ok(Nickname {
+            display: display.to_owned(),
+            key,
+        })
+    }
+
+    /// The nickname as shown to others.
+    pub fn as_str(&self) -> &str {
+        &self.display
+    }
+
+    /// The comparison key: two nicknames with equal keys are the same name.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+}
+
+impl fmt::Display for Nickname {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.display)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(raw: &str) -> Nickname {
+        Nickname::parse(raw, 24).unwrap()
+    }
+
+    fn bad(raw: &str) -> bool {
+        Nickname::parse(raw, 24).is_err()
+    }
+
+    #[test]
+    fn accepts_ordinary_names_in_any_script() {
+        assert_eq!(ok("  ann  ").as_str(), "ann");
+        assert_eq!(ok("Mary Jane").as_str(), "Mary Jane");
+        assert_eq!(ok("o'brien-2_x.y").as_str(), "o'brien-2_x.y");
+        assert_eq!(ok("Zoë").as_str(), "Zoë");
+        assert_eq!(ok("東京").as_str(), "東京");
+    }
+
+    #[test]
+    fn refuses_empty_long_and_spaced_names() {
+        assert!(bad(""));
+        assert!(bad("   "));
+        assert!(bad(&"a".repeat(25)));
+        assert!(!bad(&"a".repeat(24)));
+        assert!(bad("a  b"));
+    }
+
+    #[test]
+    fn refuses_control_and_invisible_characters() {
+        for raw in [
+            "ann\u{0}",
+            "a\nb",
+            "a\u{200B}b",
+            "a\u{200D}b",
+            "\u{202E}nna",
+            "a\u{2060}b",
+            "a\u{FEFF}",
+            "a\u{00AD}b",
+            "ann\u{3164}",
+            "a\u{2800}b",
+            "<b>",
+            "ann!",
+            "a\u{E0041}",
+        ] {
+            assert!(bad(raw), "{raw:?} should be refused");
+        }
+    }
+
+    #[test]
+    fn look_alikes_share_one_key() {
+        assert_eq!(ok("Ann").key(), ok("ann").key());
+        assert_eq!(ok("ＡＮＮ").key(), ok("ann").key());
+        assert_ne!(ok("ann").key(), ok("anne").key());
+    }
+}

@@ -1,0 +1,407 @@
+//! The wire protocol: every frame a client may send ([`ClientFrame`]) and every
+//! frame the server sends ([`ServerFrame`]), as serde enums tagged by `type`,
+//! plus the stable error codes ([`ErrorCode`]).
+//!
+//! Both transports (WebSocket and long-polling) carry exactly these frames as
+//! JSON text; `docs/PROTOCOL.md` is their prose description and must change
+//! with this file. This module owns the shapes only: it decides nothing about
+//! rooms, nicknames or limits (see `room.rs`, `nickname.rs`, `limits.rs`).
+
+use bytestring::ByteString;
+use serde::{Deserialize, Serialize};
+
+/// The protocol version this server speaks; a `join` may name it in `v`.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// A frame sent by a client.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ClientFrame {
+    /// Enter a room under a nickname (or move to another room).
+    Join {
+        /// Protocol version the client speaks; absent means 1.
+        #[serde(default)]
+        v: Option<u32>,
+        /// Wanted nickname.
+        nick: String,
+        /// Room to enter; absent means the default room.
+        #[serde(default)]
+        room: Option<String>,
+        /// Resume cursor: the id of the last message the client has seen in
+        /// this room. History after it is replayed in the welcome.
+        #[serde(default)]
+        since: Option<u64>,
+        /// Resume token from an earlier welcome: reclaims the nickname from a
+        /// connection of the same user that has not yet been noticed as dead.
+        #[serde(default)]
+        resume: Option<String>,
+    },
+    /// Post a message to the current room.
+    Say {
+        /// The message text.
+        text: String,
+        /// Client-chosen reference echoed in the `ack`; also makes a resend
+        /// idempotent.
+        #[serde(default, rename = "ref")]
+        reference: Option<String>,
+    },
+    /// Start or stop the "is typing" indicator.
+    Typing {
+        /// `true` while the user types, `false` when they stop.
+        on: bool,
+    },
+    /// Change nickname within the current room.
+    Nick {
+        /// The new nickname.
+        nick: String,
+    },
+    /// Leave the current room but keep the connection.
+    Leave {},
+    /// Application-level liveness check; answered by `pong`.
+    Ping {},
+}
+
+/// One chat message as it is stored in history and delivered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChatMessage {
+    /// Room-scoped id, strictly increasing: the order of the room, and the
+    /// resume cursor.
+    pub id: u64,
+    /// Server time of acceptance, milliseconds since the Unix epoch.
+    pub ts: u64,
+    /// Sender's nickname at the time of sending.
+    pub nick: String,
+    /// The text, as sent.
+    pub text: String,
+}
+
+/// One roster entry in a welcome.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RosterEntry {
+    /// The participant's nickname.
+    pub nick: String,
+    /// Whether they are typing right now.
+    pub typing: bool,
+}
+
+/// The limits a client should respect, announced in every welcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct AnnouncedLimits {
+    /// Longest message text, in characters.
+    pub max_message_chars: usize,
+    /// Longest nickname, in characters.
+    pub max_nick_chars: usize,
+    /// Largest client frame, in bytes.
+    pub max_frame_bytes: usize,
+    /// Frames the client may send in a burst.
+    pub rate_burst: u32,
+    /// Frames per second the client may sustain.
+    pub rate_per_sec: u32,
+}
+
+/// A frame sent by the server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerFrame {
+    /// Answer to a successful `join`.
+    Welcome {
+        /// Protocol version of the server.
+        v: u32,
+        /// The nickname as registered (trimmed).
+        nick: String,
+        /// The room joined.
+        room: String,
+        /// Secret resume token for this nickname in this room.
+        session: String,
+        /// Everybody in the room, the new member included, by nickname.
+        roster: Vec<RosterEntry>,
+        /// Number of participants.
+        count: usize,
+        /// Recent messages, oldest first.
+        history: Vec<ChatMessage>,
+        /// Id of the newest message in the room (0 when none); resume from it.
+        cursor: u64,
+        /// True when messages after the client's `since` are no longer kept.
+        gap: bool,
+        /// Limits that apply to this connection.
+        limits: AnnouncedLimits,
+    },
+    /// A chat message.
+    Message(ChatMessage),
+    /// Confirms that a `say` was accepted under message id `id`.
+    Ack {
+        /// The client's `ref`.
+        #[serde(rename = "ref")]
+        reference: String,
+        /// The message id it received.
+        id: u64,
+    },
+    /// Someone entered the room.
+    Joined {
+        /// Their nickname.
+        nick: String,
+        /// Participants now.
+        count: usize,
+    },
+    /// Someone left the room.
+    Left {
+        /// Their nickname.
+        nick: String,
+        /// Participants now.
+        count: usize,
+    },
+    /// Someone changed nickname.
+    Renamed {
+        /// The nickname before.
+        old: String,
+        /// The nickname now.
+        new: String,
+    },
+    /// Someone started or stopped typing.
+    Typing {
+        /// Their nickname.
+        nick: String,
+        /// Whether they are typing.
+        on: bool,
+    },
+    /// The sender's own `leave` took effect.
+    LeftRoom {
+        /// The room left.
+        room: String,
+    },
+    /// Answer to `ping`.
+    Pong {},
+    /// Something the client sent was refused.
+    Error {
+        /// Stable machine-readable code.
+        code: ErrorCode,
+        /// Human-readable explanation.
+        message: String,
+        /// The `ref` of the refused `say`, when there was one.
+        #[serde(rename = "ref", skip_serializing_if = "Option::is_none")]
+        reference: Option<String>,
+        /// When to retry, for `rate_limited`.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        retry_ms: Option<u64>,
+    },
+}
+
+/// Stable error codes. Clients branch on these; never rename one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The frame was not JSON, or lacked or mistyped a field.
+    BadFrame,
+    /// The frame's `type` is not one this server knows.
+    UnknownType,
+    /// A binary WebSocket frame; the protocol is JSON text.
+    BinaryUnsupported,
+    /// The frame exceeded the byte limit; the connection is closed (1009).
+    FrameTooLarge,
+    /// `join` named a protocol version this server does not speak.
+    UnsupportedVersion,
+    /// A frame that needs a room arrived before `join`.
+    NotJoined,
+    /// The nickname is empty, too long, or has forbidden characters.
+    InvalidNick,
+    /// The nickname is in use in the room (compared case-insensitively).
+    NickTaken,
+    /// The room name is not valid.
+    InvalidRoom,
+    /// The server holds as many rooms as it may.
+    TooManyRooms,
+    /// The room holds as many members as it may.
+    RoomFull,
+    /// The message text is empty or only white space.
+    EmptyMessage,
+    /// The message text is longer than the limit.
+    MessageTooLong,
+    /// The message text holds control characters.
+    InvalidText,
+    /// Too many frames too fast; retry after `retry_ms`.
+    RateLimited,
+    /// The server is stopping; reconnect shortly.
+    ShuttingDown,
+}
+
+impl ErrorCode {
+    /// Every code, for metrics and documentation checks.
+    pub const ALL: [ErrorCode; 16] = [
+        ErrorCode::BadFrame,
+        ErrorCode::UnknownType,
+        ErrorCode::BinaryUnsupported,
+        ErrorCode::FrameTooLarge,
+        ErrorCode::UnsupportedVersion,
+        ErrorCode::NotJoined,
+        ErrorCode::InvalidNick,
+        ErrorCode::NickTaken,
+        ErrorCode::InvalidRoom,
+        ErrorCode::TooManyRooms,
+        ErrorCode::RoomFull,
+        ErrorCode::EmptyMessage,
+        ErrorCode::MessageTooLong,
+        ErrorCode::InvalidText,
+        ErrorCode::RateLimited,
+        ErrorCode::ShuttingDown,
+    ];
+
+    /// The code as it appears on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::BadFrame => "bad_frame",
+            ErrorCode::UnknownType => "unknown_type",
+            ErrorCode::BinaryUnsupported => "binary_unsupported",
+            ErrorCode::FrameTooLarge => "frame_too_large",
+            ErrorCode::UnsupportedVersion => "unsupported_version",
+            ErrorCode::NotJoined => "not_joined",
+            ErrorCode::InvalidNick => "invalid_nick",
+            ErrorCode::NickTaken => "nick_taken",
+            ErrorCode::InvalidRoom => "invalid_room",
+            ErrorCode::TooManyRooms => "too_many_rooms",
+            ErrorCode::RoomFull => "room_full",
+            ErrorCode::EmptyMessage => "empty_message",
+            ErrorCode::MessageTooLong => "message_too_long",
+            ErrorCode::InvalidText => "invalid_text",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::ShuttingDown => "shutting_down",
+        }
+    }
+}
+
+/// Builds an error frame with no `ref` and no retry hint.
+pub fn error(code: ErrorCode, message: impl Into<String>) -> ServerFrame {
+    ServerFrame::Error {
+        code,
+        message: message.into(),
+        reference: None,
+        retry_ms: None,
+    }
+}
+
+impl ServerFrame {
+    /// Serialises the frame once; the result is shared by every recipient.
+    pub fn encode(&self) -> ByteString {
+        // unwrap: these types hold only strings, numbers, bools and vectors
+        // of them, which serde_json always serialises.
+        ByteString::from(serde_json::to_string(self).unwrap())
+    }
+}
+
+/// Parses one client frame, telling an unknown `type` apart from other
+/// malformed input so the client gets the precise code.
+pub fn parse_client_frame(text: &str) -> Result<ClientFrame, ServerFrame> {
+    match serde_json::from_str::<ClientFrame>(text) {
+        Ok(frame) => Ok(frame),
+        Err(err) => {
+            let kind = serde_json::from_str::<serde_json::Value>(text)
+                .ok()
+                .and_then(|v| v.get("type").and_then(|t| t.as_str().map(str::to_owned)));
+            Err(match kind {
+                Some(t) if !KNOWN_TYPES.contains(&t.as_str()) => error(
+                    ErrorCode::UnknownType,
+                    format!(
+                        "unknown frame type {t:?}; known: {}",
+                        KNOWN_TYPES.join(", ")
+                    ),
+                ),
+                _ => error(ErrorCode::BadFrame, format!("malformed frame: {err}")),
+            })
+        }
+    }
+}
+
+/// The `type` values a client may send.
+pub const KNOWN_TYPES: [&str; 6] = ["join", "say", "typing", "nick", "leave", "ping"];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_every_client_frame() {
+        let join = parse_client_frame(r#"{"type":"join","nick":"ann","room":"x","since":4}"#);
+        assert_eq!(
+            join,
+            Ok(ClientFrame::Join {
+                v: None,
+                nick: "ann".into(),
+                room: Some("x".into()),
+                since: Some(4),
+                resume: None
+            })
+        );
+        assert_eq!(
+            parse_client_frame(r#"{"type":"say","text":"hi","ref":"c1"}"#),
+            Ok(ClientFrame::Say {
+                text: "hi".into(),
+                reference: Some("c1".into())
+            })
+        );
+        assert_eq!(
+            parse_client_frame(r#"{"type":"typing","on":true}"#),
+            Ok(ClientFrame::Typing { on: true })
+        );
+        assert_eq!(
+            parse_client_frame(r#"{"type":"leave"}"#),
+            Ok(ClientFrame::Leave {})
+        );
+        assert_eq!(
+            parse_client_frame(r#"{"type":"ping"}"#),
+            Ok(ClientFrame::Ping {})
+        );
+    }
+
+    fn code_of(frame: ServerFrame) -> ErrorCode {
+        match frame {
+            ServerFrame::Error { code, .. } => code,
+            other => panic!("not an error: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn tells_unknown_types_from_malformed_frames() {
+        assert_eq!(
+            code_of(parse_client_frame(r#"{"type":"dance"}"#).unwrap_err()),
+            ErrorCode::UnknownType
+        );
+        assert_eq!(
+            code_of(parse_client_frame("not json").unwrap_err()),
+            ErrorCode::BadFrame
+        );
+        assert_eq!(
+            code_of(parse_client_frame(r#"{"type":"say"}"#).unwrap_err()),
+            ErrorCode::BadFrame
+        );
+        assert_eq!(
+            code_of(parse_client_frame(r#"{"text":"x"}"#).unwrap_err()),
+            ErrorCode::BadFrame
+        );
+        assert_eq!(
+            code_of(parse_client_frame(r#"{"type":"say","text":"x","admin":true}"#).unwrap_err()),
+            ErrorCode::BadFrame
+        );
+    }
+
+    #[test]
+    fn encodes_with_type_tags_and_stable_codes() {
+        let msg = ServerFrame::Message(ChatMessage {
+            id: 7,
+            ts: 1,
+            nick: "ann".into(),
+            text: "hi".into(),
+        });
+        assert_eq!(
+            &*msg.encode(),
+            r#"{"type":"message","id":7,"ts":1,"nick":"ann","text":"hi"}"#
+        );
+        let err = error(ErrorCode::NickTaken, "taken").encode();
+        assert_eq!(
+            &*err,
+            r#"{"type":"error","code":"nick_taken","message":"taken"}"#
+        );
+        for code in ErrorCode::ALL {
+            let json = serde_json::to_string(&code).unwrap();
+            assert_eq!(json, format!("\"{}\"", code.as_str()));
+        }
+    }
+}

@@ -1,0 +1,139 @@
+//! Builds and runs the HTTP server: binds (port 0 allowed, for tests), starts
+//! the ChatRoom actor, mounts every route, and owns the single shutdown path
+//! ([`Stopper::stop`]): refuse new connections, close every WebSocket with
+//! 1001 so clients reconnect elsewhere, then stop within
+//! [`SHUTDOWN_TIMEOUT_SECS`].
+
+use std::future::Future;
+use std::io;
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix::prelude::*;
+use actix_web::dev::ServerHandle;
+use actix_web::{web, App, HttpServer};
+
+use crate::chat_room::{ChatRoom, Shutdown};
+use crate::config::Config;
+use crate::limits::Limits;
+use crate::metrics::Metrics;
+use crate::origin::OriginPolicy;
+use crate::{conn_socket, ops, page, ws_session};
+
+/// How long a stop waits for connections to finish before cutting them.
+pub const SHUTDOWN_TIMEOUT_SECS: u64 = 3;
+
+/// What every request handler shares.
+pub struct AppState {
+    /// The ChatRoom actor.
+    pub room: Addr<ChatRoom>,
+    /// The server's metrics.
+    pub metrics: Arc<Metrics>,
+    /// Limits in force.
+    pub limits: Limits,
+    /// Which origins may connect.
+    pub origins: OriginPolicy,
+    /// The rendered chat page.
+    pub page: String,
+}
+
+/// A bound, not yet awaited, server.
+pub struct Server {
+    port: u16,
+    http: actix_web::dev::Server,
+    stopper: Stopper,
+}
+
+/// Stops a running server; cheap to clone, safe to call more than once.
+#[derive(Clone)]
+pub struct Stopper {
+    room: Addr<ChatRoom>,
+    http: ServerHandle,
+}
+
+impl Stopper {
+    /// Closes every client with "going away" and stops the server.
+    pub async fn stop(&self) {
+        match self.room.send(Shutdown).await {
+            Ok(told) => log::info!("stopping: told {told} connections to reconnect"),
+            Err(_) => log::info!("stopping"),
+        }
+        self.http.stop(true).await;
+    }
+}
+
+fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/", web::get().to(page::index))
+        .route("/assets/{name}", web::get().to(page::asset))
+        .route("/ws", web::get().to(ws_session::route))
+        .route("/healthz", web::get().to(ops::healthz))
+        .route("/metrics", web::get().to(ops::metrics));
+}
+
+impl Server {
+    /// Binds the configured address and port. Must run inside an actix
+    /// system (`#[actix_web::main]`, `#[actix_web::test]`).
+    pub fn bind(config: &Config) -> io::Result<Server> {
+        let listener = TcpListener::bind((config.bind, config.port()))?;
+        Server::from_listener(listener, config)
+    }
+
+    /// Serves on an already-bound listener.
+    pub fn from_listener(listener: TcpListener, config: &Config) -> io::Result<Server> {
+        let port = listener.local_addr()?.port();
+        let limits = config.limits();
+        let metrics = Arc::new(Metrics::new());
+        let room = ChatRoom::new(limits, metrics.clone()).start();
+        let state = web::Data::new(AppState {
+            room: room.clone(),
+            metrics,
+            limits,
+            origins: OriginPolicy::new(&config.allowed_origins),
+            page: page::render("", "websocket"),
+        });
+        let mut http =
+            HttpServer::new(move || App::new().app_data(state.clone()).configure(routes))
+                .on_connect(conn_socket::capture)
+                .disable_signals()
+                .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS);
+        if config.workers > 0 {
+            http = http.workers(config.workers);
+        }
+        let http = http.listen(listener)?.run();
+        let stopper = Stopper {
+            room,
+            http: http.handle(),
+        };
+        log::info!("parley listening on {}:{port}", config.bind);
+        Ok(Server {
+            port,
+            http,
+            stopper,
+        })
+    }
+
+    /// The port actually bound.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// A handle that stops the server.
+    pub fn stopper(&self) -> Stopper {
+        self.stopper.clone()
+    }
+
+    /// Serves until stopped.
+    pub async fn run(self) -> io::Result<()> {
+        self.http.await
+    }
+
+    /// Serves until `signal` completes, then stops gracefully.
+    pub async fn run_until(self, signal: impl Future<Output = ()> + 'static) -> io::Result<()> {
+        let stopper = self.stopper();
+        actix_rt::spawn(async move {
+            signal.await;
+            stopper.stop().await;
+        });
+        self.run().await
+    }
+}

@@ -1,0 +1,247 @@
+//! The WebSocket transport: one actor per connection. It turns WebSocket
+//! messages into protocol frames for the ChatRoom, writes the room's frames
+//! back, keeps the peer alive with pings, and enforces what only the
+//! transport can see (frame size, binary frames, fragments, a peer that stops
+//! reading). It holds no chat state.
+
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web_actors::ws;
+
+use crate::chat_room::{next_member_id, Connect, Disconnect, Inbound};
+use crate::conn_socket::ConnSocket;
+use crate::member::{CloseKind, ToMember};
+use crate::outbox::Outbox;
+use crate::protocol::{error, parse_client_frame, ErrorCode, ServerFrame};
+use crate::server::AppState;
+
+/// How often the server pings an idle peer.
+pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(5);
+
+/// A peer silent this long is dropped. At least twice
+/// [`HEARTBEAT_INTERVAL`], so one lost pong does not drop a live peer.
+pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Close code sent when the same user resumed on a newer connection.
+pub const CLOSE_REPLACED: u16 = 4001;
+
+/// One WebSocket connection.
+pub struct WsSession {
+    id: u64,
+    state: web::Data<AppState>,
+    last_heard: Instant,
+    outbox: Outbox,
+    socket: Option<ConnSocket>,
+    /// A fragmented text message being reassembled.
+    partial: Option<Vec<u8>>,
+    /// Discarding the fragments of a binary message.
+    skipping_binary: bool,
+}
+
+impl WsSession {
+    fn send_frame(&self, frame: ServerFrame, ctx: &mut ws::WebsocketContext<Self>) {
+        if let ServerFrame::Error { code, .. } = &frame {
+            self.state.metrics.error(*code);
+        }
+        let text = frame.encode();
+        self.outbox.add(text.len());
+        ctx.text(text);
+    }
+
+    fn refuse(&self, code: ErrorCode, message: &str, ctx: &mut ws::WebsocketContext<Self>) {
+        self.send_frame(error(code, message), ctx);
+    }
+
+    fn on_text(&mut self, text: &str, ctx: &mut ws::WebsocketContext<Self>) {
+        match parse_client_frame(text) {
+            Ok(frame) => self.state.room.do_send(Inbound { id: self.id, frame }),
+            Err(refusal) => self.send_frame(refusal, ctx),
+        }
+    }
+
+    fn too_large(&self, ctx: &mut ws::WebsocketContext<Self>) {
+        let limit = self.state.limits.max_frame_bytes;
+        self.refuse(
+            ErrorCode::FrameTooLarge,
+            &format!("frames are limited to {limit} bytes"),
+            ctx,
+        );
+        ctx.close(Some(ws::CloseReason {
+            code: ws::CloseCode::Size,
+            description: Some("frame too large".into()),
+        }));
+        ctx.stop();
+    }
+
+    fn on_fragment(&mut self, item: actix_http::ws::Item, ctx: &mut ws::WebsocketContext<Self>) {
+        let (bytes, last) = match item {
+            actix_http::ws::Item::FirstText(bytes) => {
+                self.partial = Some(Vec::new());
+                (bytes, false)
+            }
+            actix_http::ws::Item::FirstBinary(_) => {
+                self.skipping_binary = true;
+                self.refuse(
+                    ErrorCode::BinaryUnsupported,
+                    "the protocol is JSON text frames",
+                    ctx,
+                );
+                return;
+            }
+            actix_http::ws::Item::Continue(bytes) => (bytes, false),
+            actix_http::ws::Item::Last(bytes) => (bytes, true),
+        };
+        if self.skipping_binary {
+            self.skipping_binary = !last;
+            return;
+        }
+        let Some(buffer) = self.partial.as_mut() else {
+            self.refuse(
+                ErrorCode::BadFrame,
+                "continuation without a first fragment",
+                ctx,
+            );
+            return;
+        };
+        buffer.extend_from_slice(&bytes);
+        if buffer.len() > self.state.limits.max_frame_bytes {
+            self.partial = None;
+            self.too_large(ctx);
+        } else if last {
+            let whole = self.partial.take().unwrap_or_default();
+            match String::from_utf8(whole) {
+                Ok(text) => self.on_text(&text, ctx),
+                Err(_) => self.refuse(ErrorCode::BadFrame, "text is not UTF-8", ctx),
+            }
+        }
+    }
+}
+
+impl Actor for WsSession {
+    type Context = ws::WebsocketContext<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        self.state
+            .metrics
+            .connections_of(crate::metrics::Transport::WebSocket)
+            .inc();
+        ctx.run_interval(HEARTBEAT_INTERVAL, |act, ctx| {
+            if act.last_heard.elapsed() > CLIENT_TIMEOUT {
+                log::debug!("connection {} timed out", act.id);
+                ctx.stop();
+            } else {
+                ctx.ping(b"");
+            }
+        });
+        self.state.room.do_send(Connect {
+            id: self.id,
+            to: ctx.address().recipient(),
+        });
+    }
+
+    fn stopped(&mut self, _: &mut Self::Context) {
+        self.state
+            .metrics
+            .connections_of(crate::metrics::Transport::WebSocket)
+            .dec();
+        self.state.room.do_send(Disconnect { id: self.id });
+    }
+}
+
+impl Handler<ToMember> for WsSession {
+    type Result = ();
+
+    fn handle(&mut self, msg: ToMember, ctx: &mut Self::Context) {
+        match msg {
+            ToMember::Frame(text) => {
+                if self
+                    .outbox
+                    .would_exceed(text.len(), self.state.limits.max_outbox_bytes)
+                {
+                    log::warn!(
+                        "connection {} is not reading ({} bytes queued); dropping it",
+                        self.id,
+                        self.outbox.pending()
+                    );
+                    self.state.metrics.slow_clients_dropped.inc();
+                    if let Some(socket) = self.socket.take() {
+                        socket.cut();
+                    }
+                    ctx.stop();
+                    return;
+                }
+                self.outbox.add(text.len());
+                ctx.text(text);
+            }
+            ToMember::Close(kind) => {
+                let reason = match kind {
+                    CloseKind::GoingAway => ws::CloseReason {
+                        code: ws::CloseCode::Away,
+                        description: Some("server is stopping".into()),
+                    },
+                    CloseKind::Replaced => ws::CloseReason {
+                        code: ws::CloseCode::Other(CLOSE_REPLACED),
+                        description: Some("resumed on another connection".into()),
+                    },
+                };
+                ctx.close(Some(reason));
+                ctx.stop();
+            }
+        }
+    }
+}
+
+impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for WsSession {
+    fn handle(&mut self, msg: Result<ws::Message, ws::ProtocolError>, ctx: &mut Self::Context) {
+        self.last_heard = Instant::now();
+        match msg {
+            Ok(ws::Message::Text(text)) => self.on_text(&text, ctx),
+            Ok(ws::Message::Binary(_)) => self.refuse(
+                ErrorCode::BinaryUnsupported,
+                "the protocol is JSON text frames",
+                ctx,
+            ),
+            Ok(ws::Message::Continuation(item)) => self.on_fragment(item, ctx),
+            Ok(ws::Message::Ping(payload)) => ctx.pong(&payload),
+            Ok(ws::Message::Pong(_)) | Ok(ws::Message::Nop) => {}
+            Ok(ws::Message::Close(reason)) => {
+                ctx.close(reason);
+                ctx.stop();
+            }
+            Err(ws::ProtocolError::Overflow) => self.too_large(ctx),
+            Err(err) => {
+                log::debug!("connection {}: protocol error: {err}", self.id);
+                ctx.close(Some(ws::CloseReason {
+                    code: ws::CloseCode::Protocol,
+                    description: Some(err.to_string()),
+                }));
+                ctx.stop();
+            }
+        }
+    }
+}
+
+/// `GET /ws`: upgrades to a WebSocket session after the origin check.
+pub async fn route(
+    req: HttpRequest,
+    stream: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, actix_web::Error> {
+    state.origins.check(&req)?;
+    let mut response = ws::handshake(&req)?;
+    let outbox = Outbox::default();
+    let session = WsSession {
+        id: next_member_id(),
+        state: state.clone(),
+        last_heard: Instant::now(),
+        outbox: outbox.clone(),
+        socket: req.conn_data::<ConnSocket>().copied(),
+        partial: None,
+        skipping_binary: false,
+    };
+    let codec = actix_http::ws::Codec::new().max_size(state.limits.max_frame_bytes);
+    let frames = Box::pin(ws::WebsocketContext::with_codec(session, stream, codec));
+    Ok(response.streaming(outbox.meter(frames)))
+}

@@ -1,0 +1,107 @@
+//! Shared test harness: starts the real server on port 0 in a thread of its
+//! own (with its own actix system, as the binary runs it) and gives tests a
+//! real WebSocket client over a real socket. Each integration test binary
+//! includes this module; not every binary uses every helper.
+#![allow(dead_code)]
+
+pub mod ws;
+
+use std::sync::mpsc;
+use std::thread;
+
+use parley::{Config, Server, Stopper};
+
+/// A running server, stopped when dropped.
+pub struct TestServer {
+    /// The port it listens on (127.0.0.1).
+    pub port: u16,
+    stopper: Stopper,
+    system: actix_rt::System,
+    thread: Option<thread::JoinHandle<std::io::Result<()>>>,
+}
+
+/// Starts a server with the given extra command-line arguments.
+pub fn start(args: &[&str]) -> TestServer {
+    let mut argv: Vec<String> = [
+        "parley",
+        "--port",
+        "0",
+        "--bind",
+        "127.0.0.1",
+        "--workers",
+        "1",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    argv.extend(args.iter().map(|s| s.to_string()));
+    let config = Config::from_iter(argv).expect("test arguments parse");
+    let (tx, rx) = mpsc::channel();
+    let thread = thread::spawn(move || {
+        let system = actix_rt::System::new();
+        system.block_on(async move {
+            let server = Server::bind(&config)?;
+            tx.send((server.port(), server.stopper(), actix_rt::System::current()))
+                .expect("test is waiting");
+            server.run().await
+        })
+    });
+    let (port, stopper, system) = rx.recv().expect("server started");
+    TestServer {
+        port,
+        stopper,
+        system,
+        thread: Some(thread),
+    }
+}
+
+impl TestServer {
+    /// `http://127.0.0.1:PORT{path}`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// The WebSocket endpoint.
+    pub fn ws_url(&self) -> String {
+        format!("ws://127.0.0.1:{}/ws", self.port)
+    }
+
+    /// Stops gracefully (as on SIGTERM) and waits until the server has exited.
+    pub async fn stop(mut self) {
+        self.stopper.stop().await;
+        if let Some(thread) = self.thread.take() {
+            tokio::task::spawn_blocking(move || thread.join())
+                .await
+                .expect("join task")
+                .expect("server thread")
+                .expect("server exits cleanly");
+        }
+    }
+
+    /// The value of one metric line (`name{labels}`) from `/metrics`.
+    pub async fn metric(&self, series: &str) -> f64 {
+        let body = reqwest::get(self.url("/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        body.lines()
+            .find_map(|line| {
+                line.strip_prefix(series)
+                    .and_then(|rest| rest.strip_prefix(' '))
+            })
+            .unwrap_or_else(|| panic!("no metric {series} in:\n{body}"))
+            .trim()
+            .parse()
+            .unwrap()
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if self.thread.is_some() {
+            self.system.stop();
+        }
+    }
+}

@@ -1,0 +1,131 @@
+//! A test WebSocket client (tokio-tungstenite) that speaks Parley's JSON
+//! frames. Waiting is event-driven: `next` returns the next frame as soon as
+//! it arrives; the timeout only turns a hang into a readable failure.
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// How long a test waits for a frame before it fails (a hang guard, not a
+/// timing assertion).
+pub const PATIENCE: Duration = Duration::from_secs(10);
+
+/// One connected client.
+pub struct Client {
+    socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+/// How a connection ended.
+#[derive(Debug, PartialEq)]
+pub enum Ended {
+    /// A close frame with this code.
+    Closed(u16),
+    /// The TCP connection ended without a close frame.
+    Dropped,
+}
+
+impl Client {
+    /// Connects to `url`.
+    pub async fn connect(url: &str) -> Client {
+        let (socket, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .expect("websocket connects");
+        Client { socket }
+    }
+
+    /// Connects and joins `room` as `nick`; returns the client and its welcome.
+    pub async fn join(url: &str, nick: &str, room: &str) -> (Client, Value) {
+        let mut client = Client::connect(url).await;
+        client
+            .send(json!({"type": "join", "nick": nick, "room": room}))
+            .await;
+        let welcome = client.expect("welcome").await;
+        (client, welcome)
+    }
+
+    /// Sends one JSON frame.
+    pub async fn send(&mut self, frame: Value) {
+        self.send_raw(Message::text(frame.to_string())).await;
+    }
+
+    /// Sends any WebSocket message.
+    pub async fn send_raw(&mut self, message: Message) {
+        self.socket.send(message).await.expect("send");
+    }
+
+    /// The next JSON frame from the server.
+    pub async fn next(&mut self) -> Value {
+        loop {
+            let message = tokio::time::timeout(PATIENCE, self.socket.next())
+                .await
+                .expect("a frame arrives in time")
+                .expect("connection still open")
+                .expect("valid websocket message");
+            match message {
+                Message::Text(text) => {
+                    return serde_json::from_str(&text).expect("server sends JSON")
+                }
+                Message::Ping(_) | Message::Pong(_) => continue,
+                other => panic!("unexpected message {other:?}"),
+            }
+        }
+    }
+
+    /// The next frame, which must be of type `kind`.
+    pub async fn expect(&mut self, kind: &str) -> Value {
+        let frame = self.next().await;
+        assert_eq!(frame["type"], kind, "expected {kind}, got {frame}");
+        frame
+    }
+
+    /// Skips frames until one of type `kind`; returns it.
+    pub async fn until(&mut self, kind: &str) -> Value {
+        loop {
+            let frame = self.next().await;
+            if frame["type"] == kind {
+                return frame;
+            }
+        }
+    }
+
+    /// Says `text` with reference `reference` and returns (message, ack).
+    pub async fn say(&mut self, text: &str, reference: &str) -> (Value, Value) {
+        self.send(json!({"type": "say", "text": text, "ref": reference}))
+            .await;
+        let message = self.until("message").await;
+        let ack = self.expect("ack").await;
+        (message, ack)
+    }
+
+    /// Reads until the connection ends; reports how.
+    pub async fn ended(&mut self) -> Ended {
+        loop {
+            match tokio::time::timeout(PATIENCE, self.socket.next())
+                .await
+                .expect("connection ends in time")
+            {
+                Some(Ok(Message::Close(frame))) => {
+                    return Ended::Closed(frame.map_or(1005, |f| u16::from(f.code)));
+                }
+                Some(Ok(_)) => continue,
+                Some(Err(_)) | None => return Ended::Dropped,
+            }
+        }
+    }
+
+    /// Closes politely.
+    pub async fn close(mut self) {
+        let _ = self
+            .socket
+            .close(Some(tokio_tungstenite::tungstenite::protocol::CloseFrame {
+                code: CloseCode::Normal,
+                reason: "bye".into(),
+            }))
+            .await;
+    }
+}
