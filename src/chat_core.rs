@@ -515,3 +515,282 @@ impl ChatCore {
         effects
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn core() -> ChatCore {
+        ChatCore::new(Limits {
+            history_on_join: 2,
+            max_rooms: 2,
+            max_room_members: 3,
+            ..Limits::default()
+        })
+    }
+
+    fn join_frame(nick: &str, room: &str) -> ClientFrame {
+        ClientFrame::Join {
+            v: None,
+            nick: nick.into(),
+            room: Some(room.into()),
+            since: None,
+            resume: None,
+        }
+    }
+
+    fn say(text: &str, reference: &str) -> ClientFrame {
+        ClientFrame::Say {
+            text: text.into(),
+            reference: Some(reference.into()),
+        }
+    }
+
+    fn connect_and_join(core: &mut ChatCore, id: MemberId, nick: &str, room: &str) -> Vec<Effect> {
+        core.connect(id, 0);
+        core.handle(id, join_frame(nick, room), 0)
+    }
+
+    fn error_code(effects: &[Effect]) -> Option<ErrorCode> {
+        effects.iter().find_map(|e| match e {
+            Effect::Send {
+                frame: ServerFrame::Error { code, .. },
+                ..
+            } => Some(*code),
+            _ => None,
+        })
+    }
+
+    fn session_of(effects: &[Effect]) -> String {
+        effects
+            .iter()
+            .find_map(|e| match e {
+                Effect::Send {
+                    frame: ServerFrame::Welcome { session, .. },
+                    ..
+                } => Some(session.clone()),
+                _ => None,
+            })
+            .expect("a welcome")
+    }
+
+    fn room(name: &str) -> RoomName {
+        RoomName::parse(name).unwrap()
+    }
+
+    #[test]
+    fn join_welcomes_the_joiner_and_tells_the_others() {
+        let mut core = core();
+        connect_and_join(&mut core, 1, "ann", "lobby");
+        let effects = connect_and_join(&mut core, 2, "bob", "lobby");
+        assert!(
+            matches!(&effects[0], Effect::Send { to: Audience::Member(2), frame: ServerFrame::Welcome { count: 2, roster, .. } } if roster.len() == 2)
+        );
+        assert_eq!(
+            effects[1],
+            Effect::Send {
+                to: Audience::RoomExcept(room("lobby"), 2),
+                frame: ServerFrame::Joined {
+                    nick: "bob".into(),
+                    count: 2
+                }
+            }
+        );
+        assert_eq!(core.stats(), (1, 2));
+    }
+
+    #[test]
+    fn nicknames_are_unique_per_room_only() {
+        let mut core = core();
+        connect_and_join(&mut core, 1, "Ann", "lobby");
+        assert_eq!(
+            error_code(&connect_and_join(&mut core, 2, "ann", "lobby")),
+            Some(ErrorCode::NickTaken)
+        );
+        assert_eq!(
+            error_code(&connect_and_join(&mut core, 3, "ann", "other")),
+            None
+        );
+    }
+
+    #[test]
+    fn moving_rooms_leaves_the_old_one_and_keeps_the_token() {
+        let mut core = core();
+        let session = session_of(&connect_and_join(&mut core, 1, "ann", "a"));
+        let effects = core.handle(1, join_frame("ann", "b"), 0);
+        assert!(effects.contains(&Effect::Send {
+            to: Audience::Room(room("a")),
+            frame: ServerFrame::Left {
+                nick: "ann".into(),
+                count: 0
+            }
+        }));
+        assert_eq!(session_of(&effects), session);
+        assert_eq!(core.members_of(&room("a")).count(), 0);
+        assert_eq!(core.members_of(&room("b")).collect::<Vec<_>>(), vec![1]);
+    }
+
+    #[test]
+    fn a_resume_token_takes_over_a_ghost_without_notices() {
+        let mut core = core();
+        let session = session_of(&connect_and_join(&mut core, 1, "ann", "lobby"));
+        connect_and_join(&mut core, 2, "bob", "lobby");
+        core.connect(3, 0);
+        let frame = ClientFrame::Join {
+            v: None,
+            nick: "ann".into(),
+            room: Some("lobby".into()),
+            since: None,
+            resume: Some(session),
+        };
+        let effects = core.handle(3, frame, 0);
+        assert!(effects.contains(&Effect::Close {
+            member: 1,
+            reason: CloseReason::Replaced
+        }));
+        assert!(!effects.iter().any(|e| matches!(
+            e,
+            Effect::Send {
+                frame: ServerFrame::Left { .. } | ServerFrame::Joined { .. },
+                ..
+            }
+        )));
+        let mut members: Vec<_> = core.members_of(&room("lobby")).collect();
+        members.sort();
+        assert_eq!(members, vec![2, 3]);
+        assert!(
+            core.disconnect(1).is_empty(),
+            "the ghost's late disconnect changes nothing"
+        );
+    }
+
+    #[test]
+    fn say_needs_a_room_and_is_acked_and_deduplicated() {
+        let mut core = core();
+        core.connect(1, 0);
+        assert_eq!(
+            error_code(&core.handle(1, say("hi", "r"), 0)),
+            Some(ErrorCode::NotJoined)
+        );
+        core.handle(1, join_frame("ann", "lobby"), 0);
+        let effects = core.handle(1, say("hi", "r"), 0);
+        assert!(
+            matches!(&effects[0], Effect::Send { to: Audience::Room(_), frame: ServerFrame::Message(m) } if m.id == 1)
+        );
+        assert_eq!(
+            effects[1],
+            to_member(
+                1,
+                ServerFrame::Ack {
+                    reference: "r".into(),
+                    id: 1
+                }
+            )
+        );
+        assert_eq!(
+            core.handle(1, say("hi", "r"), 0),
+            vec![to_member(
+                1,
+                ServerFrame::Ack {
+                    reference: "r".into(),
+                    id: 1
+                }
+            )]
+        );
+        assert_eq!(
+            error_code(&core.handle(1, say("  ", "s"), 0)),
+            Some(ErrorCode::EmptyMessage)
+        );
+    }
+
+    #[test]
+    fn floods_are_refused_with_a_retry_hint() {
+        let mut core = ChatCore::new(Limits {
+            rate_burst: 2,
+            rate_per_sec: 1,
+            ..Limits::default()
+        });
+        connect_and_join(&mut core, 1, "ann", "lobby");
+        assert_eq!(error_code(&core.handle(1, say("one", "1"), 0)), None);
+        let effects = core.handle(1, say("two", "2"), 0);
+        let Effect::Send {
+            frame:
+                ServerFrame::Error {
+                    code,
+                    reference,
+                    retry_ms,
+                    ..
+                },
+            ..
+        } = &effects[0]
+        else {
+            panic!("{effects:?}")
+        };
+        assert_eq!(
+            (*code, reference.as_deref(), *retry_ms),
+            (ErrorCode::RateLimited, Some("2"), Some(1000))
+        );
+        assert_eq!(error_code(&core.handle(1, say("two", "2"), 1000)), None);
+    }
+
+    #[test]
+    fn typing_is_sent_to_others_on_change_only() {
+        let mut core = core();
+        connect_and_join(&mut core, 1, "ann", "lobby");
+        let effects = core.handle(1, ClientFrame::Typing { on: true }, 0);
+        assert_eq!(
+            effects,
+            vec![Effect::Send {
+                to: Audience::RoomExcept(room("lobby"), 1),
+                frame: ServerFrame::Typing {
+                    nick: "ann".into(),
+                    on: true
+                }
+            }]
+        );
+        assert!(core
+            .handle(1, ClientFrame::Typing { on: true }, 0)
+            .is_empty());
+    }
+
+    #[test]
+    fn rooms_and_members_are_capped() {
+        let mut core = core();
+        connect_and_join(&mut core, 1, "a", "one");
+        connect_and_join(&mut core, 2, "b", "two");
+        assert_eq!(
+            error_code(&connect_and_join(&mut core, 3, "c", "three")),
+            Some(ErrorCode::TooManyRooms)
+        );
+        core.disconnect(2);
+        assert_eq!(
+            error_code(&connect_and_join(&mut core, 3, "c", "three")),
+            None,
+            "the empty room is evicted"
+        );
+        connect_and_join(&mut core, 4, "d", "one");
+        connect_and_join(&mut core, 5, "e", "one");
+        assert_eq!(
+            error_code(&connect_and_join(&mut core, 6, "f", "one")),
+            Some(ErrorCode::RoomFull)
+        );
+    }
+
+    #[test]
+    fn disconnect_tells_the_room() {
+        let mut core = core();
+        connect_and_join(&mut core, 1, "ann", "lobby");
+        connect_and_join(&mut core, 2, "bob", "lobby");
+        assert_eq!(
+            core.disconnect(1),
+            vec![Effect::Send {
+                to: Audience::Room(room("lobby")),
+                frame: ServerFrame::Left {
+                    nick: "ann".into(),
+                    count: 1
+                }
+            }]
+        );
+        assert_eq!(core.stats(), (1, 1));
+    }
+}

@@ -14,6 +14,12 @@ use unicode_normalization::UnicodeNormalization;
 /// Characters allowed besides letters, digits and inner spaces.
 const ALLOWED_PUNCTUATION: [char; 4] = ['-', '_', '.', '\''];
 
+/// Letters by Unicode category that render as nothing (Hangul and Khmer
+/// fillers), which would make a blank or look-alike nickname.
+const INVISIBLE_LETTERS: [char; 6] = [
+    '\u{115F}', '\u{1160}', '\u{17B4}', '\u{17B5}', '\u{3164}', '\u{FFA0}',
+];
+
 /// A validated nickname, as the user typed it (trimmed).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Nickname {
@@ -41,10 +47,10 @@ impl Nickname {
         if display.contains("  ") {
             return Err(InvalidNickname("nickname has consecutive spaces".into()));
         }
-        if let Some(bad) = display
-            .chars()
-            .find(|&c| !(c.is_alphanumeric() || c == ' ' || ALLOWED_PUNCTUATION.contains(&c)))
-        {
+        if let Some(bad) = display.chars().find(|&c| {
+            !(c.is_alphanumeric() || c == ' ' || ALLOWED_PUNCTUATION.contains(&c))
+                || INVISIBLE_LETTERS.contains(&c)
+        }) {
             return Err(InvalidNickname(format!(
                 "nickname may hold letters, digits, spaces and - _ . ' only (found U+{:04X})",
                 bad as u32
