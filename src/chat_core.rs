@@ -19,6 +19,11 @@ use crate::token;
 
 pub use crate::room::MemberId;
 
+/// A typing indicator not renewed or ended for this long is ended by the
+/// server. Clients renew it (send `typing` `on` again) while typing; the
+/// page sends off after 3 s without a keystroke, well inside this.
+pub const TYPING_TIMEOUT_MS: u64 = 8_000;
+
 /// Longest `ref` a client may attach to a `say`.
 pub const MAX_REF_CHARS: usize = 64;
 
@@ -41,6 +46,9 @@ pub enum CloseReason {
 }
 
 /// What the shell must do after a call.
+// `Send` is large and `Close` small, but effects live only until the shell
+// applies them, and boxing the frame would allocate once more per message.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Effect {
     /// Deliver `frame` to `to`.
@@ -156,7 +164,7 @@ impl ChatCore {
                 now_ms,
             ),
             ClientFrame::Say { text, reference } => self.say(id, text, reference, now_ms),
-            ClientFrame::Typing { on } => self.typing(id, on),
+            ClientFrame::Typing { on } => self.typing(id, on, now_ms),
             ClientFrame::Nick { nick } => self.rename(id, &nick),
             ClientFrame::Leave {} => self.leave(id),
             ClientFrame::Ping {} => vec![to_member(id, ServerFrame::Pong {})],
@@ -286,7 +294,7 @@ impl ChatCore {
         });
         // unwrap: the ghost was in this room a moment ago.
         let room = self.rooms.get_mut(&room_name).unwrap();
-        let was_typing = room.member(ghost).is_some_and(|m| m.typing);
+        let was_typing = room.member(ghost).is_some_and(|m| m.typing_since.is_some());
         let Some(member) = room.transfer(ghost, id) else {
             return effects;
         };
@@ -311,6 +319,7 @@ impl ChatCore {
         if self.rooms.contains_key(name) {
             return Ok(());
         }
+        let epoch = token::new_token()[..12].to_owned();
         if self.rooms.len() >= self.limits.max_rooms {
             let idle = self
                 .rooms
@@ -330,8 +339,10 @@ impl ChatCore {
                 }
             }
         }
-        self.rooms
-            .insert(name.clone(), Room::new(self.limits.history_size, now_ms));
+        self.rooms.insert(
+            name.clone(),
+            Room::new(self.limits.history_size, now_ms, epoch),
+        );
         Ok(())
     }
 
@@ -344,6 +355,7 @@ impl ChatCore {
             v: PROTOCOL_VERSION,
             nick: member.nick.to_string(),
             room: room_name.to_string(),
+            epoch: room.epoch.clone(),
             session: member.token.to_string(),
             roster: room.roster(),
             count: room.len(),
@@ -447,14 +459,29 @@ impl ChatCore {
         effects
     }
 
-    fn typing(&mut self, id: MemberId, on: bool) -> Vec<Effect> {
+    /// Ends typing indicators older than [`TYPING_TIMEOUT_MS`].
+    pub fn expire_typing(&mut self, now_ms: u64) -> Vec<Effect> {
+        let cutoff = now_ms.saturating_sub(TYPING_TIMEOUT_MS);
+        let mut effects = Vec::new();
+        for (name, room) in &mut self.rooms {
+            for nick in room.expire_typing(cutoff) {
+                effects.push(Effect::Send {
+                    to: Audience::Room(name.clone()),
+                    frame: ServerFrame::Typing { nick, on: false },
+                });
+            }
+        }
+        effects
+    }
+
+    fn typing(&mut self, id: MemberId, on: bool, now_ms: u64) -> Vec<Effect> {
         let Some(room_name) = self.current_room(id) else {
             return refusal(id, ErrorCode::NotJoined, "join a room before typing");
         };
         let Some(room) = self.rooms.get_mut(&room_name) else {
             return Vec::new();
         };
-        if !room.set_typing(id, on) {
+        if !room.set_typing(id, on, now_ms) {
             return Vec::new();
         }
         // unwrap: set_typing returned true, so the member exists.

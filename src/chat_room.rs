@@ -23,7 +23,8 @@ pub fn next_member_id() -> MemberId {
     NEXT_MEMBER_ID.fetch_add(1, Ordering::Relaxed)
 }
 
-fn now_ms() -> u64 {
+/// Milliseconds since the Unix epoch: the clock of the room core.
+pub fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
@@ -135,8 +136,20 @@ impl ChatRoom {
     }
 }
 
+/// How often the room ends stale typing indicators.
+const TYPING_SWEEP: std::time::Duration = std::time::Duration::from_secs(1);
+
 impl Actor for ChatRoom {
     type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.run_interval(TYPING_SWEEP, |act, _| {
+            let effects = act.core.expire_typing(now_ms());
+            if !effects.is_empty() {
+                act.apply(effects);
+            }
+        });
+    }
 }
 
 impl Handler<Connect> for ChatRoom {

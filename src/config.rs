@@ -3,6 +3,7 @@
 //! else in the crate reads the environment.
 
 use std::net::IpAddr;
+use std::time::Duration;
 
 use clap::Parser;
 
@@ -80,10 +81,79 @@ pub struct Config {
     #[arg(long, env = "PARLEY_RATE_PER_SEC", default_value_t = Limits::default().rate_per_sec)]
     pub rate_per_sec: u32,
 
+    /// Seconds a long-poll waits for a frame before answering empty.
+    #[arg(long, env = "PARLEY_POLL_WAIT_SECS", default_value_t = Limits::default().poll_wait.as_secs())]
+    pub poll_wait_secs: u64,
+
+    /// Seconds without a poll after which a polling session ends (its user
+    /// leaves); must be more than --poll-wait-secs.
+    #[arg(long, env = "PARLEY_SESSION_GRACE_SECS", default_value_t = Limits::default().session_grace.as_secs())]
+    pub session_grace_secs: u64,
+
+    /// Transports to offer, comma-separated. With `polling` alone, WebSocket
+    /// upgrades are refused (403 transport_disabled) and the page falls back.
+    #[arg(
+        long,
+        env = "PARLEY_TRANSPORTS",
+        value_delimiter = ',',
+        default_value = "websocket,polling"
+    )]
+    pub transports: Vec<TransportName>,
+
+    /// Path prefix to serve everything under, e.g. /chat when a proxy or an
+    /// IIS virtual directory forwards https://host/chat/ unchanged.
+    #[arg(long, env = "PARLEY_BASE_PATH", default_value = "")]
+    pub base_path: String,
+
+    /// Reverse proxies (IP addresses, comma-separated) whose
+    /// X-Forwarded-For and X-Forwarded-Host are believed.
+    #[arg(long, env = "PARLEY_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<IpAddr>,
+
+    /// Polling sessions one client address may hold.
+    #[arg(long, env = "PARLEY_MAX_SESSIONS_PER_IP", default_value_t = 64)]
+    pub max_sessions_per_ip: usize,
+
+    /// Polling sessions the server holds in all.
+    #[arg(long, env = "PARLEY_MAX_POLL_SESSIONS", default_value_t = 20_000)]
+    pub max_poll_sessions: usize,
+
     /// Bytes queued for a client that does not read before it is dropped
     /// (it then resumes from history when it reconnects).
     #[arg(long, env = "PARLEY_MAX_OUTBOX_BYTES", default_value_t = Limits::default().max_outbox_bytes)]
     pub max_outbox_bytes: usize,
+}
+
+/// A transport, as named on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TransportName {
+    /// WebSocket at `/ws`.
+    Websocket,
+    /// HTTP long-polling at `/poll`.
+    Polling,
+}
+
+/// Which transports are on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Transports {
+    /// WebSocket is on.
+    pub websocket: bool,
+    /// Long-polling is on.
+    pub polling: bool,
+}
+
+impl Transports {
+    /// The enabled names, comma-separated, in order of preference.
+    pub fn names(&self) -> String {
+        let mut names = Vec::new();
+        if self.websocket {
+            names.push("websocket");
+        }
+        if self.polling {
+            names.push("polling");
+        }
+        names.join(",")
+    }
 }
 
 impl Config {
@@ -94,7 +164,7 @@ impl Config {
 
     /// Parses explicit arguments (the program name first), environment
     /// fallbacks included; for tests and embedding.
-    pub fn from_iter<I, T>(args: I) -> Result<Self, clap::Error>
+    pub fn parse_args<I, T>(args: I) -> Result<Self, clap::Error>
     where
         I: IntoIterator<Item = T>,
         T: Into<std::ffi::OsString> + Clone,
@@ -110,6 +180,25 @@ impl Config {
             .unwrap_or(DEFAULT_PORT)
     }
 
+    /// The transports switched on.
+    pub fn transports(&self) -> Transports {
+        Transports {
+            websocket: self.transports.contains(&TransportName::Websocket),
+            polling: self.transports.contains(&TransportName::Polling),
+        }
+    }
+
+    /// The base path, normalised: empty, or `/` and segments without a
+    /// trailing `/` (`chat/` becomes `/chat`).
+    pub fn base_path(&self) -> String {
+        let trimmed = self.base_path.trim().trim_matches('/');
+        if trimmed.is_empty() {
+            String::new()
+        } else {
+            format!("/{trimmed}")
+        }
+    }
+
     /// The limits the room core and transports enforce.
     pub fn limits(&self) -> Limits {
         Limits {
@@ -123,6 +212,11 @@ impl Config {
             rate_burst: self.rate_burst,
             rate_per_sec: self.rate_per_sec,
             max_outbox_bytes: self.max_outbox_bytes,
+            poll_wait: Duration::from_secs(self.poll_wait_secs.max(1)),
+            // A grace shorter than the wait would expire sessions mid-poll.
+            session_grace: Duration::from_secs(
+                self.session_grace_secs.max(self.poll_wait_secs + 1),
+            ),
         }
     }
 }
@@ -134,7 +228,7 @@ mod tests {
     #[test]
     fn port_falls_back_through_the_hosting_variables() {
         let parse = |args: &[&str]| {
-            Config::from_iter(std::iter::once("parley").chain(args.iter().copied())).unwrap()
+            Config::parse_args(std::iter::once("parley").chain(args.iter().copied())).unwrap()
         };
         assert_eq!(
             parse(&["--port", "8080", "--http-platform-port", "9"]).port(),
@@ -156,8 +250,26 @@ mod tests {
     }
 
     #[test]
+    fn transports_and_base_path_are_normalised() {
+        let config =
+            Config::parse_args(["parley", "--transports", "polling", "--base-path", "chat/"])
+                .unwrap();
+        assert_eq!(
+            config.transports(),
+            Transports {
+                websocket: false,
+                polling: true
+            }
+        );
+        assert_eq!(config.base_path(), "/chat");
+        let defaults = Config::parse_args(["parley", "--base-path", "/"]).unwrap();
+        assert_eq!(defaults.transports().names(), "websocket,polling");
+        assert_eq!(defaults.base_path(), "");
+    }
+
+    #[test]
     fn origins_split_on_commas() {
-        let config = Config::from_iter([
+        let config = Config::parse_args([
             "parley",
             "--allowed-origins",
             "https://a.example,https://b.example",

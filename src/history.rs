@@ -116,14 +116,13 @@ mod tests {
                 gap: false
             }
         );
-        assert_eq!(
-            history.after(2).gap,
-            false,
+        assert!(
+            !history.after(2).gap,
             "cursor 2 then 3 kept: nothing missed"
         );
-        assert_eq!(history.after(1).gap, true, "message 2 is gone");
+        assert!(history.after(1).gap, "message 2 is gone");
         assert_eq!(ids(&history.after(5).messages), Vec::<u64>::new());
-        assert_eq!(History::new(3).after(9).gap, false);
+        assert!(!History::new(3).after(9).gap);
     }
 
     #[test]

@@ -15,6 +15,18 @@ pub enum HttpError {
     OriginNotAllowed(String),
     /// No such route or asset.
     NotFound,
+    /// The server runs with this transport switched off.
+    TransportDisabled(&'static str),
+    /// No polling session has this token (never had, expired, or closed).
+    UnknownSession,
+    /// A request body over the frame limit.
+    BodyTooLarge(usize),
+    /// A request body that is not what the endpoint takes.
+    BadRequest(String),
+    /// This address, or the server, holds as many sessions as it may.
+    TooManySessions,
+    /// Polling too fast; retry after this many milliseconds.
+    RateLimited(u64),
 }
 
 impl HttpError {
@@ -23,6 +35,12 @@ impl HttpError {
         match self {
             HttpError::OriginNotAllowed(_) => "origin_not_allowed",
             HttpError::NotFound => "not_found",
+            HttpError::TransportDisabled(_) => "transport_disabled",
+            HttpError::UnknownSession => "unknown_session",
+            HttpError::BodyTooLarge(_) => "body_too_large",
+            HttpError::BadRequest(_) => "bad_frame",
+            HttpError::TooManySessions => "too_many_sessions",
+            HttpError::RateLimited(_) => "rate_limited",
         }
     }
 }
@@ -34,6 +52,18 @@ impl fmt::Display for HttpError {
                 write!(f, "origin {origin} may not open a connection here")
             }
             HttpError::NotFound => f.write_str("no such resource"),
+            HttpError::TransportDisabled(name) => {
+                write!(f, "the {name} transport is switched off on this server")
+            }
+            HttpError::UnknownSession => f.write_str("no such session; open a new one"),
+            HttpError::BodyTooLarge(limit) => {
+                write!(f, "request bodies are limited to {limit} bytes")
+            }
+            HttpError::BadRequest(why) => f.write_str(why),
+            HttpError::TooManySessions => {
+                f.write_str("too many polling sessions; close one or use WebSocket")
+            }
+            HttpError::RateLimited(ms) => write!(f, "polling too fast; retry in {ms} ms"),
         }
     }
 }
@@ -42,12 +72,20 @@ impl ResponseError for HttpError {
     fn status_code(&self) -> StatusCode {
         match self {
             HttpError::OriginNotAllowed(_) => StatusCode::FORBIDDEN,
-            HttpError::NotFound => StatusCode::NOT_FOUND,
+            HttpError::NotFound | HttpError::UnknownSession => StatusCode::NOT_FOUND,
+            HttpError::TransportDisabled(_) => StatusCode::FORBIDDEN,
+            HttpError::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            HttpError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            HttpError::TooManySessions | HttpError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status_code())
-            .json(json!({ "error": { "code": self.code(), "message": self.to_string() } }))
+        let mut response = HttpResponse::build(self.status_code());
+        response.insert_header(("Cache-Control", "no-store"));
+        if let HttpError::RateLimited(ms) = self {
+            response.insert_header(("Retry-After", ms.div_ceil(1000).to_string()));
+        }
+        response.json(json!({ "error": { "code": self.code(), "message": self.to_string() } }))
     }
 }

@@ -6,7 +6,10 @@
 //!   `/metrics` (`metrics.rs`); `page.rs` serves the askama page and assets.
 //! - Transports are thin: `ws_session.rs` (one actor per WebSocket, with
 //!   `outbox.rs` and `conn_socket.rs` bounding what a non-reader can cost);
-//!   `origin.rs` and `http_error.rs` guard the HTTP edge.
+//!   long-polling in `poll_routes.rs` (HTTP endpoints), `poll_session.rs`
+//!   (one actor per session, delivery by cursor) and `poll_registry.rs`
+//!   (bounded token map); `origin.rs`, `client_addr.rs` and
+//!   `http_error.rs` guard the HTTP edge.
 //! - `protocol.rs` holds the wire frames both transports speak.
 //! - `chat_room.rs` is the ChatRoom actor, a shell around `chat_core.rs`,
 //!   the transport-agnostic core over `room.rs`, `history.rs`,
@@ -16,6 +19,7 @@
 
 pub mod chat_core;
 pub mod chat_room;
+pub mod client_addr;
 pub mod config;
 pub mod conn_socket;
 pub mod history;
@@ -29,6 +33,9 @@ pub mod ops;
 pub mod origin;
 pub mod outbox;
 pub mod page;
+pub mod poll_registry;
+pub mod poll_routes;
+pub mod poll_session;
 pub mod protocol;
 pub mod rate_limit;
 pub mod room;

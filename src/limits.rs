@@ -3,6 +3,8 @@
 //! are here too so that the welcome can announce them and the docs can cite
 //! one place.
 
+use std::time::Duration;
+
 use crate::protocol::AnnouncedLimits;
 
 /// Limits in force for a server.
@@ -28,6 +30,13 @@ pub struct Limits {
     pub rate_per_sec: u32,
     /// Bytes queued for one slow reader before it is dropped.
     pub max_outbox_bytes: usize,
+    /// Longest a long-poll waits before answering empty. Under the idle
+    /// timeouts of common proxies (nginx 60 s, IIS ARR 120 s, Azure 230 s).
+    pub poll_wait: Duration,
+    /// A polling session not polled for this long ends and its user leaves.
+    /// Must exceed `poll_wait` plus a client's reconnect backoff, so that a
+    /// live client is never expired between two polls.
+    pub session_grace: Duration,
 }
 
 impl Default for Limits {
@@ -43,6 +52,8 @@ impl Default for Limits {
             rate_burst: 20,
             rate_per_sec: 10,
             max_outbox_bytes: 1024 * 1024,
+            poll_wait: Duration::from_secs(25),
+            session_grace: Duration::from_secs(45),
         }
     }
 }

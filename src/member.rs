@@ -12,6 +12,26 @@ pub enum CloseKind {
     GoingAway,
     /// The same user resumed on another connection (WebSocket 4001).
     Replaced,
+    /// A polling session was not polled within its grace period (4002).
+    Expired,
+    /// The client left more unread than the outbox limit (4003).
+    SlowReader,
+    /// The client closed its session itself (1000).
+    ClientLeft,
+}
+
+impl CloseKind {
+    /// The WebSocket close code this end stands for (polling reports the
+    /// same code in its final batch), and a short reason.
+    pub fn code_and_reason(self) -> (u16, &'static str) {
+        match self {
+            CloseKind::GoingAway => (1001, "server is stopping"),
+            CloseKind::Replaced => (4001, "resumed on another connection"),
+            CloseKind::Expired => (4002, "session expired"),
+            CloseKind::SlowReader => (4003, "too many frames left unread"),
+            CloseKind::ClientLeft => (1000, "closed by the client"),
+        }
+    }
 }
 
 /// What the room sends a member.

@@ -1,11 +1,12 @@
 //! Which browser origins may open a connection. Browsers always send
 //! `Origin` on a WebSocket upgrade, and a page from any site could otherwise
 //! connect to a user's chat with the user's cookies and network position.
-//! The page's own origin (the `Origin` host equal to the request's `Host`)
+//! The page's own origin (the `Origin` host equal to the request's `Host`,
+//! or `X-Forwarded-Host` from a trusted proxy)
 //! is always allowed, so are clients that send no `Origin` (non-browsers);
 //! any other origin only when configured.
 
-use actix_web::http::header::{HOST, ORIGIN};
+use actix_web::http::header::ORIGIN;
 use actix_web::HttpRequest;
 
 use crate::http_error::HttpError;
@@ -47,11 +48,11 @@ impl OriginPolicy {
         same_origin || self.allowed.contains(&origin)
     }
 
-    /// Checks a request, answering 403 `origin_not_allowed` when refused.
-    pub fn check(&self, req: &HttpRequest) -> Result<(), HttpError> {
-        let header = |name| req.headers().get(name).and_then(|v| v.to_str().ok());
-        let origin = header(ORIGIN);
-        if self.allows(origin, header(HOST)) {
+    /// Checks a request whose client asked for `host`, answering 403
+    /// `origin_not_allowed` when refused.
+    pub fn check(&self, req: &HttpRequest, host: Option<&str>) -> Result<(), HttpError> {
+        let origin = req.headers().get(ORIGIN).and_then(|v| v.to_str().ok());
+        if self.allows(origin, host) {
             Ok(())
         } else {
             Err(HttpError::OriginNotAllowed(

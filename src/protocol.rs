@@ -111,6 +111,11 @@ pub enum ServerFrame {
         nick: String,
         /// The room joined.
         room: String,
+        /// Identifies this incarnation of the room's message sequence. When
+        /// it differs from the one a client saw before (the server restarted,
+        /// or the room was forgotten), ids start over and the client must
+        /// drop its cursor.
+        epoch: String,
         /// Secret resume token for this nickname in this room.
         session: String,
         /// Everybody in the room, the new member included, by nickname.
@@ -287,9 +292,26 @@ impl ServerFrame {
     }
 }
 
+/// Why a client frame could not be parsed: the code and the text of the
+/// error frame to answer with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unparsable {
+    /// `bad_frame` or `unknown_type`.
+    pub code: ErrorCode,
+    /// What was wrong.
+    pub message: String,
+}
+
+impl Unparsable {
+    /// The error frame for it.
+    pub fn frame(self) -> ServerFrame {
+        error(self.code, self.message)
+    }
+}
+
 /// Parses one client frame, telling an unknown `type` apart from other
 /// malformed input so the client gets the precise code.
-pub fn parse_client_frame(text: &str) -> Result<ClientFrame, ServerFrame> {
+pub fn parse_client_frame(text: &str) -> Result<ClientFrame, Unparsable> {
     match serde_json::from_str::<ClientFrame>(text) {
         Ok(frame) => Ok(frame),
         Err(err) => {
@@ -297,14 +319,17 @@ pub fn parse_client_frame(text: &str) -> Result<ClientFrame, ServerFrame> {
                 .ok()
                 .and_then(|v| v.get("type").and_then(|t| t.as_str().map(str::to_owned)));
             Err(match kind {
-                Some(t) if !KNOWN_TYPES.contains(&t.as_str()) => error(
-                    ErrorCode::UnknownType,
-                    format!(
+                Some(t) if !KNOWN_TYPES.contains(&t.as_str()) => Unparsable {
+                    code: ErrorCode::UnknownType,
+                    message: format!(
                         "unknown frame type {t:?}; known: {}",
                         KNOWN_TYPES.join(", ")
                     ),
-                ),
-                _ => error(ErrorCode::BadFrame, format!("malformed frame: {err}")),
+                },
+                _ => Unparsable {
+                    code: ErrorCode::BadFrame,
+                    message: format!("malformed frame: {err}"),
+                },
             })
         }
     }
@@ -351,11 +376,8 @@ mod tests {
         );
     }
 
-    fn code_of(frame: ServerFrame) -> ErrorCode {
-        match frame {
-            ServerFrame::Error { code, .. } => code,
-            other => panic!("not an error: {other:?}"),
-        }
+    fn code_of(refusal: Unparsable) -> ErrorCode {
+        refusal.code
     }
 
     #[test]

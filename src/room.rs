@@ -20,8 +20,8 @@ pub struct Member {
     pub nick: Nickname,
     /// Their resume token.
     pub token: Arc<str>,
-    /// Whether they are typing.
-    pub typing: bool,
+    /// Since when they are typing (ms), if they are.
+    pub typing_since: Option<u64>,
     /// Join order, for a stable roster.
     joined: u64,
 }
@@ -43,14 +43,20 @@ pub struct Room {
     history: History,
     last_id: u64,
     joins: u64,
+    /// Members typing now, so idle rooms skip the expiry scan.
+    typers: usize,
+    /// This incarnation of the room's id sequence.
+    pub epoch: String,
     /// Last time anything happened here, for evicting idle empty rooms.
     pub last_active_ms: u64,
 }
 
 impl Room {
     /// An empty room keeping `history_size` messages.
-    pub fn new(history_size: usize, now_ms: u64) -> Self {
+    pub fn new(history_size: usize, now_ms: u64, epoch: String) -> Self {
         Room {
+            typers: 0,
+            epoch,
             members: HashMap::new(),
             by_key: HashMap::new(),
             history: History::new(history_size),
@@ -97,7 +103,7 @@ impl Room {
         let member = Member {
             nick,
             token,
-            typing: false,
+            typing_since: None,
             joined: self.joins,
         };
         self.members.insert(id, member);
@@ -105,6 +111,7 @@ impl Room {
 
     /// Removes a participant.
     pub fn remove(&mut self, id: MemberId) -> Option<Member> {
+        self.stop_typing(id);
         let member = self.members.remove(&id)?;
         self.by_key.remove(member.nick.key());
         Some(member)
@@ -113,8 +120,8 @@ impl Room {
     /// Moves a participant's place (nickname, token, join order) to a new
     /// connection id, as when a user resumes on a new connection.
     pub fn transfer(&mut self, from: MemberId, to: MemberId) -> Option<&Member> {
-        let mut member = self.members.remove(&from)?;
-        member.typing = false;
+        self.stop_typing(from);
+        let member = self.members.remove(&from)?;
         self.by_key.insert(member.nick.key().to_owned(), to);
         self.members.insert(to, member);
         self.members.get(&to)
@@ -129,14 +136,47 @@ impl Room {
         Some(std::mem::replace(&mut member.nick, nick))
     }
 
-    /// Sets the typing flag; returns whether it changed.
-    pub fn set_typing(&mut self, id: MemberId, on: bool) -> bool {
+    /// Sets the typing flag at `now_ms`; returns whether it changed.
+    pub fn set_typing(&mut self, id: MemberId, on: bool, now_ms: u64) -> bool {
         match self.members.get_mut(&id) {
-            Some(member) if member.typing != on => {
-                member.typing = on;
+            Some(member) if member.typing_since.is_some() != on => {
+                member.typing_since = on.then_some(now_ms);
+                self.typers = if on { self.typers + 1 } else { self.typers - 1 };
                 true
             }
-            _ => false,
+            Some(member) => {
+                // Typing on again while on renews the indicator quietly.
+                if on {
+                    member.typing_since = Some(now_ms);
+                }
+                false
+            }
+            None => false,
+        }
+    }
+
+    /// Ends typing that began before `cutoff_ms` (a client that crashed or
+    /// forgot to say it stopped); returns whose.
+    pub fn expire_typing(&mut self, cutoff_ms: u64) -> Vec<String> {
+        if self.typers == 0 {
+            return Vec::new();
+        }
+        let mut expired = Vec::new();
+        for member in self.members.values_mut() {
+            if member.typing_since.is_some_and(|since| since < cutoff_ms) {
+                member.typing_since = None;
+                expired.push(member.nick.to_string());
+            }
+        }
+        self.typers -= expired.len();
+        expired
+    }
+
+    fn stop_typing(&mut self, id: MemberId) {
+        if let Some(member) = self.members.get_mut(&id) {
+            if member.typing_since.take().is_some() {
+                self.typers -= 1;
+            }
         }
     }
 
@@ -149,13 +189,12 @@ impl Room {
         reference: Option<&str>,
         now_ms: u64,
     ) -> Option<Posted> {
-        let member = self.members.get_mut(&id)?;
-        if let Some(reference) = reference {
-            if let Some(existing) = self.history.id_for(&member.token, reference) {
-                return Some(Posted::Duplicate(existing));
-            }
+        let token = self.members.get(&id)?.token.clone();
+        if let Some(existing) = reference.and_then(|r| self.history.id_for(&token, r)) {
+            return Some(Posted::Duplicate(existing));
         }
-        member.typing = false;
+        self.stop_typing(id);
+        let member = self.members.get_mut(&id)?;
         self.last_id += 1;
         self.last_active_ms = now_ms;
         let message = ChatMessage {
@@ -177,14 +216,21 @@ impl Room {
             .into_iter()
             .map(|m| RosterEntry {
                 nick: m.nick.to_string(),
-                typing: m.typing,
+                typing: m.typing_since.is_some(),
             })
             .collect()
     }
 
-    /// History for a joiner: after `since` when resuming, else the last `count`.
+    /// History for a joiner: after `since` when resuming, else the last
+    /// `count`. A cursor beyond the newest id comes from an earlier
+    /// incarnation of the room (a restart): the client gets the last
+    /// `count` with `gap` set, since it may have missed anything.
     pub fn replay(&self, since: Option<u64>, count: usize) -> Replay {
         match since {
+            Some(cursor) if cursor > self.last_id => Replay {
+                messages: self.history.last(count),
+                gap: true,
+            },
             Some(cursor) => self.history.after(cursor),
             None => Replay {
                 messages: self.history.last(count),
@@ -204,14 +250,17 @@ mod tests {
 
     #[test]
     fn numbers_messages_in_order_and_suppresses_resends() {
-        let mut room = Room::new(10, 0);
+        let mut room = Room::new(10, 0, "e".into());
         room.insert(1, nick("ann"), Arc::from("t1"));
-        room.set_typing(1, true);
+        room.set_typing(1, true, 0);
         let Some(Posted::New(first)) = room.post(1, "hi".into(), Some("r1"), 5) else {
             panic!()
         };
         assert_eq!((first.id, first.ts, first.nick.as_str()), (1, 5, "ann"));
-        assert!(!room.member(1).unwrap().typing, "sending ends typing");
+        assert!(
+            room.member(1).unwrap().typing_since.is_none(),
+            "sending ends typing"
+        );
         assert_eq!(
             room.post(1, "hi".into(), Some("r1"), 6),
             Some(Posted::Duplicate(1))
@@ -225,7 +274,7 @@ mod tests {
 
     #[test]
     fn tracks_nicknames_through_rename_transfer_and_removal() {
-        let mut room = Room::new(10, 0);
+        let mut room = Room::new(10, 0, "e".into());
         room.insert(1, nick("ann"), Arc::from("t1"));
         room.insert(2, nick("bob"), Arc::from("t2"));
         assert_eq!(room.holder_of(&nick("ANN")), Some(1));
@@ -245,10 +294,25 @@ mod tests {
 
     #[test]
     fn typing_reports_only_changes() {
-        let mut room = Room::new(10, 0);
+        let mut room = Room::new(10, 0, "e".into());
         room.insert(1, nick("ann"), Arc::from("t1"));
-        assert!(room.set_typing(1, true));
-        assert!(!room.set_typing(1, true));
-        assert!(room.set_typing(1, false));
+        assert!(room.set_typing(1, true, 0));
+        assert!(!room.set_typing(1, true, 5));
+        assert!(room.set_typing(1, false, 6));
+        room.set_typing(1, true, 10);
+        assert!(room.expire_typing(10).is_empty());
+        assert_eq!(room.expire_typing(11), vec!["ann"]);
+        assert!(room.expire_typing(100).is_empty());
+    }
+
+    #[test]
+    fn a_cursor_from_an_earlier_incarnation_replays_recent_history() {
+        let mut room = Room::new(10, 0, "e".into());
+        room.insert(1, nick("ann"), Arc::from("t1"));
+        room.post(1, "a".into(), None, 0);
+        room.post(1, "b".into(), None, 0);
+        let replay = room.replay(Some(35), 5);
+        assert!(replay.gap);
+        assert_eq!(replay.messages.len(), 2);
     }
 }

@@ -6,7 +6,7 @@
 
 use std::future::Future;
 use std::io;
-use std::net::TcpListener;
+use std::net::{IpAddr, TcpListener};
 use std::sync::Arc;
 
 use actix::prelude::*;
@@ -14,11 +14,13 @@ use actix_web::dev::ServerHandle;
 use actix_web::{web, App, HttpServer};
 
 use crate::chat_room::{ChatRoom, Shutdown};
-use crate::config::Config;
+use crate::config::{Config, Transports};
+use crate::http_error::HttpError;
 use crate::limits::Limits;
 use crate::metrics::Metrics;
 use crate::origin::OriginPolicy;
-use crate::{conn_socket, ops, page, ws_session};
+use crate::poll_registry::PollRegistry;
+use crate::{conn_socket, ops, page, poll_routes, ws_session};
 
 /// How long a stop waits for connections to finish before cutting them.
 pub const SHUTDOWN_TIMEOUT_SECS: u64 = 3;
@@ -35,6 +37,12 @@ pub struct AppState {
     pub origins: OriginPolicy,
     /// The rendered chat page.
     pub page: String,
+    /// Which transports are on.
+    pub transports: Transports,
+    /// Reverse proxies whose forwarding headers are believed.
+    pub trusted_proxies: Vec<IpAddr>,
+    /// Live polling sessions.
+    pub polling: PollRegistry,
 }
 
 /// A bound, not yet awaited, server.
@@ -62,12 +70,22 @@ impl Stopper {
     }
 }
 
+/// Every route, relative to the base path.
 fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/", web::get().to(page::index))
+    cfg.route("", web::get().to(page::index))
+        .route("/", web::get().to(page::index))
         .route("/assets/{name}", web::get().to(page::asset))
         .route("/ws", web::get().to(ws_session::route))
+        .route("/poll/open", web::post().to(poll_routes::open))
+        .route("/poll", web::get().to(poll_routes::poll))
+        .route("/poll/send", web::post().to(poll_routes::send))
+        .route("/poll/close", web::post().to(poll_routes::close))
         .route("/healthz", web::get().to(ops::healthz))
         .route("/metrics", web::get().to(ops::metrics));
+}
+
+async fn not_found() -> Result<actix_web::HttpResponse, HttpError> {
+    Err(HttpError::NotFound)
 }
 
 impl Server {
@@ -84,18 +102,28 @@ impl Server {
         let limits = config.limits();
         let metrics = Arc::new(Metrics::new());
         let room = ChatRoom::new(limits, metrics.clone()).start();
+        let base = config.base_path();
+        let transports = config.transports();
         let state = web::Data::new(AppState {
             room: room.clone(),
             metrics,
             limits,
             origins: OriginPolicy::new(&config.allowed_origins),
-            page: page::render("", "websocket"),
+            page: page::render(&base, &transports.names()),
+            transports,
+            trusted_proxies: config.trusted_proxies.clone(),
+            polling: PollRegistry::new(config.max_poll_sessions, config.max_sessions_per_ip),
         });
-        let mut http =
-            HttpServer::new(move || App::new().app_data(state.clone()).configure(routes))
-                .on_connect(conn_socket::capture)
-                .disable_signals()
-                .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS);
+        let scope = base.clone();
+        let mut http = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .service(web::scope(&scope).configure(routes))
+                .default_service(web::to(not_found))
+        })
+        .on_connect(conn_socket::capture)
+        .disable_signals()
+        .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS);
         if config.workers > 0 {
             http = http.workers(config.workers);
         }
@@ -104,7 +132,11 @@ impl Server {
             room,
             http: http.handle(),
         };
-        log::info!("parley listening on {}:{port}", config.bind);
+        log::info!(
+            "parley listening on {}:{port}{base}/ ({})",
+            config.bind,
+            transports.names()
+        );
         Ok(Server {
             port,
             http,

@@ -11,8 +11,10 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use actix_web_actors::ws;
 
 use crate::chat_room::{next_member_id, Connect, Disconnect, Inbound};
+use crate::client_addr::client_addr;
 use crate::conn_socket::ConnSocket;
-use crate::member::{CloseKind, ToMember};
+use crate::http_error::HttpError;
+use crate::member::ToMember;
 use crate::outbox::Outbox;
 use crate::protocol::{error, parse_client_frame, ErrorCode, ServerFrame};
 use crate::server::AppState;
@@ -23,9 +25,6 @@ pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(5);
 /// A peer silent this long is dropped. At least twice
 /// [`HEARTBEAT_INTERVAL`], so one lost pong does not drop a live peer.
 pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(15);
-
-/// Close code sent when the same user resumed on a newer connection.
-pub const CLOSE_REPLACED: u16 = 4001;
 
 /// One WebSocket connection.
 pub struct WsSession {
@@ -57,7 +56,7 @@ impl WsSession {
     fn on_text(&mut self, text: &str, ctx: &mut ws::WebsocketContext<Self>) {
         match parse_client_frame(text) {
             Ok(frame) => self.state.room.do_send(Inbound { id: self.id, frame }),
-            Err(refusal) => self.send_frame(refusal, ctx),
+            Err(refusal) => self.send_frame(refusal.frame(), ctx),
         }
     }
 
@@ -176,15 +175,10 @@ impl Handler<ToMember> for WsSession {
                 ctx.text(text);
             }
             ToMember::Close(kind) => {
-                let reason = match kind {
-                    CloseKind::GoingAway => ws::CloseReason {
-                        code: ws::CloseCode::Away,
-                        description: Some("server is stopping".into()),
-                    },
-                    CloseKind::Replaced => ws::CloseReason {
-                        code: ws::CloseCode::Other(CLOSE_REPLACED),
-                        description: Some("resumed on another connection".into()),
-                    },
+                let (code, reason) = kind.code_and_reason();
+                let reason = ws::CloseReason {
+                    code: ws::CloseCode::from(code),
+                    description: Some(reason.into()),
                 };
                 ctx.close(Some(reason));
                 ctx.stop();
@@ -229,7 +223,11 @@ pub async fn route(
     stream: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, actix_web::Error> {
-    state.origins.check(&req)?;
+    if !state.transports.websocket {
+        return Err(HttpError::TransportDisabled("websocket").into());
+    }
+    let client = client_addr(&req, &state.trusted_proxies);
+    state.origins.check(&req, client.host.as_deref())?;
     let mut response = ws::handshake(&req)?;
     let outbox = Outbox::default();
     let session = WsSession {

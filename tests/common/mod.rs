@@ -4,6 +4,7 @@
 //! includes this module; not every binary uses every helper.
 #![allow(dead_code)]
 
+pub mod poll;
 pub mod ws;
 
 use std::sync::mpsc;
@@ -35,7 +36,7 @@ pub fn start(args: &[&str]) -> TestServer {
     .map(|s| s.to_string())
     .collect();
     argv.extend(args.iter().map(|s| s.to_string()));
-    let config = Config::from_iter(argv).expect("test arguments parse");
+    let config = Config::parse_args(argv).expect("test arguments parse");
     let (tx, rx) = mpsc::channel();
     let thread = thread::spawn(move || {
         let system = actix_rt::System::new();
@@ -102,6 +103,27 @@ impl Drop for TestServer {
     fn drop(&mut self) {
         if self.thread.is_some() {
             self.system.stop();
+        }
+    }
+}
+
+impl TestServer {
+    /// Polls `/metrics` until `series` equals `expected`. Gauges and counters
+    /// are updated just after frames are handed out, so a test that has just
+    /// seen a frame may read the previous value; this waits for the new one.
+    /// The bound is a hang guard, not a timing assertion.
+    pub async fn wait_metric(&self, series: &str, expected: f64) {
+        let deadline = tokio::time::Instant::now() + ws::PATIENCE;
+        loop {
+            let value = self.metric(series).await;
+            if value == expected {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{series} stayed at {value}, expected {expected}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
     }
 }

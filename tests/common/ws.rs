@@ -129,3 +129,48 @@ impl Client {
             .await;
     }
 }
+
+/// Helpers added for the bad-input, lifecycle and resume tests.
+impl Client {
+    /// Wraps a socket the test connected itself (custom TCP options or
+    /// handshake headers).
+    pub fn from_socket(socket: WebSocketStream<MaybeTlsStream<TcpStream>>) -> Client {
+        Client { socket }
+    }
+
+    /// Connects and sends `frame` (a `join` of the test's choosing); returns
+    /// the client and the welcome.
+    pub async fn join_with(url: &str, frame: Value) -> (Client, Value) {
+        let mut client = Client::connect(url).await;
+        client.send(frame).await;
+        let welcome = client.expect("welcome").await;
+        (client, welcome)
+    }
+
+    /// Sends a raw text frame, which need not be valid JSON.
+    pub async fn send_text(&mut self, text: &str) {
+        self.send_raw(Message::text(text)).await;
+    }
+
+    /// The next frame, which must be an error with this code.
+    pub async fn expect_error(&mut self, code: &str) -> Value {
+        let frame = self.expect("error").await;
+        assert_eq!(frame["code"], code, "expected error {code}, got {frame}");
+        assert!(
+            frame["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "an error explains itself: {frame}"
+        );
+        frame
+    }
+
+    /// Pings and asserts the pong is the very next frame: nothing else was
+    /// queued for this client before the server handled the ping.
+    pub async fn expect_nothing_pending(&mut self) {
+        self.send(json!({"type": "ping"})).await;
+        let frame = self.next().await;
+        assert_eq!(
+            frame["type"], "pong",
+            "expected nothing before pong, got {frame}"
+        );
+    }
+}

@@ -1,0 +1,193 @@
+//! The long-polling transport's HTTP endpoints, for browsers and proxies
+//! without WebSocket. They carry exactly the protocol frames the WebSocket
+//! carries; see `docs/PROTOCOL.md`:
+//! - `POST /poll/open`: body is a `join` frame; answers the session token and
+//!   the first batch (the welcome, or the error).
+//! - `GET /poll?cursor=N`: frames after N, waiting up to `--poll-wait-secs` for one.
+//! - `POST /poll/send`: body is one client frame or an array of them.
+//! - `POST /poll/close`: ends the session; the user leaves.
+//!
+//! The session token travels in the `Parley-Session` header, never in the
+//! URL, so that it does not end up in proxy access logs.
+
+use std::sync::Arc;
+
+use actix::prelude::*;
+use actix_web::{web, HttpRequest, HttpResponse};
+use bytes::Bytes;
+use serde::Deserialize;
+use tokio::sync::oneshot;
+
+use crate::chat_room::{next_member_id, now_ms, Connect, Inbound};
+use crate::client_addr::client_addr;
+use crate::http_error::HttpError;
+use crate::member::ToMember;
+use crate::poll_registry::SessionRef;
+use crate::poll_session::{Batch, End, Poll, PollSession, Touch};
+use crate::protocol::{parse_client_frame, ClientFrame};
+use crate::server::AppState;
+use crate::token;
+
+/// The header that carries the session token.
+pub const SESSION_HEADER: &str = "Parley-Session";
+
+/// Most frames one `send` may carry.
+pub const MAX_FRAMES_PER_SEND: usize = 32;
+
+/// Query of a poll.
+#[derive(Debug, Deserialize)]
+pub struct PollQuery {
+    /// The last frame number the client has received (0 at first).
+    #[serde(default)]
+    pub cursor: u64,
+}
+
+fn json(body: String) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .insert_header(("Cache-Control", "no-store"))
+        // Tells nginx not to buffer the answer of a long poll.
+        .insert_header(("X-Accel-Buffering", "no"))
+        .body(body)
+}
+
+fn guard(req: &HttpRequest, state: &AppState) -> Result<std::net::IpAddr, HttpError> {
+    if !state.transports.polling {
+        return Err(HttpError::TransportDisabled("polling"));
+    }
+    let client = client_addr(req, &state.trusted_proxies);
+    state.origins.check(req, client.host.as_deref())?;
+    Ok(client.ip)
+}
+
+fn session_of(req: &HttpRequest, state: &AppState) -> Result<SessionRef, HttpError> {
+    req.headers()
+        .get(SESSION_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|token| state.polling.get(token))
+        .ok_or(HttpError::UnknownSession)
+}
+
+async fn read_body(payload: web::Payload, limit: usize) -> Result<Bytes, HttpError> {
+    match payload.to_bytes_limited(limit).await {
+        Ok(Ok(body)) => Ok(body),
+        Ok(Err(err)) => Err(HttpError::BadRequest(format!(
+            "could not read the body: {err}"
+        ))),
+        Err(_) => Err(HttpError::BodyTooLarge(limit)),
+    }
+}
+
+fn utf8(body: &Bytes) -> Result<&str, HttpError> {
+    std::str::from_utf8(body).map_err(|_| HttpError::BadRequest("the body is not UTF-8".into()))
+}
+
+async fn poll_once(session: &SessionRef, cursor: u64) -> Result<Batch, HttpError> {
+    let (reply, answer) = oneshot::channel();
+    session.addr.do_send(Poll { cursor, reply });
+    match answer.await {
+        Ok(Ok(batch)) => Ok(batch),
+        Ok(Err(retry_ms)) => Err(HttpError::RateLimited(retry_ms)),
+        Err(_) => Err(HttpError::UnknownSession),
+    }
+}
+
+/// `POST /poll/open`.
+pub async fn open(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, HttpError> {
+    let ip = guard(&req, &state)?;
+    let body = read_body(payload, state.limits.max_frame_bytes).await?;
+    let join = match parse_client_frame(utf8(&body)?) {
+        Ok(frame @ ClientFrame::Join { .. }) => frame,
+        Ok(_) => {
+            return Err(HttpError::BadRequest(
+                "a session opens with a join frame".into(),
+            ))
+        }
+        Err(refusal) => return Err(HttpError::BadRequest(refusal.message)),
+    };
+    let token: Arc<str> = Arc::from(token::new_token());
+    let id = next_member_id();
+    let start = || PollSession::new(id, token.clone(), state.clone(), now_ms()).start();
+    let session = state
+        .polling
+        .open(ip, token.clone(), id, start)
+        .map_err(|refused| {
+            log::info!("refused a polling session for {ip}: {refused:?}");
+            HttpError::TooManySessions
+        })?;
+    // Connect and join from here, in this order, so the room cannot see the
+    // join before the member.
+    state.room.do_send(Connect {
+        id,
+        to: session.addr.clone().recipient(),
+    });
+    state.room.do_send(Inbound { id, frame: join });
+    let batch = poll_once(&session, 0).await?;
+    let rest = batch.to_json();
+    Ok(json(format!("{{\"session\":\"{token}\",{}", &rest[1..])))
+}
+
+/// `GET /poll?cursor=N`.
+pub async fn poll(
+    req: HttpRequest,
+    query: web::Query<PollQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, HttpError> {
+    guard(&req, &state)?;
+    let session = session_of(&req, &state)?;
+    Ok(json(poll_once(&session, query.cursor).await?.to_json()))
+}
+
+/// `POST /poll/send`.
+pub async fn send(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, HttpError> {
+    guard(&req, &state)?;
+    let session = session_of(&req, &state)?;
+    let body = read_body(payload, state.limits.max_frame_bytes).await?;
+    let text = utf8(&body)?;
+    session.addr.do_send(Touch);
+    // One frame, or an array of frames sent in order.
+    let frames: Vec<String> = match serde_json::from_str::<Vec<serde_json::Value>>(text) {
+        Ok(list) if list.len() > MAX_FRAMES_PER_SEND => {
+            return Err(HttpError::BadRequest(format!(
+                "at most {MAX_FRAMES_PER_SEND} frames per send"
+            )))
+        }
+        Ok(list) => list.iter().map(|v| v.to_string()).collect(),
+        Err(_) => vec![text.to_owned()],
+    };
+    let accepted = frames.len();
+    for frame in frames {
+        match parse_client_frame(&frame) {
+            Ok(frame) => state.room.do_send(Inbound {
+                id: session.id,
+                frame,
+            }),
+            Err(refusal) => {
+                state.metrics.error(refusal.code);
+                session
+                    .addr
+                    .do_send(ToMember::Frame(refusal.frame().encode()));
+            }
+        }
+    }
+    Ok(json(format!("{{\"accepted\":{accepted}}}")))
+}
+
+/// `POST /poll/close`.
+pub async fn close(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, HttpError> {
+    guard(&req, &state)?;
+    let session = session_of(&req, &state)?;
+    session.addr.do_send(End);
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,290 @@
+//! The long-polling transport's connection actor: one per polling session,
+//! so the ChatRoom sees the same kind of member whatever the transport.
+//!
+//! Frames from the room are numbered per session (1, 2, 3, ...) and kept
+//! until the client acknowledges them by polling with a cursor at or past
+//! their number. A poll that a proxy cuts off is simply repeated with the
+//! same cursor: nothing is lost, nothing is sent twice. At most one poll
+//! waits at a time; a newer one answers the older at once with no frames.
+//! The session ends when the client closes it, when it stops polling for
+//! `Limits::session_grace`, or when it lets more than the outbox limit pile up.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use actix_web::web;
+use bytestring::ByteString;
+use tokio::sync::oneshot;
+
+use crate::chat_core::MemberId;
+use crate::chat_room::Disconnect;
+use crate::member::{CloseKind, ToMember};
+use crate::metrics::Transport;
+use crate::rate_limit::TokenBucket;
+use crate::server::AppState;
+
+/// How often a session checks whether it has expired, at most; shorter
+/// graces are checked twice per grace.
+const EXPIRY_CHECK: Duration = Duration::from_secs(5);
+
+/// Polls a session may make in a burst, and per second after it.
+const POLL_BURST: u32 = 10;
+const POLLS_PER_SEC: u32 = 5;
+
+/// What a poll returns.
+#[derive(Debug, Default)]
+pub struct Batch {
+    /// Number of the last frame in `frames` (the cursor to poll with next).
+    pub cursor: u64,
+    /// Encoded frames, oldest first.
+    pub frames: Vec<ByteString>,
+    /// Set when the session has ended: the WebSocket close code it stands for.
+    pub closed: Option<CloseKind>,
+}
+
+impl Batch {
+    /// The JSON body `{"cursor":N,"frames":[...],"closed":...}`, built from
+    /// the already-encoded frames without decoding them again.
+    pub fn to_json(&self) -> String {
+        let size = self.frames.iter().map(|f| f.len() + 1).sum::<usize>() + 64;
+        let mut out = String::with_capacity(size);
+        out.push_str("{\"cursor\":");
+        out.push_str(&self.cursor.to_string());
+        out.push_str(",\"frames\":[");
+        for (i, frame) in self.frames.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str(frame);
+        }
+        out.push(']');
+        if let Some(kind) = self.closed {
+            let (code, reason) = kind.code_and_reason();
+            out.push_str(&format!(
+                ",\"closed\":{{\"code\":{code},\"reason\":\"{reason}\"}}"
+            ));
+        }
+        out.push('}');
+        out
+    }
+}
+
+/// A poll: answer with frames after `cursor`, now or when some arrive.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Poll {
+    /// The last frame number the client has.
+    pub cursor: u64,
+    /// Where to answer; `Err(retry_ms)` when polling too fast.
+    pub reply: oneshot::Sender<Result<Batch, u64>>,
+}
+
+/// The client sent something: it is alive.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Touch;
+
+/// The client closed its session.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct End;
+
+/// One polling session.
+pub struct PollSession {
+    id: MemberId,
+    token: Arc<str>,
+    state: web::Data<AppState>,
+    frames: VecDeque<(u64, ByteString)>,
+    last_seq: u64,
+    bytes: usize,
+    waiting: Option<(u64, oneshot::Sender<Result<Batch, u64>>)>,
+    /// Bumped per poll, so a stale poll-wait timer leaves a newer poll alone.
+    generation: u64,
+    last_contact: Instant,
+    closed: Option<CloseKind>,
+    polls: TokenBucket,
+}
+
+impl PollSession {
+    /// A session for member `id`, known to clients by `token`.
+    pub fn new(id: MemberId, token: Arc<str>, state: web::Data<AppState>, now_ms: u64) -> Self {
+        PollSession {
+            id,
+            token,
+            state,
+            frames: VecDeque::new(),
+            last_seq: 0,
+            bytes: 0,
+            waiting: None,
+            generation: 0,
+            last_contact: Instant::now(),
+            closed: None,
+            polls: TokenBucket::new(POLL_BURST, POLLS_PER_SEC, now_ms),
+        }
+    }
+
+    fn batch_after(&self, cursor: u64) -> Batch {
+        let frames: Vec<ByteString> = self
+            .frames
+            .iter()
+            .filter(|(seq, _)| *seq > cursor)
+            .map(|(_, f)| f.clone())
+            .collect();
+        let cursor = if frames.is_empty() {
+            cursor.min(self.last_seq)
+        } else {
+            self.last_seq
+        };
+        let closed = if frames.is_empty() { self.closed } else { None };
+        Batch {
+            cursor,
+            frames,
+            closed,
+        }
+    }
+
+    /// Answers the waiting poll, if any, with what there is.
+    fn flush(&mut self) {
+        if let Some((cursor, reply)) = self.waiting.take() {
+            let _ = reply.send(Ok(self.batch_after(cursor)));
+        }
+    }
+
+    fn acknowledge(&mut self, cursor: u64) {
+        while let Some((seq, frame)) = self.frames.front() {
+            if *seq > cursor {
+                break;
+            }
+            self.bytes -= frame.len();
+            self.frames.pop_front();
+        }
+    }
+
+    fn end(&mut self, kind: CloseKind, ctx: &mut Context<Self>) {
+        if self.closed.is_none() {
+            self.closed = Some(kind);
+        }
+        if self.frames.is_empty() || matches!(kind, CloseKind::SlowReader | CloseKind::Expired) {
+            self.frames.clear();
+            self.flush();
+            ctx.stop();
+        } else {
+            // Let the client collect what is queued; the close comes with the
+            // poll that finds nothing more.
+            self.flush();
+        }
+    }
+}
+
+impl Actor for PollSession {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        self.state.metrics.connections_of(Transport::Polling).inc();
+        let grace = self.state.limits.session_grace;
+        ctx.run_interval(EXPIRY_CHECK.min(grace / 2), move |act, ctx| {
+            if act.waiting.is_none() && act.last_contact.elapsed() > grace {
+                log::debug!("polling session {} expired", act.id);
+                act.end(CloseKind::Expired, ctx);
+            }
+        });
+    }
+
+    fn stopped(&mut self, _: &mut Context<Self>) {
+        self.state.metrics.connections_of(Transport::Polling).dec();
+        self.state.room.do_send(Disconnect { id: self.id });
+        self.state.polling.remove(&self.token);
+        if let Some((_, reply)) = self.waiting.take() {
+            let closed = self.closed.or(Some(CloseKind::Expired));
+            let _ = reply.send(Ok(Batch {
+                cursor: self.last_seq,
+                frames: Vec::new(),
+                closed,
+            }));
+        }
+    }
+}
+
+impl Handler<ToMember> for PollSession {
+    type Result = ();
+
+    fn handle(&mut self, msg: ToMember, ctx: &mut Context<Self>) {
+        match msg {
+            ToMember::Frame(frame) => {
+                if self.closed.is_some() {
+                    return;
+                }
+                if self.bytes + frame.len() > self.state.limits.max_outbox_bytes {
+                    log::warn!(
+                        "polling session {} is not polling ({} bytes queued); dropping it",
+                        self.id,
+                        self.bytes
+                    );
+                    self.state.metrics.slow_clients_dropped.inc();
+                    self.end(CloseKind::SlowReader, ctx);
+                    return;
+                }
+                self.last_seq += 1;
+                self.bytes += frame.len();
+                self.frames.push_back((self.last_seq, frame));
+                self.flush();
+            }
+            ToMember::Close(kind) => self.end(kind, ctx),
+        }
+    }
+}
+
+impl Handler<Poll> for PollSession {
+    type Result = ();
+
+    fn handle(&mut self, msg: Poll, ctx: &mut Context<Self>) {
+        self.last_contact = Instant::now();
+        let now_ms = crate::chat_room::now_ms();
+        if let Err(retry_ms) = self.polls.take(now_ms) {
+            let _ = msg.reply.send(Err(retry_ms));
+            return;
+        }
+        self.acknowledge(msg.cursor);
+        // A newer poll replaces an older one, which returns empty at once.
+        self.flush();
+        let batch = self.batch_after(msg.cursor);
+        if !batch.frames.is_empty() || batch.closed.is_some() {
+            let _ = msg.reply.send(Ok(batch));
+            if self.closed.is_some() && self.frames.iter().all(|(seq, _)| *seq <= msg.cursor) {
+                ctx.stop();
+            }
+            return;
+        }
+        self.generation += 1;
+        let generation = self.generation;
+        self.waiting = Some((msg.cursor, msg.reply));
+        ctx.run_later(self.state.limits.poll_wait, move |act, _| {
+            if act.generation == generation {
+                act.last_contact = Instant::now();
+                act.flush();
+            }
+        });
+    }
+}
+
+impl Handler<Touch> for PollSession {
+    type Result = ();
+
+    fn handle(&mut self, _: Touch, _: &mut Context<Self>) {
+        self.last_contact = Instant::now();
+    }
+}
+
+impl Handler<End> for PollSession {
+    type Result = ();
+
+    fn handle(&mut self, _: End, ctx: &mut Context<Self>) {
+        self.closed = Some(CloseKind::ClientLeft);
+        self.frames.clear();
+        self.bytes = 0;
+        self.flush();
+        ctx.stop();
+    }
+}

@@ -1,0 +1,188 @@
+//! A test long-polling client over real HTTP (reqwest). It keeps the
+//! session token and the cursor as a browser would, and offers the same
+//! `next`/`expect`/`until` helpers as the WebSocket client.
+
+use std::collections::VecDeque;
+
+use serde_json::{json, Value};
+
+use super::ws::PATIENCE;
+
+/// The session header.
+pub const SESSION: &str = "Parley-Session";
+
+/// One polling client.
+pub struct PollClient {
+    http: reqwest::Client,
+    base: String,
+    /// The session token.
+    pub session: String,
+    /// The cursor of the last batch received.
+    pub cursor: u64,
+    queue: VecDeque<Value>,
+    /// The `closed` member of the last batch that had one.
+    pub closed: Option<Value>,
+}
+
+impl PollClient {
+    /// Opens a session at `base` (e.g. `http://127.0.0.1:PORT`) with a join.
+    pub async fn open(base: &str, nick: &str, room: &str) -> (PollClient, Value) {
+        Self::open_with(base, json!({"type": "join", "nick": nick, "room": room})).await
+    }
+
+    /// Opens a session with any join frame; returns the first frame.
+    pub async fn open_with(base: &str, join: Value) -> (PollClient, Value) {
+        let http = reqwest::Client::builder()
+            .timeout(PATIENCE * 4)
+            .build()
+            .unwrap();
+        let response = http
+            .post(format!("{base}/poll/open"))
+            .body(join.to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response.status(),
+            200,
+            "open refused: {}",
+            response.text().await.unwrap()
+        );
+        let body: Value = response.json().await.unwrap();
+        let mut client = PollClient {
+            http,
+            base: base.to_owned(),
+            session: body["session"]
+                .as_str()
+                .expect("a session token")
+                .to_owned(),
+            cursor: 0,
+            queue: VecDeque::new(),
+            closed: None,
+        };
+        client.take(&body);
+        let first = client.queue.pop_front().expect("open answers with a frame");
+        (client, first)
+    }
+
+    fn take(&mut self, batch: &Value) {
+        self.cursor = batch["cursor"].as_u64().expect("a cursor");
+        self.queue
+            .extend(batch["frames"].as_array().expect("frames").iter().cloned());
+        if !batch["closed"].is_null() {
+            self.closed = Some(batch["closed"].clone());
+        }
+    }
+
+    /// One raw poll at `cursor`: the HTTP response.
+    pub async fn poll_at(&self, cursor: u64) -> reqwest::Response {
+        self.http
+            .get(format!("{}/poll?cursor={cursor}", self.base))
+            .header(SESSION, &self.session)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A poll that is certainly waiting at the server, as a task: of two
+    /// polls at one cursor the server answers the older at once, so when one
+    /// comes back the other is parked. Returns the parked one.
+    pub async fn parked_poll(&self) -> tokio::task::JoinHandle<Value> {
+        let spawn = || {
+            let (http, session) = (self.http.clone(), self.session.clone());
+            let url = format!("{}/poll?cursor={}", self.base, self.cursor);
+            tokio::spawn(async move {
+                let response = http.get(url).header(SESSION, session).send().await.unwrap();
+                assert_eq!(response.status(), 200);
+                response.json::<Value>().await.unwrap()
+            })
+        };
+        let (mut first, mut second) = (spawn(), spawn());
+        tokio::select! {
+            answered = &mut first => {
+                assert!(answered.unwrap()["frames"].as_array().unwrap().is_empty());
+                second
+            }
+            answered = &mut second => {
+                assert!(answered.unwrap()["frames"].as_array().unwrap().is_empty());
+                first
+            }
+        }
+    }
+
+    /// Polls once at the current cursor and queues what arrives.
+    pub async fn poll(&mut self) -> Value {
+        let response = self.poll_at(self.cursor).await;
+        assert_eq!(response.status(), 200);
+        let batch: Value = response.json().await.unwrap();
+        self.take(&batch);
+        batch
+    }
+
+    /// Sends one frame (or an array); returns the HTTP response.
+    pub async fn send(&self, frame: Value) -> reqwest::Response {
+        self.send_raw(frame.to_string()).await
+    }
+
+    /// Sends a raw body.
+    pub async fn send_raw(&self, body: String) -> reqwest::Response {
+        self.http
+            .post(format!("{}/poll/send", self.base))
+            .header(SESSION, &self.session)
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// The next frame, polling as needed.
+    pub async fn next(&mut self) -> Value {
+        let deadline = tokio::time::Instant::now() + PATIENCE * 3;
+        loop {
+            if let Some(frame) = self.queue.pop_front() {
+                return frame;
+            }
+            assert!(self.closed.is_none(), "session closed: {:?}", self.closed);
+            assert!(tokio::time::Instant::now() < deadline, "no frame arrived");
+            self.poll().await;
+        }
+    }
+
+    /// The next frame, which must be of type `kind`.
+    pub async fn expect(&mut self, kind: &str) -> Value {
+        let frame = self.next().await;
+        assert_eq!(frame["type"], kind, "expected {kind}, got {frame}");
+        frame
+    }
+
+    /// Skips frames until one of type `kind`.
+    pub async fn until(&mut self, kind: &str) -> Value {
+        loop {
+            let frame = self.next().await;
+            if frame["type"] == kind {
+                return frame;
+            }
+        }
+    }
+
+    /// Says `text` and returns (message, ack).
+    pub async fn say(&mut self, text: &str, reference: &str) -> (Value, Value) {
+        let response = self
+            .send(json!({"type": "say", "text": text, "ref": reference}))
+            .await;
+        assert_eq!(response.status(), 200);
+        let message = self.until("message").await;
+        let ack = self.expect("ack").await;
+        (message, ack)
+    }
+
+    /// Closes the session.
+    pub async fn close(&self) -> reqwest::Response {
+        self.http
+            .post(format!("{}/poll/close", self.base))
+            .header(SESSION, &self.session)
+            .send()
+            .await
+            .unwrap()
+    }
+}
