@@ -104,6 +104,11 @@ pub struct PollSession {
     generation: u64,
     last_contact: Instant,
     closed: Option<CloseKind>,
+    /// Highest cursor the client has acknowledged.
+    acked: u64,
+    /// Charged only by polls that acknowledge nothing new: a client keeping
+    /// up with a busy room polls as often as frames come and is never
+    /// limited; one re-polling without progress (hammering) is.
     polls: TokenBucket,
 }
 
@@ -121,6 +126,7 @@ impl PollSession {
             generation: 0,
             last_contact: Instant::now(),
             closed: None,
+            acked: 0,
             polls: TokenBucket::new(POLL_BURST, POLLS_PER_SEC, now_ms),
         }
     }
@@ -242,10 +248,18 @@ impl Handler<Poll> for PollSession {
     fn handle(&mut self, msg: Poll, ctx: &mut Context<Self>) {
         self.last_contact = Instant::now();
         let now_ms = crate::chat_room::now_ms();
-        if let Err(retry_ms) = self.polls.take(now_ms) {
-            let _ = msg.reply.send(Err(retry_ms));
-            return;
+        let progressed = msg.cursor > self.acked
+            && self
+                .frames
+                .front()
+                .is_some_and(|(seq, _)| *seq <= msg.cursor);
+        if !progressed {
+            if let Err(retry_ms) = self.polls.take(now_ms) {
+                let _ = msg.reply.send(Err(retry_ms));
+                return;
+            }
         }
+        self.acked = self.acked.max(msg.cursor.min(self.last_seq));
         self.acknowledge(msg.cursor);
         // A newer poll replaces an older one, which returns empty at once.
         self.flush();
