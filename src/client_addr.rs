@@ -16,23 +16,47 @@ pub struct ClientAddr {
     pub host: Option<String>,
 }
 
+/// Parses one `X-Forwarded-For` entry: a bare address, or one with a port
+/// as IIS and Azure write it (`1.2.3.4:5678`, `[2001:db8::1]:5678`).
+fn forwarded_ip(entry: &str) -> Option<IpAddr> {
+    let entry = entry.trim();
+    if let Ok(ip) = entry.parse::<IpAddr>() {
+        return Some(ip);
+    }
+    if let Ok(socket) = entry.parse::<std::net::SocketAddr>() {
+        return Some(socket.ip());
+    }
+    entry
+        .strip_prefix('[')
+        .and_then(|rest| rest.strip_suffix(']'))
+        .and_then(|ip| ip.parse().ok())
+}
+
 /// Works out the client of `req` given the trusted proxies.
 pub fn client_addr(req: &HttpRequest, trusted: &[IpAddr]) -> ClientAddr {
+    // A proxy on 127.0.0.1 reaches a server bound to `::` as ::ffff:127.0.0.1.
     let peer = req
         .peer_addr()
-        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.ip());
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.ip().to_canonical());
     let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
     let host = header("host").map(str::to_owned);
     if !trusted.contains(&peer) {
         return ClientAddr { ip: peer, host };
     }
-    // The rightmost address that is not one of our proxies is the client.
-    let ip = header("x-forwarded-for")
-        .into_iter()
-        .flat_map(|v| v.rsplit(','))
-        .filter_map(|part| part.trim().parse::<IpAddr>().ok())
-        .find(|ip| !trusted.contains(ip))
-        .unwrap_or(peer);
+    // Walk from the right (the entry our own proxy added) past our proxies;
+    // the first other address is the client. An entry that does not parse
+    // ends the walk: whatever stands left of it is the client's own claim.
+    let mut ip = peer;
+    for entry in header("x-forwarded-for").unwrap_or_default().rsplit(',') {
+        match forwarded_ip(entry) {
+            Some(hop) if trusted.contains(&hop.to_canonical()) => ip = hop,
+            Some(hop) => {
+                ip = hop.to_canonical();
+                break;
+            }
+            None => break,
+        }
+    }
     let host = header("x-forwarded-host").map(str::to_owned).or(host);
     ClientAddr { ip, host }
 }
@@ -68,5 +92,35 @@ mod tests {
             ip("1.2.3.4")
         );
         assert_eq!(addr("127.0.0.1", None, &["127.0.0.1"]), ip("127.0.0.1"));
+    }
+
+    #[test]
+    fn forwarded_entries_with_ports_are_understood() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert_eq!(
+            addr("127.0.0.1", Some("203.0.113.9:5555"), &["127.0.0.1"]),
+            ip("203.0.113.9")
+        );
+        assert_eq!(
+            addr(
+                "127.0.0.1",
+                Some("6.6.6.6, 203.0.113.9:5555"),
+                &["127.0.0.1"]
+            ),
+            ip("203.0.113.9")
+        );
+        assert_eq!(
+            addr("127.0.0.1", Some("[2001:db8::1]:443"), &["127.0.0.1"]),
+            ip("2001:db8::1")
+        );
+        assert_eq!(
+            addr("127.0.0.1", Some("2001:db8::2"), &["127.0.0.1"]),
+            ip("2001:db8::2")
+        );
+        assert_eq!(
+            addr("127.0.0.1", Some("1.2.3.4, garbage"), &["127.0.0.1"]),
+            ip("127.0.0.1"),
+            "an unparsable hop stops the walk"
+        );
     }
 }
