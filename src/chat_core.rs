@@ -426,50 +426,28 @@ impl ChatCore {
             return Vec::new();
         };
         let mut effects = Vec::with_capacity(2);
-        match room.post(id, text, reference.as_deref(), now_ms) {
+        let msg_id = match room.post(id, text, reference.as_deref(), now_ms) {
             Some(Posted::New(message)) => {
                 let msg_id = message.id;
                 effects.push(Effect::Send {
                     to: Audience::Room(room_name),
                     frame: ServerFrame::Message(message),
                 });
-                if let Some(reference) = reference {
-                    effects.push(to_member(
-                        id,
-                        ServerFrame::Ack {
-                            reference,
-                            id: msg_id,
-                        },
-                    ));
-                }
+                msg_id
             }
-            Some(Posted::Duplicate(msg_id)) => {
-                if let Some(reference) = reference {
-                    effects.push(to_member(
-                        id,
-                        ServerFrame::Ack {
-                            reference,
-                            id: msg_id,
-                        },
-                    ));
-                }
-            }
-            None => {}
-        }
-        effects
-    }
-
-    /// Ends typing indicators older than [`TYPING_TIMEOUT_MS`].
-    pub fn expire_typing(&mut self, now_ms: u64) -> Vec<Effect> {
-        let cutoff = now_ms.saturating_sub(TYPING_TIMEOUT_MS);
-        let mut effects = Vec::new();
-        for (name, room) in &mut self.rooms {
-            for nick in room.expire_typing(cutoff) {
-                effects.push(Effect::Send {
-                    to: Audience::Room(name.clone()),
-                    frame: ServerFrame::Typing { nick, on: false },
-                });
-            }
+            // A resend: the original id is acknowledged again, nothing is
+            // broadcast twice.
+            Some(Posted::Duplicate(msg_id)) => msg_id,
+            None => return effects,
+        };
+        if let Some(reference) = reference {
+            effects.push(to_member(
+                id,
+                ServerFrame::Ack {
+                    reference,
+                    id: msg_id,
+                },
+            ));
         }
         effects
     }

@@ -281,30 +281,14 @@ async fn everything_lives_under_the_base_path() {
     let page = http.get(server.url("/chat/")).send().await.unwrap();
     assert_eq!(page.status(), 200);
     assert!(page.text().await.unwrap().contains("/chat/assets/chat.js"));
-    assert_eq!(
-        http.get(server.url("/chat/healthz"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
-    assert_eq!(
-        http.get(server.url("/chat/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
-    assert_eq!(
-        http.get(server.url("/healthz"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        404
-    );
+    for (path, status) in [
+        ("/chat/healthz", 200),
+        ("/chat/metrics", 200),
+        ("/healthz", 404),
+    ] {
+        let response = http.get(server.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), status, "{path}");
+    }
     let ws_url = format!("ws://127.0.0.1:{}/chat/ws", server.port);
     let (mut ws, _) = Client::join(&ws_url, "ann", "lobby").await;
     let (mut poll, _) = PollClient::open(&server.url("/chat"), "bob", "lobby").await;
