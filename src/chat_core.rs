@@ -452,6 +452,21 @@ impl ChatCore {
         effects
     }
 
+    /// Ends typing indicators older than [`TYPING_TIMEOUT_MS`].
+    pub fn expire_typing(&mut self, now_ms: u64) -> Vec<Effect> {
+        let cutoff = now_ms.saturating_sub(TYPING_TIMEOUT_MS);
+        let mut effects = Vec::new();
+        for (name, room) in &mut self.rooms {
+            for nick in room.expire_typing(cutoff) {
+                effects.push(Effect::Send {
+                    to: Audience::Room(name.clone()),
+                    frame: ServerFrame::Typing { nick, on: false },
+                });
+            }
+        }
+        effects
+    }
+
     fn typing(&mut self, id: MemberId, on: bool, now_ms: u64) -> Vec<Effect> {
         let Some(room_name) = self.current_room(id) else {
             return refusal(id, ErrorCode::NotJoined, "join a room before typing");
