@@ -27,9 +27,12 @@ impl Outbox {
         self.pending.get()
     }
 
-    /// Whether queueing `len` more bytes would pass `limit`.
+    /// Whether queueing `len` more bytes would pass `limit`. An empty
+    /// outbox takes any one frame, so a single large frame (a resume welcome
+    /// with a long history) cannot get its reader dropped on every attempt.
     pub fn would_exceed(&self, len: usize, limit: usize) -> bool {
-        self.pending.get() + len > limit
+        let pending = self.pending.get();
+        pending > 0 && pending + len > limit
     }
 
     /// Records `len` bytes queued.
@@ -70,5 +73,21 @@ where
             self.outbox.taken(chunk.len());
         }
         polled
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_outbox_takes_one_frame_of_any_size() {
+        let outbox = Outbox::default();
+        assert!(!outbox.would_exceed(5000, 1000));
+        outbox.add(5000);
+        assert!(outbox.would_exceed(1, 1000));
+        outbox.taken(4500);
+        assert!(!outbox.would_exceed(500, 1000));
+        assert!(outbox.would_exceed(501, 1000));
     }
 }

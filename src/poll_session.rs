@@ -222,7 +222,8 @@ impl Handler<ToMember> for PollSession {
                 if self.closed.is_some() {
                     return;
                 }
-                if self.bytes + frame.len() > self.state.limits.max_outbox_bytes {
+                // As on WebSocket, an empty queue takes any one frame.
+                if self.bytes > 0 && self.bytes + frame.len() > self.state.limits.max_outbox_bytes {
                     log::warn!(
                         "polling session {} is not polling ({} bytes queued); dropping it",
                         self.id,
