@@ -1,14 +1,21 @@
 /*
  * Parley's browser client. This file owns everything the chat page does once
- * loaded: choosing a transport and keeping it connected (reconnecting with
+ * loaded: choosing a transport (WebSocket first, HTTP long-polling when
+ * WebSocket cannot get through) and keeping it connected (reconnecting with
  * backoff and resuming where it left off), speaking the JSON frames of
  * src/protocol.rs, and drawing the nickname screen, the message list, the
  * roster and the typing line. It keeps no state beyond the page's life except
- * the last nickname (localStorage), and it never inserts user data as HTML:
- * every nickname and message text reaches the DOM through textContent.
+ * the last nickname (localStorage) and, for the tab, a fallback to
+ * long-polling (sessionStorage); it never inserts user data as HTML: every
+ * nickname and message text reaches the DOM through textContent.
  * The markup it drives is templates/index.html; the looks are chat.css.
  *
- * Stable hooks (tests/browser.rs relies on them; keep them when refactoring):
+ * URL: ?room=NAME or #NAME picks the room; ?transport=websocket|polling
+ * forces a transport the server offers (body[data-transports]), with no
+ * fallback.
+ *
+ * Stable hooks (tests/browser.rs and tests/proxy_browser.rs rely on them;
+ * keep them when refactoring):
  *   #nick-form, #nick-input   the nickname screen
  *   #nick-error               the server's (or the page's) reason a join failed
  *   #message-input            the message box: Enter sends, Shift+Enter adds a line
@@ -20,8 +27,11 @@
  *   #count                    the number of participants, digits only
  *   #typing                   "ann is typing…" (empty when nobody types)
  *   #conn-state               connection state text; data-state is one of
- *                             idle, connecting, connected, reconnecting, offline
- *   #transport                the transport in use ("websocket")
+ *                             idle, connecting, connected, reconnecting, offline;
+ *                             data-attempt counts reconnects scheduled since the
+ *                             last welcome (or the switch to long-polling)
+ *   #transport                the transport in use: "websocket" or "polling"
+ *                             (its title says why when the page fell back)
  *   #room-name                "#room"
  */
 'use strict';
@@ -45,8 +55,42 @@
   const MAX_RENDERED = 1000;
   /** The character counter appears past this share of the limit. */
   const COUNTER_FROM = 0.9;
+  /** WebSocket close codes; the polling transport reports its ends in them too. */
+  const CLOSE_PROTOCOL = 1002;
+  const CLOSE_ABNORMAL = 1006;
+  const CLOSE_POLICY = 1008;
   const CLOSE_TOO_BIG = 1009;
+  const CLOSE_TRY_LATER = 1013;
   const CLOSE_REPLACED = 4001;
+  const CLOSE_EXPIRED = 4002;
+  /** A WebSocket that has not opened after this long counts as failed. */
+  const WS_OPEN_TIMEOUT_MS = 4000;
+  /**
+   * Once WebSocket has worked in this tab, this many attempts in a row that
+   * never open hand over to long-polling. Before it has worked, the first
+   * failure does.
+   */
+  const WS_FAILURES_BEFORE_FALLBACK = 3;
+  /** The long-polling session token's header. */
+  const SESSION_HEADER = 'Parley-Session';
+  /**
+   * Polls start at most this often: the server's sustained rate is 5 polls
+   * a second, so a busy room gets its frames in batches rather than 429s.
+   */
+  const POLL_SPACING_MS = 200;
+  /**
+   * A poll still unanswered after this long is presumed cut off and asked
+   * again. The server answers within --poll-wait-secs (25 s by default).
+   */
+  const POLL_ABORT_MS = 60000;
+  /** Failed polling requests retried in a row before the link counts as dropped. */
+  const POLL_RETRIES = 3;
+  /** Delay before the second retry; doubles for each one after it. */
+  const POLL_RETRY_MS = 500;
+  /** Most frames one /poll/send may carry (MAX_FRAMES_PER_SEND in src/poll_routes.rs). */
+  const MAX_FRAMES_PER_SEND = 32;
+  /** Bytes per /poll/send until a welcome announces the server's max_frame_bytes. */
+  const POLL_SEND_BUDGET = 4096;
   /** Errors that answer a join (and then no welcome follows). */
   const JOIN_ERRORS = new Set([
     'invalid_nick', 'nick_taken', 'invalid_room', 'too_many_rooms', 'room_full', 'unsupported_version',
@@ -60,11 +104,13 @@
   //
   // A transport carries protocol frames (plain objects) both ways:
   //   connect()             start; later onopen() or onclose(info)
-  //   send(frame) -> bool   false when not open (the frame is not queued)
+  //   send(frame) -> bool   false when it cannot carry the frame (then dropped)
   //   close()               end it; no onclose follows a close asked for here
   //   onopen(), onframe(frame), onclose({code, reason})
-  // The long-polling transport will implement the same members and register
-  // itself in TRANSPORTS; nothing else in this file knows which one runs.
+  // Close codes are WebSocket's, whatever the transport: the connection code
+  // below reacts to 4001 (replaced: stop) and 1009 (too big) and reconnects
+  // on anything else. Nothing outside this section and the choice of
+  // transport knows which one runs.
 
   class WebSocketTransport {
     constructor(url) {
@@ -116,23 +162,311 @@
     return `${scheme}//${location.host}${base}/ws`;
   }
 
+  /**
+   * HTTP long-polling (src/poll_routes.rs). A session opens with the join
+   * frame as the body of POST /poll/open, so this transport "opens" at once
+   * and holds no session until the first join is sent through it. Then one
+   * GET /poll is outstanding at a time, always with the cursor of the last
+   * batch: a poll that is cut off is asked again with the same cursor and
+   * the server delivers the same frames, so nothing is lost or doubled.
+   * Frames go out through POST /poll/send one request at a time, in order
+   * (frames queued meanwhile travel together as an array).
+   */
+  class PollingTransport {
+    constructor(prefix) {
+      this.prefix = prefix;
+      /** idle (no session yet), opening, polling, closed. */
+      this.phase = 'idle';
+      this.session = null;
+      this.cursor = 0;
+      /** Frames accepted by send() and not yet taken by the server, in order. */
+      this.outbox = [];
+      this.sending = false;
+      this.pollAbort = null;
+      /** Largest body a send may carry; from the welcome's limits. */
+      this.sendBudget = POLL_SEND_BUDGET;
+      this.onopen = () => {};
+      this.onframe = () => {};
+      this.onclose = () => {};
+    }
+
+    connect() {
+      setTimeout(() => { if (this.phase === 'idle') this.onopen(); }, 0);
+    }
+
+    send(frame) {
+      if (this.phase === 'idle') {
+        if (frame.type === 'join') {
+          this.open(frame);
+          return true;
+        }
+        // Before the join there is no session, so no link a ping could
+        // probe: the heartbeat's ping is answered here.
+        if (frame.type === 'ping') {
+          setTimeout(() => { if (this.phase === 'idle') this.onframe({ type: 'pong' }); }, 0);
+          return true;
+        }
+        return false;
+      }
+      if (this.phase === 'closed') return false;
+      this.outbox.push(frame);
+      this.flush();
+      return true;
+    }
+
+    close() {
+      const session = this.session;
+      this.stop();
+      // A session still opening is ended when its token arrives (open()).
+      if (session) endPollSession(this.prefix, session);
+    }
+
+    /** Stops every loop; no callback fires after this. */
+    stop() {
+      this.phase = 'closed';
+      this.outbox = [];
+      if (this.pollAbort) this.pollAbort.abort();
+    }
+
+    /**
+     * Ends the transport from its side and tells the page why. A session
+     * the server may still hold is ended too, as a dropped WebSocket would
+     * be, so the user does not linger in the room until it expires.
+     */
+    fail(code, reason) {
+      if (this.phase === 'closed') return;
+      const session = this.session;
+      this.stop();
+      if (session && code !== CLOSE_EXPIRED) endPollSession(this.prefix, session);
+      this.onclose({ code, reason: reason || '' });
+    }
+
+    async open(join) {
+      this.phase = 'opening';
+      const answer = await pollRequest(this.prefix, 'POST', '/poll/open', { body: JSON.stringify(join) });
+      const opened = answer && answer.status === 200 && answer.body && typeof answer.body.session === 'string';
+      if (this.phase === 'closed') {
+        if (opened) endPollSession(this.prefix, answer.body.session);
+        return;
+      }
+      if (!opened) {
+        const verdict = judgePollAnswer(answer);
+        // Opening is the page's reconnect, with its own backoff: no retry here.
+        this.fail(verdict.close || (answer && answer.status === 429 ? CLOSE_TRY_LATER : CLOSE_ABNORMAL), verdict.reason);
+        return;
+      }
+      this.session = answer.body.session;
+      this.phase = 'polling';
+      this.take(answer.body);
+      this.flush();
+      this.pollLoop();
+    }
+
+    async pollLoop() {
+      let failures = 0;
+      let startedAt = 0;
+      while (this.phase === 'polling') {
+        const spacing = startedAt + POLL_SPACING_MS - Date.now();
+        if (spacing > 0) await sleep(spacing);
+        if (this.phase !== 'polling') return;
+        startedAt = Date.now();
+        const abort = new AbortController();
+        this.pollAbort = abort;
+        const timer = setTimeout(() => abort.abort(), POLL_ABORT_MS);
+        const answer = await pollRequest(this.prefix, 'GET', `/poll?cursor=${this.cursor}`, {
+          session: this.session,
+          signal: abort.signal,
+        });
+        clearTimeout(timer);
+        this.pollAbort = null;
+        if (this.phase !== 'polling') return;
+        if (answer && answer.status === 200 && answer.body && Array.isArray(answer.body.frames)) {
+          failures = 0;
+          this.take(answer.body);
+          continue;
+        }
+        const verdict = judgePollAnswer(answer);
+        if (verdict.close) {
+          this.fail(verdict.close, verdict.reason);
+          return;
+        }
+        if (!verdict.free) failures += 1;
+        if (failures > POLL_RETRIES) {
+          this.fail(CLOSE_ABNORMAL, 'the server stopped answering');
+          return;
+        }
+        const delay = verdict.after !== undefined ? verdict.after : retryDelay(failures);
+        if (delay > 0) await sleep(delay);
+      }
+    }
+
+    /** Hands a batch's frames to the page; a `closed` ends the transport. */
+    take(batch) {
+      if (Number.isSafeInteger(batch.cursor)) this.cursor = batch.cursor;
+      for (const frame of Array.isArray(batch.frames) ? batch.frames : []) {
+        if (this.phase === 'closed') return;
+        if (!frame || typeof frame.type !== 'string') continue;
+        if (frame.type === 'welcome' && frame.limits && Number.isSafeInteger(frame.limits.max_frame_bytes)) {
+          this.sendBudget = frame.limits.max_frame_bytes;
+        }
+        this.onframe(frame);
+      }
+      if (batch.closed && typeof batch.closed.code === 'number') {
+        // The server has ended the session already: nothing to close.
+        this.session = null;
+        this.fail(batch.closed.code, batch.closed.reason);
+      }
+    }
+
+    /** Sends the outbox, one request at a time, until it is empty. */
+    async flush() {
+      if (this.sending || this.phase !== 'polling') return;
+      this.sending = true;
+      let failures = 0;
+      while (this.phase === 'polling' && this.outbox.length > 0) {
+        const bodies = [];
+        let size = 2;
+        for (const frame of this.outbox) {
+          const body = JSON.stringify(frame);
+          size += utf8.encode(body).length + 1;
+          if (bodies.length > 0 && (bodies.length >= MAX_FRAMES_PER_SEND || size > this.sendBudget)) break;
+          bodies.push(body);
+        }
+        const body = bodies.length === 1 ? bodies[0] : `[${bodies.join(',')}]`;
+        const answer = await pollRequest(this.prefix, 'POST', '/poll/send', { session: this.session, body });
+        if (this.phase !== 'polling') break;
+        if (answer && answer.status === 200) {
+          failures = 0;
+          this.outbox.splice(0, bodies.length);
+          continue;
+        }
+        if (answer && answer.status === 413 && bodies.length > 1) {
+          // Together they were too large: from now on one frame per request.
+          this.sendBudget = 0;
+          continue;
+        }
+        const verdict = judgePollAnswer(answer);
+        if (verdict.close) {
+          this.fail(verdict.close, verdict.reason);
+          break;
+        }
+        if (!verdict.free) failures += 1;
+        if (failures > POLL_RETRIES) {
+          this.fail(CLOSE_ABNORMAL, 'the server stopped answering');
+          break;
+        }
+        // A resend is safe: a `say` carries its ref, which the server
+        // recognises, and the other frames are idempotent.
+        const delay = verdict.after !== undefined ? verdict.after : retryDelay(failures);
+        if (delay > 0) await sleep(delay);
+      }
+      this.sending = false;
+    }
+  }
+
+  /** Measures bodies in bytes, as the server's limit counts them. */
+  const utf8 = new TextEncoder();
+
+  // Loops sleep only when they must: a background tab's timers are slowed.
+  const sleep = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
+
+  /** No wait before the first retry (a cut-off poll is simply repeated), then doubling. */
+  const retryDelay = (failures) => (failures <= 1 ? 0 : POLL_RETRY_MS * 2 ** (failures - 2));
+
+  /**
+   * One request to the polling endpoints: {status, body, retryAfter}, or
+   * null when no answer came (network error, cut off, aborted).
+   */
+  async function pollRequest(prefix, method, path, { session, body, signal } = {}) {
+    const headers = {};
+    if (session) headers[SESSION_HEADER] = session;
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    try {
+      const response = await fetch(`${prefix}${path}`, {
+        method, headers, body, signal, cache: 'no-store', credentials: 'same-origin',
+      });
+      let json = null;
+      try {
+        json = await response.json();
+      } catch (_) {
+        json = null; // a proxy's HTML error page, or an empty body
+      }
+      return { status: response.status, body: json, retryAfter: response.headers.get('Retry-After') };
+    } catch (_) {
+      return null;
+    }
+  }
+
+  /**
+   * What a polling request that did not succeed means: `close` with a code
+   * (and `reason`) to end the transport, or a retry, `after` a given delay
+   * and `free` when it does not count as a failure.
+   */
+  function judgePollAnswer(answer) {
+    // No answer, or a proxy's 502/504: cut off on the way; ask again.
+    if (!answer) return {};
+    const error = (answer.body && answer.body.error) || {};
+    const reason = typeof error.message === 'string' ? error.message : `HTTP ${answer.status}`;
+    switch (answer.status) {
+      case 404:
+        // The session expired (or the server restarted): like a dropped
+        // connection, the page reconnects and resumes with since/resume.
+        if (error.code === 'unknown_session') return { close: CLOSE_EXPIRED, reason };
+        return { close: CLOSE_ABNORMAL, reason };
+      case 429: {
+        const seconds = Number(answer.retryAfter);
+        return { after: Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : 1000, free: true };
+      }
+      case 413:
+        return { close: CLOSE_TOO_BIG, reason };
+      case 403:
+        return { close: CLOSE_POLICY, reason };
+      case 400:
+        return { close: CLOSE_PROTOCOL, reason };
+      default:
+        return {};
+    }
+  }
+
+  /** Ends a session; keepalive lets it leave with a page that is going away. */
+  function endPollSession(prefix, session) {
+    fetch(`${prefix}/poll/close`, {
+      method: 'POST', headers: { [SESSION_HEADER]: session }, keepalive: true, cache: 'no-store',
+    }).catch(() => {});
+  }
+
   /** Implemented transports by the name the server announces. */
   const TRANSPORTS = {
     websocket: () => new WebSocketTransport(webSocketUrl()),
+    polling: () => new PollingTransport(base),
   };
 
-  /**
-   * The server's enabled transports (body[data-transports], in order of
-   * preference), with ?transport=NAME moved to the front when enabled; the
-   * first one this file implements wins.
-   */
-  function chooseTransport() {
-    const enabled = (page.dataset.transports || 'websocket')
-      .split(',').map((name) => name.trim()).filter(Boolean);
+  /** What the server offers (body[data-transports]) and this file implements, preferred first. */
+  const OFFERED = (page.dataset.transports || 'websocket')
+    .split(',').map((name) => name.trim()).filter((name) => Object.hasOwn(TRANSPORTS, name));
+
+  /** ?transport=NAME, when the server offers it: no fallback then. */
+  const FORCED = (() => {
     const asked = new URLSearchParams(location.search).get('transport');
-    const order = asked && enabled.includes(asked) ? [asked, ...enabled] : enabled;
-    const name = order.find((n) => Object.hasOwn(TRANSPORTS, n)) || 'websocket';
-    return { name, create: TRANSPORTS[name] };
+    return asked && OFFERED.includes(asked) ? asked : null;
+  })();
+
+  /** The fallback is remembered per tab and per mount point. */
+  const TRANSPORT_KEY = `parley.transport:${base}`;
+
+  function rememberedTransport() {
+    try {
+      const name = sessionStorage.getItem(TRANSPORT_KEY);
+      return name && OFFERED.includes(name) ? name : null;
+    } catch (_) {
+      return null;
+    }
+  }
+
+  function rememberTransport(name) {
+    try {
+      sessionStorage.setItem(TRANSPORT_KEY, name);
+    } catch (_) { /* storage may be disabled; the tab then retries WebSocket next load */ }
   }
 
   // ---- State ---------------------------------------------------------------
@@ -177,7 +511,15 @@
   };
 
   const conn = {
-    chosen: chooseTransport(),
+    /** The transport to connect with; null when the server offers none this page speaks. */
+    name: FORCED || rememberedTransport() || OFFERED[0] || null,
+    /** Why the page is on long-polling without being asked to (shown as a tooltip). */
+    why: !FORCED && rememberedTransport() === 'polling' ? 'WebSocket failed earlier in this tab' : '',
+    /** A WebSocket has opened in this tab. */
+    wsWorked: false,
+    /** WebSocket attempts in a row that never opened while the server answered HTTP. */
+    wsFailures: 0,
+    openTimer: 0,
     transport: null,
     open: false,
     /** No reconnecting (replaced by another window, or the page is going away). */
@@ -209,15 +551,103 @@
     clearTimeout(conn.retryTimer);
     clearInterval(conn.countdownTimer);
     if (conn.transport) return;
-    const transport = conn.chosen.create();
+    if (!conn.name) {
+      setConnState('offline', 'no transport this page speaks');
+      return;
+    }
+    const name = conn.name;
+    const transport = TRANSPORTS[name]();
     conn.transport = transport;
     conn.open = false;
     setConnState('connecting');
+    let opened = false;
     // Callbacks of a transport that has since been replaced are ignored.
-    transport.onopen = () => { if (transport === conn.transport) onOpen(); };
-    transport.onframe = (frame) => { if (transport === conn.transport) onFrame(frame); };
-    transport.onclose = (info) => { if (transport === conn.transport) onClose(info); };
+    const current = () => transport === conn.transport;
+    transport.onopen = () => {
+      if (!current()) return;
+      opened = true;
+      clearTimeout(conn.openTimer);
+      if (name === 'websocket') {
+        conn.wsWorked = true;
+        conn.wsFailures = 0;
+      }
+      onOpen();
+    };
+    transport.onframe = (frame) => { if (current()) onFrame(frame); };
+    transport.onclose = (info) => {
+      if (!current()) return;
+      clearTimeout(conn.openTimer);
+      if (!opened) noteFailedOpen(name);
+      onClose(info);
+    };
     transport.connect();
+    clearTimeout(conn.openTimer);
+    if (name === 'websocket' && canFallBack()) {
+      // A proxy may hold an upgrade it does not understand rather than refuse it.
+      conn.openTimer = setTimeout(() => {
+        if (!current() || opened) return;
+        transport.close();
+        noteFailedOpen(name);
+        onClose({ code: CLOSE_ABNORMAL, reason: 'no answer to the upgrade' });
+      }, WS_OPEN_TIMEOUT_MS);
+    }
+  }
+
+  function canFallBack() {
+    return conn.name === 'websocket' && FORCED === null && OFFERED.includes('polling');
+  }
+
+  /**
+   * A transport closed without ever opening. For WebSocket that may mean a
+   * proxy or firewall in the way: hand over to long-polling, for good in
+   * this tab (resuming with since/resume on the new transport loses
+   * nothing). Only failures of WebSocket itself count: when the server does
+   * not answer plain HTTP either it is down or restarting, polling would
+   * fail as well, and giving up WebSocket over a restart would be wrong.
+   */
+  function noteFailedOpen(name) {
+    if (name !== 'websocket' || !canFallBack()) return;
+    serverAnswers().then((answers) => {
+      if (!answers || !canFallBack() || conn.open) return;
+      conn.wsFailures += 1;
+      if (conn.wsWorked && conn.wsFailures < WS_FAILURES_BEFORE_FALLBACK) return;
+      fallBack();
+    });
+  }
+
+  /** Whether the server answers HTTP here: a poll without a session gets its JSON 404. */
+  async function serverAnswers() {
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), WS_OPEN_TIMEOUT_MS);
+    const answer = await pollRequest(base, 'GET', '/poll?cursor=0', { signal: abort.signal });
+    clearTimeout(timer);
+    return Boolean(answer && answer.body && answer.body.error && typeof answer.body.error.code === 'string');
+  }
+
+  function fallBack() {
+    conn.why = conn.wsWorked
+      ? `WebSocket failed ${conn.wsFailures} times in a row`
+      : 'WebSocket could not connect';
+    conn.name = 'polling';
+    conn.attempt = 0;
+    rememberTransport('polling');
+    showTransport();
+    if (conn.wsWorked) notice('WebSocket keeps failing here; switching to long-polling.');
+    if (conn.stopped) return;
+    // A WebSocket attempt begun meanwhile has not opened (or conn.open
+    // would have stopped us): drop it and poll at once, without backoff.
+    if (conn.transport) {
+      clearTimeout(conn.openTimer);
+      conn.transport.close();
+      conn.transport = null;
+    }
+    connect();
+  }
+
+  function showTransport() {
+    const shown = $('transport');
+    shown.textContent = conn.name || 'none';
+    shown.title = conn.why ? `${conn.why}; using long-polling` : '';
   }
 
   function send(frame) {
@@ -279,8 +709,9 @@
   /** Gives up on the current link (it stopped answering) and reconnects. */
   function dropLink() {
     if (!conn.transport) return;
+    clearTimeout(conn.openTimer);
     conn.transport.close();
-    onClose({ code: 1006 });
+    onClose({ code: CLOSE_ABNORMAL });
   }
 
   function reconnectNow() {
@@ -320,6 +751,7 @@
   function setConnState(kind, detail) {
     const status = $('conn-state');
     status.dataset.state = kind;
+    status.dataset.attempt = String(conn.attempt);
     status.textContent = CONN_TEXT[kind](detail);
     if (kind === 'reconnecting') {
       // The ticking seconds are hidden from assistive technology: the
@@ -898,13 +1330,21 @@
     else reconnectNow();
   }
 
+  const TYPING_RENEW_MS = 4000;
+
   function noteTyping() {
     const value = $('message-input').value;
     if (!value.trim() || (value.startsWith('/') && !value.startsWith('//'))) {
       stopTyping();
       return;
     }
-    if (!state.typingOn && state.joined) state.typingOn = send({ type: 'typing', on: true });
+    // Sent on the first keystroke, then renewed every TYPING_RENEW_MS while
+    // typing goes on: the server ends an indicator not renewed in 8 s.
+    const now = Date.now();
+    if (state.joined && (!state.typingOn || now - (state.typingSentAt || 0) > TYPING_RENEW_MS)) {
+      state.typingOn = send({ type: 'typing', on: true });
+      state.typingSentAt = now;
+    }
     clearTimeout(state.typingTimer);
     state.typingTimer = setTimeout(stopTyping, TYPING_IDLE_MS);
   }
@@ -946,7 +1386,7 @@
 
   function start() {
     page.dataset.view = 'login';
-    $('transport').textContent = conn.chosen.name;
+    showTransport();
     $('nick-input').value = recalledNick();
     showRoomName();
     $('nick-form').addEventListener('submit', onNickSubmit);

@@ -9,11 +9,13 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use actix::prelude::*;
+use bytestring::ByteString;
 
 use crate::chat_core::{Audience, ChatCore, CloseReason, Effect, MemberId};
 use crate::limits::Limits;
 use crate::member::{CloseKind, ToMember};
 use crate::metrics::Metrics;
+use crate::outbox::Outbox;
 use crate::protocol::{ClientFrame, ServerFrame};
 
 static NEXT_MEMBER_ID: AtomicU64 = AtomicU64::new(1);
@@ -38,6 +40,16 @@ pub struct Connect {
     pub id: MemberId,
     /// Its mailbox.
     pub to: Recipient<ToMember>,
+    /// Its byte-counted outbox, for transports whose writer can stall on a
+    /// client that stops reading (WebSocket). Polling sessions bound their
+    /// own queue and pass `None`.
+    pub outbox: Option<Outbox>,
+}
+
+/// One connection as the room reaches it.
+struct Member {
+    to: Recipient<ToMember>,
+    outbox: Option<Outbox>,
 }
 
 /// A parsed frame from a connection.
@@ -67,8 +79,9 @@ pub struct Shutdown;
 /// The actor.
 pub struct ChatRoom {
     core: ChatCore,
-    members: HashMap<MemberId, Recipient<ToMember>>,
+    members: HashMap<MemberId, Member>,
     metrics: Arc<Metrics>,
+    max_outbox_bytes: usize,
     shutting_down: bool,
 }
 
@@ -79,22 +92,61 @@ impl ChatRoom {
             core: ChatCore::new(limits),
             members: HashMap::new(),
             metrics,
+            max_outbox_bytes: limits.max_outbox_bytes,
             shutting_down: false,
         }
     }
 
-    fn deliver(&self, id: MemberId, frame: &bytestring::ByteString) -> u64 {
-        match self.members.get(&id) {
-            Some(to) => {
-                to.do_send(ToMember::Frame(frame.clone()));
-                1
+    /// Hands `frame` to `id`, unless its outbox is full: then `id` joins
+    /// `slow` and gets nothing more.
+    fn deliver(&self, id: MemberId, frame: &ByteString, slow: &mut Vec<MemberId>) -> u64 {
+        let Some(member) = self.members.get(&id) else {
+            return 0;
+        };
+        if let Some(outbox) = &member.outbox {
+            if !outbox.try_reserve(frame.len(), self.max_outbox_bytes) {
+                slow.push(id);
+                return 0;
             }
-            None => 0,
         }
+        member.to.do_send(ToMember::Frame(frame.clone()));
+        1
     }
 
-    fn apply(&mut self, effects: Vec<Effect>) {
+    /// Drops readers whose outbox filled: the room sees them leave, their
+    /// connection is aborted, and nothing more is queued for them.
+    fn drop_slow(&mut self, slow: Vec<MemberId>) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        for id in slow {
+            let Some(member) = self.members.remove(&id) else {
+                continue;
+            };
+            log::warn!("connection {id} is not reading; dropping it");
+            self.metrics.slow_clients_dropped.inc();
+            if let Some(outbox) = &member.outbox {
+                outbox.drop_reader();
+            }
+            member.to.do_send(ToMember::Close(CloseKind::SlowReader));
+            effects.extend(self.core.disconnect(id));
+        }
+        effects
+    }
+
+    fn apply(&mut self, mut effects: Vec<Effect>) {
+        // Dropping a slow reader makes its room see it leave, which may find
+        // more slow readers; each round removes members, so this ends.
+        while !effects.is_empty() {
+            let slow = self.apply_once(effects);
+            effects = self.drop_slow(slow);
+        }
+        let (rooms, users) = self.core.stats();
+        self.metrics.rooms.set(rooms as i64);
+        self.metrics.users.set(users as i64);
+    }
+
+    fn apply_once(&mut self, effects: Vec<Effect>) -> Vec<MemberId> {
         let mut delivered = 0;
+        let mut slow = Vec::new();
         for effect in effects {
             match effect {
                 Effect::Send { to, frame } => {
@@ -105,17 +157,17 @@ impl ChatRoom {
                     }
                     let bytes = frame.encode();
                     delivered += match to {
-                        Audience::Member(id) => self.deliver(id, &bytes),
+                        Audience::Member(id) => self.deliver(id, &bytes, &mut slow),
                         Audience::Room(room) => self
                             .core
                             .members_of(&room)
-                            .map(|id| self.deliver(id, &bytes))
+                            .map(|id| self.deliver(id, &bytes, &mut slow))
                             .sum(),
                         Audience::RoomExcept(room, except) => self
                             .core
                             .members_of(&room)
                             .filter(|&id| id != except)
-                            .map(|id| self.deliver(id, &bytes))
+                            .map(|id| self.deliver(id, &bytes, &mut slow))
                             .sum(),
                     };
                 }
@@ -123,16 +175,14 @@ impl ChatRoom {
                     member,
                     reason: CloseReason::Replaced,
                 } => {
-                    if let Some(to) = self.members.remove(&member) {
-                        to.do_send(ToMember::Close(CloseKind::Replaced));
+                    if let Some(member) = self.members.remove(&member) {
+                        member.to.do_send(ToMember::Close(CloseKind::Replaced));
                     }
                 }
             }
         }
         self.metrics.deliveries.inc_by(delivered);
-        let (rooms, users) = self.core.stats();
-        self.metrics.rooms.set(rooms as i64);
-        self.metrics.users.set(users as i64);
+        slow
     }
 }
 
@@ -161,7 +211,13 @@ impl Handler<Connect> for ChatRoom {
             return;
         }
         self.core.connect(msg.id, now_ms());
-        self.members.insert(msg.id, msg.to);
+        self.members.insert(
+            msg.id,
+            Member {
+                to: msg.to,
+                outbox: msg.outbox,
+            },
+        );
     }
 }
 
@@ -189,8 +245,8 @@ impl Handler<Shutdown> for ChatRoom {
 
     fn handle(&mut self, _: Shutdown, _: &mut Context<Self>) -> usize {
         self.shutting_down = true;
-        for to in self.members.values() {
-            to.do_send(ToMember::Close(CloseKind::GoingAway));
+        for member in self.members.values() {
+            member.to.do_send(ToMember::Close(CloseKind::GoingAway));
         }
         self.members.len()
     }

@@ -124,6 +124,7 @@ pub async fn open(
     state.room.do_send(Connect {
         id,
         to: session.addr.clone().recipient(),
+        outbox: None,
     });
     state.room.do_send(Inbound { id, frame: join });
     let batch = poll_once(&session, 0).await?;

@@ -100,8 +100,8 @@ pub struct PollSession {
     last_seq: u64,
     bytes: usize,
     waiting: Option<(u64, oneshot::Sender<Result<Batch, u64>>)>,
-    /// Bumped per poll, so a stale poll-wait timer leaves a newer poll alone.
-    generation: u64,
+    /// The timer that answers the waiting poll empty when the wait is over.
+    wait_timer: Option<SpawnHandle>,
     last_contact: Instant,
     closed: Option<CloseKind>,
     /// Highest cursor the client has acknowledged.
@@ -123,7 +123,7 @@ impl PollSession {
             last_seq: 0,
             bytes: 0,
             waiting: None,
-            generation: 0,
+            wait_timer: None,
             last_contact: Instant::now(),
             closed: None,
             acked: 0,
@@ -272,15 +272,16 @@ impl Handler<Poll> for PollSession {
             }
             return;
         }
-        self.generation += 1;
-        let generation = self.generation;
+        // A replaced poll's timer goes with it, so timers do not pile up.
+        if let Some(timer) = self.wait_timer.take() {
+            ctx.cancel_future(timer);
+        }
         self.waiting = Some((msg.cursor, msg.reply));
-        ctx.run_later(self.state.limits.poll_wait, move |act, _| {
-            if act.generation == generation {
-                act.last_contact = Instant::now();
-                act.flush();
-            }
-        });
+        self.wait_timer = Some(ctx.run_later(self.state.limits.poll_wait, |act, _| {
+            act.wait_timer = None;
+            act.last_contact = Instant::now();
+            act.flush();
+        }));
     }
 }
 

@@ -14,7 +14,7 @@ use crate::chat_room::{next_member_id, Connect, Disconnect, Inbound};
 use crate::client_addr::client_addr;
 use crate::conn_socket::ConnSocket;
 use crate::http_error::HttpError;
-use crate::member::ToMember;
+use crate::member::{CloseKind, ToMember};
 use crate::outbox::Outbox;
 use crate::protocol::{error, parse_client_frame, ErrorCode, ServerFrame};
 use crate::server::AppState;
@@ -137,6 +137,7 @@ impl Actor for WsSession {
         self.state.room.do_send(Connect {
             id: self.id,
             to: ctx.address().recipient(),
+            outbox: Some(self.outbox.clone()),
         });
     }
 
@@ -154,25 +155,16 @@ impl Handler<ToMember> for WsSession {
 
     fn handle(&mut self, msg: ToMember, ctx: &mut Self::Context) {
         match msg {
-            ToMember::Frame(text) => {
-                if self
-                    .outbox
-                    .would_exceed(text.len(), self.state.limits.max_outbox_bytes)
-                {
-                    log::warn!(
-                        "connection {} is not reading ({} bytes queued); dropping it",
-                        self.id,
-                        self.outbox.pending()
-                    );
-                    self.state.metrics.slow_clients_dropped.inc();
-                    if let Some(socket) = self.socket.take() {
-                        socket.cut();
-                    }
-                    ctx.stop();
-                    return;
+            // The room reserved these bytes in the outbox before sending.
+            ToMember::Frame(text) if !self.outbox.is_dropped() => ctx.text(text),
+            ToMember::Frame(_) | ToMember::Close(CloseKind::SlowReader) => {
+                // Dropped by the room for not reading: nothing more is sent,
+                // and the socket is cut so the HTTP layer lets go of what is
+                // still queued.
+                if let Some(socket) = self.socket.take() {
+                    socket.cut();
                 }
-                self.outbox.add(text.len());
-                ctx.text(text);
+                ctx.stop();
             }
             ToMember::Close(kind) => {
                 let (code, reason) = kind.code_and_reason();

@@ -1,322 +1,24 @@
 //! The chat page in real browsers: headless Chromium driven over WebDriver
-//! (chromedriver), against the real server on port 0. Two people log in,
-//! see each other, type, chat, and a third joins later and sees the history.
-//! Screenshots land in `test-artifacts/` for a human to look at.
-//!
-//! Needs `/usr/bin/chromium` and `/usr/bin/chromedriver` (`scripts/test`
-//! installs them). Every wait polls for a condition and gives up after
-//! [`WAIT`], so a broken page fails the test instead of hanging it; nothing
-//! here asserts how fast anything is.
+//! (chromedriver, see `common/browser.rs`), against the real server on
+//! port 0. Two people log in, see each other, type, chat, and a third joins
+//! later and sees the history; a WebSocket user and a long-polling user
+//! chat; and on a server that offers only long-polling the page uses it by
+//! itself. Screenshots land in `test-artifacts/` for a human to look at.
+//! Proxies in between are `proxy_browser.rs`'s business.
 
 mod common;
 
-use std::future::Future;
-use std::net::TcpListener;
-use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-
+use common::browser::{
+    content_of, eventually, log_in, say, screenshot, submit_nick, texts_of, wait_all_acknowledged,
+    wait_message, wait_text, wait_transport, Driver,
+};
 use fantoccini::key::Key;
-use fantoccini::wd::Capabilities;
-use fantoccini::{Client, ClientBuilder, Locator};
-use serde_json::json;
-
-const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
-const CHROMIUM: &str = "/usr/bin/chromium";
-
-/// Longest any single wait may take before the test fails. A bound on hangs,
-/// not a performance threshold.
-const WAIT: Duration = Duration::from_secs(30);
-
-/// How often a wait re-checks its condition.
-const POLL: Duration = Duration::from_millis(50);
-
-/// A chromedriver child process and the browser profiles it created; both
-/// are cleaned up on drop, also when the test panics.
-struct Driver {
-    child: Child,
-    port: u16,
-    /// Holds one fresh profile directory per browser.
-    profiles: PathBuf,
-    sessions: AtomicUsize,
-}
-
-impl Driver {
-    /// Starts chromedriver on a free port and waits until it is ready.
-    async fn start() -> Driver {
-        assert!(
-            Path::new(CHROMEDRIVER).exists(),
-            "{CHROMEDRIVER} is missing: run scripts/test, which installs chromium and \
-             chromium-driver, or install them yourself"
-        );
-        let port = free_port();
-        let artifacts = artifacts_dir();
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        let profiles =
-            std::env::temp_dir().join(format!("parley-browser-{}-{nanos}", std::process::id()));
-        std::fs::create_dir_all(&profiles).expect("create the profiles directory");
-        let child = Command::new(CHROMEDRIVER)
-            .arg(format!("--port={port}"))
-            .arg(format!(
-                "--log-path={}",
-                artifacts.join("chromedriver.log").display()
-            ))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            // Its own process group, so that Drop can end it with every
-            // browser it started.
-            .process_group(0)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {CHROMEDRIVER}: {e}"));
-        let mut driver = Driver {
-            child,
-            port,
-            profiles,
-            sessions: AtomicUsize::new(0),
-        };
-        driver.wait_ready().await;
-        driver
-    }
-
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    /// Polls `/status` until chromedriver says it is ready (bounded).
-    async fn wait_ready(&mut self) {
-        let status = format!("{}/status", self.url());
-        let deadline = Instant::now() + WAIT;
-        loop {
-            if let Some(exit) = self.child.try_wait().expect("poll chromedriver") {
-                panic!("chromedriver exited before it was ready: {exit}");
-            }
-            if let Ok(response) = reqwest::get(&status).await {
-                if let Ok(body) = response.json::<serde_json::Value>().await {
-                    if body["value"]["ready"] == true {
-                        return;
-                    }
-                }
-            }
-            assert!(
-                Instant::now() < deadline,
-                "chromedriver did not become ready on port {}",
-                self.port
-            );
-            tokio::time::sleep(POLL).await;
-        }
-    }
-
-    /// Opens a new headless Chromium with a profile of its own.
-    async fn browser(&self) -> Client {
-        let n = self.sessions.fetch_add(1, Ordering::Relaxed);
-        let profile = self.profiles.join(format!("profile-{n}"));
-        let args = [
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--disable-dev-shm-usage",
-            "--window-size=1024,768",
-        ]
-        .iter()
-        .map(|a| a.to_string())
-        .chain([format!("--user-data-dir={}", profile.display())])
-        .collect::<Vec<_>>();
-        let capabilities: Capabilities = json!({
-            "browserName": "chrome",
-            "goog:chromeOptions": { "binary": CHROMIUM, "args": args },
-        })
-        .as_object()
-        .cloned()
-        // unwrap: the literal above is an object.
-        .unwrap();
-        ClientBuilder::native()
-            .capabilities(capabilities)
-            .connect(&self.url())
-            .await
-            .unwrap_or_else(|e| panic!("cannot open a Chromium session: {e}"))
-    }
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        // chromedriver ends a browser when its session is closed; after a
-        // panic the sessions are still open, so end the whole process group
-        // (created for chromedriver in `start`) rather than leave Chromium
-        // running.
-        let group = format!("-{}", self.child.id());
-        let _ = Command::new("kill")
-            .args(["-KILL", "--", &group])
-            .stderr(Stdio::null())
-            .status();
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.profiles);
-    }
-}
-
-/// A port that was free a moment ago.
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a probe socket");
-    listener.local_addr().expect("probe address").port()
-}
-
-/// `test-artifacts/` under the crate root, created if needed.
-fn artifacts_dir() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("test-artifacts");
-    std::fs::create_dir_all(&dir).expect("create test-artifacts");
-    dir
-}
-
-/// Calls `probe` until it returns `Ok`, failing after [`WAIT`] with `what`
-/// and the last thing the probe reported.
-async fn eventually<T, F, Fut>(what: &str, mut probe: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, String>>,
-{
-    let deadline = Instant::now() + WAIT;
-    loop {
-        match probe().await {
-            Ok(value) => return value,
-            Err(last) if Instant::now() >= deadline => {
-                panic!("gave up waiting for {what}; last seen: {last}")
-            }
-            Err(_) => tokio::time::sleep(POLL).await,
-        }
-    }
-}
-
-/// The visible text of the first element matching `css`.
-async fn text_of(browser: &Client, css: &str) -> Result<String, String> {
-    let element = browser
-        .find(Locator::Css(css))
-        .await
-        .map_err(|e| format!("no {css}: {e}"))?;
-    element.text().await.map_err(|e| format!("{css}: {e}"))
-}
-
-/// The `textContent` of the first element matching `css`, shown or not.
-async fn content_of(browser: &Client, css: &str) -> Result<String, String> {
-    let element = browser
-        .find(Locator::Css(css))
-        .await
-        .map_err(|e| format!("no {css}: {e}"))?;
-    let content = element
-        .prop("textContent")
-        .await
-        .map_err(|e| format!("{css}: {e}"))?;
-    Ok(content.unwrap_or_default())
-}
-
-/// Waits until the text of `css` satisfies `want`; returns that text.
-async fn wait_text(browser: &Client, css: &str, what: &str, want: impl Fn(&str) -> bool) -> String {
-    eventually(what, || async {
-        let text = text_of(browser, css).await?;
-        if want(&text) {
-            Ok(text)
-        } else {
-            Err(format!("{css} = {text:?}"))
-        }
-    })
-    .await
-}
-
-/// The texts of every element matching `css`.
-async fn texts_of(browser: &Client, css: &str) -> Result<Vec<String>, String> {
-    let elements = browser
-        .find_all(Locator::Css(css))
-        .await
-        .map_err(|e| format!("{css}: {e}"))?;
-    let mut texts = Vec::with_capacity(elements.len());
-    for element in elements {
-        texts.push(element.text().await.map_err(|e| format!("{css}: {e}"))?);
-    }
-    Ok(texts)
-}
-
-/// Waits until some message text equals `text` exactly (newlines included).
-async fn wait_message(browser: &Client, who: &str, text: &str) {
-    eventually(&format!("{who} to see the message {text:?}"), || async {
-        let texts = texts_of(browser, "#messages li.message:not(.pending) .text").await?;
-        if texts.iter().any(|t| t == text) {
-            Ok(())
-        } else {
-            Err(format!("messages {texts:?}"))
-        }
-    })
-    .await
-}
-
-/// Loads the page and submits `nick` on the nickname screen.
-async fn submit_nick(browser: &Client, nick: &str) {
-    let input = browser
-        .wait()
-        .at_most(WAIT)
-        .for_element(Locator::Css("#nick-input"))
-        .await
-        .expect("the nickname screen shows #nick-input");
-    input.clear().await.expect("clear #nick-input");
-    input.send_keys(nick).await.expect("type a nickname");
-    input
-        .send_keys(&Key::Enter.to_string())
-        .await
-        .expect("submit");
-}
-
-/// Logs `nick` in at `url` and waits for the chat view.
-async fn log_in(browser: &Client, url: &str, nick: &str) {
-    browser.goto(url).await.expect("open the chat page");
-    submit_nick(browser, nick).await;
-    eventually(&format!("{nick} to reach the chat view"), || async {
-        let input = browser
-            .find(Locator::Css("#message-input"))
-            .await
-            .map_err(|e| e.to_string())?;
-        let shown = input.is_displayed().await.map_err(|e| e.to_string())?;
-        let error = text_of(browser, "#nick-error").await.unwrap_or_default();
-        if shown {
-            Ok(())
-        } else {
-            Err(format!(
-                "still on the nickname screen; #nick-error = {error:?}"
-            ))
-        }
-    })
-    .await;
-    let focused = browser
-        .active_element()
-        .await
-        .expect("the focused element")
-        .attr("id")
-        .await
-        .expect("its id");
-    assert_eq!(
-        focused.as_deref(),
-        Some("message-input"),
-        "after login the keyboard focus is in the message box"
-    );
-}
-
-async fn screenshot(browser: &Client, name: &str) {
-    let png = browser.screenshot().await.expect("take a screenshot");
-    let path = artifacts_dir().join(name);
-    std::fs::write(&path, png).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
-}
+use fantoccini::Locator;
 
 #[tokio::test]
 async fn people_chat_in_real_browsers() {
     let server = common::start(&[]);
-    let driver = Driver::start().await;
+    let driver = Driver::start("people-chat").await;
     let ann = driver.browser().await;
     let bob = driver.browser().await;
 
@@ -357,15 +59,7 @@ async fn people_chat_in_real_browsers() {
         .expect("ann sends");
     wait_message(&bob, "bob", "hello bob").await;
     wait_text(&bob, "#typing", "ann's typing to end", str::is_empty).await;
-    eventually("ann's message to be acknowledged", || async {
-        let pending = texts_of(&ann, "#messages li.pending").await?;
-        if pending.is_empty() {
-            Ok(())
-        } else {
-            Err(format!("still pending: {pending:?}"))
-        }
-    })
-    .await;
+    wait_all_acknowledged(&ann, "ann").await;
     wait_message(&ann, "ann", "hello bob").await;
 
     // Shift+Enter makes a new line; markup arrives as text, never as HTML.
@@ -439,6 +133,133 @@ async fn people_chat_in_real_browsers() {
     screenshot(&cy, "browser-cy-phone.png").await;
 
     for browser in [ann, bob, cy] {
+        browser.close().await.expect("end the browser session");
+    }
+    drop(driver);
+    server.stop().await;
+}
+
+const WS_CONNECTIONS: &str = "parley_connections{transport=\"websocket\"}";
+const POLL_CONNECTIONS: &str = "parley_connections{transport=\"polling\"}";
+
+/// Waits until `who` has seen every text of `sent`, in that order.
+async fn wait_in_order(browser: &fantoccini::Client, who: &str, sent: &[String]) {
+    eventually(&format!("{who} to see {sent:?} in order"), || async {
+        let texts = texts_of(browser, "#messages li.message:not(.pending) .text").await?;
+        let seen: Vec<&String> = texts.iter().filter(|t| sent.contains(t)).collect();
+        if seen.len() == sent.len() && seen.iter().zip(sent).all(|(a, b)| *a == b) {
+            Ok(())
+        } else {
+            Err(format!("messages {texts:?}"))
+        }
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_websocket_user_and_a_polling_user_chat() {
+    let server = common::start(&[]);
+    let driver = Driver::start("mixed-transports").await;
+    let ann = driver.browser().await;
+    let bob = driver.browser().await;
+
+    log_in(&ann, &server.url("/#mixed"), "ann").await;
+    // Over polling the first join opens the session; a refused one leaves
+    // it open, and the next join travels through it.
+    bob.goto(&server.url("/?transport=polling#mixed"))
+        .await
+        .expect("open the page");
+    submit_nick(&bob, "ANN").await;
+    wait_text(&bob, "#nick-error", "the nick_taken reason", |t| {
+        t.contains("taken")
+    })
+    .await;
+    submit_nick(&bob, "bob").await;
+    wait_transport(&ann, "ann", "websocket").await;
+    wait_transport(&bob, "bob", "polling").await;
+    // The labels are true: the server sees one connection of each kind.
+    server.wait_metric(WS_CONNECTIONS, 1.0).await;
+    server.wait_metric(POLL_CONNECTIONS, 1.0).await;
+    for (browser, who) in [(&ann, "ann"), (&bob, "bob")] {
+        wait_text(browser, "#count", &format!("{who} to count 2"), |t| {
+            t == "2"
+        })
+        .await;
+    }
+
+    // Typing and messages travel from the polling user...
+    let bob_box = bob
+        .find(Locator::Css("#message-input"))
+        .await
+        .expect("#message-input");
+    bob_box.send_keys("hello ann").await.expect("bob types");
+    wait_text(&ann, "#typing", "ann to see bob typing", |t| {
+        t.contains("bob is typing")
+    })
+    .await;
+    bob_box
+        .send_keys(&Key::Enter.to_string())
+        .await
+        .expect("bob sends");
+    wait_message(&ann, "ann", "hello ann").await;
+    wait_all_acknowledged(&bob, "bob").await;
+    wait_message(&bob, "bob", "hello ann").await;
+
+    // ...and to him, including markup, which stays text.
+    say(&ann, "hi bob, <i>polling</i> works").await;
+    wait_message(&bob, "bob", "hi bob, <i>polling</i> works").await;
+    let injected = bob
+        .find_all(Locator::Css("#messages i"))
+        .await
+        .expect("query #messages");
+    assert!(injected.is_empty(), "message text was inserted as HTML");
+
+    // A quick run of messages over polling arrives complete and in order.
+    let run: Vec<String> = (1..=5).map(|i| format!("bob's line {i}")).collect();
+    for line in &run {
+        say(&bob, line).await;
+    }
+    wait_in_order(&ann, "ann", &run).await;
+    wait_all_acknowledged(&bob, "bob").await;
+    wait_in_order(&bob, "bob", &run).await;
+
+    screenshot(&bob, "browser-polling-bob.png").await;
+    for browser in [ann, bob] {
+        browser.close().await.expect("end the browser session");
+    }
+    drop(driver);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn on_a_polling_only_server_the_plain_page_polls() {
+    let server = common::start(&["--transports", "polling"]);
+    let driver = Driver::start("polling-only").await;
+    let ann = driver.browser().await;
+    let bob = driver.browser().await;
+
+    // No ?transport: the page reads what the server offers.
+    log_in(&ann, &server.url("/"), "ann").await;
+    log_in(&bob, &server.url("/"), "bob").await;
+    for (browser, who) in [(&ann, "ann"), (&bob, "bob")] {
+        wait_transport(browser, who, "polling").await;
+        wait_text(browser, "#count", &format!("{who} to count 2"), |t| {
+            t == "2"
+        })
+        .await;
+    }
+    server.wait_metric(POLL_CONNECTIONS, 2.0).await;
+    assert_eq!(server.metric(WS_CONNECTIONS).await, 0.0);
+
+    say(&ann, "anyone polling?").await;
+    wait_message(&bob, "bob", "anyone polling?").await;
+    say(&bob, "me, every 25 seconds at most").await;
+    wait_message(&ann, "ann", "me, every 25 seconds at most").await;
+    wait_all_acknowledged(&ann, "ann").await;
+    wait_all_acknowledged(&bob, "bob").await;
+
+    screenshot(&ann, "browser-polling-only-ann.png").await;
+    for browser in [ann, bob] {
         browser.close().await.expect("end the browser session");
     }
     drop(driver);

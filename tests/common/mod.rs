@@ -4,6 +4,8 @@
 //! includes this module; not every binary uses every helper.
 #![allow(dead_code)]
 
+pub mod browser;
+pub mod nginx;
 pub mod poll;
 pub mod ws;
 
@@ -54,6 +56,13 @@ pub fn start(args: &[&str]) -> TestServer {
         system,
         thread: Some(thread),
     }
+}
+
+/// A port on 127.0.0.1 that was free a moment ago, for a helper process
+/// (chromedriver, nginx) that must be told its port.
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a probe socket");
+    listener.local_addr().expect("probe address").port()
 }
 
 impl TestServer {

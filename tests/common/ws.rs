@@ -60,8 +60,12 @@ impl Client {
 
     /// The next JSON frame from the server.
     pub async fn next(&mut self) -> Value {
+        // One deadline for the whole wait: the server's heartbeat pings
+        // arrive every few seconds and must not restart the clock, or a
+        // frame that never comes would hang the test instead of failing it.
+        let deadline = tokio::time::Instant::now() + PATIENCE;
         loop {
-            let message = tokio::time::timeout(PATIENCE, self.socket.next())
+            let message = tokio::time::timeout_at(deadline, self.socket.next())
                 .await
                 .expect("a frame arrives in time")
                 .expect("connection still open")
@@ -104,8 +108,10 @@ impl Client {
 
     /// Reads until the connection ends; reports how.
     pub async fn ended(&mut self) -> Ended {
+        // One deadline, for the same reason as in `next`.
+        let deadline = tokio::time::Instant::now() + PATIENCE;
         loop {
-            match tokio::time::timeout(PATIENCE, self.socket.next())
+            match tokio::time::timeout_at(deadline, self.socket.next())
                 .await
                 .expect("connection ends in time")
             {

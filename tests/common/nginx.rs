@@ -1,0 +1,224 @@
+//! A real nginx (the Debian package's `/usr/sbin/nginx`) as a reverse proxy
+//! in front of the test server: [`Nginx`] writes a config into a temporary
+//! prefix directory of its own, runs nginx as a non-daemon child process on
+//! a free port, waits until it accepts connections, and kills it on drop.
+//! It touches nothing outside its directory (pid file, logs and temp paths
+//! all live there), so tests can run side by side.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use super::browser::{artifacts_dir, POLL, WAIT};
+
+const NGINX: &str = "/usr/sbin/nginx";
+
+/// What nginx does with a WebSocket upgrade.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Upgrades {
+    /// Passes `Upgrade` and `Connection` on: WebSocket works.
+    Pass,
+    /// Strips them, as a proxy never told about WebSocket does: the upgrade
+    /// reaches the server as a plain GET and is refused.
+    Strip,
+    /// Forwards `{location}ws` to a socket that accepts and never answers,
+    /// as a proxy or firewall that holds upgrades does: the browser's
+    /// WebSocket stays connecting.
+    Stall,
+}
+
+/// What the proxy forwards and how.
+#[derive(Debug, Clone, Copy)]
+pub struct Proxy {
+    /// Port of the Parley server behind nginx (on 127.0.0.1).
+    pub upstream: u16,
+    /// The `location` forwarded, e.g. `/`, or `/chat/` for a server run with
+    /// `--base-path /chat`; the path reaches the server unchanged.
+    pub location: &'static str,
+    /// What becomes of WebSocket upgrades.
+    pub upgrades: Upgrades,
+}
+
+/// A running nginx, killed on drop.
+pub struct Nginx {
+    child: Child,
+    port: u16,
+    dir: PathBuf,
+    /// For [`Upgrades::Stall`]: listens, never accepts, so connections
+    /// complete in the backlog and are never answered.
+    _stall: Option<TcpListener>,
+}
+
+impl Nginx {
+    /// Starts nginx on a free port.
+    pub async fn start(proxy: Proxy) -> Nginx {
+        Nginx::start_on(super::free_port(), proxy).await
+    }
+
+    /// Starts nginx on `port`, e.g. the port of one just dropped, to change
+    /// the proxy under a page that is already open.
+    pub async fn start_on(port: u16, proxy: Proxy) -> Nginx {
+        assert!(
+            Path::new(NGINX).exists(),
+            "{NGINX} is missing: run scripts/test, which installs nginx, or install it yourself"
+        );
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let dir = std::env::temp_dir().join(format!(
+            "parley-nginx-{}-{port}-{nanos}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&dir).expect("create the nginx prefix directory");
+        let stall = (proxy.upgrades == Upgrades::Stall)
+            .then(|| TcpListener::bind("127.0.0.1:0").expect("bind the stalling socket"));
+        let stall_port = stall
+            .as_ref()
+            .map(|l| l.local_addr().expect("stalling address").port());
+        let conf = dir.join("nginx.conf");
+        std::fs::write(&conf, config(&dir, port, proxy, stall_port)).expect("write nginx.conf");
+        let stderr = std::fs::File::create(dir.join("stderr.log")).expect("create stderr.log");
+        let child = Command::new(NGINX)
+            .arg("-p")
+            .arg(&dir)
+            .arg("-c")
+            .arg(&conf)
+            // Before it reads the config nginx logs to its built-in path;
+            // -e keeps even that inside the prefix.
+            .arg("-e")
+            .arg(dir.join("error.log"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {NGINX}: {e}"));
+        let mut nginx = Nginx {
+            child,
+            port,
+            dir,
+            _stall: stall,
+        };
+        nginx.wait_ready().await;
+        nginx
+    }
+
+    /// The port nginx listens on (127.0.0.1).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `http://127.0.0.1:PORT{path}`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// Waits until nginx accepts connections (bounded), failing with its
+    /// logs if it exits first.
+    async fn wait_ready(&mut self) {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Some(exit) = self.child.try_wait().expect("poll nginx") {
+                panic!("nginx exited ({exit}) before it listened:\n{}", self.logs());
+            }
+            if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+                .await
+                .is_ok()
+            {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "nginx did not listen on port {}:\n{}",
+                self.port,
+                self.logs()
+            );
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
+    fn logs(&self) -> String {
+        ["stderr.log", "error.log"]
+            .iter()
+            .map(|name| std::fs::read_to_string(self.dir.join(name)).unwrap_or_default())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            let kept = artifacts_dir().join(format!("nginx-{}-error.log", self.port));
+            let _ = std::fs::write(kept, self.logs());
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The whole nginx.conf: one server, its location (and for
+/// [`Upgrades::Stall`] an exact one for the WebSocket path), everything
+/// under `dir`.
+fn config(dir: &Path, port: u16, proxy: Proxy, stall_port: Option<u16>) -> String {
+    let dir = dir.display();
+    let Proxy {
+        upstream,
+        location,
+        upgrades,
+    } = proxy;
+    let upgrade = match upgrades {
+        Upgrades::Pass | Upgrades::Stall => {
+            "proxy_set_header Upgrade $http_upgrade;\n            \
+             proxy_set_header Connection \"upgrade\";"
+        }
+        Upgrades::Strip => {
+            "proxy_set_header Upgrade \"\";\n            \
+             proxy_set_header Connection \"\";"
+        }
+    };
+    let forward = |location: &str, upstream: u16| {
+        format!(
+            r#"location {location} {{
+            proxy_pass http://127.0.0.1:{upstream};
+            proxy_http_version 1.1;
+            # $http_host, not $host: $host drops the port, and Parley allows
+            # a browser's Origin only when its host:port equals the Host
+            # header, so with $host every WebSocket upgrade and polling
+            # request from the page would be refused (403).
+            proxy_set_header Host $http_host;
+            # Long polls wait up to 25 s at the server (--poll-wait-secs).
+            proxy_read_timeout 60s;
+            # A long poll's answer must reach the browser at once.
+            proxy_buffering off;
+            {upgrade}
+        }}"#
+        )
+    };
+    let mut locations = forward(location, upstream);
+    if let Some(stall) = stall_port {
+        locations.push_str("\n        ");
+        locations.push_str(&forward(&format!("= {location}ws"), stall));
+    }
+    format!(
+        r#"daemon off;
+master_process off;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log;
+events {{}}
+http {{
+    access_log off;
+    client_body_temp_path {dir}/client_body;
+    proxy_temp_path {dir}/proxy;
+    fastcgi_temp_path {dir}/fastcgi;
+    uwsgi_temp_path {dir}/uwsgi;
+    scgi_temp_path {dir}/scgi;
+    server {{
+        listen 127.0.0.1:{port};
+        {locations}
+    }}
+}}
+"#
+    )
+}
