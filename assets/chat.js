@@ -803,7 +803,11 @@
     if (state.shownRoom === null) state.joinKind = 'first';
     else if (state.shownRoom === state.room) state.joinKind = 'rejoin';
     else state.joinKind = 'switch';
-    if (state.joinKind === 'rejoin') frame.since = state.lastId;
+    if (state.joinKind === 'rejoin') {
+      frame.since = state.lastId;
+      // Names the numbering `since` belongs to; a restarted room ignores it.
+      if (state.epoch) frame.epoch = state.epoch;
+    }
     if (state.session) frame.resume = state.session;
     state.joinSince = frame.since;
     state.awaitingWelcome = send(frame);
@@ -821,6 +825,7 @@
     state.wantedNick = w.nick;
     state.session = w.session;
     state.limits = w.limits;
+    const previousEpoch = state.epoch;
     state.room = w.room;
     rememberNick(w.nick);
 
@@ -832,12 +837,13 @@
       if (previousRoom !== null) notice(`You left #${previousRoom} and joined #${w.room}.`);
       if (dropped > 0) notice(`${dropped} unsent message(s) meant for #${previousRoom} were dropped.`, 'error');
       if (roomFromUrl() !== w.room) location.hash = w.room;
-    } else if (state.joinSince !== undefined && w.cursor < state.joinSince) {
+    } else if (state.joinSince !== undefined && (w.epoch !== previousEpoch || w.cursor < state.joinSince)) {
       // The room's numbering started again (the server restarted, or the
       // room was emptied and recreated): old ids mean nothing any more.
       state.lastId = 0;
       notice('The server restarted and lost this room\'s history; messages sent while you were away may be missing.', 'error');
     }
+    state.epoch = w.epoch;
     if (kind === 'rejoin') notice('Reconnected.');
     if (w.gap) notice('Some messages were missed while you were away; only the most recent ones are shown.');
     for (const message of w.history) onMessage(message);

@@ -154,6 +154,7 @@ impl ChatCore {
                 room,
                 since,
                 resume,
+                epoch,
             } => self.join(
                 id,
                 v,
@@ -161,6 +162,7 @@ impl ChatCore {
                 room.as_deref(),
                 since,
                 resume.as_deref(),
+                epoch.as_deref(),
                 now_ms,
             ),
             ClientFrame::Say { text, reference } => self.say(id, text, reference, now_ms),
@@ -184,6 +186,7 @@ impl ChatCore {
         room: Option<&str>,
         since: Option<u64>,
         resume: Option<&str>,
+        epoch: Option<&str>,
         now_ms: u64,
     ) -> Vec<Effect> {
         if let Some(v) = v.filter(|&v| v != PROTOCOL_VERSION) {
@@ -206,6 +209,14 @@ impl ChatCore {
             Ok(name) => name,
             Err(e) => return refusal(id, ErrorCode::InvalidRoom, e),
         };
+        // A cursor from another incarnation of the room means nothing here:
+        // the client gets the recent history, flagged as a gap.
+        let since = match epoch {
+            Some(seen) if self.rooms.get(&room_name).is_some_and(|r| r.epoch != seen) => {
+                Some(u64::MAX)
+            }
+            _ => since,
+        };
         let mut effects = Vec::new();
         let ghost = resume
             .and_then(|t| self.tokens.get(t).copied())
@@ -214,12 +225,17 @@ impl ChatCore {
             if self.current_room(ghost).as_ref() == Some(&room_name) {
                 return self.take_over(id, ghost, room_name, since);
             }
-            // The old connection sits elsewhere: end it the ordinary way.
-            effects.extend(self.disconnect(ghost));
-            effects.push(Effect::Close {
-                member: ghost,
-                reason: CloseReason::Replaced,
-            });
+        }
+        // Joining the room one is already in, under the same name, is a
+        // re-sync: a fresh welcome, and nobody sees a leave or a join.
+        let same_place = self.current_room(id).as_ref() == Some(&room_name)
+            && self
+                .rooms
+                .get(&room_name)
+                .and_then(|r| r.member(id))
+                .is_some_and(|m| m.nick.key() == nick.key());
+        if same_place {
+            return vec![to_member(id, self.welcome(id, &room_name, since))];
         }
         if let Err((code, text)) = self.ensure_room(&room_name, now_ms) {
             effects.push(to_member(id, error(code, text)));
@@ -244,6 +260,15 @@ impl ChatCore {
                 error(ErrorCode::RoomFull, format!("{room_name} is full")),
             ));
             return effects;
+        }
+        // The join will succeed: only now is a ghost elsewhere ended, so a
+        // resume that is refused leaves the old connection alone.
+        if let Some(ghost) = ghost {
+            effects.extend(self.disconnect(ghost));
+            effects.push(Effect::Close {
+                member: ghost,
+                reason: CloseReason::Replaced,
+            });
         }
         // A well-formed token that no live connection holds is kept, so that
         // resends after a full reconnect are still recognised; a user moving
@@ -556,6 +581,7 @@ mod tests {
             room: Some(room.into()),
             since: None,
             resume: None,
+            epoch: None,
         }
     }
 
@@ -662,6 +688,7 @@ mod tests {
             room: Some("lobby".into()),
             since: None,
             resume: Some(session),
+            epoch: None,
         };
         let effects = core.handle(3, frame, 0);
         assert!(effects.contains(&Effect::Close {
@@ -681,6 +708,73 @@ mod tests {
         assert!(
             core.disconnect(1).is_empty(),
             "the ghost's late disconnect changes nothing"
+        );
+    }
+
+    #[test]
+    fn rejoining_the_same_room_is_a_quiet_resync() {
+        let mut core = core();
+        connect_and_join(&mut core, 1, "ann", "lobby");
+        connect_and_join(&mut core, 2, "bob", "lobby");
+        let effects = core.handle(1, join_frame("ann", "lobby"), 0);
+        assert_eq!(effects.len(), 1, "{effects:?}");
+        assert!(matches!(
+            &effects[0],
+            Effect::Send {
+                to: Audience::Member(1),
+                frame: ServerFrame::Welcome { .. }
+            }
+        ));
+    }
+
+    #[test]
+    fn a_refused_resume_leaves_the_old_connection_alone() {
+        let mut core = core();
+        let session = session_of(&connect_and_join(&mut core, 1, "ann", "one"));
+        connect_and_join(&mut core, 2, "bob", "two");
+        core.connect(3, 0);
+        let frame = ClientFrame::Join {
+            v: None,
+            nick: "bob".into(),
+            room: Some("two".into()),
+            since: None,
+            resume: Some(session),
+            epoch: None,
+        };
+        let effects = core.handle(3, frame, 0);
+        assert_eq!(error_code(&effects), Some(ErrorCode::NickTaken));
+        assert!(!effects.iter().any(|e| matches!(e, Effect::Close { .. })));
+        assert_eq!(core.members_of(&room("one")).collect::<Vec<_>>(), vec![1]);
+    }
+
+    #[test]
+    fn a_cursor_from_another_epoch_is_ignored() {
+        let mut core = core();
+        connect_and_join(&mut core, 1, "ann", "lobby");
+        core.handle(1, say("one", "1"), 0);
+        core.handle(1, say("two", "2"), 0);
+        core.connect(2, 0);
+        let frame = ClientFrame::Join {
+            v: None,
+            nick: "bob".into(),
+            room: Some("lobby".into()),
+            since: Some(1),
+            resume: None,
+            epoch: Some("old".into()),
+        };
+        let effects = core.handle(2, frame, 0);
+        let Effect::Send {
+            frame: ServerFrame::Welcome { history, gap, .. },
+            ..
+        } = &effects[0]
+        else {
+            panic!("{effects:?}")
+        };
+        assert!(*gap);
+        assert_eq!(
+            history.len(),
+            2,
+            "the recent history, not what follows cursor 1 of another epoch"
         );
     }
 

@@ -11,7 +11,13 @@ pub struct MessageText(String);
 impl MessageText {
     /// Refuses empty or white-space-only text, text over `max_chars`
     /// characters, and control characters other than newline and tab.
+    /// Windows line ends (CR LF) are taken as newlines.
     pub fn parse(raw: String, max_chars: usize) -> Result<Self, (ErrorCode, String)> {
+        let raw = if raw.contains('\r') {
+            raw.replace("\r\n", "\n")
+        } else {
+            raw
+        };
         if raw.trim().is_empty() {
             return Err((ErrorCode::EmptyMessage, "message is empty".into()));
         }
@@ -61,5 +67,7 @@ mod tests {
             "the limit counts characters, not bytes"
         );
         assert_eq!(code("bell\u{7}"), Some(ErrorCode::InvalidText));
+        assert_eq!(code("crlf\r\nok"), None);
+        assert_eq!(code("lone\rcr"), Some(ErrorCode::InvalidText));
     }
 }

@@ -35,6 +35,11 @@ pub enum ClientFrame {
         /// connection of the same user that has not yet been noticed as dead.
         #[serde(default)]
         resume: Option<String>,
+        /// The room's `epoch` from the welcome `since` was read in. When the
+        /// room has since restarted, `since` is ignored and the recent
+        /// history comes with `gap: true`.
+        #[serde(default)]
+        epoch: Option<String>,
     },
     /// Post a message to the current room.
     Say {
@@ -352,7 +357,8 @@ mod tests {
                 nick: "ann".into(),
                 room: Some("x".into()),
                 since: Some(4),
-                resume: None
+                resume: None,
+                epoch: None
             })
         );
         assert_eq!(

@@ -118,6 +118,9 @@ impl Server {
         let mut http = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
+                .app_data(web::QueryConfig::default().error_handler(|err, _| {
+                    HttpError::BadRequest(format!("bad query string: {err}")).into()
+                }))
                 .service(web::scope(&scope).configure(routes))
                 .default_service(web::to(not_found))
         })

@@ -200,6 +200,13 @@ async fn bad_polling_requests_get_clear_errors() {
         .await
         .unwrap();
     assert_eq!(error_code(missing).await, (404, "unknown_session".into()));
+    let bad_cursor = http
+        .get(server.url("/poll?cursor=abc"))
+        .header(common::poll::SESSION, "0".repeat(32))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_code(bad_cursor).await, (400, "bad_frame".into()));
     let not_join = http
         .post(server.url("/poll/open"))
         .body(r#"{"type":"say","text":"x"}"#)
