@@ -8,7 +8,7 @@
 //!   `outbox.rs` and `conn_socket.rs` bounding what a non-reader can cost);
 //!   long-polling in `poll_routes.rs` (HTTP endpoints), `poll_session.rs`
 //!   (one actor per session, delivery by cursor) and `poll_registry.rs`
-//!   (bounded token map); `origin.rs`, `client_addr.rs` and
+//!   (bounded token map); `origin.rs`, `cors.rs`, `client_addr.rs` and
 //!   `http_error.rs` guard the HTTP edge.
 //! - `protocol.rs` holds the wire frames both transports speak.
 //! - `chat_room.rs` is the ChatRoom actor, a shell around `chat_core.rs`,
@@ -22,6 +22,7 @@ pub mod chat_room;
 pub mod client_addr;
 pub mod config;
 pub mod conn_socket;
+pub mod cors;
 pub mod history;
 pub mod http_error;
 pub mod limits;

@@ -48,6 +48,12 @@ impl OriginPolicy {
         same_origin || self.allowed.contains(&origin)
     }
 
+    /// Whether a page on `origin`, another origin than the server's, was
+    /// explicitly allowed (listed, or `*`): it then gets CORS headers.
+    pub fn allows_cross_origin(&self, origin: &str) -> bool {
+        self.any || self.allowed.contains(&normalise(origin))
+    }
+
     /// Checks a request whose client asked for `host`, answering 403
     /// `origin_not_allowed` when refused.
     pub fn check(&self, req: &HttpRequest, host: Option<&str>) -> Result<(), HttpError> {

@@ -20,7 +20,7 @@ use crate::limits::Limits;
 use crate::metrics::Metrics;
 use crate::origin::OriginPolicy;
 use crate::poll_registry::PollRegistry;
-use crate::{conn_socket, ops, page, poll_routes, ws_session};
+use crate::{conn_socket, cors, ops, page, poll_routes, ws_session};
 
 /// How long a stop waits for connections to finish before cutting them.
 pub const SHUTDOWN_TIMEOUT_SECS: u64 = 3;
@@ -76,10 +76,14 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route("/", web::get().to(page::index))
         .route("/assets/{name}", web::get().to(page::asset))
         .route("/ws", web::get().to(ws_session::route))
-        .route("/poll/open", web::post().to(poll_routes::open))
-        .route("/poll", web::get().to(poll_routes::poll))
-        .route("/poll/send", web::post().to(poll_routes::send))
-        .route("/poll/close", web::post().to(poll_routes::close))
+        .service(
+            web::scope("/poll")
+                .wrap(actix_web::middleware::from_fn(cors::cors))
+                .route("", web::get().to(poll_routes::poll))
+                .route("/open", web::post().to(poll_routes::open))
+                .route("/send", web::post().to(poll_routes::send))
+                .route("/close", web::post().to(poll_routes::close)),
+        )
         .route("/healthz", web::get().to(ops::healthz))
         .route("/metrics", web::get().to(ops::metrics));
 }

@@ -303,3 +303,61 @@ async fn everything_lives_under_the_base_path() {
     let (message, _) = poll.say("under a prefix", "p").await;
     assert_eq!(ws.expect("message").await, message);
 }
+
+#[tokio::test]
+async fn listed_origins_may_poll_across_origins_and_others_may_not() {
+    let server = common::start(&["--allowed-origins", "http://widget.example"]);
+    let http = reqwest::Client::new();
+    let preflight = |origin: &'static str| {
+        http.request(reqwest::Method::OPTIONS, server.url("/poll/open"))
+            .header("Origin", origin)
+            .header("Access-Control-Request-Method", "POST")
+            .header("Access-Control-Request-Headers", "parley-session")
+            .send()
+    };
+    let allowed = preflight("http://widget.example").await.unwrap();
+    assert_eq!(allowed.status(), 204);
+    assert_eq!(
+        allowed.headers()["access-control-allow-origin"],
+        "http://widget.example"
+    );
+    let allow_headers = allowed.headers()["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .to_ascii_lowercase();
+    assert!(allow_headers.contains("parley-session"), "{allow_headers}");
+
+    let join = json!({"type": "join", "nick": "ann"}).to_string();
+    let opened = http
+        .post(server.url("/poll/open"))
+        .header("Origin", "http://widget.example")
+        .body(join.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(opened.status(), 200);
+    assert_eq!(
+        opened.headers()["access-control-allow-origin"],
+        "http://widget.example"
+    );
+
+    let refused = preflight("http://evil.example").await.unwrap();
+    assert_eq!(
+        error_code(refused).await,
+        (403, "origin_not_allowed".into())
+    );
+    let refused = http
+        .post(server.url("/poll/open"))
+        .header("Origin", "http://evil.example")
+        .body(join)
+        .send()
+        .await
+        .unwrap();
+    assert!(!refused
+        .headers()
+        .contains_key("access-control-allow-origin"));
+    assert_eq!(
+        error_code(refused).await,
+        (403, "origin_not_allowed".into())
+    );
+}
