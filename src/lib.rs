@@ -12,7 +12,7 @@
 //!   `http_error.rs` guard the HTTP edge.
 //! - `protocol.rs` holds the wire frames both transports speak.
 //! - `chat_room.rs` is the ChatRoom actor, a shell around `chat_core.rs`,
-//!   the transport-agnostic core over `room.rs`, `history.rs`,
+//!   the transport-agnostic core (with `chat_core/joining.rs`) over `room.rs`, `history.rs`,
 //!   `nickname.rs`, `room_name.rs`, `message_text.rs`, `rate_limit.rs`,
 //!   `token.rs` and `limits.rs`, all pure and unit-tested in place.
 //! - `member.rs` is the only thing a transport knows of the room.
