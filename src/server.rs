@@ -129,6 +129,11 @@ impl Server {
                 .default_service(web::to(not_found))
         })
         .on_connect(conn_socket::capture)
+        // Chat frames are small and latency-bound; Nagle's algorithm held
+        // them back by up to 40 ms (p99 34 ms vs 2.7 ms without, measured
+        // with bench/ at 100 clients). Frames written together under load
+        // are still coalesced by actix-web-actors into one write.
+        .tcp_nodelay(true)
         .disable_signals()
         .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS);
         if config.workers > 0 {

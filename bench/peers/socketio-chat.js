@@ -1,0 +1,75 @@
+// The Socket.IO 4 chat server Parley is measured against. It behaves like
+// Socket.IO's classic chat example: `add user` answers `login` {numUsers}
+// and broadcasts `user joined`; `new message`, `typing` and `stop typing`
+// are broadcast to everyone else; a logged-in user's disconnect broadcasts
+// `user left`. One addition, for the hold scenario only: a `room` query
+// parameter on the handshake scopes a socket's broadcasts and numUsers to
+// that room (Parley's hold scenario uses rooms too, so neither server pays
+// an O(N^2) login flood there). Without `room` it is the classic one-room chat.
+//
+// Usage: node socketio-chat.js [port] [host]   (or PORT / HOST)
+'use strict';
+
+const http = require('http');
+const express = require('express');
+const { Server } = require('socket.io');
+
+const port = Number(process.argv[2] || process.env.PORT || 3001);
+const host = process.argv[3] || process.env.HOST || '127.0.0.1';
+
+const app = express();
+app.get('/healthz', (_req, res) => res.json({ status: 'ok' }));
+
+const server = http.createServer(app);
+const io = new Server(server, { serveClient: false });
+
+// Users logged in, per room ('' is the classic global chat).
+const numUsers = new Map();
+
+io.on('connection', (socket) => {
+  const room = typeof socket.handshake.query.room === 'string' ? socket.handshake.query.room : '';
+  if (room) socket.join(room);
+  const others = () => (room ? socket.broadcast.to(room) : socket.broadcast);
+  let addedUser = false;
+
+  socket.on('new message', (data) => {
+    others().emit('new message', { username: socket.username, message: data });
+  });
+
+  socket.on('add user', (username) => {
+    if (addedUser) return;
+    socket.username = username;
+    const n = (numUsers.get(room) || 0) + 1;
+    numUsers.set(room, n);
+    addedUser = true;
+    socket.emit('login', { numUsers: n });
+    others().emit('user joined', { username: socket.username, numUsers: n });
+  });
+
+  socket.on('typing', () => {
+    others().emit('typing', { username: socket.username });
+  });
+
+  socket.on('stop typing', () => {
+    others().emit('stop typing', { username: socket.username });
+  });
+
+  socket.on('disconnect', () => {
+    if (!addedUser) return;
+    const n = numUsers.get(room) - 1;
+    if (n === 0) numUsers.delete(room);
+    else numUsers.set(room, n);
+    others().emit('user left', { username: socket.username, numUsers: n });
+  });
+});
+
+server.listen(port, host, () => {
+  console.log(`socketio-chat listening on ${host}:${port}`);
+});
+
+const stop = () => {
+  io.close();
+  process.exit(0);
+};
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);

@@ -1,0 +1,297 @@
+//! fanout: C clients in one room, S of them sending at R messages per
+//! second in total. Each message carries its scheduled send time, and
+//! latency is measured from that schedule, so a server (or a sender) that
+//! falls behind shows up as latency instead of slowing the offered load (no
+//! coordinated omission). Reports deliveries, loss, delivered per second,
+//! latency percentiles, and the server's CPU per delivered message.
+//! [`Room`] is also what `sweep.rs` runs its steps on.
+
+use std::io;
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use tokio::sync::Semaphore;
+use tokio::task::JoinHandle;
+
+use super::{login, nick};
+use crate::adapters::{Env, Tx};
+use crate::args::Args;
+use crate::event::{instant_us, now_us, Event, Marker};
+use crate::report::Report;
+use crate::stats::{Snapshot, Usage};
+
+/// The room every fanout client joins.
+const ROOM: &str = "fanout";
+
+/// How long a step waits, after its last send, for stragglers.
+const DRAIN: Duration = Duration::from_secs(5);
+
+/// What the receivers share: the step being counted, and per-receiver
+/// latency histograms (microseconds), each locked by its receiver only
+/// until the step is read.
+struct Shared {
+    step: AtomicU32,
+    delivered: AtomicU64,
+    closed: AtomicUsize,
+    latency: Vec<Mutex<Histogram<u64>>>,
+}
+
+/// C logged-in clients in one room, receivers running.
+pub struct Room {
+    clients: usize,
+    echo: bool,
+    senders: Vec<Option<Tx>>,
+    shared: Arc<Shared>,
+    receivers: Vec<JoinHandle<()>>,
+}
+
+/// One step's results.
+#[derive(Debug, Clone)]
+pub struct Step {
+    /// Messages sent per second, offered.
+    pub rate: f64,
+    /// Messages sent.
+    pub sent: u64,
+    /// Deliveries expected (sent times recipients per message).
+    pub expected: u64,
+    /// Deliveries counted.
+    pub delivered: u64,
+    /// Latency percentiles and maximum, ms.
+    pub p50_ms: f64,
+    /// 90th percentile.
+    pub p90_ms: f64,
+    /// 99th percentile.
+    pub p99_ms: f64,
+    /// Maximum.
+    pub max_ms: f64,
+    /// Clients whose connection ended so far.
+    pub closed: usize,
+    /// Send errors.
+    pub send_errors: u64,
+    /// CPU and wall time from the first scheduled send to the last delivery.
+    pub usage: Usage,
+}
+
+impl Step {
+    /// Deliveries lost.
+    pub fn lost(&self) -> u64 {
+        self.expected.saturating_sub(self.delivered)
+    }
+
+    /// Deliveries per second over the step.
+    pub fn delivered_per_s(&self) -> f64 {
+        self.delivered as f64 / self.usage.wall_s.max(1e-9)
+    }
+
+    /// Server CPU microseconds per delivery.
+    pub fn server_us_per_delivery(&self) -> f64 {
+        self.usage.server_cpu_s * 1e6 / self.delivered.max(1) as f64
+    }
+
+    /// Adds this step's results to `report`.
+    pub fn add_to(&self, report: &mut Report, clients: usize) {
+        report.add("clients", clients);
+        report.num("rate_msgs_per_s", self.rate, 1);
+        report.add("sent", self.sent);
+        report.add("expected", self.expected);
+        report.add("delivered", self.delivered);
+        report.add("lost", self.lost());
+        report.num("delivered_per_s", self.delivered_per_s(), 0);
+        report.num("p50_ms", self.p50_ms, 2);
+        report.num("p90_ms", self.p90_ms, 2);
+        report.num("p99_ms", self.p99_ms, 2);
+        report.num("max_ms", self.max_ms, 2);
+        report.num("server_cpu_pct", self.usage.server_cpu_pct(), 0);
+        report.num(
+            "server_cpu_us_per_delivery",
+            self.server_us_per_delivery(),
+            3,
+        );
+        report.num("gen_cpu_pct", self.usage.gen_cpu_pct(), 0);
+        report.add("closed", self.closed);
+        report.add("send_errors", self.send_errors);
+    }
+}
+
+impl Room {
+    /// Logs `clients` clients into one room; the first `senders` send.
+    pub async fn setup(env: Arc<Env>, args: &Args) -> io::Result<Room> {
+        let clients = args.clients.max(1);
+        let shared = Arc::new(Shared {
+            step: AtomicU32::new(0),
+            delivered: AtomicU64::new(0),
+            closed: AtomicUsize::new(0),
+            latency: (0..clients)
+                // unwrap: 1 µs to 10 min at 3 significant digits is a valid range.
+                .map(|_| Mutex::new(Histogram::new_with_bounds(1, 600_000_000, 3).unwrap()))
+                .collect(),
+        });
+        let gate = Arc::new(Semaphore::new(args.concurrency.max(1)));
+        let logins: Vec<_> = (0..clients)
+            .map(|i| {
+                let (env, gate) = (env.clone(), gate.clone());
+                tokio::spawn(async move {
+                    let _permit = gate.acquire_owned().await;
+                    login(&env, i, &nick(i), ROOM).await
+                })
+            })
+            .collect();
+        let mut senders = Vec::new();
+        let mut receivers = Vec::new();
+        for (i, joined) in logins.into_iter().enumerate() {
+            let (rx, tx, _) = joined.await.map_err(io::Error::other)??;
+            if i < args.senders.max(1) {
+                senders.push(Some(tx));
+            }
+            receivers.push(tokio::spawn(receive(rx, i, shared.clone())));
+        }
+        // Let the join notices drain before anything is measured.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        Ok(Room {
+            clients,
+            echo: env.target.echoes_to_sender(),
+            senders,
+            shared,
+            receivers,
+        })
+    }
+
+    /// Clients in the room.
+    pub fn clients(&self) -> usize {
+        self.clients
+    }
+
+    /// Recipients of one message.
+    pub fn recipients(&self) -> usize {
+        if self.echo {
+            self.clients
+        } else {
+            self.clients - 1
+        }
+    }
+
+    /// Sends at `rate` messages per second for `secs` and counts what
+    /// arrives, marked as step `step`.
+    pub async fn step(&mut self, step: u32, rate: f64, secs: f64, pid: Option<u32>) -> Step {
+        for histogram in &self.shared.latency {
+            // unwrap: a receiver never panics while holding its lock.
+            histogram.lock().unwrap().reset();
+        }
+        self.shared.delivered.store(0, Ordering::Relaxed);
+        self.shared.step.store(step, Ordering::Relaxed);
+        let senders = self.senders.len();
+        let per_sender = rate / senders as f64;
+        let count = (secs * per_sender).round().max(1.0) as u32;
+        let start = Instant::now() + Duration::from_millis(20);
+        let before = Snapshot::take(pid);
+        let tasks: Vec<_> = self
+            .senders
+            .iter_mut()
+            .enumerate()
+            .filter_map(|(j, slot)| Some((j, slot.take()?)))
+            .map(|(j, mut tx)| {
+                // Senders are staggered so the room sees an even stream.
+                let offset = Duration::from_secs_f64(j as f64 / rate);
+                let interval = Duration::from_secs_f64(1.0 / per_sender);
+                tokio::spawn(async move {
+                    let (mut sent, mut errors) = (0u64, 0u64);
+                    for seq in 0..count {
+                        let at = start + offset + interval * seq;
+                        tokio::time::sleep_until(at.into()).await;
+                        let marker = Marker {
+                            step,
+                            sender: j as u32,
+                            seq,
+                            sched_us: instant_us(at),
+                        };
+                        match tx.say(&marker.encode()).await {
+                            Ok(()) => sent += 1,
+                            Err(_) => errors += 1,
+                        }
+                    }
+                    (j, tx, sent, errors)
+                })
+            })
+            .collect();
+        let (mut sent, mut send_errors) = (0, 0);
+        for task in tasks {
+            // unwrap: sender tasks do not panic.
+            let (j, tx, s, e) = task.await.unwrap();
+            self.senders[j] = Some(tx);
+            sent += s;
+            send_errors += e;
+        }
+        let expected = sent * self.recipients() as u64;
+        let deadline = Instant::now() + DRAIN;
+        while self.shared.delivered.load(Ordering::Relaxed) < expected && Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        let after = Snapshot::take(pid);
+        // unwrap: 1 µs to 10 min at 3 significant digits is a valid range.
+        let mut all = Histogram::<u64>::new_with_bounds(1, 600_000_000, 3).unwrap();
+        for histogram in &self.shared.latency {
+            // unwrap: same bounds, so adding cannot fail; see above for lock.
+            all.add(&*histogram.lock().unwrap()).unwrap();
+        }
+        let ms = |q: f64| all.value_at_quantile(q) as f64 / 1000.0;
+        Step {
+            rate,
+            sent,
+            expected,
+            delivered: self.shared.delivered.load(Ordering::Relaxed),
+            p50_ms: ms(0.5),
+            p90_ms: ms(0.9),
+            p99_ms: ms(0.99),
+            max_ms: all.max() as f64 / 1000.0,
+            closed: self.shared.closed.load(Ordering::Relaxed),
+            send_errors,
+            usage: after.since(&before),
+        }
+    }
+
+    /// Stops the receivers (the connections close as the halves drop).
+    pub fn close(self) {
+        for receiver in &self.receivers {
+            receiver.abort();
+        }
+    }
+}
+
+/// Receiver `index`: counts this step's marked messages and records their
+/// latency, a whole read's worth at a time.
+async fn receive(mut rx: crate::adapters::Rx, index: usize, shared: Arc<Shared>) {
+    let mut events = Vec::with_capacity(256);
+    while rx.recv(&mut events).await.is_ok() {
+        let now = now_us();
+        let step = shared.step.load(Ordering::Relaxed);
+        let mut counted = 0;
+        {
+            // unwrap: nothing panics while this lock is held.
+            let mut histogram = shared.latency[index].lock().unwrap();
+            for event in &events {
+                if let Event::Message(Some(marker)) = event {
+                    if marker.step == step {
+                        histogram.saturating_record(now.saturating_sub(marker.sched_us).max(1));
+                        counted += 1;
+                    }
+                }
+            }
+        }
+        shared.delivered.fetch_add(counted, Ordering::Relaxed);
+        events.clear();
+    }
+    shared.closed.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Runs the scenario: one step at `--rate` for `--secs`.
+pub async fn run(env: Arc<Env>, args: &Args, report: &mut Report) -> io::Result<()> {
+    let mut room = Room::setup(env, args).await?;
+    let step = room.step(1, args.rate, args.secs, args.server_pid).await;
+    step.add_to(report, room.clients());
+    report.add("senders", args.senders);
+    room.close();
+    Ok(())
+}

@@ -1,0 +1,96 @@
+//! hold: opens N connections (at most `--concurrency` at a time), logs each
+//! in with a unique nickname in rooms of `--room-size`, and reports the
+//! connect rate and the server's resident memory per connection once they
+//! are all idle. Rooms keep the login broadcasts linear in N on both
+//! servers. Each connection keeps reading (and answering pings) while held.
+
+use std::io;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::Semaphore;
+
+use super::{login, nick};
+use crate::adapters::Env;
+use crate::args::Args;
+use crate::report::Report;
+use crate::stats::Snapshot;
+
+#[derive(Default)]
+struct Counts {
+    ok: AtomicUsize,
+    failed: AtomicUsize,
+    closed: AtomicUsize,
+}
+
+/// Runs the scenario.
+pub async fn run(env: Arc<Env>, args: &Args, report: &mut Report) -> io::Result<()> {
+    let n = args.conns;
+    let room_size = args.room_size.max(1);
+    let before = Snapshot::take(args.server_pid);
+    let counts = Arc::new(Counts::default());
+    let gate = Arc::new(Semaphore::new(args.concurrency.max(1)));
+    let start = Instant::now();
+    let mut tasks = Vec::with_capacity(n);
+    for i in 0..n {
+        let (env, counts, gate) = (env.clone(), counts.clone(), gate.clone());
+        tasks.push(tokio::spawn(async move {
+            let permit = gate.acquire_owned().await;
+            let room = format!("h{}", i / room_size);
+            let (mut rx, _tx) = match login(&env, i, &nick(i), &room).await {
+                Ok((rx, tx, _)) => (rx, tx),
+                Err(err) => {
+                    if counts.failed.fetch_add(1, Ordering::Relaxed) == 0 {
+                        eprintln!("hold: client {i}: {err}");
+                    }
+                    return;
+                }
+            };
+            counts.ok.fetch_add(1, Ordering::Relaxed);
+            drop(permit);
+            let mut events = Vec::new();
+            while rx.recv(&mut events).await.is_ok() {
+                events.clear();
+            }
+            counts.closed.fetch_add(1, Ordering::Relaxed);
+        }));
+    }
+    while counts.ok.load(Ordering::Relaxed) + counts.failed.load(Ordering::Relaxed) < n {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let connect_s = start.elapsed().as_secs_f64();
+    let connected = Snapshot::take(args.server_pid);
+    tokio::time::sleep(Duration::from_secs_f64(args.settle_secs)).await;
+    let settled = Snapshot::take(args.server_pid);
+    tokio::time::sleep(Duration::from_secs_f64(args.hold_secs)).await;
+    let ok = counts.ok.load(Ordering::Relaxed);
+    let closed = counts.closed.load(Ordering::Relaxed);
+    for task in &tasks {
+        task.abort();
+    }
+    let grown_kib = settled
+        .server_rss_kib()
+        .saturating_sub(before.server_rss_kib());
+    let login_usage = connected.since(&before);
+    report.add("conns", n);
+    report.add("connected", ok);
+    report.add("failed", counts.failed.load(Ordering::Relaxed));
+    report.num("connect_s", connect_s, 2);
+    report.num("connects_per_s", ok as f64 / connect_s.max(1e-9), 0);
+    report.num("rss_before_mib", before.server_rss_kib() as f64 / 1024.0, 1);
+    report.num("rss_after_mib", settled.server_rss_kib() as f64 / 1024.0, 1);
+    report.num(
+        "bytes_per_conn",
+        grown_kib as f64 * 1024.0 / ok.max(1) as f64,
+        0,
+    );
+    report.num(
+        "server_cpu_us_per_connect",
+        login_usage.server_cpu_s * 1e6 / ok.max(1) as f64,
+        1,
+    );
+    report.num("gen_cpu_pct_connecting", login_usage.gen_cpu_pct(), 0);
+    report.add("dropped_while_held", closed);
+    Ok(())
+}
