@@ -27,6 +27,23 @@ const POLL_CONNECTIONS: &str = "parley_connections{transport=\"polling\"}";
 /// Where chat.js remembers a fallback, for a page served at the root.
 const FALLBACK_KEY: &str = "parley.transport:";
 
+/// Ends a test from the outside in: the browsers first, then chromedriver,
+/// nginx, and last the server, so no page reconnects into a half-stopped
+/// stack.
+async fn tear_down(
+    browsers: [Client; 2],
+    driver: Driver,
+    nginx: Nginx,
+    server: common::TestServer,
+) {
+    for browser in browsers {
+        browser.close().await.expect("end the browser session");
+    }
+    drop(driver);
+    drop(nginx);
+    server.stop().await;
+}
+
 /// Each says something and the other sees it.
 async fn chat_both_ways(a: (&Client, &str), b: (&Client, &str)) {
     for ((from, sender), (to, reader)) in [(a, b), (b, a)] {
@@ -69,12 +86,7 @@ async fn through_nginx_passing_upgrades_the_page_uses_websocket() {
     server.wait_metric(WS_CONNECTIONS, 2.0).await;
     chat_both_ways((&ann, "ann"), (&bob, "bob")).await;
 
-    for browser in [ann, bob] {
-        browser.close().await.expect("end the browser session");
-    }
-    drop(driver);
-    drop(nginx);
-    server.stop().await;
+    tear_down([ann, bob], driver, nginx, server).await;
 }
 
 #[tokio::test]
@@ -130,12 +142,7 @@ async fn through_nginx_stripping_upgrades_the_page_falls_back_to_polling() {
     say(&ann, "back after a reload").await;
     wait_message(&bob, "bob", "back after a reload").await;
 
-    for browser in [ann, bob] {
-        browser.close().await.expect("end the browser session");
-    }
-    drop(driver);
-    drop(nginx);
-    server.stop().await;
+    tear_down([ann, bob], driver, nginx, server).await;
 }
 
 #[tokio::test]
@@ -163,12 +170,7 @@ async fn through_nginx_holding_upgrades_the_page_stops_waiting_and_polls() {
     );
     chat_both_ways((&ann, "ann"), (&bob, "bob")).await;
 
-    for browser in [ann, bob] {
-        browser.close().await.expect("end the browser session");
-    }
-    drop(driver);
-    drop(nginx);
-    server.stop().await;
+    tear_down([ann, bob], driver, nginx, server).await;
 }
 
 #[tokio::test]
@@ -212,12 +214,7 @@ async fn an_outage_of_the_proxy_does_not_cost_the_tab_its_websocket() {
     assert_eq!(session_storage(&ann, FALLBACK_KEY).await, None);
     chat_both_ways((&ann, "ann"), (&bob, "bob")).await;
 
-    for browser in [ann, bob] {
-        browser.close().await.expect("end the browser session");
-    }
-    drop(driver);
-    drop(nginx);
-    server.stop().await;
+    tear_down([ann, bob], driver, nginx, server).await;
 }
 
 #[tokio::test]
@@ -263,12 +260,7 @@ async fn a_polling_page_rides_out_a_server_restart() {
     log_in(&bob, &new.url("/?room=restart"), "bob").await;
     chat_both_ways((&ann, "ann"), (&bob, "bob")).await;
 
-    for browser in [ann, bob] {
-        browser.close().await.expect("end the browser session");
-    }
-    drop(driver);
-    drop(nginx);
-    new.stop().await;
+    tear_down([ann, bob], driver, nginx, new).await;
 }
 
 #[tokio::test]
@@ -297,12 +289,7 @@ async fn under_a_base_path_through_nginx_two_users_chat() {
     chat_both_ways((&ann, "ann"), (&bob, "bob")).await;
     screenshot(&bob, "proxy-base-path-polling-bob.png").await;
 
-    for browser in [ann, bob] {
-        browser.close().await.expect("end the browser session");
-    }
-    drop(driver);
-    drop(nginx);
-    server.stop().await;
+    tear_down([ann, bob], driver, nginx, server).await;
 }
 
 #[tokio::test]
@@ -375,10 +362,5 @@ async fn when_websocket_keeps_failing_polling_takes_over_and_nothing_is_lost() {
     .await;
     screenshot(&ann, "proxy-takeover-polling-ann.png").await;
 
-    for browser in [ann, bob] {
-        browser.close().await.expect("end the browser session");
-    }
-    drop(driver);
-    drop(nginx);
-    server.stop().await;
+    tear_down([ann, bob], driver, nginx, server).await;
 }
