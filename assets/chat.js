@@ -779,6 +779,7 @@
     message: (frame) => { onMessage(frame); scrollIfFollowing(); },
     ack: onAck,
     joined: onJoined,
+    presence: onPresence,
     left: onLeft,
     renamed: onRenamed,
     typing: onTyping,
@@ -907,6 +908,31 @@
     renderRoster();
     renderTyping();
     notice(`${l.nick} left — ${participants(l.count)}`);
+  }
+
+  /**
+   * Several arrivals and departures at once, applied in order as set
+   * changes (a batch may name someone already listed, or this user).
+   */
+  function onPresence(p) {
+    let came = 0;
+    let went = 0;
+    for (const change of p.changes) {
+      if (change.present) {
+        if (!state.roster.has(change.nick)) state.roster.set(change.nick, { typing: false });
+        came += 1;
+      } else if (change.nick !== state.nick) {
+        state.roster.delete(change.nick);
+        went += 1;
+      }
+    }
+    state.count = p.count;
+    renderRoster();
+    renderTyping();
+    const parts = [];
+    if (came > 0) parts.push(`${came} joined`);
+    if (went > 0) parts.push(`${went} left`);
+    if (parts.length > 0) notice(`${parts.join(', ')} — ${participants(p.count)}`);
   }
 
   function onRenamed(r) {

@@ -126,6 +126,11 @@ impl ChatCore {
         (self.rooms.len(), self.rooms.values().map(Room::len).sum())
     }
 
+    /// Number of participants in a room.
+    pub fn count(&self, room: &RoomName) -> usize {
+        self.rooms.get(room).map_or(0, Room::len)
+    }
+
     /// The connections in a room.
     pub fn members_of<'a>(&'a self, room: &RoomName) -> impl Iterator<Item = MemberId> + 'a {
         self.rooms.get(room).into_iter().flat_map(Room::member_ids)

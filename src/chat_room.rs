@@ -1,7 +1,8 @@
 //! The ChatRoom actor: the single owner of the chat state. It is a thin
 //! shell around [`ChatCore`]: it stamps the clock, feeds the core one event at
 //! a time, encodes each outgoing frame once and hands the same bytes to every
-//! recipient's [`ToMember`] recipient. It knows no transport.
+//! recipient's [`ToMember`] recipient, holding joins and leaves back briefly
+//! to send them together (`presence_batch.rs`). It knows no transport.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -16,7 +17,9 @@ use crate::limits::Limits;
 use crate::member::{CloseKind, ToMember};
 use crate::metrics::Metrics;
 use crate::outbox::Outbox;
+use crate::presence_batch::{PendingPresence, BATCH_FROM_MEMBERS, PRESENCE_FLUSH};
 use crate::protocol::{ClientFrame, ServerFrame};
+use crate::room_name::RoomName;
 
 static NEXT_MEMBER_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -80,6 +83,8 @@ pub struct Shutdown;
 pub struct ChatRoom {
     core: ChatCore,
     members: HashMap<MemberId, Member>,
+    /// Joins and leaves not yet sent, per room.
+    pending: HashMap<RoomName, PendingPresence>,
     metrics: Arc<Metrics>,
     max_outbox_bytes: usize,
     shutting_down: bool,
@@ -91,6 +96,7 @@ impl ChatRoom {
         ChatRoom {
             core: ChatCore::new(limits),
             members: HashMap::new(),
+            pending: HashMap::new(),
             metrics,
             max_outbox_bytes: limits.max_outbox_bytes,
             shutting_down: false,
@@ -144,12 +150,70 @@ impl ChatRoom {
         self.metrics.users.set(users as i64);
     }
 
+    /// Whether a presence change in `room` waits for a batch.
+    fn batches_presence(&self, room: &RoomName) -> bool {
+        self.core.count(room) >= BATCH_FROM_MEMBERS
+            || self.pending.get(room).is_some_and(|p| !p.is_empty())
+    }
+
+    /// Sends a room's waiting joins and leaves, if any.
+    fn flush_presence(&mut self, room: &RoomName, slow: &mut Vec<MemberId>) -> u64 {
+        let Some(mut pending) = self.pending.remove(room) else {
+            return 0;
+        };
+        let Some((frame, except)) = pending.take(self.core.count(room)) else {
+            return 0;
+        };
+        let bytes = frame.encode();
+        self.core
+            .members_of(room)
+            .filter(|&id| Some(id) != except)
+            .map(|id| self.deliver(id, &bytes, slow))
+            .sum()
+    }
+
+    /// The periodic flush: every room's waiting joins and leaves go out.
+    fn flush_all_presence(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let rooms: Vec<RoomName> = self.pending.keys().cloned().collect();
+        let mut slow = Vec::new();
+        let mut delivered = 0;
+        for room in rooms {
+            delivered += self.flush_presence(&room, &mut slow);
+        }
+        self.metrics.deliveries.inc_by(delivered);
+        let effects = self.drop_slow(slow);
+        self.apply(effects);
+    }
+
     fn apply_once(&mut self, effects: Vec<Effect>) -> Vec<MemberId> {
         let mut delivered = 0;
         let mut slow = Vec::new();
         for effect in effects {
             match effect {
+                // In large rooms, arrivals and departures wait to be sent
+                // together; once a batch waits, later changes join it to
+                // keep their order.
+                Effect::Send {
+                    to: Audience::RoomExcept(room, joiner),
+                    frame: ServerFrame::Joined { nick, .. },
+                } if self.batches_presence(&room) => {
+                    self.pending.entry(room).or_default().joined(nick, joiner);
+                }
+                Effect::Send {
+                    to: Audience::Room(room),
+                    frame: ServerFrame::Left { nick, .. },
+                } if self.batches_presence(&room) => {
+                    self.pending.entry(room).or_default().left(nick);
+                }
                 Effect::Send { to, frame } => {
+                    // Anything else to a room goes after the room's waiting
+                    // presence, so nobody hears from someone not yet arrived.
+                    if let Audience::Room(room) | Audience::RoomExcept(room, _) = &to {
+                        delivered += self.flush_presence(room, &mut slow);
+                    }
                     match &frame {
                         ServerFrame::Error { code, .. } => self.metrics.error(*code),
                         ServerFrame::Message(_) => self.metrics.messages_in.inc(),
@@ -193,6 +257,7 @@ impl Actor for ChatRoom {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.run_interval(PRESENCE_FLUSH, |act, _| act.flush_all_presence());
         ctx.run_interval(TYPING_SWEEP, |act, _| {
             let effects = act.core.expire_typing(now_ms());
             if !effects.is_empty() {

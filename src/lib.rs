@@ -15,6 +15,7 @@
 //!   the transport-agnostic core (with `chat_core/joining.rs`) over `room.rs`, `history.rs`,
 //!   `nickname.rs`, `room_name.rs`, `message_text.rs`, `rate_limit.rs`,
 //!   `token.rs` and `limits.rs`, all pure and unit-tested in place.
+//!   `presence_batch.rs` coalesces joins and leaves so a storm is not N².
 //! - `member.rs` is the only thing a transport knows of the room.
 
 pub mod chat_core;
@@ -37,6 +38,7 @@ pub mod page;
 pub mod poll_registry;
 pub mod poll_routes;
 pub mod poll_session;
+pub mod presence_batch;
 pub mod protocol;
 pub mod rate_limit;
 pub mod room;

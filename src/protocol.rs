@@ -89,6 +89,15 @@ pub struct RosterEntry {
     pub typing: bool,
 }
 
+/// One arrival or departure in a `presence` batch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PresenceChange {
+    /// Who.
+    pub nick: String,
+    /// `true` for an arrival, `false` for a departure.
+    pub present: bool,
+}
+
 /// The limits a client should respect, announced in every welcome.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct AnnouncedLimits {
@@ -158,6 +167,16 @@ pub enum ServerFrame {
         /// Their nickname.
         nick: String,
         /// Participants now.
+        count: usize,
+    },
+    /// Several arrivals and departures at once, in the order they happened
+    /// (sent instead of several `joined`/`left` frames when people come and
+    /// go together). Apply them in order as set additions and removals: a
+    /// batch may name someone already in your roster, or yourself.
+    Presence {
+        /// The changes, oldest first.
+        changes: Vec<PresenceChange>,
+        /// Participants after them.
         count: usize,
     },
     /// Someone changed nickname.

@@ -398,3 +398,64 @@ async fn ping_gets_pong_before_and_after_join() {
     assert_eq!(client.next().await, json!({"type": "pong"}));
     server.stop().await;
 }
+
+/// Applies a presence frame of any kind to a roster and count.
+fn apply_presence(roster: &mut std::collections::BTreeSet<String>, count: &mut u64, frame: &Value) {
+    let nick = |v: &Value| v.as_str().unwrap().to_owned();
+    match frame["type"].as_str().unwrap() {
+        "joined" => {
+            roster.insert(nick(&frame["nick"]));
+        }
+        "left" => {
+            roster.remove(&nick(&frame["nick"]));
+        }
+        "presence" => {
+            for change in frame["changes"].as_array().unwrap() {
+                if change["present"].as_bool().unwrap() {
+                    roster.insert(nick(&change["nick"]));
+                } else {
+                    roster.remove(&nick(&change["nick"]));
+                }
+            }
+        }
+        _ => return,
+    }
+    *count = frame["count"].as_u64().unwrap();
+}
+
+#[tokio::test]
+async fn a_crowd_arriving_and_leaving_at_once_leaves_every_roster_exact() {
+    // Rooms of 32 or more get joins and leaves in batches; whatever mix of
+    // joined, left and presence frames arrives, the roster must come out
+    // exact, and agree with what a newcomer's welcome says.
+    let server = common::start(&[]);
+    let url = server.ws_url();
+    let (mut observer, _) = Client::join(&url, "observer", "crowd").await;
+    let mut roster: std::collections::BTreeSet<String> = ["observer".to_owned()].into();
+    let mut count = 1;
+    let names: Vec<String> = (0..40).map(|i| format!("u{i}")).collect();
+    let crowd =
+        futures_util::future::join_all(names.iter().map(|n| Client::join(&url, n, "crowd"))).await;
+    while count != 41 || roster.len() != 41 {
+        apply_presence(&mut roster, &mut count, &observer.next().await);
+    }
+    let mut leaving = crowd;
+    let staying = leaving.split_off(20);
+    futures_util::future::join_all(leaving.into_iter().map(|(client, _)| client.close())).await;
+    while count != 21 || roster.len() != 21 {
+        apply_presence(&mut roster, &mut count, &observer.next().await);
+    }
+    let mut expected: std::collections::BTreeSet<String> = names[20..].iter().cloned().collect();
+    expected.insert("observer".into());
+    assert_eq!(roster, expected);
+    let (_late, welcome) = Client::join(&url, "late", "crowd").await;
+    let listed: std::collections::BTreeSet<String> = welcome["roster"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["nick"].as_str().unwrap().to_owned())
+        .collect();
+    expected.insert("late".into());
+    assert_eq!(listed, expected);
+    drop(staying);
+}

@@ -17,6 +17,11 @@ pub enum Event {
     Joined { count: u64 },
     /// Someone left; the room's size after it.
     Left { count: u64 },
+    /// Several arrivals and departures in one frame (Parley batches them in
+    /// large rooms); the room's size after them. Its changes are set
+    /// operations that may repeat what the login answer already counted, so
+    /// the size is taken as it is rather than counted up.
+    Presence { count: u64 },
     /// A chat message, with its marker if the benchmark sent it.
     Message(Option<Marker>),
     /// The server ended the connection.

@@ -122,6 +122,13 @@ impl Rx {
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 return Ok(());
             }
+            // actix-web answers 408 when a new connection's request headers
+            // take over 5 s to arrive, as they can from a saturated
+            // generator; repeating the poll with the same cursor is safe.
+            StatusCode::REQUEST_TIMEOUT if self.errors < RETRIES => {
+                self.errors += 1;
+                return Ok(());
+            }
             status => {
                 out.push(Event::Closed);
                 return Err(io::Error::other(format!("/poll answered {status}")));
@@ -179,6 +186,7 @@ fn event(frame: &Value) -> Event {
         "welcome" => Event::Welcome { count: count() },
         "joined" => Event::Joined { count: count() },
         "left" => Event::Left { count: count() },
+        "presence" => Event::Presence { count: count() },
         _ => Event::Other,
     }
 }

@@ -89,6 +89,7 @@ pub fn event(frame: &str) -> Event {
         "welcome" => Event::Welcome { count: count() },
         "joined" => Event::Joined { count: count() },
         "left" => Event::Left { count: count() },
+        "presence" => Event::Presence { count: count() },
         _ => Event::Other,
     }
 }

@@ -85,6 +85,13 @@ pub async fn run(env: Arc<Env>, args: &Args, report: &mut Report) -> io::Result<
                             known = known.saturating_sub(1);
                             latest = count;
                         }
+                        // A batch restates membership as a set; that every
+                        // roster comes out exact is checked by Parley's own
+                        // test (a_crowd_arriving_and_leaving_at_once...).
+                        Event::Presence { count } if welcomed => {
+                            known = count;
+                            latest = count;
+                        }
                         _ => {}
                     }
                 }
