@@ -82,6 +82,9 @@ pub struct ChatCore {
     connections: HashMap<MemberId, Connection>,
     rooms: HashMap<RoomName, Room>,
     tokens: HashMap<Arc<str>, MemberId>,
+    /// Members in rooms, kept as they enter and leave so that the metrics
+    /// read after every event do not walk every room.
+    members_in_rooms: usize,
 }
 
 fn to_member(id: MemberId, frame: ServerFrame) -> Effect {
@@ -103,6 +106,7 @@ impl ChatCore {
             connections: HashMap::new(),
             rooms: HashMap::new(),
             tokens: HashMap::new(),
+            members_in_rooms: 0,
         }
     }
 
@@ -123,7 +127,7 @@ impl ChatCore {
 
     /// Number of rooms held and of members in rooms.
     pub fn stats(&self) -> (usize, usize) {
-        (self.rooms.len(), self.rooms.values().map(Room::len).sum())
+        (self.rooms.len(), self.members_in_rooms)
     }
 
     /// Number of participants in a room.
@@ -189,6 +193,7 @@ impl ChatCore {
         let room_name = self.connections.get_mut(&id)?.room.take()?;
         let room = self.rooms.get_mut(&room_name)?;
         let member = room.remove(id)?;
+        self.members_in_rooms -= 1;
         self.tokens.remove(&member.token);
         let count = room.len();
         effects.push(Effect::Send {
@@ -466,6 +471,7 @@ mod tests {
         }));
         assert_eq!(session_of(&effects), session);
         assert_eq!(core.members_of(&room("a")).count(), 0);
+        assert_eq!(core.stats(), (2, 1), "a move counts the member once");
         assert_eq!(core.members_of(&room("b")).collect::<Vec<_>>(), vec![1]);
     }
 
@@ -498,6 +504,7 @@ mod tests {
         let mut members: Vec<_> = core.members_of(&room("lobby")).collect();
         members.sort();
         assert_eq!(members, vec![2, 3]);
+        assert_eq!(core.stats(), (1, 2), "a take-over keeps the count");
         assert!(
             core.disconnect(1).is_empty(),
             "the ghost's late disconnect changes nothing"

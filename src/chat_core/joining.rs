@@ -120,6 +120,7 @@ impl ChatCore {
         // not remove rooms.
         let room = self.rooms.get_mut(&room_name).unwrap();
         room.insert(id, nick.clone(), token.clone());
+        self.members_in_rooms += 1;
         room.last_active_ms = now_ms;
         self.tokens.insert(token.clone(), id);
         if let Some(conn) = self.connections.get_mut(&id) {
