@@ -1096,8 +1096,10 @@
 
   /**
    * A hue from FNV-1a of the case-folded nickname (case-folded because the
-   * server treats Ann and ann as one name). The top bits are used: FNV mixes
-   * them best. The CSS picks a saturation and lightness readable on the theme.
+   * server treats Ann and ann as one name), finished with murmur3's 32-bit
+   * mix: plain FNV moves the top bits little for names that differ only at
+   * the end (u20, u21, ...), which then all came out the same red. The CSS
+   * picks a saturation and lightness readable on the theme.
    */
   function nickHue(nick) {
     let hash = 0x811c9dc5;
@@ -1105,7 +1107,12 @@
       hash ^= ch.codePointAt(0);
       hash = Math.imul(hash, 0x01000193) >>> 0;
     }
-    return Math.floor((hash / 2 ** 32) * 360);
+    hash ^= hash >>> 16;
+    hash = Math.imul(hash, 0x85ebca6b) >>> 0;
+    hash ^= hash >>> 13;
+    hash = Math.imul(hash, 0xc2b2ae35) >>> 0;
+    hash ^= hash >>> 16;
+    return Math.floor(((hash >>> 0) / 2 ** 32) * 360);
   }
 
   function nickSpan(nick) {

@@ -265,3 +265,60 @@ async fn on_a_polling_only_server_the_plain_page_polls() {
     drop(driver);
     server.stop().await;
 }
+
+/// The nicknames the page lists in its roster.
+async fn roster_nicks(
+    browser: &fantoccini::Client,
+) -> Result<std::collections::BTreeSet<String>, String> {
+    let people = browser
+        .find_all(Locator::Css("#roster li.person"))
+        .await
+        .map_err(|e| format!("roster: {e}"))?;
+    let mut nicks = std::collections::BTreeSet::new();
+    for person in people {
+        let nick = person
+            .attr("data-nick")
+            .await
+            .map_err(|e| format!("data-nick: {e}"))?;
+        nicks.insert(nick.unwrap_or_default());
+    }
+    Ok(nicks)
+}
+
+#[tokio::test]
+async fn the_page_keeps_an_exact_roster_through_a_crowd() {
+    // Rooms of 32 or more get arrivals and departures in `presence`
+    // batches; the page must apply them and end with the exact roster.
+    let server = common::start(&[]);
+    let driver = Driver::start("crowd").await;
+    let ann = driver.browser().await;
+    log_in(&ann, &server.url("/?room=crowd"), "ann").await;
+    let url = server.ws_url();
+    let names: Vec<String> = (0..40).map(|i| format!("u{i}")).collect();
+    let mut crowd = futures_util::future::join_all(
+        names
+            .iter()
+            .map(|n| common::ws::Client::join(&url, n, "crowd")),
+    )
+    .await;
+    wait_text(&ann, "#count", "ann to count 41", |t| t == "41").await;
+    let staying = crowd.split_off(20);
+    futures_util::future::join_all(crowd.into_iter().map(|(client, _)| client.close())).await;
+    wait_text(&ann, "#count", "ann to count 21", |t| t == "21").await;
+    let mut expected: std::collections::BTreeSet<String> = names[20..].iter().cloned().collect();
+    expected.insert("ann".into());
+    eventually("ann's roster to list exactly who stayed", || async {
+        let listed = roster_nicks(&ann).await?;
+        if listed == expected {
+            Ok(())
+        } else {
+            Err(format!("roster {listed:?}"))
+        }
+    })
+    .await;
+    screenshot(&ann, "browser-crowd-ann.png").await;
+    drop(staying);
+    ann.close().await.expect("end the browser session");
+    drop(driver);
+    server.stop().await;
+}
