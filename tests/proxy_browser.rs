@@ -27,6 +27,47 @@ const POLL_CONNECTIONS: &str = "parley_connections{transport=\"polling\"}";
 /// Where chat.js remembers a fallback, for a page served at the root.
 const FALLBACK_KEY: &str = "parley.transport:";
 
+/// A Parley server behind nginx, and two browsers (ann and bob) on one
+/// chromedriver: what every test here starts from.
+struct Stack {
+    server: common::TestServer,
+    nginx: Nginx,
+    proxy: Proxy,
+    driver: Driver,
+    ann: Client,
+    bob: Client,
+}
+
+impl Stack {
+    /// Starts Parley with `args`, nginx forwarding `location` with
+    /// `upgrades`, and the browsers, logging chromedriver as `label`.
+    async fn start(
+        args: &[&str],
+        location: &'static str,
+        upgrades: Upgrades,
+        label: &str,
+    ) -> Stack {
+        let server = common::start(args);
+        let proxy = Proxy {
+            upstream: server.port,
+            location,
+            upgrades,
+        };
+        let nginx = Nginx::start(proxy).await;
+        let driver = Driver::start(label).await;
+        let ann = driver.browser().await;
+        let bob = driver.browser().await;
+        Stack {
+            server,
+            nginx,
+            proxy,
+            driver,
+            ann,
+            bob,
+        }
+    }
+}
+
 /// Ends a test from the outside in: the browsers first, then chromedriver,
 /// nginx, and last the server, so no page reconnects into a half-stopped
 /// stack.
@@ -66,16 +107,14 @@ async fn times_shown(browser: &Client, text: &str) -> usize {
 
 #[tokio::test]
 async fn through_nginx_passing_upgrades_the_page_uses_websocket() {
-    let server = common::start(&[]);
-    let nginx = Nginx::start(Proxy {
-        upstream: server.port,
-        location: "/",
-        upgrades: Upgrades::Pass,
-    })
-    .await;
-    let driver = Driver::start("nginx-websocket").await;
-    let ann = driver.browser().await;
-    let bob = driver.browser().await;
+    let Stack {
+        server,
+        nginx,
+        driver,
+        ann,
+        bob,
+        ..
+    } = Stack::start(&[], "/", Upgrades::Pass, "nginx-websocket").await;
 
     log_in(&ann, &nginx.url("/?room=proxied"), "ann").await;
     log_in(&bob, &nginx.url("/?room=proxied"), "bob").await;
@@ -91,16 +130,14 @@ async fn through_nginx_passing_upgrades_the_page_uses_websocket() {
 
 #[tokio::test]
 async fn through_nginx_stripping_upgrades_the_page_falls_back_to_polling() {
-    let server = common::start(&[]);
-    let nginx = Nginx::start(Proxy {
-        upstream: server.port,
-        location: "/",
-        upgrades: Upgrades::Strip,
-    })
-    .await;
-    let driver = Driver::start("nginx-no-upgrade").await;
-    let ann = driver.browser().await;
-    let bob = driver.browser().await;
+    let Stack {
+        server,
+        nginx,
+        driver,
+        ann,
+        bob,
+        ..
+    } = Stack::start(&[], "/", Upgrades::Strip, "nginx-no-upgrade").await;
 
     // ann comes through the proxy, with the plain URL; bob straight to the
     // server, on WebSocket.
@@ -147,16 +184,14 @@ async fn through_nginx_stripping_upgrades_the_page_falls_back_to_polling() {
 
 #[tokio::test]
 async fn through_nginx_holding_upgrades_the_page_stops_waiting_and_polls() {
-    let server = common::start(&[]);
-    let nginx = Nginx::start(Proxy {
-        upstream: server.port,
-        location: "/",
-        upgrades: Upgrades::Stall,
-    })
-    .await;
-    let driver = Driver::start("nginx-stall").await;
-    let ann = driver.browser().await;
-    let bob = driver.browser().await;
+    let Stack {
+        server,
+        nginx,
+        driver,
+        ann,
+        bob,
+        ..
+    } = Stack::start(&[], "/", Upgrades::Stall, "nginx-stall").await;
 
     // The upgrade is neither answered nor refused; the page gives up on it
     // (after a few seconds) and polls.
@@ -175,17 +210,15 @@ async fn through_nginx_holding_upgrades_the_page_stops_waiting_and_polls() {
 
 #[tokio::test]
 async fn an_outage_of_the_proxy_does_not_cost_the_tab_its_websocket() {
-    let server = common::start(&[]);
-    let upgrading = Proxy {
-        upstream: server.port,
-        location: "/",
-        upgrades: Upgrades::Pass,
-    };
-    let nginx = Nginx::start(upgrading).await;
+    let Stack {
+        server,
+        nginx,
+        driver,
+        ann,
+        bob,
+        proxy: upgrading,
+    } = Stack::start(&[], "/", Upgrades::Pass, "nginx-outage").await;
     let port = nginx.port();
-    let driver = Driver::start("nginx-outage").await;
-    let ann = driver.browser().await;
-    let bob = driver.browser().await;
 
     log_in(&ann, &nginx.url("/?room=outage"), "ann").await;
     log_in(&bob, &server.url("/?room=outage"), "bob").await;
@@ -265,16 +298,20 @@ async fn a_polling_page_rides_out_a_server_restart() {
 
 #[tokio::test]
 async fn under_a_base_path_through_nginx_two_users_chat() {
-    let server = common::start(&["--base-path", "/chat"]);
-    let nginx = Nginx::start(Proxy {
-        upstream: server.port,
-        location: "/chat/",
-        upgrades: Upgrades::Pass,
-    })
+    let Stack {
+        server,
+        nginx,
+        driver,
+        ann,
+        bob,
+        ..
+    } = Stack::start(
+        &["--base-path", "/chat"],
+        "/chat/",
+        Upgrades::Pass,
+        "nginx-base-path",
+    )
     .await;
-    let driver = Driver::start("nginx-base-path").await;
-    let ann = driver.browser().await;
-    let bob = driver.browser().await;
 
     log_in(&ann, &nginx.url("/chat/"), "ann").await;
     log_in(&bob, &nginx.url("/chat/?transport=polling"), "bob").await;
@@ -294,17 +331,15 @@ async fn under_a_base_path_through_nginx_two_users_chat() {
 
 #[tokio::test]
 async fn when_websocket_keeps_failing_polling_takes_over_and_nothing_is_lost() {
-    let server = common::start(&[]);
-    let upgrading = Proxy {
-        upstream: server.port,
-        location: "/",
-        upgrades: Upgrades::Pass,
-    };
-    let nginx = Nginx::start(upgrading).await;
+    let Stack {
+        server,
+        nginx,
+        driver,
+        ann,
+        bob,
+        proxy: upgrading,
+    } = Stack::start(&[], "/", Upgrades::Pass, "nginx-takeover").await;
     let port = nginx.port();
-    let driver = Driver::start("nginx-takeover").await;
-    let ann = driver.browser().await;
-    let bob = driver.browser().await;
 
     log_in(&ann, &nginx.url("/?room=takeover"), "ann").await;
     log_in(&bob, &server.url("/?room=takeover"), "bob").await;
