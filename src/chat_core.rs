@@ -1,23 +1,30 @@
-//! The transport-agnostic chat core: every connection (WebSocket or polling),
-//! every room, and the rules between them (join, move, resume, say, typing,
-//! rename, leave, rate limits). Pure state: each call takes the clock and
-//! returns [`Effect`]s saying what to deliver to whom; it never does I/O and
-//! never knows which transport a member uses. The ChatRoom actor
-//! (`chat_room.rs`) is its thin shell. Entering a room (checks, resume
-//! take-over, room creation, the welcome) is in `chat_core/joining.rs`.
+//! The transport-agnostic chat core: this instance's connections (WebSocket
+//! or polling, it never knows which), the mirrors of the rooms they are in,
+//! and the rules between them. A client frame is checked here (rate limit,
+//! syntax, being in a room), then decided by the [`Backplane`], which
+//! writes it to the room's log; the log entries, whether written here or by
+//! another instance, are applied to the mirrors in order by [`ChatCore::apply`],
+//! and only that turns into frames for local connections. So every instance
+//! shows the same room in the same order. Pure apart from the backplane: each
+//! call takes the clock and returns [`Effect`]s saying what to deliver to
+//! whom. The ChatRoom actor (`chat_room.rs`) is its thin shell. Entering a
+//! room and the welcome are in `chat_core/joining.rs`; turning entries into
+//! frames is in `chat_core/applying.rs`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use crate::backplane::{Backplane, Entry, LeftWhy, PollRecord, Refusal, Token};
 use crate::limits::Limits;
 use crate::message_text::MessageText;
 use crate::nickname::Nickname;
 use crate::protocol::{error, ClientFrame, ErrorCode, ServerFrame};
 use crate::rate_limit::TokenBucket;
-
-mod joining;
-use crate::room::{Posted, Room};
+use crate::room::Room;
 use crate::room_name::RoomName;
+
+mod applying;
+mod joining;
 
 pub use crate::room::MemberId;
 
@@ -34,9 +41,9 @@ pub const MAX_REF_CHARS: usize = 64;
 pub enum Audience {
     /// One connection.
     Member(MemberId),
-    /// Everyone in the room.
+    /// Everyone in the room connected here.
     Room(RoomName),
-    /// Everyone in the room but one.
+    /// Everyone in the room connected here but one.
     RoomExcept(RoomName, MemberId),
 }
 
@@ -45,6 +52,8 @@ pub enum Audience {
 pub enum CloseReason {
     /// The same user resumed on another connection.
     Replaced,
+    /// The member's lease lapsed (a polling session not polled in time).
+    Expired,
 }
 
 /// What the shell must do after a call.
@@ -59,6 +68,10 @@ pub enum Effect {
         to: Audience,
         /// The frame.
         frame: ServerFrame,
+        /// The seq of the log entry the frame comes from, 0 for a frame of
+        /// this connection alone (an error, a pong). Polling sessions number
+        /// frames by it, so every instance numbers them alike.
+        at: u64,
     },
     /// Close a connection (it is already forgotten by the core).
     Close {
@@ -71,17 +84,26 @@ pub enum Effect {
 
 #[derive(Debug)]
 struct Connection {
+    /// The room this connection is a member of.
     room: Option<RoomName>,
+    /// Its member token, from its first join on; kept across rooms.
+    token: Option<Token>,
     bucket: TokenBucket,
+    /// A polling session's token: its lease is renewed by its polls, not
+    /// by this instance, and its record lets any instance serve it.
+    poll: Option<Arc<str>>,
 }
 
-/// All rooms and connections of one server.
-#[derive(Debug)]
+/// This instance's connections and room mirrors, over a backplane.
 pub struct ChatCore {
     limits: Limits,
+    /// This instance's id in the cluster.
+    node: Arc<str>,
+    backplane: Box<dyn Backplane>,
     connections: HashMap<MemberId, Connection>,
     rooms: HashMap<RoomName, Room>,
-    tokens: HashMap<Arc<str>, MemberId>,
+    /// The connection here that holds each token.
+    tokens: HashMap<Token, MemberId>,
     /// Members in rooms, kept as they enter and leave so that the metrics
     /// read after every event do not walk every room.
     members_in_rooms: usize,
@@ -91,6 +113,7 @@ fn to_member(id: MemberId, frame: ServerFrame) -> Effect {
     Effect::Send {
         to: Audience::Member(id),
         frame,
+        at: 0,
     }
 }
 
@@ -98,11 +121,26 @@ fn refusal(id: MemberId, code: ErrorCode, message: impl Into<String>) -> Vec<Eff
     vec![to_member(id, error(code, message))]
 }
 
+/// The error frame for a backplane refusal, carrying the `say`'s ref.
+fn refused(id: MemberId, refusal: Refusal, reference: Option<String>) -> Vec<Effect> {
+    vec![to_member(
+        id,
+        ServerFrame::Error {
+            code: refusal.code,
+            message: refusal.message,
+            reference,
+            retry_ms: refusal.retry_ms,
+        },
+    )]
+}
+
 impl ChatCore {
-    /// An empty server with these limits.
-    pub fn new(limits: Limits) -> Self {
+    /// An instance called `node` with these limits over `backplane`.
+    pub fn new(limits: Limits, node: Arc<str>, backplane: Box<dyn Backplane>) -> Self {
         ChatCore {
             limits,
+            node,
+            backplane,
             connections: HashMap::new(),
             rooms: HashMap::new(),
             tokens: HashMap::new(),
@@ -110,34 +148,130 @@ impl ChatCore {
         }
     }
 
-    /// Registers a new connection (not yet in a room).
-    pub fn connect(&mut self, id: MemberId, now_ms: u64) {
-        let bucket = TokenBucket::new(self.limits.rate_burst, self.limits.rate_per_sec, now_ms);
-        self.connections
-            .insert(id, Connection { room: None, bucket });
+    /// The backplane, for the shell's housekeeping (subscriptions, health).
+    pub fn backplane(&mut self) -> &mut dyn Backplane {
+        self.backplane.as_mut()
     }
 
-    /// Forgets a connection; its room sees it leave.
-    pub fn disconnect(&mut self, id: MemberId) -> Vec<Effect> {
-        let mut effects = Vec::new();
-        self.leave_room(id, &mut effects);
-        self.connections.remove(&id);
+    /// Registers a new connection (not yet in a room); `poll` is the
+    /// session token of a polling session.
+    pub fn connect(&mut self, id: MemberId, poll: Option<Arc<str>>, now_ms: u64) {
+        let bucket = TokenBucket::new(self.limits.rate_burst, self.limits.rate_per_sec, now_ms);
+        self.connections.insert(
+            id,
+            Connection {
+                room: None,
+                token: None,
+                bucket,
+                poll,
+            },
+        );
+    }
+
+    /// A polling session was polled: its member's lease and its record
+    /// last one grace period more.
+    pub fn touch(&mut self, id: MemberId) {
+        let Some(conn) = self.connections.get(&id) else {
+            return;
+        };
+        let (Some(poll), Some(token)) = (conn.poll.clone(), conn.token.clone()) else {
+            return;
+        };
+        let room = conn.room.as_ref().map(|r| r.to_string());
+        let ttl = self.limits.session_grace.as_millis() as u64;
+        let record = PollRecord {
+            token: token.clone(),
+            room,
+        };
+        let _ = self.backplane.save_poll(&poll, &record, ttl);
+        let _ = self.backplane.renew(&[token], ttl);
+    }
+
+    /// Forgets a connection; its room sees it leave (`why`).
+    pub fn disconnect(&mut self, id: MemberId, why: LeftWhy, now_ms: u64) -> Vec<Effect> {
+        let effects = match self.place_of(id) {
+            Some((room, token)) => {
+                let result = self.backplane.leave(&room, &token, why);
+                // Unreachable backplane: the member's lease lapses instead,
+                // and the reaper tells the room; we stop delivering now.
+                self.unbind(id);
+                match result {
+                    Ok(entries) => self.apply(entries, now_ms),
+                    Err(_) => Vec::new(),
+                }
+            }
+            None => Vec::new(),
+        };
+        self.forget(id);
         effects
     }
 
-    /// Number of rooms held and of members in rooms.
+    /// Forgets a connection without telling its room: a polling session
+    /// that another instance may still be serving, or one being resumed.
+    pub fn detach(&mut self, id: MemberId) {
+        self.unbind(id);
+        self.forget(id);
+    }
+
+    fn forget(&mut self, id: MemberId) {
+        if let Some(conn) = self.connections.remove(&id) {
+            if let Some(token) = conn.token {
+                if self.tokens.get(&token) == Some(&id) {
+                    self.tokens.remove(&token);
+                }
+            }
+        }
+    }
+
+    /// Takes connection `id` out of its room's mirror, locally only.
+    fn unbind(&mut self, id: MemberId) {
+        if let Some(room_name) = self.unbind_keeping_mirror(id) {
+            self.drop_mirror_if_unused(&room_name);
+        }
+    }
+
+    /// Stops mirroring a room nobody here is in.
+    fn drop_mirror_if_unused(&mut self, room_name: &RoomName) {
+        if self.rooms.get(room_name).is_some_and(Room::has_no_local) {
+            self.rooms.remove(room_name);
+            self.backplane.watch(room_name, false);
+        }
+    }
+
+    /// Number of rooms mirrored and of members connected here.
     pub fn stats(&self) -> (usize, usize) {
         (self.rooms.len(), self.members_in_rooms)
     }
 
-    /// Number of participants in a room.
+    /// Number of participants in a room, cluster-wide.
     pub fn count(&self, room: &RoomName) -> usize {
         self.rooms.get(room).map_or(0, Room::len)
     }
 
-    /// The connections in a room.
+    /// The connections here in a room.
     pub fn members_of<'a>(&'a self, room: &RoomName) -> impl Iterator<Item = MemberId> + 'a {
-        self.rooms.get(room).into_iter().flat_map(Room::member_ids)
+        self.rooms.get(room).into_iter().flat_map(Room::local_ids)
+    }
+
+    /// Tokens whose leases this instance renews: its WebSocket members.
+    /// Polling sessions renew theirs with every poll, wherever it lands.
+    pub fn leased_tokens(&self) -> Vec<Token> {
+        self.connections
+            .values()
+            .filter(|c| c.poll.is_none() && c.room.is_some())
+            .filter_map(|c| c.token.clone())
+            .collect()
+    }
+
+    /// Every connection here, for a status broadcast.
+    pub fn connection_ids(&self) -> impl Iterator<Item = MemberId> + '_ {
+        self.connections.keys().copied()
+    }
+
+    /// The room and token of a connection that is in a room.
+    fn place_of(&self, id: MemberId) -> Option<(RoomName, Token)> {
+        let conn = self.connections.get(&id)?;
+        Some((conn.room.clone()?, conn.token.clone()?))
     }
 
     /// Handles one frame from a connection.
@@ -168,42 +302,22 @@ impl ChatCore {
                 epoch,
             } => self.join(
                 id,
-                v,
-                &nick,
-                room.as_deref(),
-                since,
-                resume.as_deref(),
-                epoch.as_deref(),
+                joining::JoinAsk {
+                    v,
+                    nick: &nick,
+                    room: room.as_deref(),
+                    since,
+                    resume: resume.as_deref(),
+                    epoch: epoch.as_deref(),
+                },
                 now_ms,
             ),
             ClientFrame::Say { text, reference } => self.say(id, text, reference, now_ms),
             ClientFrame::Typing { on } => self.typing(id, on, now_ms),
-            ClientFrame::Nick { nick } => self.rename(id, &nick),
-            ClientFrame::Leave {} => self.leave(id),
+            ClientFrame::Nick { nick } => self.rename(id, &nick, now_ms),
+            ClientFrame::Leave {} => self.leave(id, now_ms),
             ClientFrame::Ping {} => vec![to_member(id, ServerFrame::Pong {})],
         }
-    }
-
-    fn current_room(&self, id: MemberId) -> Option<RoomName> {
-        self.connections.get(&id).and_then(|c| c.room.clone())
-    }
-
-    /// Takes `id` out of its room, telling the others; returns its token.
-    fn leave_room(&mut self, id: MemberId, effects: &mut Vec<Effect>) -> Option<Arc<str>> {
-        let room_name = self.connections.get_mut(&id)?.room.take()?;
-        let room = self.rooms.get_mut(&room_name)?;
-        let member = room.remove(id)?;
-        self.members_in_rooms -= 1;
-        self.tokens.remove(&member.token);
-        let count = room.len();
-        effects.push(Effect::Send {
-            to: Audience::Room(room_name),
-            frame: ServerFrame::Left {
-                nick: member.nick.to_string(),
-                count,
-            },
-        });
-        Some(member.token)
     }
 
     fn say(
@@ -214,17 +328,9 @@ impl ChatCore {
         now_ms: u64,
     ) -> Vec<Effect> {
         let refuse = |code, message: String, reference: Option<String>| {
-            vec![to_member(
-                id,
-                ServerFrame::Error {
-                    code,
-                    message,
-                    reference,
-                    retry_ms: None,
-                },
-            )]
+            refused(id, Refusal::new(code, message), reference)
         };
-        let Some(room_name) = self.current_room(id) else {
+        let Some((room_name, token)) = self.place_of(id) else {
             return refuse(
                 ErrorCode::NotJoined,
                 "join a room before sending".into(),
@@ -245,71 +351,83 @@ impl ChatCore {
             Ok(text) => text.into_string(),
             Err((code, message)) => return refuse(code, message, reference),
         };
-        let Some(room) = self.rooms.get_mut(&room_name) else {
-            return Vec::new();
-        };
-        let mut effects = Vec::with_capacity(2);
-        let msg_id = match room.post(id, text, reference.as_deref(), now_ms) {
-            Some(Posted::New(message)) => {
-                let msg_id = message.id;
-                effects.push(Effect::Send {
-                    to: Audience::Room(room_name),
-                    frame: ServerFrame::Message(message),
-                });
-                msg_id
+        match self
+            .backplane
+            .say(&room_name, &token, text, reference.clone(), now_ms)
+        {
+            Ok(said) if said.entries.is_empty() => match reference {
+                // A resend: the original id is acknowledged again, nothing
+                // is broadcast twice.
+                Some(reference) => vec![to_member(
+                    id,
+                    ServerFrame::Ack {
+                        reference,
+                        id: said.id,
+                    },
+                )],
+                None => Vec::new(),
+            },
+            // The ack goes out as the message is applied, after it.
+            Ok(said) => self.apply(said.entries, now_ms),
+            Err(refusal) => refused(id, refusal, reference),
+        }
+    }
+
+    /// Ends typing indicators of members here older than
+    /// [`TYPING_TIMEOUT_MS`].
+    pub fn expire_typing(&mut self, now_ms: u64) -> Vec<Effect> {
+        let cutoff = now_ms.saturating_sub(TYPING_TIMEOUT_MS);
+        let stale: Vec<(RoomName, Token)> = self
+            .rooms
+            .iter()
+            .flat_map(|(name, room)| {
+                room.stale_local_typers(cutoff)
+                    .into_iter()
+                    .map(move |token| (name.clone(), token))
+            })
+            .collect();
+        let mut effects = Vec::new();
+        for (room, token) in stale {
+            if let Ok(entries) = self.backplane.typing(&room, &token, false) {
+                effects.extend(self.apply(entries, now_ms));
             }
-            // A resend: the original id is acknowledged again, nothing is
-            // broadcast twice.
-            Some(Posted::Duplicate(msg_id)) => msg_id,
-            None => return effects,
-        };
-        if let Some(reference) = reference {
-            effects.push(to_member(
-                id,
-                ServerFrame::Ack {
-                    reference,
-                    id: msg_id,
-                },
-            ));
         }
         effects
     }
 
-    /// Ends typing indicators older than [`TYPING_TIMEOUT_MS`].
-    pub fn expire_typing(&mut self, now_ms: u64) -> Vec<Effect> {
-        let cutoff = now_ms.saturating_sub(TYPING_TIMEOUT_MS);
-        let mut effects = Vec::new();
-        for (name, room) in &mut self.rooms {
-            for nick in room.expire_typing(cutoff) {
-                effects.push(Effect::Send {
-                    to: Audience::Room(name.clone()),
-                    frame: ServerFrame::Typing { nick, on: false },
-                });
-            }
+    /// Takes members whose leases lapsed out of their rooms, and renews the
+    /// leases of this instance's WebSocket members for `lease_ms`.
+    pub fn housekeeping(&mut self, lease_ms: u64, now_ms: u64) -> Vec<Effect> {
+        let tokens = self.leased_tokens();
+        let _ = self.backplane.renew(&tokens, lease_ms);
+        match self.backplane.reap() {
+            Ok(entries) => self.apply(entries, now_ms),
+            Err(_) => Vec::new(),
         }
-        effects
     }
 
     fn typing(&mut self, id: MemberId, on: bool, now_ms: u64) -> Vec<Effect> {
-        let Some(room_name) = self.current_room(id) else {
+        let Some((room_name, token)) = self.place_of(id) else {
             return refusal(id, ErrorCode::NotJoined, "join a room before typing");
         };
+        // Only changes are logged; renewing "on" just restarts the clock.
         let Some(room) = self.rooms.get_mut(&room_name) else {
             return Vec::new();
         };
-        if !room.set_typing(id, on, now_ms) {
+        if room.is_typing(&token) == on {
+            if on {
+                room.renew_typing(&token, now_ms);
+            }
             return Vec::new();
         }
-        // unwrap: set_typing returned true, so the member exists.
-        let nick = room.member(id).unwrap().nick.to_string();
-        vec![Effect::Send {
-            to: Audience::RoomExcept(room_name, id),
-            frame: ServerFrame::Typing { nick, on },
-        }]
+        match self.backplane.typing(&room_name, &token, on) {
+            Ok(entries) => self.apply(entries, now_ms),
+            Err(refusal) => refused(id, refusal, None),
+        }
     }
 
-    fn rename(&mut self, id: MemberId, raw: &str) -> Vec<Effect> {
-        let Some(room_name) = self.current_room(id) else {
+    fn rename(&mut self, id: MemberId, raw: &str, now_ms: u64) -> Vec<Effect> {
+        let Some((room_name, token)) = self.place_of(id) else {
             return refusal(
                 id,
                 ErrorCode::NotJoined,
@@ -320,391 +438,41 @@ impl ChatCore {
             Ok(nick) => nick,
             Err(e) => return refusal(id, ErrorCode::InvalidNick, e.0),
         };
-        let Some(room) = self.rooms.get_mut(&room_name) else {
-            return Vec::new();
-        };
-        if room.holder_of(&nick).is_some_and(|holder| holder != id) {
-            return refusal(
-                id,
-                ErrorCode::NickTaken,
-                format!("the nickname {nick} is taken in {room_name}"),
-            );
-        }
-        let new = nick.to_string();
-        match room.rename(id, nick) {
-            Some(old) if old.as_str() != new => vec![Effect::Send {
-                to: Audience::Room(room_name),
-                frame: ServerFrame::Renamed {
-                    old: old.to_string(),
-                    new,
-                },
-            }],
-            _ => Vec::new(),
+        match self.backplane.rename(&room_name, &token, &nick) {
+            Ok(entries) => self.apply(entries, now_ms),
+            Err(refusal) => refused(id, refusal, None),
         }
     }
 
-    fn leave(&mut self, id: MemberId) -> Vec<Effect> {
-        let Some(room_name) = self.current_room(id) else {
+    fn leave(&mut self, id: MemberId, now_ms: u64) -> Vec<Effect> {
+        let Some((room_name, token)) = self.place_of(id) else {
             return refusal(id, ErrorCode::NotJoined, "not in a room");
         };
-        let mut effects = Vec::with_capacity(2);
-        self.leave_room(id, &mut effects);
-        effects.push(to_member(
-            id,
-            ServerFrame::LeftRoom {
-                room: room_name.to_string(),
-            },
-        ));
+        match self.backplane.leave(&room_name, &token, LeftWhy::Left) {
+            Ok(entries) => self.apply(entries, now_ms),
+            Err(refusal) => refused(id, refusal, None),
+        }
+    }
+
+    /// Applies log entries to the mirrors, in order, and says what the
+    /// connections here must be sent.
+    pub fn apply(&mut self, entries: Vec<Entry>, now_ms: u64) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        let mut left = Vec::new();
+        for entry in entries {
+            if matches!(entry.event, crate::backplane::Event::Left { .. }) {
+                left.push(entry.room.clone());
+            }
+            self.apply_entry(entry, now_ms, &mut effects);
+        }
+        // Only once the batch is applied: a rejoin under a new name is a
+        // leave then a join of the same room.
+        for room in left {
+            self.drop_mirror_if_unused(&room);
+        }
         effects
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn core() -> ChatCore {
-        ChatCore::new(Limits {
-            history_on_join: 2,
-            max_rooms: 2,
-            max_room_members: 3,
-            ..Limits::default()
-        })
-    }
-
-    fn join_frame(nick: &str, room: &str) -> ClientFrame {
-        ClientFrame::Join {
-            v: None,
-            nick: nick.into(),
-            room: Some(room.into()),
-            since: None,
-            resume: None,
-            epoch: None,
-        }
-    }
-
-    fn say(text: &str, reference: &str) -> ClientFrame {
-        ClientFrame::Say {
-            text: text.into(),
-            reference: Some(reference.into()),
-        }
-    }
-
-    fn connect_and_join(core: &mut ChatCore, id: MemberId, nick: &str, room: &str) -> Vec<Effect> {
-        core.connect(id, 0);
-        core.handle(id, join_frame(nick, room), 0)
-    }
-
-    fn error_code(effects: &[Effect]) -> Option<ErrorCode> {
-        effects.iter().find_map(|e| match e {
-            Effect::Send {
-                frame: ServerFrame::Error { code, .. },
-                ..
-            } => Some(*code),
-            _ => None,
-        })
-    }
-
-    fn session_of(effects: &[Effect]) -> String {
-        effects
-            .iter()
-            .find_map(|e| match e {
-                Effect::Send {
-                    frame: ServerFrame::Welcome { session, .. },
-                    ..
-                } => Some(session.clone()),
-                _ => None,
-            })
-            .expect("a welcome")
-    }
-
-    fn room(name: &str) -> RoomName {
-        RoomName::parse(name).unwrap()
-    }
-
-    #[test]
-    fn join_welcomes_the_joiner_and_tells_the_others() {
-        let mut core = core();
-        connect_and_join(&mut core, 1, "ann", "lobby");
-        let effects = connect_and_join(&mut core, 2, "bob", "lobby");
-        assert!(
-            matches!(&effects[0], Effect::Send { to: Audience::Member(2), frame: ServerFrame::Welcome { count: 2, roster, .. } } if roster.len() == 2)
-        );
-        assert_eq!(
-            effects[1],
-            Effect::Send {
-                to: Audience::RoomExcept(room("lobby"), 2),
-                frame: ServerFrame::Joined {
-                    nick: "bob".into(),
-                    count: 2
-                }
-            }
-        );
-        assert_eq!(core.stats(), (1, 2));
-    }
-
-    #[test]
-    fn nicknames_are_unique_per_room_only() {
-        let mut core = core();
-        connect_and_join(&mut core, 1, "Ann", "lobby");
-        assert_eq!(
-            error_code(&connect_and_join(&mut core, 2, "ann", "lobby")),
-            Some(ErrorCode::NickTaken)
-        );
-        assert_eq!(
-            error_code(&connect_and_join(&mut core, 3, "ann", "other")),
-            None
-        );
-    }
-
-    #[test]
-    fn moving_rooms_leaves_the_old_one_and_keeps_the_token() {
-        let mut core = core();
-        let session = session_of(&connect_and_join(&mut core, 1, "ann", "a"));
-        let effects = core.handle(1, join_frame("ann", "b"), 0);
-        assert!(effects.contains(&Effect::Send {
-            to: Audience::Room(room("a")),
-            frame: ServerFrame::Left {
-                nick: "ann".into(),
-                count: 0
-            }
-        }));
-        assert_eq!(session_of(&effects), session);
-        assert_eq!(core.members_of(&room("a")).count(), 0);
-        assert_eq!(core.stats(), (2, 1), "a move counts the member once");
-        assert_eq!(core.members_of(&room("b")).collect::<Vec<_>>(), vec![1]);
-    }
-
-    #[test]
-    fn a_resume_token_takes_over_a_ghost_without_notices() {
-        let mut core = core();
-        let session = session_of(&connect_and_join(&mut core, 1, "ann", "lobby"));
-        connect_and_join(&mut core, 2, "bob", "lobby");
-        core.connect(3, 0);
-        let frame = ClientFrame::Join {
-            v: None,
-            nick: "ann".into(),
-            room: Some("lobby".into()),
-            since: None,
-            resume: Some(session),
-            epoch: None,
-        };
-        let effects = core.handle(3, frame, 0);
-        assert!(effects.contains(&Effect::Close {
-            member: 1,
-            reason: CloseReason::Replaced
-        }));
-        assert!(!effects.iter().any(|e| matches!(
-            e,
-            Effect::Send {
-                frame: ServerFrame::Left { .. } | ServerFrame::Joined { .. },
-                ..
-            }
-        )));
-        let mut members: Vec<_> = core.members_of(&room("lobby")).collect();
-        members.sort();
-        assert_eq!(members, vec![2, 3]);
-        assert_eq!(core.stats(), (1, 2), "a take-over keeps the count");
-        assert!(
-            core.disconnect(1).is_empty(),
-            "the ghost's late disconnect changes nothing"
-        );
-    }
-
-    #[test]
-    fn rejoining_the_same_room_is_a_quiet_resync() {
-        let mut core = core();
-        connect_and_join(&mut core, 1, "ann", "lobby");
-        connect_and_join(&mut core, 2, "bob", "lobby");
-        let effects = core.handle(1, join_frame("ann", "lobby"), 0);
-        assert_eq!(effects.len(), 1, "{effects:?}");
-        assert!(matches!(
-            &effects[0],
-            Effect::Send {
-                to: Audience::Member(1),
-                frame: ServerFrame::Welcome { .. }
-            }
-        ));
-    }
-
-    #[test]
-    fn a_refused_resume_leaves_the_old_connection_alone() {
-        let mut core = core();
-        let session = session_of(&connect_and_join(&mut core, 1, "ann", "one"));
-        connect_and_join(&mut core, 2, "bob", "two");
-        core.connect(3, 0);
-        let frame = ClientFrame::Join {
-            v: None,
-            nick: "bob".into(),
-            room: Some("two".into()),
-            since: None,
-            resume: Some(session),
-            epoch: None,
-        };
-        let effects = core.handle(3, frame, 0);
-        assert_eq!(error_code(&effects), Some(ErrorCode::NickTaken));
-        assert!(!effects.iter().any(|e| matches!(e, Effect::Close { .. })));
-        assert_eq!(core.members_of(&room("one")).collect::<Vec<_>>(), vec![1]);
-    }
-
-    #[test]
-    fn a_cursor_from_another_epoch_is_ignored() {
-        let mut core = core();
-        connect_and_join(&mut core, 1, "ann", "lobby");
-        core.handle(1, say("one", "1"), 0);
-        core.handle(1, say("two", "2"), 0);
-        core.connect(2, 0);
-        let frame = ClientFrame::Join {
-            v: None,
-            nick: "bob".into(),
-            room: Some("lobby".into()),
-            since: Some(1),
-            resume: None,
-            epoch: Some("old".into()),
-        };
-        let effects = core.handle(2, frame, 0);
-        let Effect::Send {
-            frame: ServerFrame::Welcome { history, gap, .. },
-            ..
-        } = &effects[0]
-        else {
-            panic!("{effects:?}")
-        };
-        assert!(*gap);
-        assert_eq!(
-            history.len(),
-            2,
-            "the recent history, not what follows cursor 1 of another epoch"
-        );
-    }
-
-    #[test]
-    fn say_needs_a_room_and_is_acked_and_deduplicated() {
-        let mut core = core();
-        core.connect(1, 0);
-        assert_eq!(
-            error_code(&core.handle(1, say("hi", "r"), 0)),
-            Some(ErrorCode::NotJoined)
-        );
-        core.handle(1, join_frame("ann", "lobby"), 0);
-        let effects = core.handle(1, say("hi", "r"), 0);
-        assert!(
-            matches!(&effects[0], Effect::Send { to: Audience::Room(_), frame: ServerFrame::Message(m) } if m.id == 1)
-        );
-        assert_eq!(
-            effects[1],
-            to_member(
-                1,
-                ServerFrame::Ack {
-                    reference: "r".into(),
-                    id: 1
-                }
-            )
-        );
-        assert_eq!(
-            core.handle(1, say("hi", "r"), 0),
-            vec![to_member(
-                1,
-                ServerFrame::Ack {
-                    reference: "r".into(),
-                    id: 1
-                }
-            )]
-        );
-        assert_eq!(
-            error_code(&core.handle(1, say("  ", "s"), 0)),
-            Some(ErrorCode::EmptyMessage)
-        );
-    }
-
-    #[test]
-    fn floods_are_refused_with_a_retry_hint() {
-        let mut core = ChatCore::new(Limits {
-            rate_burst: 2,
-            rate_per_sec: 1,
-            ..Limits::default()
-        });
-        connect_and_join(&mut core, 1, "ann", "lobby");
-        assert_eq!(error_code(&core.handle(1, say("one", "1"), 0)), None);
-        let effects = core.handle(1, say("two", "2"), 0);
-        let Effect::Send {
-            frame:
-                ServerFrame::Error {
-                    code,
-                    reference,
-                    retry_ms,
-                    ..
-                },
-            ..
-        } = &effects[0]
-        else {
-            panic!("{effects:?}")
-        };
-        assert_eq!(
-            (*code, reference.as_deref(), *retry_ms),
-            (ErrorCode::RateLimited, Some("2"), Some(1000))
-        );
-        assert_eq!(error_code(&core.handle(1, say("two", "2"), 1000)), None);
-    }
-
-    #[test]
-    fn typing_is_sent_to_others_on_change_only() {
-        let mut core = core();
-        connect_and_join(&mut core, 1, "ann", "lobby");
-        let effects = core.handle(1, ClientFrame::Typing { on: true }, 0);
-        assert_eq!(
-            effects,
-            vec![Effect::Send {
-                to: Audience::RoomExcept(room("lobby"), 1),
-                frame: ServerFrame::Typing {
-                    nick: "ann".into(),
-                    on: true
-                }
-            }]
-        );
-        assert!(core
-            .handle(1, ClientFrame::Typing { on: true }, 0)
-            .is_empty());
-    }
-
-    #[test]
-    fn rooms_and_members_are_capped() {
-        let mut core = core();
-        connect_and_join(&mut core, 1, "a", "one");
-        connect_and_join(&mut core, 2, "b", "two");
-        assert_eq!(
-            error_code(&connect_and_join(&mut core, 3, "c", "three")),
-            Some(ErrorCode::TooManyRooms)
-        );
-        core.disconnect(2);
-        assert_eq!(
-            error_code(&connect_and_join(&mut core, 3, "c", "three")),
-            None,
-            "the empty room is evicted"
-        );
-        connect_and_join(&mut core, 4, "d", "one");
-        connect_and_join(&mut core, 5, "e", "one");
-        assert_eq!(
-            error_code(&connect_and_join(&mut core, 6, "f", "one")),
-            Some(ErrorCode::RoomFull)
-        );
-    }
-
-    #[test]
-    fn disconnect_tells_the_room() {
-        let mut core = core();
-        connect_and_join(&mut core, 1, "ann", "lobby");
-        connect_and_join(&mut core, 2, "bob", "lobby");
-        assert_eq!(
-            core.disconnect(1),
-            vec![Effect::Send {
-                to: Audience::Room(room("lobby")),
-                frame: ServerFrame::Left {
-                    nick: "ann".into(),
-                    count: 1
-                }
-            }]
-        );
-        assert_eq!(core.stats(), (1, 1));
-    }
-}
+mod tests;

@@ -1,17 +1,21 @@
-//! The ChatRoom actor: the single owner of the chat state. It is a thin
-//! shell around [`ChatCore`]: it stamps the clock, feeds the core one event at
-//! a time, encodes each outgoing frame once and hands the same bytes to every
-//! recipient's [`ToMember`] recipient, holding joins and leaves back briefly
-//! to send them together (`presence_batch.rs`). It knows no transport.
+//! The ChatRoom actor: the single owner of this instance's chat state. It is
+//! a thin shell around [`ChatCore`]: it stamps the clock, feeds the core one
+//! event at a time (client frames, and log entries other instances wrote,
+//! as [`Logged`]), encodes each outgoing frame once and hands the same bytes
+//! to every recipient's [`ToMember`] recipient, holding joins and leaves back
+//! briefly to send them together (`presence_batch.rs`). It runs the core's
+//! housekeeping (typing expiry, leases, the reaper) and tells everyone when
+//! the backplane is lost or back. It knows no transport.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use actix::prelude::*;
 use bytestring::ByteString;
 
+use crate::backplane::{Backplane, LeftWhy, Logged, PollRecord, Refusal};
 use crate::chat_core::{Audience, ChatCore, CloseReason, Effect, MemberId};
 use crate::limits::Limits;
 use crate::member::{CloseKind, ToMember};
@@ -47,6 +51,9 @@ pub struct Connect {
     /// client that stops reading (WebSocket). Polling sessions bound their
     /// own queue and pass `None`.
     pub outbox: Option<Outbox>,
+    /// For a polling session, its session token: the session's record in
+    /// the backplane lets any instance serve it.
+    pub poll: Option<Arc<str>>,
 }
 
 /// One connection as the room reaches it.
@@ -71,6 +78,50 @@ pub struct Inbound {
 pub struct Disconnect {
     /// The connection.
     pub id: MemberId,
+    /// Why its member leaves its room; `None` when it does not: a polling
+    /// session this instance stops serving, which another may go on with.
+    pub why: Option<LeftWhy>,
+}
+
+/// A polling session first served here: make connection `id` (already
+/// `Connect`ed) the member `token` is, and queue what it missed after
+/// `after` (a log seq).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Attach {
+    /// The connection.
+    pub id: MemberId,
+    /// The session's record.
+    pub record: PollRecord,
+    /// The log position the client has reached.
+    pub after: u64,
+}
+
+/// A polling session served here was polled with a cursor from before
+/// this instance served it: resend it what it missed after log seq `after`.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Reattach {
+    /// The connection.
+    pub id: MemberId,
+    /// The log seq the client has reached.
+    pub after: u64,
+}
+
+/// Where a polling session's member is, for a session unknown here.
+#[derive(Message)]
+#[rtype(result = "Result<Option<PollRecord>, Refusal>")]
+pub struct FindPoll {
+    /// The session token.
+    pub poll: Arc<str>,
+}
+
+/// A polling session was polled: its member is alive.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Touch {
+    /// The connection.
+    pub id: MemberId,
 }
 
 /// The server is stopping: close every connection with "going away" and
@@ -86,36 +137,54 @@ pub struct ChatRoom {
     /// Joins and leaves not yet sent, per room.
     pending: HashMap<RoomName, PendingPresence>,
     metrics: Arc<Metrics>,
-    max_outbox_bytes: usize,
+    limits: Limits,
+    lease: Duration,
+    /// Shared with `/readyz`.
+    degraded: Arc<AtomicBool>,
+    /// The reaper waits this long after the backplane comes back, so that
+    /// every instance has renewed its members' leases first.
+    reap_after: Instant,
     shutting_down: bool,
 }
 
 impl ChatRoom {
-    /// A room server with these limits, reporting to `metrics`.
-    pub fn new(limits: Limits, metrics: Arc<Metrics>) -> Self {
+    /// A room server with these limits over `backplane`, reporting to
+    /// `metrics` and `degraded`. `lease` is how long a member outlives its
+    /// instance's last renewal.
+    pub fn new(
+        limits: Limits,
+        metrics: Arc<Metrics>,
+        backplane: Box<dyn Backplane>,
+        lease: Duration,
+        degraded: Arc<AtomicBool>,
+    ) -> Self {
+        let node: Arc<str> = Arc::from(&crate::token::new_token()[..12]);
         ChatRoom {
-            core: ChatCore::new(limits),
+            core: ChatCore::new(limits, node, backplane),
             members: HashMap::new(),
             pending: HashMap::new(),
             metrics,
-            max_outbox_bytes: limits.max_outbox_bytes,
+            limits,
+            lease,
+            degraded,
+            reap_after: Instant::now(),
             shutting_down: false,
         }
     }
 
     /// Hands `frame` to `id`, unless its outbox is full: then `id` joins
     /// `slow` and gets nothing more.
-    fn deliver(&self, id: MemberId, frame: &ByteString, slow: &mut Vec<MemberId>) -> u64 {
+    fn deliver(&self, id: MemberId, frame: &ByteString, at: u64, slow: &mut Vec<MemberId>) -> u64 {
         let Some(member) = self.members.get(&id) else {
             return 0;
         };
         if let Some(outbox) = &member.outbox {
-            if !outbox.try_reserve(frame.len(), self.max_outbox_bytes) {
+            if !outbox.try_reserve(frame.len(), self.limits.max_outbox_bytes) {
                 slow.push(id);
                 return 0;
             }
         }
-        member.to.do_send(ToMember::Frame(frame.clone()));
+        member.to.do_send(ToMember::Frame(frame.clone(), at));
         1
     }
 
@@ -133,7 +202,7 @@ impl ChatRoom {
                 outbox.drop_reader();
             }
             member.to.do_send(ToMember::Close(CloseKind::SlowReader));
-            effects.extend(self.core.disconnect(id));
+            effects.extend(self.core.disconnect(id, LeftWhy::Dropped, now_ms()));
         }
         effects
     }
@@ -161,6 +230,7 @@ impl ChatRoom {
         let Some(mut pending) = self.pending.remove(room) else {
             return 0;
         };
+        let at = pending.at();
         let Some((frame, except)) = pending.take(self.core.count(room)) else {
             return 0;
         };
@@ -168,7 +238,7 @@ impl ChatRoom {
         self.core
             .members_of(room)
             .filter(|&id| Some(id) != except)
-            .map(|id| self.deliver(id, &bytes, slow))
+            .map(|id| self.deliver(id, &bytes, at, slow))
             .sum()
     }
 
@@ -199,16 +269,22 @@ impl ChatRoom {
                 Effect::Send {
                     to: Audience::RoomExcept(room, joiner),
                     frame: ServerFrame::Joined { nick, .. },
+                    at,
                 } if self.batches_presence(&room) => {
-                    self.pending.entry(room).or_default().joined(nick, joiner);
+                    self.pending
+                        .entry(room)
+                        .or_default()
+                        .at_seq(at)
+                        .joined(nick, joiner);
                 }
                 Effect::Send {
                     to: Audience::Room(room),
                     frame: ServerFrame::Left { nick, .. },
+                    at,
                 } if self.batches_presence(&room) => {
-                    self.pending.entry(room).or_default().left(nick);
+                    self.pending.entry(room).or_default().at_seq(at).left(nick);
                 }
-                Effect::Send { to, frame } => {
+                Effect::Send { to, frame, at } => {
                     // Anything else to a room goes after the room's waiting
                     // presence, so nobody hears from someone not yet arrived.
                     if let Audience::Room(room) | Audience::RoomExcept(room, _) = &to {
@@ -221,26 +297,27 @@ impl ChatRoom {
                     }
                     let bytes = frame.encode();
                     delivered += match to {
-                        Audience::Member(id) => self.deliver(id, &bytes, &mut slow),
+                        Audience::Member(id) => self.deliver(id, &bytes, at, &mut slow),
                         Audience::Room(room) => self
                             .core
                             .members_of(&room)
-                            .map(|id| self.deliver(id, &bytes, &mut slow))
+                            .map(|id| self.deliver(id, &bytes, at, &mut slow))
                             .sum(),
                         Audience::RoomExcept(room, except) => self
                             .core
                             .members_of(&room)
                             .filter(|&id| id != except)
-                            .map(|id| self.deliver(id, &bytes, &mut slow))
+                            .map(|id| self.deliver(id, &bytes, at, &mut slow))
                             .sum(),
                     };
                 }
-                Effect::Close {
-                    member,
-                    reason: CloseReason::Replaced,
-                } => {
+                Effect::Close { member, reason } => {
                     if let Some(member) = self.members.remove(&member) {
-                        member.to.do_send(ToMember::Close(CloseKind::Replaced));
+                        let kind = match reason {
+                            CloseReason::Replaced => CloseKind::Replaced,
+                            CloseReason::Expired => CloseKind::Expired,
+                        };
+                        member.to.do_send(ToMember::Close(kind));
                     }
                 }
             }
@@ -248,15 +325,67 @@ impl ChatRoom {
         self.metrics.deliveries.inc_by(delivered);
         slow
     }
+
+    /// Tells every connection here whether the chat is degraded, once per
+    /// change.
+    fn set_degraded(&mut self, degraded: bool) {
+        if self.degraded.swap(degraded, Ordering::SeqCst) == degraded {
+            return;
+        }
+        self.metrics.degraded.set(i64::from(degraded));
+        if degraded {
+            log::error!("the backplane is unreachable: the chat is degraded");
+        } else {
+            log::warn!("the backplane is back: renewing leases before reaping");
+            // Leases may have lapsed while nobody could renew them: renew
+            // ours now and give the others one lease to do the same.
+            self.reap_after = Instant::now() + self.lease;
+            let tokens = self.core.leased_tokens();
+            let _ = self
+                .core
+                .backplane()
+                .renew(&tokens, self.lease.as_millis() as u64);
+        }
+        let bytes = ServerFrame::Status { degraded }.encode();
+        let ids: Vec<MemberId> = self.members.keys().copied().collect();
+        let mut slow = Vec::new();
+        for id in ids {
+            self.deliver(id, &bytes, 0, &mut slow);
+        }
+        let effects = self.drop_slow(slow);
+        self.apply(effects);
+    }
+
+    /// Leases, the reaper, and the health check.
+    fn housekeeping(&mut self) {
+        let healthy = self.core.backplane().healthy();
+        self.set_degraded(!healthy);
+        if !healthy {
+            return;
+        }
+        let lease_ms = self.lease.as_millis() as u64;
+        let effects = if Instant::now() >= self.reap_after {
+            self.core.housekeeping(lease_ms, now_ms())
+        } else {
+            let tokens = self.core.leased_tokens();
+            let _ = self.core.backplane().renew(&tokens, lease_ms);
+            Vec::new()
+        };
+        self.apply(effects);
+    }
 }
 
 /// How often the room ends stale typing indicators.
-const TYPING_SWEEP: std::time::Duration = std::time::Duration::from_secs(1);
+const TYPING_SWEEP: Duration = Duration::from_secs(1);
+
+/// How often the room runs the reaper and checks the backplane's health.
+const HOUSEKEEPING: Duration = Duration::from_secs(1);
 
 impl Actor for ChatRoom {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
+        self.core.backplane().subscribe(ctx.address().recipient());
         ctx.run_interval(PRESENCE_FLUSH, |act, _| act.flush_all_presence());
         ctx.run_interval(TYPING_SWEEP, |act, _| {
             let effects = act.core.expire_typing(now_ms());
@@ -264,6 +393,7 @@ impl Actor for ChatRoom {
                 act.apply(effects);
             }
         });
+        ctx.run_interval(HOUSEKEEPING, |act, _| act.housekeeping());
     }
 }
 
@@ -275,7 +405,7 @@ impl Handler<Connect> for ChatRoom {
             msg.to.do_send(ToMember::Close(CloseKind::GoingAway));
             return;
         }
-        self.core.connect(msg.id, now_ms());
+        self.core.connect(msg.id, msg.poll, now_ms());
         self.members.insert(
             msg.id,
             Member {
@@ -300,8 +430,69 @@ impl Handler<Disconnect> for ChatRoom {
 
     fn handle(&mut self, msg: Disconnect, _: &mut Context<Self>) {
         self.members.remove(&msg.id);
-        let effects = self.core.disconnect(msg.id);
+        match msg.why {
+            Some(why) => {
+                let effects = self.core.disconnect(msg.id, why, now_ms());
+                self.apply(effects);
+            }
+            None => self.core.detach(msg.id),
+        }
+    }
+}
+
+impl Handler<Attach> for ChatRoom {
+    type Result = ();
+
+    fn handle(&mut self, msg: Attach, _: &mut Context<Self>) {
+        let room = msg
+            .record
+            .room
+            .as_deref()
+            .and_then(|r| RoomName::parse(r).ok());
+        let effects = self.core.attach(msg.id, msg.record.token, room, msg.after);
         self.apply(effects);
+    }
+}
+
+impl Handler<Reattach> for ChatRoom {
+    type Result = ();
+
+    fn handle(&mut self, msg: Reattach, _: &mut Context<Self>) {
+        if let Some(member) = self.members.get(&msg.id) {
+            member.to.do_send(ToMember::Restart(msg.after));
+        }
+        let effects = self.core.catch_up_or_welcome(msg.id, msg.after);
+        self.apply(effects);
+    }
+}
+
+impl Handler<FindPoll> for ChatRoom {
+    type Result = Result<Option<PollRecord>, Refusal>;
+
+    fn handle(&mut self, msg: FindPoll, _: &mut Context<Self>) -> Self::Result {
+        self.core.backplane().find_poll(&msg.poll)
+    }
+}
+
+impl Handler<Touch> for ChatRoom {
+    type Result = ();
+
+    fn handle(&mut self, msg: Touch, _: &mut Context<Self>) {
+        self.core.touch(msg.id);
+    }
+}
+
+impl Handler<Logged> for ChatRoom {
+    type Result = ();
+
+    fn handle(&mut self, msg: Logged, _: &mut Context<Self>) {
+        match msg {
+            Logged::Entries(entries) => {
+                let effects = self.core.apply(entries, now_ms());
+                self.apply(effects);
+            }
+            Logged::Degraded(degraded) => self.set_degraded(degraded),
+        }
     }
 }
 

@@ -122,6 +122,22 @@ pub struct Config {
     /// (it then resumes from history when it reconnects).
     #[arg(long, env = "PARLEY_MAX_OUTBOX_BYTES", default_value_t = Limits::default().max_outbox_bytes)]
     pub max_outbox_bytes: usize,
+
+    /// Redis server shared by several instances, which then are one chat:
+    /// redis://[user:password@]host[:port][/db], or rediss:// for TLS.
+    /// Without it the instance runs alone, in memory.
+    #[arg(long, env = "REDIS_URL")]
+    pub redis_url: Option<String>,
+
+    /// Prefix of every Redis key, so several clusters can share one Redis.
+    #[arg(long, env = "PARLEY_REDIS_PREFIX", default_value = "parley:")]
+    pub redis_prefix: String,
+
+    /// Seconds a WebSocket user outlives its instance's last renewal: the
+    /// users of an instance that died leave within this plus a second.
+    /// Instances renew every third of it.
+    #[arg(long, env = "PARLEY_LEASE_SECS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..))]
+    pub lease_secs: u64,
 }
 
 /// A transport, as named on the command line.

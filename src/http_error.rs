@@ -27,6 +27,9 @@ pub enum HttpError {
     TooManySessions,
     /// Polling too fast; retry after this many milliseconds.
     RateLimited(u64),
+    /// The backplane (Redis) is unreachable, so a session opened on another
+    /// instance cannot be looked up; retry shortly.
+    Degraded,
 }
 
 impl HttpError {
@@ -41,6 +44,7 @@ impl HttpError {
             HttpError::BadRequest(_) => "bad_frame",
             HttpError::TooManySessions => "too_many_sessions",
             HttpError::RateLimited(_) => "rate_limited",
+            HttpError::Degraded => "degraded",
         }
     }
 }
@@ -64,6 +68,9 @@ impl fmt::Display for HttpError {
                 f.write_str("too many polling sessions; close one or use WebSocket")
             }
             HttpError::RateLimited(ms) => write!(f, "polling too fast; retry in {ms} ms"),
+            HttpError::Degraded => {
+                f.write_str("the chat's shared store is unreachable; retry shortly")
+            }
         }
     }
 }
@@ -77,14 +84,21 @@ impl ResponseError for HttpError {
             HttpError::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             HttpError::BadRequest(_) => StatusCode::BAD_REQUEST,
             HttpError::TooManySessions | HttpError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            HttpError::Degraded => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
         let mut response = HttpResponse::build(self.status_code());
         response.insert_header(("Cache-Control", "no-store"));
-        if let HttpError::RateLimited(ms) = self {
-            response.insert_header(("Retry-After", ms.div_ceil(1000).to_string()));
+        match self {
+            HttpError::RateLimited(ms) => {
+                response.insert_header(("Retry-After", ms.div_ceil(1000).to_string()));
+            }
+            HttpError::Degraded => {
+                response.insert_header(("Retry-After", "1"));
+            }
+            _ => {}
         }
         response.json(json!({ "error": { "code": self.code(), "message": self.to_string() } }))
     }

@@ -18,6 +18,7 @@
 //!   `presence_batch.rs` coalesces joins and leaves so a storm is not N².
 //! - `member.rs` is the only thing a transport knows of the room.
 
+pub mod backplane;
 pub mod chat_core;
 pub mod chat_room;
 pub mod client_addr;

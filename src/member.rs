@@ -38,8 +38,15 @@ impl CloseKind {
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
 pub enum ToMember {
-    /// One frame, encoded once and shared by every recipient.
-    Frame(ByteString),
+    /// One frame, encoded once and shared by every recipient, with the seq
+    /// of the log entry it comes from (0 for a frame of this connection
+    /// alone), by which polling sessions number frames alike on every
+    /// instance.
+    Frame(ByteString, u64),
     /// Close the connection.
     Close(CloseKind),
+    /// The frames that follow are what the client has missed after this
+    /// log seq: a polling session drops what it queued and takes them
+    /// instead. WebSocket connections never get it.
+    Restart(u64),
 }

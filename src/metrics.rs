@@ -45,6 +45,8 @@ pub struct Metrics {
     pub slow_clients_dropped: IntCounter,
     /// Error frames and refusals sent, by code.
     pub errors: IntCounterVec,
+    /// 1 while the backplane is unreachable.
+    pub degraded: IntGauge,
 }
 
 impl Metrics {
@@ -69,6 +71,11 @@ impl Metrics {
             "Connections dropped for not reading",
         )
         .unwrap();
+        let degraded = IntGauge::new(
+            "parley_backplane_degraded",
+            "1 while the backplane (Redis) is unreachable",
+        )
+        .unwrap();
         let errors = IntCounterVec::new(
             Opts::new("parley_errors_total", "Errors sent to clients, by code"),
             &["code"],
@@ -82,6 +89,7 @@ impl Metrics {
             Box::new(deliveries.clone()),
             Box::new(slow_clients_dropped.clone()),
             Box::new(errors.clone()),
+            Box::new(degraded.clone()),
         ] {
             registry.register(collector).unwrap();
         }
@@ -100,6 +108,7 @@ impl Metrics {
             deliveries,
             slow_clients_dropped,
             errors,
+            degraded,
         }
     }
 

@@ -1,5 +1,9 @@
-//! Operations endpoints: `/healthz` for load balancers and process managers,
-//! `/metrics` for Prometheus. Neither touches the chat state.
+//! Operations endpoints: `/healthz` for process managers (the process
+//! serves), `/readyz` for load balancers (it serves as part of the cluster:
+//! 503 while the backplane is unreachable), `/metrics` for Prometheus. None
+//! touches the chat state.
+
+use std::sync::atomic::Ordering;
 
 use actix_web::{web, HttpResponse};
 use serde_json::json;
@@ -11,6 +15,25 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
         .json(json!({ "status": "ok" }))
+}
+
+/// `GET /readyz`: 200 while the instance is one with the cluster, 503 while
+/// its backplane (Redis) is unreachable, so a load balancer sends new users
+/// to instances that are.
+pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    if state.degraded.load(Ordering::SeqCst) {
+        HttpResponse::ServiceUnavailable()
+            .insert_header(("Cache-Control", "no-store"))
+            .insert_header(("Retry-After", "1"))
+            .json(json!({
+                "status": "degraded",
+                "reason": "the backplane (Redis) is unreachable"
+            }))
+    } else {
+        HttpResponse::Ok()
+            .insert_header(("Cache-Control", "no-store"))
+            .json(json!({ "status": "ready" }))
+    }
 }
 
 /// `GET /metrics`: every metric in the Prometheus text format.

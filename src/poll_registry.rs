@@ -71,7 +71,17 @@ impl PollRegistry {
         id: MemberId,
         start: impl FnOnce() -> Addr<PollSession>,
     ) -> Result<SessionRef, OpenRefused> {
-        let mut inner = self.lock();
+        self.insert(&mut self.lock(), ip, token, id, start)
+    }
+
+    fn insert(
+        &self,
+        inner: &mut Inner,
+        ip: IpAddr,
+        token: Arc<str>,
+        id: MemberId,
+        start: impl FnOnce() -> Addr<PollSession>,
+    ) -> Result<SessionRef, OpenRefused> {
         if inner.sessions.len() >= self.max_total {
             return Err(OpenRefused::Total);
         }
@@ -89,7 +99,24 @@ impl PollRegistry {
         Ok(session)
     }
 
-    /// The session with this token.
+    /// The session under `token`, starting it with `start` when this
+    /// instance has none (a session opened on another instance); the flag
+    /// says whether it was started now.
+    pub fn adopt(
+        &self,
+        ip: IpAddr,
+        token: Arc<str>,
+        id: MemberId,
+        start: impl FnOnce() -> Addr<PollSession>,
+    ) -> Result<(SessionRef, bool), OpenRefused> {
+        let mut inner = self.lock();
+        if let Some(session) = inner.sessions.get(&token) {
+            return Ok((session.clone(), false));
+        }
+        self.insert(&mut inner, ip, token, id, start)
+            .map(|s| (s, true))
+    }
+
     pub fn get(&self, token: &str) -> Option<SessionRef> {
         self.lock().sessions.get(token).cloned()
     }

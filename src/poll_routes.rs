@@ -18,12 +18,12 @@ use bytes::Bytes;
 use serde::Deserialize;
 use tokio::sync::oneshot;
 
-use crate::chat_room::{next_member_id, now_ms, Connect, Inbound};
+use crate::chat_room::{next_member_id, now_ms, Attach, Connect, FindPoll, Inbound};
 use crate::client_addr::client_addr;
 use crate::http_error::HttpError;
 use crate::member::ToMember;
 use crate::poll_registry::SessionRef;
-use crate::poll_session::{Batch, End, Poll, PollSession, Touch};
+use crate::poll_session::{seq_of, Batch, End, Poll, PollSession, Touch};
 use crate::protocol::{parse_client_frame, ClientFrame};
 use crate::server::AppState;
 use crate::token;
@@ -60,12 +60,60 @@ fn guard(req: &HttpRequest, state: &AppState) -> Result<std::net::IpAddr, HttpEr
     Ok(client.ip)
 }
 
-fn session_of(req: &HttpRequest, state: &AppState) -> Result<SessionRef, HttpError> {
-    req.headers()
+/// The session a request names: served here already, or, when another
+/// instance opened it, adopted from its record in the backplane. `cursor`
+/// is the poll's, `None` for a send or a close.
+async fn session_of(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    ip: std::net::IpAddr,
+    cursor: Option<u64>,
+) -> Result<SessionRef, HttpError> {
+    let token = req
+        .headers()
         .get(SESSION_HEADER)
         .and_then(|v| v.to_str().ok())
-        .and_then(|token| state.polling.get(token))
-        .ok_or(HttpError::UnknownSession)
+        .filter(|t| token::is_well_formed(t))
+        .ok_or(HttpError::UnknownSession)?;
+    if let Some(session) = state.polling.get(token) {
+        return Ok(session);
+    }
+    let token: Arc<str> = Arc::from(token);
+    let record = match state
+        .room
+        .send(FindPoll {
+            poll: token.clone(),
+        })
+        .await
+    {
+        Ok(Ok(Some(record))) => record,
+        Ok(Err(_)) => return Err(HttpError::Degraded),
+        _ => return Err(HttpError::UnknownSession),
+    };
+    let id = next_member_id();
+    let start = || PollSession::new(id, token.clone(), state.clone(), now_ms(), cursor).start();
+    let (session, started) =
+        state
+            .polling
+            .adopt(ip, token.clone(), id, start)
+            .map_err(|refused| {
+                log::info!("refused to serve a polling session for {ip}: {refused:?}");
+                HttpError::TooManySessions
+            })?;
+    if started {
+        state.room.do_send(Connect {
+            id,
+            to: session.addr.clone().recipient(),
+            outbox: None,
+            poll: Some(token),
+        });
+        state.room.do_send(Attach {
+            id,
+            record,
+            after: cursor.map_or(u64::MAX, seq_of),
+        });
+    }
+    Ok(session)
 }
 
 async fn read_body(payload: web::Payload, limit: usize) -> Result<Bytes, HttpError> {
@@ -111,7 +159,7 @@ pub async fn open(
     };
     let token: Arc<str> = Arc::from(token::new_token());
     let id = next_member_id();
-    let start = || PollSession::new(id, token.clone(), state.clone(), now_ms()).start();
+    let start = || PollSession::new(id, token.clone(), state.clone(), now_ms(), Some(0)).start();
     let session = state
         .polling
         .open(ip, token.clone(), id, start)
@@ -125,6 +173,7 @@ pub async fn open(
         id,
         to: session.addr.clone().recipient(),
         outbox: None,
+        poll: Some(token.clone()),
     });
     state.room.do_send(Inbound { id, frame: join });
     let batch = poll_once(&session, 0).await?;
@@ -138,8 +187,8 @@ pub async fn poll(
     query: web::Query<PollQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, HttpError> {
-    guard(&req, &state)?;
-    let session = session_of(&req, &state)?;
+    let ip = guard(&req, &state)?;
+    let session = session_of(&req, &state, ip, Some(query.cursor)).await?;
     Ok(json(poll_once(&session, query.cursor).await?.to_json()))
 }
 
@@ -149,8 +198,8 @@ pub async fn send(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, HttpError> {
-    guard(&req, &state)?;
-    let session = session_of(&req, &state)?;
+    let ip = guard(&req, &state)?;
+    let session = session_of(&req, &state, ip, None).await?;
     let body = read_body(payload, state.limits.max_frame_bytes).await?;
     let text = utf8(&body)?;
     session.addr.do_send(Touch);
@@ -175,7 +224,7 @@ pub async fn send(
                 state.metrics.error(refusal.code);
                 session
                     .addr
-                    .do_send(ToMember::Frame(refusal.frame().encode()));
+                    .do_send(ToMember::Frame(refusal.frame().encode(), 0));
             }
         }
     }
@@ -187,8 +236,8 @@ pub async fn close(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, HttpError> {
-    guard(&req, &state)?;
-    let session = session_of(&req, &state)?;
+    let ip = guard(&req, &state)?;
+    let session = session_of(&req, &state, ip, None).await?;
     session.addr.do_send(End);
     Ok(HttpResponse::NoContent().finish())
 }

@@ -1,13 +1,22 @@
-//! The long-polling transport's connection actor: one per polling session,
-//! so the ChatRoom sees the same kind of member whatever the transport.
+//! The long-polling transport's connection actor: one per polling session
+//! on each instance that serves it, so the ChatRoom sees the same kind of
+//! member whatever the transport.
 //!
-//! Frames from the room are numbered per session (1, 2, 3, ...) and kept
-//! until the client acknowledges them by polling with a cursor at or past
-//! their number. A poll that a proxy cuts off is simply repeated with the
-//! same cursor: nothing is lost, nothing is sent twice. At most one poll
-//! waits at a time; a newer one answers the older at once with no frames.
-//! The session ends when the client closes it, when it stops polling for
-//! `Limits::session_grace`, or when it lets more than the outbox limit pile up.
+//! Frames from the room are numbered by the log entry they come from
+//! (`seq << 10`, plus a sub-number for further frames of the same entry or
+//! frames of this session alone), so every instance numbers a session's
+//! frames alike and any of them can answer its next poll: the numbers only
+//! increase, and are not consecutive. Frames are kept until the client
+//! acknowledges them by polling with a cursor at or past their number. A
+//! poll that a proxy cuts off is simply repeated with the same cursor:
+//! nothing is lost, nothing is sent twice. An instance that starts serving
+//! a session it did not open first fetches, from the log, what the client
+//! has not seen after its cursor. At most one poll waits at a time; a newer
+//! one answers the older at once with no frames. The session's member
+//! leaves when the client closes it, when it lets more than the outbox limit
+//! pile up, or when no instance has been polled for `Limits::session_grace`
+//! (its lease lapses); an instance not polled for that long just stops
+//! serving it.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -18,8 +27,9 @@ use actix_web::web;
 use bytestring::ByteString;
 use tokio::sync::oneshot;
 
+use crate::backplane::LeftWhy;
 use crate::chat_core::MemberId;
-use crate::chat_room::Disconnect;
+use crate::chat_room::{Disconnect, Touch as Alive};
 use crate::member::{CloseKind, ToMember};
 use crate::metrics::Transport;
 use crate::rate_limit::TokenBucket;
@@ -28,6 +38,18 @@ use crate::server::AppState;
 /// How often a session checks whether it has expired, at most; shorter
 /// graces are checked twice per grace.
 const EXPIRY_CHECK: Duration = Duration::from_secs(5);
+
+/// Bits of a frame number below the log seq.
+const SUB_BITS: u32 = 10;
+const SUB_MAX: u64 = (1 << SUB_BITS) - 1;
+
+/// How often, at most, polls tell the room the session is alive.
+const ALIVE_EVERY: Duration = Duration::from_secs(1);
+
+/// The log seq a frame number (or a client's cursor) stands for.
+pub fn seq_of(number: u64) -> u64 {
+    number >> SUB_BITS
+}
 
 /// Polls a session may make in a burst, and per second after it.
 const POLL_BURST: u32 = 10;
@@ -97,7 +119,14 @@ pub struct PollSession {
     token: Arc<str>,
     state: web::Data<AppState>,
     frames: VecDeque<(u64, ByteString)>,
+    /// Number of the newest frame (or the cursor the session started at).
     last_seq: u64,
+    /// Log seq and sub-number of the newest frame.
+    position: (u64, u64),
+    /// The cursor from which the queue is complete; `None` for a session
+    /// started here by a send, which catches up at its first poll.
+    complete_from: Option<u64>,
+    last_alive: Option<Instant>,
     bytes: usize,
     waiting: Option<(u64, oneshot::Sender<Result<Batch, u64>>)>,
     /// The timer that answers the waiting poll empty when the wait is over.
@@ -113,20 +142,32 @@ pub struct PollSession {
 }
 
 impl PollSession {
-    /// A session for member `id`, known to clients by `token`.
-    pub fn new(id: MemberId, token: Arc<str>, state: web::Data<AppState>, now_ms: u64) -> Self {
+    /// A session for member `id`, known to clients by `token`, whose
+    /// client has every frame up to `cursor` (0 for a new session), or
+    /// `None` when not known yet.
+    pub fn new(
+        id: MemberId,
+        token: Arc<str>,
+        state: web::Data<AppState>,
+        now_ms: u64,
+        cursor: Option<u64>,
+    ) -> Self {
+        let start = cursor.unwrap_or(0);
         PollSession {
             id,
             token,
             state,
             frames: VecDeque::new(),
-            last_seq: 0,
+            last_seq: start,
+            position: (seq_of(start), start & SUB_MAX),
+            complete_from: cursor,
+            last_alive: None,
             bytes: 0,
             waiting: None,
             wait_timer: None,
             last_contact: Instant::now(),
             closed: None,
-            acked: 0,
+            acked: start,
             polls: TokenBucket::new(POLL_BURST, POLLS_PER_SEC, now_ms),
         }
     }
@@ -155,6 +196,25 @@ impl PollSession {
     fn flush(&mut self) {
         if let Some((cursor, reply)) = self.waiting.take() {
             let _ = reply.send(Ok(self.batch_after(cursor)));
+        }
+    }
+
+    /// The number of the next frame, from the log seq it comes from.
+    fn number(&mut self, at: u64) -> u64 {
+        let (seq, sub) = self.position;
+        self.position = if at > seq {
+            (at, 0)
+        } else {
+            (seq, (sub + 1).min(SUB_MAX))
+        };
+        (self.position.0 << SUB_BITS) | self.position.1
+    }
+
+    /// Tells the room, at most every [`ALIVE_EVERY`], that the client polls.
+    fn alive(&mut self) {
+        if self.last_alive.is_none_or(|t| t.elapsed() >= ALIVE_EVERY) {
+            self.last_alive = Some(Instant::now());
+            self.state.room.do_send(Alive { id: self.id });
         }
     }
 
@@ -200,7 +260,15 @@ impl Actor for PollSession {
 
     fn stopped(&mut self, _: &mut Context<Self>) {
         self.state.metrics.connections_of(Transport::Polling).dec();
-        self.state.room.do_send(Disconnect { id: self.id });
+        // Only a closing client or one that stopped reading leaves; a session
+        // this instance stops serving (not polled here, or the server
+        // stopping) may go on elsewhere, and its lease decides.
+        let why = match self.closed {
+            Some(CloseKind::ClientLeft) => Some(LeftWhy::Gone),
+            Some(CloseKind::SlowReader) => Some(LeftWhy::Dropped),
+            _ => None,
+        };
+        self.state.room.do_send(Disconnect { id: self.id, why });
         self.state.polling.remove(&self.token);
         if let Some((_, reply)) = self.waiting.take() {
             let closed = self.closed.or(Some(CloseKind::Expired));
@@ -218,7 +286,7 @@ impl Handler<ToMember> for PollSession {
 
     fn handle(&mut self, msg: ToMember, ctx: &mut Context<Self>) {
         match msg {
-            ToMember::Frame(frame) => {
+            ToMember::Frame(frame, at) => {
                 if self.closed.is_some() {
                     return;
                 }
@@ -233,12 +301,22 @@ impl Handler<ToMember> for PollSession {
                     self.end(CloseKind::SlowReader, ctx);
                     return;
                 }
-                self.last_seq += 1;
+                self.last_seq = self.number(at);
                 self.bytes += frame.len();
                 self.frames.push_back((self.last_seq, frame));
                 self.flush();
             }
             ToMember::Close(kind) => self.end(kind, ctx),
+            ToMember::Restart(after) => {
+                // What the room sends next replaces what is queued: the
+                // frames after `after` that the client has not seen.
+                self.frames.clear();
+                self.bytes = 0;
+                let start = after << SUB_BITS;
+                self.position = (after, 0);
+                self.last_seq = start;
+                self.acked = self.acked.min(start);
+            }
         }
     }
 }
@@ -248,7 +326,18 @@ impl Handler<Poll> for PollSession {
 
     fn handle(&mut self, msg: Poll, ctx: &mut Context<Self>) {
         self.last_contact = Instant::now();
+        self.alive();
         let now_ms = crate::chat_room::now_ms();
+        // Started here by a send, or asked for frames from before this
+        // instance served the session: fetch them from the log first.
+        let catching_up = self.complete_from.is_none_or(|from| msg.cursor < from);
+        if catching_up {
+            self.complete_from = Some(msg.cursor);
+            self.state.room.do_send(crate::chat_room::Reattach {
+                id: self.id,
+                after: seq_of(msg.cursor),
+            });
+        }
         let progressed = msg.cursor > self.acked
             && self
                 .frames
@@ -265,7 +354,9 @@ impl Handler<Poll> for PollSession {
         // A newer poll replaces an older one, which returns empty at once.
         self.flush();
         let batch = self.batch_after(msg.cursor);
-        if !batch.frames.is_empty() || batch.closed.is_some() {
+        // While catching up, what is queued is about to be replaced: the
+        // poll waits for the frames from the log.
+        if !catching_up && (!batch.frames.is_empty() || batch.closed.is_some()) {
             let _ = msg.reply.send(Ok(batch));
             if self.closed.is_some() && self.frames.iter().all(|(seq, _)| *seq <= msg.cursor) {
                 ctx.stop();
@@ -290,6 +381,7 @@ impl Handler<Touch> for PollSession {
 
     fn handle(&mut self, _: Touch, _: &mut Context<Self>) {
         self.last_contact = Instant::now();
+        self.alive();
     }
 }
 

@@ -29,9 +29,22 @@ pub struct PendingPresence {
     /// Who joined, when the batch is a single join: they need no notice of
     /// their own arrival.
     joiner: Option<MemberId>,
+    /// The log seq of the newest change, which numbers the batch.
+    at: u64,
 }
 
 impl PendingPresence {
+    /// The log seq of the newest change waiting.
+    pub fn at(&self) -> u64 {
+        self.at
+    }
+
+    /// Notes the log seq of the change being recorded.
+    pub fn at_seq(&mut self, at: u64) -> &mut Self {
+        self.at = self.at.max(at);
+        self
+    }
+
     /// Records an arrival.
     pub fn joined(&mut self, nick: String, member: MemberId) {
         self.joiner = self.changes.is_empty().then_some(member);

@@ -67,7 +67,7 @@ pub enum ClientFrame {
 }
 
 /// One chat message as it is stored in history and delivered.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChatMessage {
     /// Room-scoped id, strictly increasing: the order of the room, and the
     /// resume cursor.
@@ -200,6 +200,13 @@ pub enum ServerFrame {
     },
     /// Answer to `ping`.
     Pong {},
+    /// The instance lost (`true`) or regained (`false`) the shared store
+    /// that joins it to the other instances. While degraded, changes are
+    /// refused with `degraded`; what was acknowledged stays.
+    Status {
+        /// Whether the chat is degraded now.
+        degraded: bool,
+    },
     /// Something the client sent was refused.
     Error {
         /// Stable machine-readable code.
@@ -251,11 +258,14 @@ pub enum ErrorCode {
     RateLimited,
     /// The server is stopping; reconnect shortly.
     ShuttingDown,
+    /// The instance cannot reach the shared store (Redis) that makes the
+    /// chat one across instances; nothing was done. Retry after `retry_ms`.
+    Degraded,
 }
 
 impl ErrorCode {
     /// Every code, for metrics and documentation checks.
-    pub const ALL: [ErrorCode; 16] = [
+    pub const ALL: [ErrorCode; 17] = [
         ErrorCode::BadFrame,
         ErrorCode::UnknownType,
         ErrorCode::BinaryUnsupported,
@@ -272,6 +282,7 @@ impl ErrorCode {
         ErrorCode::InvalidText,
         ErrorCode::RateLimited,
         ErrorCode::ShuttingDown,
+        ErrorCode::Degraded,
     ];
 
     /// The code as it appears on the wire.
@@ -293,6 +304,7 @@ impl ErrorCode {
             ErrorCode::InvalidText => "invalid_text",
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::ShuttingDown => "shutting_down",
+            ErrorCode::Degraded => "degraded",
         }
     }
 }

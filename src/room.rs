@@ -1,72 +1,89 @@
-//! One room's pure state: who is in it under which nickname, who is typing,
-//! the message sequence and the recent history. No actix, no I/O, no clock:
-//! callers pass the time in. Cross-room rules (rate limits, moving between
-//! rooms, resume tokens) live in `chat_core.rs`, not here.
+//! One room as this instance sees it: a mirror built from a backplane
+//! snapshot and moved forward only by the room's log entries, in order, so
+//! every instance holds the same roster, count and history. It also knows
+//! which of its members are connected here. No actix, no I/O: callers pass
+//! the entries and the time in. Deciding what may happen (free nicknames,
+//! message ids) is the backplane's; what each connection is sent is
+//! `chat_core.rs`'s.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
+use crate::backplane::{Entry, Event, Snapshot, Token};
 use crate::history::{History, Replay};
-use crate::nickname::Nickname;
 use crate::protocol::{ChatMessage, RosterEntry};
 
 /// Identifies one connection (of any transport) for its whole life.
 pub type MemberId = u64;
 
-/// A participant of a room.
+/// A participant of a room, wherever connected.
 #[derive(Debug, Clone)]
 pub struct Member {
     /// Their nickname.
-    pub nick: Nickname,
-    /// Their resume token.
-    pub token: Arc<str>,
+    pub nick: String,
     /// Since when they are typing (ms), if they are.
     pub typing_since: Option<u64>,
     /// Join order, for a stable roster.
-    joined: u64,
+    order: u64,
 }
 
-/// What `post` did with a message.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Posted {
-    /// A new message, to be broadcast.
-    New(ChatMessage),
-    /// A resend of a message already posted under this id.
-    Duplicate(u64),
+/// What applying an entry changed, beyond the event itself.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Applied {
+    /// The entry was already applied (an echo): nothing to send.
+    pub stale: bool,
+    /// A resumed member had been typing; their typing ended.
+    pub typing_ended: bool,
 }
 
-/// One room.
+/// One room's mirror.
 #[derive(Debug)]
 pub struct Room {
-    members: HashMap<MemberId, Member>,
-    by_key: HashMap<String, MemberId>,
+    members: HashMap<Token, Member>,
+    /// Members connected to this instance.
+    local: HashMap<MemberId, Token>,
     history: History,
     last_id: u64,
-    joins: u64,
+    /// Seq of the last entry applied.
+    pub seq: u64,
+    next_order: u64,
     /// Members typing now, so idle rooms skip the expiry scan.
     typers: usize,
     /// This incarnation of the room's id sequence.
     pub epoch: String,
-    /// Last time anything happened here, for evicting idle empty rooms.
-    pub last_active_ms: u64,
 }
 
 impl Room {
-    /// An empty room keeping `history_size` messages.
-    pub fn new(history_size: usize, now_ms: u64, epoch: String) -> Self {
+    /// A mirror starting from `snapshot`, keeping `history_size` messages.
+    pub fn from_snapshot(snapshot: Snapshot, history_size: usize) -> Self {
+        let mut history = History::new(history_size);
+        for message in snapshot.history {
+            history.push(message, None);
+        }
+        let next_order = snapshot.members.iter().map(|m| m.order).max().unwrap_or(0);
         Room {
+            members: snapshot
+                .members
+                .into_iter()
+                .map(|m| {
+                    let member = Member {
+                        nick: m.nick,
+                        typing_since: None,
+                        order: m.order,
+                    };
+                    (m.token, member)
+                })
+                .collect(),
+            local: HashMap::new(),
+            history,
+            last_id: snapshot.last_id,
+            seq: snapshot.seq,
+            next_order,
             typers: 0,
-            epoch,
-            members: HashMap::new(),
-            by_key: HashMap::new(),
-            history: History::new(history_size),
-            last_id: 0,
-            joins: 0,
-            last_active_ms: now_ms,
+            epoch: snapshot.epoch,
         }
     }
 
-    /// Number of participants.
+    /// Number of participants, cluster-wide.
     pub fn len(&self) -> usize {
         self.members.len()
     }
@@ -76,146 +93,162 @@ impl Room {
         self.members.is_empty()
     }
 
+    /// Whether no member is connected to this instance.
+    pub fn has_no_local(&self) -> bool {
+        self.local.is_empty()
+    }
+
     /// Id of the newest message (0 when none).
     pub fn cursor(&self) -> u64 {
         self.last_id
     }
 
-    /// Who holds this nickname here, if anyone.
-    pub fn holder_of(&self, nick: &Nickname) -> Option<MemberId> {
-        self.by_key.get(nick.key()).copied()
+    /// A participant by token.
+    pub fn member(&self, token: &Token) -> Option<&Member> {
+        self.members.get(token)
     }
 
-    /// A participant by id.
-    pub fn member(&self, id: MemberId) -> Option<&Member> {
-        self.members.get(&id)
+    /// The connections here that are members.
+    pub fn local_ids(&self) -> impl Iterator<Item = MemberId> + '_ {
+        self.local.keys().copied()
     }
 
-    /// Every participant's id.
-    pub fn member_ids(&self) -> impl Iterator<Item = MemberId> + '_ {
-        self.members.keys().copied()
+    /// Number of members connected here.
+    pub fn local_len(&self) -> usize {
+        self.local.len()
     }
 
-    /// Adds a participant; the caller has checked the nickname is free.
-    pub fn insert(&mut self, id: MemberId, nick: Nickname, token: Arc<str>) {
-        self.joins += 1;
-        self.by_key.insert(nick.key().to_owned(), id);
-        let member = Member {
-            nick,
-            token,
-            typing_since: None,
-            joined: self.joins,
-        };
-        self.members.insert(id, member);
+    /// The token of a connection here, if it is a member.
+    pub fn local_token(&self, id: MemberId) -> Option<&Token> {
+        self.local.get(&id)
     }
 
-    /// Removes a participant.
-    pub fn remove(&mut self, id: MemberId) -> Option<Member> {
-        self.stop_typing(id);
-        let member = self.members.remove(&id)?;
-        self.by_key.remove(member.nick.key());
-        Some(member)
+    /// Marks connection `id` as member `token`'s connection here.
+    pub fn attach(&mut self, id: MemberId, token: Token) {
+        self.local.insert(id, token);
     }
 
-    /// Moves a participant's place (nickname, token, join order) to a new
-    /// connection id, as when a user resumes on a new connection.
-    pub fn transfer(&mut self, from: MemberId, to: MemberId) -> Option<&Member> {
-        self.stop_typing(from);
-        let member = self.members.remove(&from)?;
-        self.by_key.insert(member.nick.key().to_owned(), to);
-        self.members.insert(to, member);
-        self.members.get(&to)
+    /// Forgets that connection `id` is here; returns whether it was.
+    pub fn detach(&mut self, id: MemberId) -> bool {
+        self.local.remove(&id).is_some()
     }
 
-    /// Renames a participant; the caller has checked the name is free.
-    /// Returns the old nickname.
-    pub fn rename(&mut self, id: MemberId, nick: Nickname) -> Option<Nickname> {
-        let member = self.members.get_mut(&id)?;
-        self.by_key.remove(member.nick.key());
-        self.by_key.insert(nick.key().to_owned(), id);
-        Some(std::mem::replace(&mut member.nick, nick))
-    }
-
-    /// Sets the typing flag at `now_ms`; returns whether it changed.
-    pub fn set_typing(&mut self, id: MemberId, on: bool, now_ms: u64) -> bool {
-        match self.members.get_mut(&id) {
-            Some(member) if member.typing_since.is_some() != on => {
-                member.typing_since = on.then_some(now_ms);
-                self.typers = if on { self.typers + 1 } else { self.typers - 1 };
-                true
-            }
-            Some(member) => {
-                // Typing on again while on renews the indicator quietly.
-                if on {
-                    member.typing_since = Some(now_ms);
+    /// Moves the room forward by one entry. Entries at or before the last
+    /// applied one are echoes and change nothing.
+    pub fn apply(&mut self, entry: &Entry, now_ms: u64) -> Applied {
+        if entry.seq <= self.seq {
+            return Applied {
+                stale: true,
+                ..Applied::default()
+            };
+        }
+        self.seq = entry.seq;
+        let mut applied = Applied::default();
+        match &entry.event {
+            Event::Joined {
+                token,
+                nick,
+                resumed,
+                ..
+            } => {
+                if *resumed && self.members.contains_key(token) {
+                    applied.typing_ended = self.stop_typing(token);
+                } else {
+                    self.next_order += 1;
+                    let member = Member {
+                        nick: nick.clone(),
+                        typing_since: None,
+                        order: self.next_order,
+                    };
+                    if let Some(old) = self.members.insert(token.clone(), member) {
+                        if old.typing_since.is_some() {
+                            self.typers -= 1;
+                        }
+                    }
                 }
-                false
             }
-            None => false,
+            Event::Left { token, .. } => {
+                self.stop_typing(token);
+                self.members.remove(token);
+            }
+            Event::Renamed { token, new, .. } => {
+                if let Some(member) = self.members.get_mut(token) {
+                    member.nick = new.clone();
+                }
+            }
+            Event::Typing { token, on, .. } => {
+                if let Some(member) = self.members.get_mut(token) {
+                    match (member.typing_since.is_some(), on) {
+                        (false, true) => self.typers += 1,
+                        (true, false) => self.typers -= 1,
+                        _ => {}
+                    }
+                    member.typing_since = on.then_some(now_ms);
+                }
+            }
+            Event::Message { token, message, .. } => {
+                self.stop_typing(token);
+                self.last_id = self.last_id.max(message.id);
+                self.history.push(message.clone(), None);
+            }
+        }
+        applied
+    }
+
+    /// Whether `token` is typing now.
+    pub fn is_typing(&self, token: &Token) -> bool {
+        self.members
+            .get(token)
+            .is_some_and(|m| m.typing_since.is_some())
+    }
+
+    /// Restarts a typing indicator's clock (the typer said "on" again).
+    pub fn renew_typing(&mut self, token: &Token, now_ms: u64) {
+        if let Some(member) = self.members.get_mut(token) {
+            if member.typing_since.is_some() {
+                member.typing_since = Some(now_ms);
+            }
         }
     }
 
-    /// Ends typing that began before `cutoff_ms` (a client that crashed or
-    /// forgot to say it stopped); returns whose.
-    pub fn expire_typing(&mut self, cutoff_ms: u64) -> Vec<String> {
+    /// Members connected here whose typing began before `cutoff_ms` (a
+    /// client that crashed or forgot to say it stopped).
+    pub fn stale_local_typers(&self, cutoff_ms: u64) -> Vec<Token> {
         if self.typers == 0 {
             return Vec::new();
         }
-        let mut expired = Vec::new();
-        for member in self.members.values_mut() {
-            if member.typing_since.is_some_and(|since| since < cutoff_ms) {
-                member.typing_since = None;
-                expired.push(member.nick.to_string());
-            }
-        }
-        self.typers -= expired.len();
-        expired
+        self.local
+            .values()
+            .filter(|token| {
+                self.members
+                    .get(*token)
+                    .and_then(|m| m.typing_since)
+                    .is_some_and(|since| since < cutoff_ms)
+            })
+            .cloned()
+            .collect()
     }
 
-    fn stop_typing(&mut self, id: MemberId) {
-        if let Some(member) = self.members.get_mut(&id) {
-            if member.typing_since.take().is_some() {
-                self.typers -= 1;
-            }
+    fn stop_typing(&mut self, token: &Token) -> bool {
+        let was = self
+            .members
+            .get_mut(token)
+            .and_then(|member| member.typing_since.take())
+            .is_some();
+        if was {
+            self.typers -= 1;
         }
-    }
-
-    /// Records a message from `id`, unless the same (token, reference) was
-    /// already posted. Sending ends the sender's typing.
-    pub fn post(
-        &mut self,
-        id: MemberId,
-        text: String,
-        reference: Option<&str>,
-        now_ms: u64,
-    ) -> Option<Posted> {
-        let token = self.members.get(&id)?.token.clone();
-        if let Some(existing) = reference.and_then(|r| self.history.id_for(&token, r)) {
-            return Some(Posted::Duplicate(existing));
-        }
-        self.stop_typing(id);
-        let member = self.members.get_mut(&id)?;
-        self.last_id += 1;
-        self.last_active_ms = now_ms;
-        let message = ChatMessage {
-            id: self.last_id,
-            ts: now_ms,
-            nick: member.nick.to_string(),
-            text,
-        };
-        let origin = reference.map(|r| (member.token.clone(), r.to_owned()));
-        self.history.push(message.clone(), origin);
-        Some(Posted::New(message))
+        was
     }
 
     /// The roster in join order.
     pub fn roster(&self) -> Vec<RosterEntry> {
         let mut members: Vec<&Member> = self.members.values().collect();
-        members.sort_unstable_by_key(|m| m.joined);
+        members.sort_unstable_by_key(|m| m.order);
         members
             .into_iter()
             .map(|m| RosterEntry {
-                nick: m.nick.to_string(),
+                nick: m.nick.clone(),
                 typing: m.typing_since.is_some(),
             })
             .collect()
@@ -238,81 +271,140 @@ impl Room {
             },
         }
     }
+
+    /// The newest message kept, for tests and diagnostics.
+    pub fn newest(&self) -> Option<ChatMessage> {
+        self.history.last(1).pop()
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
+    use crate::backplane::{LeftWhy, Origin};
+    use crate::room_name::RoomName;
 
-    fn nick(s: &str) -> Nickname {
-        Nickname::parse(s, 24).unwrap()
+    fn empty() -> Room {
+        Room::from_snapshot(
+            Snapshot {
+                epoch: "e".into(),
+                seq: 0,
+                last_id: 0,
+                members: Vec::new(),
+                history: Vec::new(),
+            },
+            10,
+        )
+    }
+
+    fn entry(seq: u64, event: Event) -> Entry {
+        Entry {
+            seq,
+            prev: seq.saturating_sub(1),
+            room: RoomName::parse("r").unwrap(),
+            event,
+        }
+    }
+
+    fn joined(token: &str, nick: &str, resumed: bool) -> Event {
+        Event::Joined {
+            token: Arc::from(token),
+            nick: nick.into(),
+            count: 0,
+            origin: Origin {
+                node: Arc::from("n"),
+                member: 1,
+            },
+            since: None,
+            resumed,
+        }
     }
 
     #[test]
-    fn numbers_messages_in_order_and_suppresses_resends() {
-        let mut room = Room::new(10, 0, "e".into());
-        room.insert(1, nick("ann"), Arc::from("t1"));
-        room.set_typing(1, true, 0);
-        let Some(Posted::New(first)) = room.post(1, "hi".into(), Some("r1"), 5) else {
-            panic!()
-        };
-        assert_eq!((first.id, first.ts, first.nick.as_str()), (1, 5, "ann"));
-        assert!(
-            room.member(1).unwrap().typing_since.is_none(),
-            "sending ends typing"
+    fn applies_entries_once_and_in_order() {
+        let mut room = empty();
+        room.apply(&entry(1, joined("t1", "ann", false)), 0);
+        room.apply(&entry(2, joined("t2", "bob", false)), 0);
+        assert!(room.apply(&entry(2, joined("t2", "bob", false)), 0).stale);
+        room.apply(
+            &entry(
+                3,
+                Event::Renamed {
+                    token: Arc::from("t1"),
+                    old: "ann".into(),
+                    new: "anna".into(),
+                },
+            ),
+            0,
         );
-        assert_eq!(
-            room.post(1, "hi".into(), Some("r1"), 6),
-            Some(Posted::Duplicate(1))
-        );
-        assert!(
-            matches!(room.post(1, "again".into(), Some("r2"), 7), Some(Posted::New(m)) if m.id == 2)
-        );
-        assert_eq!(room.cursor(), 2);
-        assert_eq!(room.post(9, "ghost".into(), None, 8), None);
-    }
-
-    #[test]
-    fn tracks_nicknames_through_rename_transfer_and_removal() {
-        let mut room = Room::new(10, 0, "e".into());
-        room.insert(1, nick("ann"), Arc::from("t1"));
-        room.insert(2, nick("bob"), Arc::from("t2"));
-        assert_eq!(room.holder_of(&nick("ANN")), Some(1));
-        assert_eq!(room.rename(1, nick("anna")).unwrap().as_str(), "ann");
-        assert_eq!(room.holder_of(&nick("ann")), None);
-        room.transfer(1, 3);
-        assert_eq!(room.holder_of(&nick("anna")), Some(3));
         let roster: Vec<String> = room.roster().into_iter().map(|e| e.nick).collect();
-        assert_eq!(
-            roster,
-            vec!["anna", "bob"],
-            "a transfer keeps the join order"
+        assert_eq!(roster, vec!["anna", "bob"]);
+        room.apply(
+            &entry(
+                4,
+                Event::Left {
+                    token: Arc::from("t1"),
+                    nick: "anna".into(),
+                    count: 1,
+                    why: LeftWhy::Left,
+                },
+            ),
+            0,
         );
-        room.remove(3);
-        assert_eq!((room.len(), room.holder_of(&nick("anna"))), (1, None));
+        assert_eq!(room.len(), 1);
     }
 
     #[test]
-    fn typing_reports_only_changes() {
-        let mut room = Room::new(10, 0, "e".into());
-        room.insert(1, nick("ann"), Arc::from("t1"));
-        assert!(room.set_typing(1, true, 0));
-        assert!(!room.set_typing(1, true, 5));
-        assert!(room.set_typing(1, false, 6));
-        room.set_typing(1, true, 10);
-        assert!(room.expire_typing(10).is_empty());
-        assert_eq!(room.expire_typing(11), vec!["ann"]);
-        assert!(room.expire_typing(100).is_empty());
+    fn a_resume_keeps_the_place_and_ends_typing() {
+        let mut room = empty();
+        room.apply(&entry(1, joined("t1", "ann", false)), 0);
+        room.apply(&entry(2, joined("t2", "bob", false)), 0);
+        room.apply(
+            &entry(
+                3,
+                Event::Typing {
+                    token: Arc::from("t1"),
+                    nick: "ann".into(),
+                    on: true,
+                },
+            ),
+            5,
+        );
+        assert_eq!(room.stale_local_typers(10), Vec::<Token>::new());
+        room.attach(7, Arc::from("t1"));
+        assert_eq!(room.stale_local_typers(10), vec![Arc::from("t1")]);
+        let applied = room.apply(&entry(4, joined("t1", "ann", true)), 0);
+        assert!(applied.typing_ended);
+        let roster: Vec<String> = room.roster().into_iter().map(|e| e.nick).collect();
+        assert_eq!(roster, vec!["ann", "bob"], "a resume keeps the join order");
     }
 
     #[test]
     fn a_cursor_from_an_earlier_incarnation_replays_recent_history() {
-        let mut room = Room::new(10, 0, "e".into());
-        room.insert(1, nick("ann"), Arc::from("t1"));
-        room.post(1, "a".into(), None, 0);
-        room.post(1, "b".into(), None, 0);
+        let mut room = empty();
+        for id in 1..=2 {
+            room.apply(
+                &entry(
+                    id,
+                    Event::Message {
+                        token: Arc::from("t"),
+                        reference: None,
+                        message: ChatMessage {
+                            id,
+                            ts: 0,
+                            nick: "ann".into(),
+                            text: "x".into(),
+                        },
+                    },
+                ),
+                0,
+            );
+        }
         let replay = room.replay(Some(35), 5);
         assert!(replay.gap);
         assert_eq!(replay.messages.len(), 2);
+        assert_eq!(room.cursor(), 2);
     }
 }

@@ -7,7 +7,9 @@
 use std::future::Future;
 use std::io;
 use std::net::{IpAddr, TcpListener};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix::prelude::*;
 use actix_web::dev::ServerHandle;
@@ -20,7 +22,7 @@ use crate::limits::Limits;
 use crate::metrics::Metrics;
 use crate::origin::OriginPolicy;
 use crate::poll_registry::PollRegistry;
-use crate::{conn_socket, cors, ops, page, poll_routes, ws_session};
+use crate::{backplane, conn_socket, cors, ops, page, poll_routes, ws_session};
 
 /// How long a stop waits for connections to finish before cutting them.
 pub const SHUTDOWN_TIMEOUT_SECS: u64 = 3;
@@ -43,6 +45,8 @@ pub struct AppState {
     pub trusted_proxies: Vec<IpAddr>,
     /// Live polling sessions.
     pub polling: PollRegistry,
+    /// Set while the backplane is unreachable.
+    pub degraded: Arc<AtomicBool>,
 }
 
 /// A bound, not yet awaited, server.
@@ -85,6 +89,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/close", web::post().to(poll_routes::close)),
         )
         .route("/healthz", web::get().to(ops::healthz))
+        .route("/readyz", web::get().to(ops::readyz))
         .route("/metrics", web::get().to(ops::metrics));
 }
 
@@ -105,7 +110,13 @@ impl Server {
         let port = listener.local_addr()?.port();
         let limits = config.limits();
         let metrics = Arc::new(Metrics::new());
-        let room = ChatRoom::new(limits, metrics.clone()).start();
+        let degraded = Arc::new(AtomicBool::new(false));
+        let backplane = backplane::open(config, &limits)?;
+        let lease = Duration::from_secs(config.lease_secs);
+        let chat = ChatRoom::new(limits, metrics.clone(), backplane, lease, degraded.clone());
+        // The ChatRoom gets a thread of its own: with Redis, each decision
+        // is a round trip, which must not hold up the HTTP workers.
+        let room = ChatRoom::start_in_arbiter(&Arbiter::new().handle(), |_| chat);
         let base = config.base_path();
         let transports = config.transports();
         let state = web::Data::new(AppState {
@@ -117,6 +128,7 @@ impl Server {
             transports,
             trusted_proxies: config.trusted_proxies.clone(),
             polling: PollRegistry::new(config.max_poll_sessions, config.max_sessions_per_ip),
+            degraded,
         });
         let scope = base.clone();
         let mut http = HttpServer::new(move || {

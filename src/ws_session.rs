@@ -10,6 +10,7 @@ use actix::prelude::*;
 use actix_web::{web, HttpRequest, HttpResponse};
 use actix_web_actors::ws;
 
+use crate::backplane::LeftWhy;
 use crate::chat_room::{next_member_id, Connect, Disconnect, Inbound};
 use crate::client_addr::client_addr;
 use crate::conn_socket::ConnSocket;
@@ -138,6 +139,7 @@ impl Actor for WsSession {
             id: self.id,
             to: ctx.address().recipient(),
             outbox: Some(self.outbox.clone()),
+            poll: None,
         });
     }
 
@@ -146,7 +148,10 @@ impl Actor for WsSession {
             .metrics
             .connections_of(crate::metrics::Transport::WebSocket)
             .dec();
-        self.state.room.do_send(Disconnect { id: self.id });
+        self.state.room.do_send(Disconnect {
+            id: self.id,
+            why: Some(LeftWhy::Gone),
+        });
     }
 }
 
@@ -156,8 +161,8 @@ impl Handler<ToMember> for WsSession {
     fn handle(&mut self, msg: ToMember, ctx: &mut Self::Context) {
         match msg {
             // The room reserved these bytes in the outbox before sending.
-            ToMember::Frame(text) if !self.outbox.is_dropped() => ctx.text(text),
-            ToMember::Frame(_) | ToMember::Close(CloseKind::SlowReader) => {
+            ToMember::Frame(text, _) if !self.outbox.is_dropped() => ctx.text(text),
+            ToMember::Frame(..) | ToMember::Close(CloseKind::SlowReader) => {
                 // Dropped by the room for not reading: nothing more is sent,
                 // and the socket is cut so the HTTP layer lets go of what is
                 // still queued.
@@ -166,6 +171,7 @@ impl Handler<ToMember> for WsSession {
                 }
                 ctx.stop();
             }
+            ToMember::Restart(_) => {}
             ToMember::Close(kind) => {
                 let (code, reason) = kind.code_and_reason();
                 let reason = ws::CloseReason {

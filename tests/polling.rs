@@ -115,7 +115,8 @@ async fn a_second_poll_replaces_the_first_and_gets_the_frames() {
     let (_bob, _) = Client::join(&server.ws_url(), "bob", "lobby").await;
     let batch = parked.await.unwrap();
     assert_eq!(batch["frames"][0]["type"], "joined");
-    assert_eq!(batch["cursor"], ann.cursor + 1);
+    // Cursors only increase; they are not consecutive.
+    assert!(batch["cursor"].as_u64().unwrap() > ann.cursor);
 }
 
 #[tokio::test]

@@ -1,31 +1,33 @@
-//! Entering a room: checking the join, taking over a ghost connection with
-//! a resume token, creating (and, at the cap, evicting) rooms, and building
-//! the welcome. Part of the pure room core; it sees `ChatCore`'s private
-//! state as a child module and does no I/O.
+//! Entering a room: checking the join, opening the room's mirror from a
+//! backplane snapshot, asking the backplane for the place (which decides
+//! nickname, resume and room size cluster-wide), leaving the room one was
+//! in, attaching a polling session that another instance started, and
+//! building the welcome. Part of the pure core; it sees `ChatCore`'s
+//! private state as a child module.
 
 use std::sync::Arc;
 
-use super::{refusal, to_member, Audience, ChatCore, CloseReason, Effect, MemberId};
+use super::{refusal, refused, ChatCore, Effect, MemberId};
+use crate::backplane::{JoinRequest, LeftWhy, Origin, Refusal, Token};
 use crate::nickname::Nickname;
-use crate::protocol::{error, ErrorCode, ServerFrame, PROTOCOL_VERSION};
+use crate::protocol::{ErrorCode, ServerFrame, PROTOCOL_VERSION};
 use crate::room::Room;
 use crate::room_name::RoomName;
 use crate::token;
 
+/// A `join` frame's fields.
+pub(super) struct JoinAsk<'a> {
+    pub v: Option<u32>,
+    pub nick: &'a str,
+    pub room: Option<&'a str>,
+    pub since: Option<u64>,
+    pub resume: Option<&'a str>,
+    pub epoch: Option<&'a str>,
+}
+
 impl ChatCore {
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn join(
-        &mut self,
-        id: MemberId,
-        v: Option<u32>,
-        nick: &str,
-        room: Option<&str>,
-        since: Option<u64>,
-        resume: Option<&str>,
-        epoch: Option<&str>,
-        now_ms: u64,
-    ) -> Vec<Effect> {
-        if let Some(v) = v.filter(|&v| v != PROTOCOL_VERSION) {
+    pub(super) fn join(&mut self, id: MemberId, ask: JoinAsk<'_>, now_ms: u64) -> Vec<Effect> {
+        if let Some(v) = ask.v.filter(|&v| v != PROTOCOL_VERSION) {
             return refusal(
                 id,
                 ErrorCode::UnsupportedVersion,
@@ -34,191 +36,166 @@ impl ChatCore {
                 ),
             );
         }
-        let nick = match Nickname::parse(nick, self.limits.max_nick_chars) {
+        let nick = match Nickname::parse(ask.nick, self.limits.max_nick_chars) {
             Ok(nick) => nick,
             Err(e) => return refusal(id, ErrorCode::InvalidNick, e.0),
         };
-        let room_name = match room
+        let room_name = match ask
+            .room
             .map(RoomName::parse)
             .unwrap_or_else(|| Ok(RoomName::default_room()))
         {
             Ok(name) => name,
             Err(e) => return refusal(id, ErrorCode::InvalidRoom, e),
         };
+        if let Err(refusal) = self.open_mirror(&room_name) {
+            return refused(id, refusal, None);
+        }
         // A cursor from another incarnation of the room means nothing here:
         // the client gets the recent history, flagged as a gap.
-        let since = match epoch {
+        let since = match ask.epoch {
             Some(seen) if self.rooms.get(&room_name).is_some_and(|r| r.epoch != seen) => {
                 Some(u64::MAX)
             }
-            _ => since,
+            _ => ask.since,
         };
-        let mut effects = Vec::new();
-        let ghost = resume
-            .and_then(|t| self.tokens.get(t).copied())
-            .filter(|&g| g != id);
-        if let Some(ghost) = ghost {
-            if self.current_room(ghost).as_ref() == Some(&room_name) {
-                return self.take_over(id, ghost, room_name, since);
+        let before = self.place_of(id);
+        // A well-formed token from the client is theirs to resume with: it
+        // takes back their own nickname at once, wherever they were
+        // connected. Otherwise the connection keeps the token it has.
+        let token: Token = ask
+            .resume
+            .filter(|t| token::is_well_formed(t))
+            .map(Arc::from)
+            .or_else(|| self.connections.get(&id).and_then(|c| c.token.clone()))
+            .unwrap_or_else(|| Arc::from(token::new_token()));
+        let request = JoinRequest {
+            room: room_name.clone(),
+            nick,
+            token: token.clone(),
+            origin: Origin {
+                node: self.node.clone(),
+                member: id,
+            },
+            since,
+            max_members: self.limits.max_room_members,
+        };
+        let mut effects = match self.backplane.join(request) {
+            Ok(entries) => self.apply(entries, now_ms),
+            Err(refusal) => {
+                let effects = refused(id, refusal, None);
+                self.drop_mirror_if_unused(&room_name);
+                return effects;
+            }
+        };
+        // Joining under another token leaves the old membership behind:
+        // end it, so the user is in one room once.
+        if let Some((old_room, old_token)) = before.filter(|(_, t)| *t != token) {
+            if let Ok(entries) = self.backplane.leave(&old_room, &old_token, LeftWhy::Moved) {
+                effects.extend(self.apply(entries, now_ms));
             }
         }
-        // Joining the room one is already in, under the same name, is a
-        // re-sync: a fresh welcome, and nobody sees a leave or a join.
-        let same_place = self.current_room(id).as_ref() == Some(&room_name)
-            && self
-                .rooms
-                .get(&room_name)
-                .and_then(|r| r.member(id))
-                .is_some_and(|m| m.nick.key() == nick.key());
-        if same_place {
-            return vec![to_member(id, self.welcome(id, &room_name, since))];
-        }
-        if let Err((code, text)) = self.ensure_room(&room_name, now_ms) {
-            effects.push(to_member(id, error(code, text)));
-            return effects;
-        }
-        // unwrap: ensure_room just made sure the room exists.
-        let room = self.rooms.get(&room_name).unwrap();
-        if room.holder_of(&nick).is_some_and(|holder| holder != id) {
-            effects.push(to_member(
-                id,
-                error(
-                    ErrorCode::NickTaken,
-                    format!("the nickname {nick} is taken in {room_name}"),
-                ),
-            ));
-            return effects;
-        }
-        let already_here = room.member(id).is_some();
-        if !already_here && room.len() >= self.limits.max_room_members {
-            effects.push(to_member(
-                id,
-                error(ErrorCode::RoomFull, format!("{room_name} is full")),
-            ));
-            return effects;
-        }
-        // The join will succeed: only now is a ghost elsewhere ended, so a
-        // resume that is refused leaves the old connection alone.
-        if let Some(ghost) = ghost {
-            effects.extend(self.disconnect(ghost));
-            effects.push(Effect::Close {
-                member: ghost,
-                reason: CloseReason::Replaced,
-            });
-        }
-        // A well-formed token that no live connection holds is kept, so that
-        // resends after a full reconnect are still recognised; a user moving
-        // between rooms keeps theirs.
-        let reusable = resume
-            .filter(|t| token::is_well_formed(t) && !self.tokens.contains_key(*t))
-            .map(Arc::from);
-        let previous = self.leave_room(id, &mut effects);
-        let token = reusable
-            .or(previous)
-            .unwrap_or_else(|| Arc::from(token::new_token()));
-        // unwrap: the room was ensured above and leaving another room does
-        // not remove rooms.
-        let room = self.rooms.get_mut(&room_name).unwrap();
-        room.insert(id, nick.clone(), token.clone());
-        self.members_in_rooms += 1;
-        room.last_active_ms = now_ms;
-        self.tokens.insert(token.clone(), id);
-        if let Some(conn) = self.connections.get_mut(&id) {
-            conn.room = Some(room_name.clone());
-        }
-        let count = room.len();
-        effects.push(to_member(id, self.welcome(id, &room_name, since)));
-        effects.push(Effect::Send {
-            to: Audience::RoomExcept(room_name, id),
-            frame: ServerFrame::Joined {
-                nick: nick.to_string(),
-                count,
-            },
-        });
         effects
     }
 
-    /// Moves a ghost's place in `room` to `id` without a leave or join
-    /// notice: to everyone else the user never left.
-    fn take_over(
-        &mut self,
-        id: MemberId,
-        ghost: MemberId,
-        room_name: RoomName,
-        since: Option<u64>,
-    ) -> Vec<Effect> {
-        let mut effects = Vec::new();
-        self.leave_room(id, &mut effects);
-        self.connections.remove(&ghost);
-        effects.push(Effect::Close {
-            member: ghost,
-            reason: CloseReason::Replaced,
-        });
-        // unwrap: the ghost was in this room a moment ago.
-        let room = self.rooms.get_mut(&room_name).unwrap();
-        let was_typing = room.member(ghost).is_some_and(|m| m.typing_since.is_some());
-        let Some(member) = room.transfer(ghost, id) else {
-            return effects;
-        };
-        let (nick, token) = (member.nick.to_string(), member.token.clone());
-        self.tokens.insert(token, id);
-        if let Some(conn) = self.connections.get_mut(&id) {
-            conn.room = Some(room_name.clone());
-        }
-        effects.push(to_member(id, self.welcome(id, &room_name, since)));
-        if was_typing {
-            effects.push(Effect::Send {
-                to: Audience::RoomExcept(room_name, id),
-                frame: ServerFrame::Typing { nick, on: false },
-            });
-        }
-        effects
-    }
-
-    /// Makes sure `name` exists, creating it and evicting the longest-idle
-    /// empty room when at the cap.
-    fn ensure_room(&mut self, name: &RoomName, now_ms: u64) -> Result<(), (ErrorCode, String)> {
-        if self.rooms.contains_key(name) {
+    /// Starts mirroring `room_name` if it is not mirrored yet.
+    pub(super) fn open_mirror(&mut self, room_name: &RoomName) -> Result<(), Refusal> {
+        if self.rooms.contains_key(room_name) {
             return Ok(());
         }
-        let epoch = token::new_token()[..12].to_owned();
         if self.rooms.len() >= self.limits.max_rooms {
-            let idle = self
-                .rooms
-                .iter()
-                .filter(|(_, room)| room.is_empty())
-                .min_by_key(|(_, room)| room.last_active_ms)
-                .map(|(name, _)| name.clone());
-            match idle {
-                Some(idle) => {
-                    self.rooms.remove(&idle);
-                }
-                None => {
-                    return Err((
-                        ErrorCode::TooManyRooms,
-                        "the server holds as many rooms as it may; try an existing room".into(),
-                    ))
-                }
+            return Err(Refusal::new(
+                ErrorCode::TooManyRooms,
+                "the server holds as many rooms as it may; try an existing room",
+            ));
+        }
+        // Watch first, then read: an entry written in between arrives both
+        // in the snapshot and as an echo, which the mirror ignores.
+        self.backplane.watch(room_name, true);
+        match self.backplane.snapshot(room_name) {
+            Ok(snapshot) => {
+                let room = Room::from_snapshot(snapshot, self.limits.history_size);
+                self.rooms.insert(room_name.clone(), room);
+                Ok(())
+            }
+            Err(refusal) => {
+                self.backplane.watch(room_name, false);
+                Err(refusal)
             }
         }
-        self.rooms.insert(
-            name.clone(),
-            Room::new(self.limits.history_size, now_ms, epoch),
-        );
-        Ok(())
     }
 
-    fn welcome(&self, id: MemberId, room_name: &RoomName, since: Option<u64>) -> ServerFrame {
-        // unwrap: callers have just put `id` into this room.
+    /// Makes connection `id` (a polling session first served here) the
+    /// local connection of member `token` in `room_name`, without telling
+    /// anyone: the member is already there. Returns the frames after the
+    /// session's position `after`, or a fresh welcome with `gap` set when
+    /// those are no longer kept.
+    pub fn attach(
+        &mut self,
+        id: MemberId,
+        token: Token,
+        room_name: Option<RoomName>,
+        after: u64,
+    ) -> Vec<Effect> {
+        if let Some(conn) = self.connections.get_mut(&id) {
+            conn.token = Some(token.clone());
+        }
+        self.tokens.insert(token.clone(), id);
+        let Some(room_name) = room_name else {
+            return Vec::new();
+        };
+        if let Err(refusal) = self.open_mirror(&room_name) {
+            return refused(id, refusal, None);
+        }
+        let is_member = self
+            .rooms
+            .get(&room_name)
+            .is_some_and(|r| r.member(&token).is_some());
+        if !is_member {
+            self.drop_mirror_if_unused(&room_name);
+            return Vec::new();
+        }
+        self.bind(id, &room_name, &token);
+        self.catch_up_or_welcome(id, after)
+    }
+
+    /// What connection `id` missed after log seq `after`, or, when that is
+    /// no longer kept, a fresh welcome with `gap` set.
+    pub fn catch_up_or_welcome(&mut self, id: MemberId, after: u64) -> Vec<Effect> {
+        if let Some(effects) = self.catch_up(id, after) {
+            return effects;
+        }
+        let Some((room_name, token)) = self.place_of(id) else {
+            return Vec::new();
+        };
+        let seq = self.rooms.get(&room_name).map_or(0, |r| r.seq);
+        let frame = self.welcome(&room_name, &token, Some(u64::MAX));
+        vec![Effect::Send {
+            to: super::Audience::Member(id),
+            frame,
+            at: seq,
+        }]
+    }
+
+    pub(super) fn welcome(
+        &self,
+        room_name: &RoomName,
+        token: &Token,
+        since: Option<u64>,
+    ) -> ServerFrame {
+        // unwrap: callers have just made sure the mirror exists.
         let room = self.rooms.get(room_name).unwrap();
-        let member = room.member(id).unwrap();
+        let nick = room
+            .member(token)
+            .map(|m| m.nick.clone())
+            .unwrap_or_default();
         let replay = room.replay(since, self.limits.history_on_join);
         ServerFrame::Welcome {
             v: PROTOCOL_VERSION,
-            nick: member.nick.to_string(),
+            nick,
             room: room_name.to_string(),
             epoch: room.epoch.clone(),
-            session: member.token.to_string(),
+            session: token.to_string(),
             roster: room.roster(),
             count: room.len(),
             history: replay.messages,
