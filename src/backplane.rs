@@ -7,7 +7,7 @@
 //!
 //! The room core (`chat_core.rs`) talks only to the [`Backplane`] trait and
 //! does not know which implementation it has: [`memory::MemoryBackplane`]
-//! for a single instance (the default) or a Redis one for many
+//! for a single instance (the default) or [`redis::RedisBackplane`] for many
 //! instances sharing a Redis server. Calls are synchronous: the in-memory one
 //! answers at once, the Redis one with one round trip on the ChatRoom's own
 //! thread. Entries written by other instances reach the ChatRoom as
@@ -15,6 +15,8 @@
 //! the instance that made a change applies it without waiting for the echo.
 
 pub mod memory;
+pub mod redis;
+mod redis_scripts;
 
 use std::sync::Arc;
 
@@ -26,6 +28,9 @@ use crate::nickname::Nickname;
 use crate::protocol::{ChatMessage, ErrorCode};
 use crate::room::MemberId;
 use crate::room_name::RoomName;
+
+/// Entries of a room's log kept for catching up, beyond its history.
+pub const LOG_TAIL: usize = 1_024;
 
 /// A member's resume token: who they are across connections and instances.
 pub type Token = Arc<str>;
@@ -229,6 +234,9 @@ pub struct JoinRequest {
     pub since: Option<u64>,
     /// Most members the room may hold.
     pub max_members: usize,
+    /// The member's lease starts now, for this long: a member never exists
+    /// without one, even if its instance dies before it first renews.
+    pub lease_ms: u64,
 }
 
 /// What a `say` did.
@@ -257,9 +265,16 @@ pub fn open(config: &Config, limits: &Limits) -> std::io::Result<Box<dyn Backpla
             limits.history_size,
             limits.max_rooms,
         ))),
-        Some(_) => Err(std::io::Error::other(
-            "--redis-url: the Redis backplane is not built yet",
-        )),
+        Some(url) => {
+            let backplane =
+                redis::RedisBackplane::connect(url, &config.redis_prefix, limits.history_size)
+                    .map_err(std::io::Error::other)?;
+            log::info!(
+                "sharing rooms through Redis (key prefix {:?})",
+                config.redis_prefix
+            );
+            Ok(Box::new(backplane))
+        }
     }
 }
 
@@ -318,5 +333,10 @@ pub trait Backplane: Send {
     /// Whether the backplane is reachable now.
     fn healthy(&self) -> bool {
         true
+    }
+    /// Tries to reach the backplane again if it was lost (nothing else may
+    /// call it while degraded); answers whether it is reachable now.
+    fn probe(&mut self) -> bool {
+        self.healthy()
     }
 }

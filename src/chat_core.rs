@@ -54,6 +54,9 @@ pub enum CloseReason {
     Replaced,
     /// The member's lease lapsed (a polling session not polled in time).
     Expired,
+    /// The shared store forgot the member (Redis came back empty): the
+    /// client should reconnect and resume.
+    Lost,
 }
 
 /// What the shell must do after a call.
@@ -99,6 +102,8 @@ pub struct ChatCore {
     limits: Limits,
     /// This instance's id in the cluster.
     node: Arc<str>,
+    /// How long a WebSocket member outlives this instance's last renewal.
+    lease_ms: u64,
     backplane: Box<dyn Backplane>,
     connections: HashMap<MemberId, Connection>,
     rooms: HashMap<RoomName, Room>,
@@ -135,11 +140,18 @@ fn refused(id: MemberId, refusal: Refusal, reference: Option<String>) -> Vec<Eff
 }
 
 impl ChatCore {
-    /// An instance called `node` with these limits over `backplane`.
-    pub fn new(limits: Limits, node: Arc<str>, backplane: Box<dyn Backplane>) -> Self {
+    /// An instance called `node` with these limits over `backplane`, whose
+    /// WebSocket members' leases last `lease_ms`.
+    pub fn new(
+        limits: Limits,
+        node: Arc<str>,
+        lease_ms: u64,
+        backplane: Box<dyn Backplane>,
+    ) -> Self {
         ChatCore {
             limits,
             node,
+            lease_ms,
             backplane,
             connections: HashMap::new(),
             rooms: HashMap::new(),
@@ -452,6 +464,34 @@ impl ChatCore {
             Ok(entries) => self.apply(entries, now_ms),
             Err(refusal) => refused(id, refusal, None),
         }
+    }
+
+    /// Brings every mirror up to date with the log: after the backplane
+    /// comes back, entries written meanwhile may not have been heard.
+    pub fn refresh(&mut self, now_ms: u64) -> Vec<Effect> {
+        let rooms: Vec<(RoomName, u64, String)> = self
+            .rooms
+            .iter()
+            .map(|(name, room)| (name.clone(), room.seq, room.epoch.clone()))
+            .collect();
+        let mut effects = Vec::new();
+        for (room, seq, epoch) in rooms {
+            let Ok(snapshot) = self.backplane.snapshot(&room) else {
+                continue;
+            };
+            // Another incarnation (Redis restarted without its data):
+            // start over from what it has now.
+            if snapshot.epoch != epoch || snapshot.seq < seq {
+                self.resync_from(&room, snapshot, &mut effects);
+                continue;
+            }
+            match self.backplane.read(&room, seq) {
+                Ok(Some(entries)) => effects.extend(self.apply(entries, now_ms)),
+                Ok(None) => self.resync_from(&room, snapshot, &mut effects),
+                Err(_) => {}
+            }
+        }
+        effects
     }
 
     /// Applies log entries to the mirrors, in order, and says what the

@@ -160,7 +160,7 @@ impl ChatRoom {
     ) -> Self {
         let node: Arc<str> = Arc::from(&crate::token::new_token()[..12]);
         ChatRoom {
-            core: ChatCore::new(limits, node, backplane),
+            core: ChatCore::new(limits, node, lease.as_millis() as u64, backplane),
             members: HashMap::new(),
             pending: HashMap::new(),
             metrics,
@@ -316,6 +316,7 @@ impl ChatRoom {
                         let kind = match reason {
                             CloseReason::Replaced => CloseKind::Replaced,
                             CloseReason::Expired => CloseKind::Expired,
+                            CloseReason::Lost => CloseKind::GoingAway,
                         };
                         member.to.do_send(ToMember::Close(kind));
                     }
@@ -352,13 +353,17 @@ impl ChatRoom {
         for id in ids {
             self.deliver(id, &bytes, 0, &mut slow);
         }
-        let effects = self.drop_slow(slow);
+        let mut effects = self.drop_slow(slow);
+        if !degraded {
+            // What other instances wrote while the feed was down.
+            effects.extend(self.core.refresh(now_ms()));
+        }
         self.apply(effects);
     }
 
     /// Leases, the reaper, and the health check.
     fn housekeeping(&mut self) {
-        let healthy = self.core.backplane().healthy();
+        let healthy = self.core.backplane().probe();
         self.set_degraded(!healthy);
         if !healthy {
             return;
@@ -413,6 +418,12 @@ impl Handler<Connect> for ChatRoom {
                 outbox: msg.outbox,
             },
         );
+        // A newcomer while degraded learns it before anything is refused.
+        if self.degraded.load(Ordering::SeqCst) {
+            let bytes = ServerFrame::Status { degraded: true }.encode();
+            let mut slow = Vec::new();
+            self.deliver(msg.id, &bytes, 0, &mut slow);
+        }
     }
 }
 

@@ -214,12 +214,20 @@ pub async fn send(
         Err(_) => vec![text.to_owned()],
     };
     let accepted = frames.len();
+    // The answer waits until the room has handled the frames, so that sends
+    // made one after another are handled in that order even when each goes
+    // to another instance.
     for frame in frames {
         match parse_client_frame(&frame) {
-            Ok(frame) => state.room.do_send(Inbound {
-                id: session.id,
-                frame,
-            }),
+            Ok(frame) => {
+                let _ = state
+                    .room
+                    .send(Inbound {
+                        id: session.id,
+                        frame,
+                    })
+                    .await;
+            }
             Err(refusal) => {
                 state.metrics.error(refusal.code);
                 session

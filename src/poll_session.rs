@@ -126,6 +126,10 @@ pub struct PollSession {
     /// The cursor from which the queue is complete; `None` for a session
     /// started here by a send, which catches up at its first poll.
     complete_from: Option<u64>,
+    /// Set from asking the room for what the client missed until the room
+    /// starts sending it: what is queued meanwhile is about to be replaced,
+    /// so no poll is answered from it.
+    restarting: bool,
     last_alive: Option<Instant>,
     bytes: usize,
     waiting: Option<(u64, oneshot::Sender<Result<Batch, u64>>)>,
@@ -161,6 +165,7 @@ impl PollSession {
             last_seq: start,
             position: (seq_of(start), start & SUB_MAX),
             complete_from: cursor,
+            restarting: false,
             last_alive: None,
             bytes: 0,
             waiting: None,
@@ -195,7 +200,16 @@ impl PollSession {
     /// Answers the waiting poll, if any, with what there is.
     fn flush(&mut self) {
         if let Some((cursor, reply)) = self.waiting.take() {
-            let _ = reply.send(Ok(self.batch_after(cursor)));
+            let batch = if self.restarting {
+                // What is queued is about to be replaced: nothing yet.
+                Batch {
+                    cursor,
+                    ..Batch::default()
+                }
+            } else {
+                self.batch_after(cursor)
+            };
+            let _ = reply.send(Ok(batch));
         }
     }
 
@@ -304,18 +318,25 @@ impl Handler<ToMember> for PollSession {
                 self.last_seq = self.number(at);
                 self.bytes += frame.len();
                 self.frames.push_back((self.last_seq, frame));
-                self.flush();
+                // While restarting, the waiting poll waits for the frames
+                // that follow the restart.
+                if !self.restarting {
+                    self.flush();
+                }
             }
             ToMember::Close(kind) => self.end(kind, ctx),
             ToMember::Restart(after) => {
                 // What the room sends next replaces what is queued: the
                 // frames after `after` that the client has not seen.
+                self.restarting = false;
                 self.frames.clear();
                 self.bytes = 0;
                 let start = after << SUB_BITS;
                 self.position = (after, 0);
                 self.last_seq = start;
                 self.acked = self.acked.min(start);
+                // Nothing missed and nothing new: the poll keeps waiting
+                // for the next frame.
             }
         }
     }
@@ -333,6 +354,7 @@ impl Handler<Poll> for PollSession {
         let catching_up = self.complete_from.is_none_or(|from| msg.cursor < from);
         if catching_up {
             self.complete_from = Some(msg.cursor);
+            self.restarting = true;
             self.state.room.do_send(crate::chat_room::Reattach {
                 id: self.id,
                 after: seq_of(msg.cursor),

@@ -11,16 +11,13 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::{
     Backplane, Entry, Event, JoinRequest, LeftWhy, PollRecord, Refusal, Said, Snapshot,
-    SnapshotMember, Token,
+    SnapshotMember, Token, LOG_TAIL,
 };
 use crate::history::History;
 use crate::nickname::Nickname;
 use crate::protocol::{ChatMessage, ErrorCode};
 use crate::room_name::RoomName;
 use crate::token;
-
-/// Entries of a room's log kept for catching up, beyond its history.
-pub const LOG_TAIL: usize = 1_024;
 
 fn now_ms() -> u64 {
     SystemTime::now()
@@ -166,6 +163,7 @@ impl Backplane for MemoryBackplane {
             origin,
             since,
             max_members,
+            lease_ms,
         } = request;
         let room = self.room_mut(&name)?;
         let holder = room.by_key.get(nick.key()).cloned();
@@ -226,6 +224,7 @@ impl Backplane for MemoryBackplane {
         }
         let count = self.rooms[&name].members.len();
         self.place.insert(token.clone(), name.clone());
+        self.set_lease(&token, now_ms() + lease_ms);
         entries.push(self.append(
             &name,
             Event::Joined {

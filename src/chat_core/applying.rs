@@ -5,7 +5,7 @@
 //! `ChatCore`'s private state as a child module.
 
 use crate::backplane::Token;
-use crate::backplane::{Entry, Event, LeftWhy};
+use crate::backplane::{Entry, Event, LeftWhy, Snapshot};
 use crate::protocol::ServerFrame;
 use crate::room::Room;
 use crate::room_name::RoomName;
@@ -47,12 +47,23 @@ impl ChatCore {
         self.apply_one(entry, now_ms, effects);
     }
 
-    /// Rebuilds a mirror from a fresh snapshot when its log tail is lost,
-    /// and gives its members here a fresh welcome.
-    fn resync(&mut self, room_name: &RoomName, effects: &mut Vec<Effect>) {
+    /// Rebuilds a mirror from a fresh snapshot when its log tail is lost
+    /// (or Redis came back empty), and gives its members here a fresh
+    /// welcome; members the room no longer knows are told to reconnect,
+    /// which resumes them.
+    pub(super) fn resync(&mut self, room_name: &RoomName, effects: &mut Vec<Effect>) {
         let Ok(snapshot) = self.backplane.snapshot(room_name) else {
             return;
         };
+        self.resync_from(room_name, snapshot, effects);
+    }
+
+    pub(super) fn resync_from(
+        &mut self,
+        room_name: &RoomName,
+        snapshot: Snapshot,
+        effects: &mut Vec<Effect>,
+    ) {
         let Some(old) = self.rooms.remove(room_name) else {
             return;
         };
@@ -61,12 +72,26 @@ impl ChatCore {
             .local_ids()
             .filter_map(|id| old.local_token(id).map(|t| (id, t.clone())))
             .collect();
-        for (id, token) in &locals {
-            room.attach(*id, token.clone());
-        }
         let seq = room.seq;
-        self.rooms.insert(room_name.clone(), room);
+        let mut welcomed = Vec::new();
         for (id, token) in locals {
+            if room.member(&token).is_some() {
+                room.attach(id, token.clone());
+                welcomed.push((id, token));
+            } else {
+                if let Some(conn) = self.connections.get_mut(&id) {
+                    conn.room = None;
+                }
+                self.members_in_rooms -= 1;
+                self.forget(id);
+                effects.push(Effect::Close {
+                    member: id,
+                    reason: CloseReason::Lost,
+                });
+            }
+        }
+        self.rooms.insert(room_name.clone(), room);
+        for (id, token) in welcomed {
             let frame = self.welcome(room_name, &token, Some(u64::MAX));
             effects.push(Effect::Send {
                 to: Audience::Member(id),
@@ -74,6 +99,7 @@ impl ChatCore {
                 at: seq,
             });
         }
+        self.drop_mirror_if_unused(room_name);
     }
 
     fn apply_one(&mut self, entry: Entry, now_ms: u64, effects: &mut Vec<Effect>) {
@@ -124,6 +150,7 @@ impl ChatCore {
             Event::Left {
                 nick, count, why, ..
             } => {
+                log::debug!("node {}: {nick} left {name} ({why:?})", self.node);
                 if let Some(id) = local.filter(|id| self.is_in(*id, &name)) {
                     self.unbind_keeping_mirror(id);
                     match why {

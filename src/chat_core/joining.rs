@@ -79,6 +79,10 @@ impl ChatCore {
             },
             since,
             max_members: self.limits.max_room_members,
+            lease_ms: match self.connections.get(&id).and_then(|c| c.poll.as_ref()) {
+                Some(_) => self.limits.session_grace.as_millis() as u64,
+                None => self.lease_ms,
+            },
         };
         let mut effects = match self.backplane.join(request) {
             Ok(entries) => self.apply(entries, now_ms),

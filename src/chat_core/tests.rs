@@ -16,6 +16,7 @@ fn core() -> ChatCore {
     ChatCore::new(
         limits,
         Arc::from("node"),
+        15_000,
         Box::new(MemoryBackplane::new(limits.history_size, limits.max_rooms)),
     )
 }
