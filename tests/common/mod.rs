@@ -7,6 +7,7 @@
 pub mod browser;
 pub mod nginx;
 pub mod poll;
+pub mod redis;
 pub mod ws;
 
 use std::sync::mpsc;
@@ -38,6 +39,7 @@ pub fn start(args: &[&str]) -> TestServer {
     .map(|s| s.to_string())
     .collect();
     argv.extend(args.iter().map(|s| s.to_string()));
+    let _ = env_logger::builder().is_test(true).try_init();
     let config = Config::parse_args(argv).expect("test arguments parse");
     let (tx, rx) = mpsc::channel();
     let thread = thread::spawn(move || {

@@ -4,6 +4,8 @@
 //! a free port, waits until it accepts connections, and kills it on drop.
 //! It touches nothing outside its directory (pid file, logs and temp paths
 //! all live there), so tests can run side by side.
+//! [`Nginx::start_balancing`] runs it instead as a round-robin load
+//! balancer in front of several servers, logging which one served what.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -59,31 +61,39 @@ impl Nginx {
     /// Starts nginx on `port`, e.g. the port of one just dropped, to change
     /// the proxy under a page that is already open.
     pub async fn start_on(port: u16, proxy: Proxy) -> Nginx {
-        assert!(
-            Path::new(NGINX).exists(),
-            "{NGINX} is missing: run scripts/test, which installs nginx, or install it yourself"
-        );
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        let dir = std::env::temp_dir().join(format!(
-            "parley-nginx-{}-{port}-{nanos}",
-            std::process::id()
-        ));
-        std::fs::create_dir_all(&dir).expect("create the nginx prefix directory");
+        let dir = prefix_dir(port);
         let stall = (proxy.upgrades == Upgrades::Stall)
             .then(|| TcpListener::bind("127.0.0.1:0").expect("bind the stalling socket"));
         let stall_port = stall
             .as_ref()
             .map(|l| l.local_addr().expect("stalling address").port());
-        let conf = dir.join("nginx.conf");
-        std::fs::write(&conf, config(&dir, port, proxy, stall_port)).expect("write nginx.conf");
+        let conf = config(&dir, port, proxy, stall_port);
+        Nginx::launch(port, dir, &conf, stall).await
+    }
+
+    /// Starts nginx on a free port as a load balancer in front of several
+    /// Parley servers (ports on 127.0.0.1): plain round robin, no
+    /// stickiness, so consecutive requests go to different servers even on
+    /// one client connection. WebSocket upgrades are passed on. Its access
+    /// log records which server served each request ([`Nginx::access_log`]).
+    pub async fn start_balancing(upstreams: &[u16]) -> Nginx {
+        let port = super::free_port();
+        let dir = prefix_dir(port);
+        let conf = balancing_config(&dir, port, upstreams);
+        Nginx::launch(port, dir, &conf, None).await
+    }
+
+    /// Writes `conf` into `dir`, runs nginx with it and waits until it
+    /// listens on `port`.
+    async fn launch(port: u16, dir: PathBuf, conf: &str, stall: Option<TcpListener>) -> Nginx {
+        let conf_path = dir.join("nginx.conf");
+        std::fs::write(&conf_path, conf).expect("write nginx.conf");
         let stderr = std::fs::File::create(dir.join("stderr.log")).expect("create stderr.log");
         let child = Command::new(NGINX)
             .arg("-p")
             .arg(&dir)
             .arg("-c")
-            .arg(&conf)
+            .arg(&conf_path)
             // Before it reads the config nginx logs to its built-in path;
             // -e keeps even that inside the prefix.
             .arg("-e")
@@ -111,6 +121,14 @@ impl Nginx {
     /// `http://127.0.0.1:PORT{path}`.
     pub fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// For [`Nginx::start_balancing`]: one line per request so far,
+    /// `$upstream_addr $request_method $uri` (e.g.
+    /// `127.0.0.1:40123 GET /poll`). Empty for the other proxies, which keep
+    /// no access log.
+    pub fn access_log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("access.log")).unwrap_or_default()
     }
 
     /// Waits until nginx accepts connections (bounded), failing with its
@@ -146,6 +164,24 @@ impl Nginx {
     }
 }
 
+/// A fresh prefix directory for an nginx on `port`, after checking that
+/// nginx is installed.
+fn prefix_dir(port: u16) -> PathBuf {
+    assert!(
+        Path::new(NGINX).exists(),
+        "{NGINX} is missing: run scripts/test, which installs nginx, or install it yourself"
+    );
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let dir = std::env::temp_dir().join(format!(
+        "parley-nginx-{}-{port}-{nanos}",
+        std::process::id()
+    ));
+    std::fs::create_dir_all(&dir).expect("create the nginx prefix directory");
+    dir
+}
+
 impl Drop for Nginx {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -162,13 +198,48 @@ impl Drop for Nginx {
 /// [`Upgrades::Stall`] an exact one for the WebSocket path), everything
 /// under `dir`.
 fn config(dir: &Path, port: u16, proxy: Proxy, stall_port: Option<u16>) -> String {
-    let dir = dir.display();
     let Proxy {
         upstream,
         location,
         upgrades,
     } = proxy;
-    let upgrade = match upgrades {
+    let upgrade = upgrade_headers(upgrades);
+    let mut locations = forward(location, &format!("127.0.0.1:{upstream}"), upgrade);
+    if let Some(stall) = stall_port {
+        locations.push_str("\n        ");
+        locations.push_str(&forward(
+            &format!("= {location}ws"),
+            &format!("127.0.0.1:{stall}"),
+            upgrade,
+        ));
+    }
+    skeleton(dir, port, "access_log off;", &locations)
+}
+
+/// The nginx.conf of [`Nginx::start_balancing`]: an `upstream` of every
+/// server, round robin (nginx's default), and an access log naming the
+/// server that answered each request.
+fn balancing_config(dir: &Path, port: u16, upstreams: &[u16]) -> String {
+    let servers = upstreams
+        .iter()
+        .map(|upstream| format!("server 127.0.0.1:{upstream};"))
+        .collect::<Vec<_>>()
+        .join("\n        ");
+    let http = format!(
+        r#"log_format upstreams '$upstream_addr $request_method $uri';
+    access_log {}/access.log upstreams;
+    upstream parley {{
+        {servers}
+    }}"#,
+        dir.display()
+    );
+    let locations = forward("/", "parley", upgrade_headers(Upgrades::Pass));
+    skeleton(dir, port, &http, &locations)
+}
+
+/// The proxy headers for WebSocket upgrades under `upgrades`.
+fn upgrade_headers(upgrades: Upgrades) -> &'static str {
+    match upgrades {
         Upgrades::Pass | Upgrades::Stall => {
             "proxy_set_header Upgrade $http_upgrade;\n            \
              proxy_set_header Connection \"upgrade\";"
@@ -177,11 +248,15 @@ fn config(dir: &Path, port: u16, proxy: Proxy, stall_port: Option<u16>) -> Strin
             "proxy_set_header Upgrade \"\";\n            \
              proxy_set_header Connection \"\";"
         }
-    };
-    let forward = |location: &str, upstream: u16| {
-        format!(
-            r#"location {location} {{
-            proxy_pass http://127.0.0.1:{upstream};
+    }
+}
+
+/// A `location` that proxies to `target` (`host:port` or an upstream's
+/// name) with `upgrade` as its upgrade headers.
+fn forward(location: &str, target: &str, upgrade: &str) -> String {
+    format!(
+        r#"location {location} {{
+            proxy_pass http://{target};
             proxy_http_version 1.1;
             # $http_host, not $host: $host drops the port, and Parley allows
             # a browser's Origin only when its host:port equals the Host
@@ -194,13 +269,13 @@ fn config(dir: &Path, port: u16, proxy: Proxy, stall_port: Option<u16>) -> Strin
             proxy_buffering off;
             {upgrade}
         }}"#
-        )
-    };
-    let mut locations = forward(location, upstream);
-    if let Some(stall) = stall_port {
-        locations.push_str("\n        ");
-        locations.push_str(&forward(&format!("= {location}ws"), stall));
-    }
+    )
+}
+
+/// The rest of nginx.conf around `http_extra` (directives in the `http`
+/// block) and `locations` (the one server's), everything under `dir`.
+fn skeleton(dir: &Path, port: u16, http_extra: &str, locations: &str) -> String {
+    let dir = dir.display();
     format!(
         r#"daemon off;
 master_process off;
@@ -208,7 +283,7 @@ pid {dir}/nginx.pid;
 error_log {dir}/error.log;
 events {{}}
 http {{
-    access_log off;
+    {http_extra}
     client_body_temp_path {dir}/client_body;
     proxy_temp_path {dir}/proxy;
     fastcgi_temp_path {dir}/fastcgi;

@@ -1,0 +1,729 @@
+//! Parley instances sharing one Redis (`common/redis.rs`) behave as one
+//! server: users on different instances see each other join, type, rename
+//! and leave; every instance delivers the same messages in the same order
+//! with the same consecutive ids; rosters, counts, history and nicknames
+//! are cluster-wide; any instance serves any polling request, directly or
+//! through an nginx balancing without stickiness; a crashed instance's
+//! users are removed once their leases lapse and resume elsewhere; an
+//! outage of Redis is announced, refused cleanly and recovered from without
+//! losing anything acknowledged; and a key prefix keeps two clusters on one
+//! Redis apart. Each test has a redis-server of its own.
+//!
+//! Waits are event-driven. Where the cluster acts on its own time (a lease
+//! lapsing, Redis going or coming back) a bounded loop watches an
+//! observable condition for at most [`CLUSTER_PATIENCE`], a hang guard and
+//! never a timing assertion. "Nothing else arrived" is shown as in
+//! `chat.rs`: by a later frame that must be the very next one.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use common::nginx::Nginx;
+use common::poll::PollClient;
+use common::redis::instance::Instance;
+use common::redis::resp::{self, Reply};
+use common::redis::round_robin::{Request, RoundRobinPoll};
+use common::redis::RedisServer;
+use common::ws::Client;
+use common::TestServer;
+use serde_json::{json, Value};
+use tokio::time::Instant;
+
+/// `--lease-secs` for every instance: a crashed instance's users are
+/// removed elsewhere within 3 + 1 s.
+const LEASE_SECS: &str = "3";
+
+/// Longest the cluster may take to act on its own: a lapsed lease (4 s at
+/// most with [`LEASE_SECS`]), an instance noticing that Redis is gone or
+/// back. Generous; a bound on hangs, not on speed.
+const CLUSTER_PATIENCE: Duration = Duration::from_secs(20);
+
+/// Between two looks at a condition no event announces. Slow enough that
+/// the pings of [`await_frame`] stay well inside the frame rate limit.
+const RECHECK: Duration = Duration::from_millis(200);
+
+/// Messages each user says in the tests where everyone talks at once.
+const EACH: usize = 4;
+
+/// Starts an in-process instance on `redis` (with `extra` arguments) and
+/// waits until its backplane is ready.
+async fn instance(redis: &RedisServer, extra: &[&str]) -> TestServer {
+    let url = redis.url();
+    let mut args = vec!["--redis-url", url.as_str(), "--lease-secs", LEASE_SECS];
+    args.extend_from_slice(extra);
+    let server = common::start(&args);
+    readyz_becomes(&server.url("/readyz"), 200).await;
+    server
+}
+
+/// `n` in-process instances on `redis`.
+async fn instances(redis: &RedisServer, n: usize) -> Vec<TestServer> {
+    let mut started = Vec::with_capacity(n);
+    for _ in 0..n {
+        started.push(instance(redis, &[]).await);
+    }
+    started
+}
+
+/// Polls `url` (a `/readyz`) until it answers `status`; returns the body.
+async fn readyz_becomes(url: &str, status: u16) -> Value {
+    let deadline = Instant::now() + CLUSTER_PATIENCE;
+    let mut last = "no answer".to_owned();
+    loop {
+        if let Ok(response) = reqwest::get(url).await {
+            let got = response.status().as_u16();
+            let body = response.text().await.unwrap_or_default();
+            if got == status {
+                return serde_json::from_str(&body)
+                    .unwrap_or_else(|e| panic!("{url} answered {got} with {body:?}: {e}"));
+            }
+            last = format!("{got} {body}");
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{url} never answered {status}; last: {last}"
+        );
+        tokio::time::sleep(RECHECK).await;
+    }
+}
+
+/// Waits up to [`CLUSTER_PATIENCE`] for a frame of type `kind` and returns
+/// it; any other frame fails the test. `Client::next` gives up sooner than
+/// a lease may take to lapse, so this waits in rounds, each ended at the
+/// latest by the answer to a `ping` of its own.
+async fn await_frame(client: &mut Client, kind: &str) -> Value {
+    let deadline = Instant::now() + CLUSTER_PATIENCE;
+    loop {
+        client.send(json!({"type": "ping"})).await;
+        let frame = client.next().await;
+        if frame["type"] == kind {
+            client.expect("pong").await;
+            return frame;
+        }
+        assert_eq!(frame["type"], "pong", "waiting for {kind}, got {frame}");
+        assert!(
+            Instant::now() < deadline,
+            "no {kind} within {CLUSTER_PATIENCE:?}"
+        );
+        tokio::time::sleep(RECHECK).await;
+    }
+}
+
+/// Any test client, WebSocket or polling, seen as a stream of frames.
+trait Inbox {
+    /// The next frame it receives (each client has its own hang guard).
+    async fn next_frame(&mut self) -> Value;
+}
+
+impl Inbox for Client {
+    async fn next_frame(&mut self) -> Value {
+        self.next().await
+    }
+}
+
+impl Inbox for PollClient {
+    async fn next_frame(&mut self) -> Value {
+        self.next().await
+    }
+}
+
+impl Inbox for RoundRobinPoll {
+    async fn next_frame(&mut self) -> Value {
+        self.next().await
+    }
+}
+
+/// Reads until exactly `messages` messages and `acks` acks have come, in
+/// arrival order; any other frame, or one too many, fails the test.
+async fn gather(inbox: &mut impl Inbox, messages: usize, acks: usize) -> (Vec<Value>, Vec<Value>) {
+    let (mut got, mut acked) = (Vec::new(), Vec::new());
+    while got.len() < messages || acked.len() < acks {
+        let frame = inbox.next_frame().await;
+        let (list, wanted) = match frame["type"].as_str() {
+            Some("message") => (&mut got, messages),
+            Some("ack") => (&mut acked, acks),
+            _ => panic!("expected only messages and acks, got {frame}"),
+        };
+        assert!(list.len() < wanted, "one frame too many: {frame}");
+        list.push(frame);
+    }
+    (got, acked)
+}
+
+/// A `say` whose ref is its text (so texts must be unique per sender).
+fn say(text: &str) -> Value {
+    json!({"type": "say", "text": text, "ref": text})
+}
+
+fn joined(nick: &str, count: u64) -> Value {
+    json!({"type": "joined", "nick": nick, "count": count})
+}
+
+fn left(nick: &str, count: u64) -> Value {
+    json!({"type": "left", "nick": nick, "count": count})
+}
+
+/// Checks a `status` frame (members it may gain later are ignored).
+fn assert_status(frame: &Value, degraded: bool) {
+    assert_eq!(
+        (frame["type"].as_str(), frame["degraded"].as_bool()),
+        (Some("status"), Some(degraded)),
+        "expected status degraded={degraded}, got {frame}"
+    );
+}
+
+/// A welcome's roster as a set: what it must hold is cluster-wide; the
+/// order across instances is not asserted.
+fn roster(welcome: &Value) -> BTreeSet<String> {
+    welcome["roster"]
+        .as_array()
+        .unwrap_or_else(|| panic!("a roster in {welcome}"))
+        .iter()
+        .map(|entry| entry["nick"].as_str().expect("roster nick").to_owned())
+        .collect()
+}
+
+fn nicks(names: &[&str]) -> BTreeSet<String> {
+    names.iter().map(|name| name.to_string()).collect()
+}
+
+/// A message as a welcome's history shows it (without `type`).
+fn without_type(message: &Value) -> Value {
+    let mut message = message.clone();
+    message
+        .as_object_mut()
+        .expect("message object")
+        .remove("type");
+    message
+}
+
+fn history(welcome: &Value) -> Vec<Value> {
+    welcome["history"].as_array().expect("history list").clone()
+}
+
+fn ids(messages: &[Value]) -> Vec<u64> {
+    messages
+        .iter()
+        .map(|m| m["id"].as_u64().expect("message id"))
+        .collect()
+}
+
+/// Checks what each client received after `senders` each said `each`
+/// texts `"{nick} {i}"`, all at once, into a room with no messages yet:
+/// every client got the same messages in the same order, with ids 1, 2,
+/// 3..., each text once and each sender's in the order it sent them.
+fn check_one_order(seen: &[Vec<Value>], senders: &[&str], each: usize) {
+    let first = &seen[0];
+    for (i, other) in seen.iter().enumerate().skip(1) {
+        assert_eq!(other, first, "client {i} saw another order than client 0");
+    }
+    let total = (senders.len() * each) as u64;
+    assert_eq!(
+        ids(first),
+        (1..=total).collect::<Vec<_>>(),
+        "consecutive ids"
+    );
+    for nick in senders {
+        let texts: Vec<&str> = first
+            .iter()
+            .filter(|m| m["nick"] == *nick)
+            .map(|m| m["text"].as_str().expect("text"))
+            .collect();
+        let sent: Vec<String> = (0..each).map(|i| format!("{nick} {i}")).collect();
+        assert_eq!(texts, sent, "{nick}'s messages, once each, in order");
+    }
+}
+
+/// Checks `nick`'s acks: one per message it said, in order, each naming
+/// the id its message got.
+fn check_acks(acks: &[Value], messages: &[Value], nick: &str) {
+    let mine: Vec<&Value> = messages.iter().filter(|m| m["nick"] == nick).collect();
+    assert_eq!(acks.len(), mine.len(), "{nick}'s acks: {acks:?}");
+    for (ack, message) in acks.iter().zip(mine) {
+        assert_eq!(
+            *ack,
+            json!({"type": "ack", "ref": message["text"], "id": message["id"]})
+        );
+    }
+}
+
+/// Attempts a join at `url` that must be refused with `code`.
+async fn join_refused(url: &str, nick: &str, room: &str, code: &str) -> Client {
+    let mut client = Client::connect(url).await;
+    client
+        .send(json!({"type": "join", "nick": nick, "room": room}))
+        .await;
+    client.expect_error(code).await;
+    client
+}
+
+#[tokio::test]
+async fn redis_harness_starts_and_restarts() {
+    let mut redis = RedisServer::start().await;
+    assert_eq!(redis.url(), format!("redis://127.0.0.1:{}/0", redis.port()));
+    assert_eq!(
+        redis.command(&["SET", "harness:greeting", "hello"]),
+        Reply::Simple("OK".into())
+    );
+    for n in 1..=3 {
+        assert_eq!(redis.command(&["INCR", "harness:count"]), Reply::Integer(n));
+    }
+    redis.kill();
+    assert!(!resp::pong(redis.port()), "a killed redis answers nothing");
+    redis.restart().await;
+    assert_eq!(
+        redis.command(&["GET", "harness:greeting"]),
+        Reply::Bulk(Some("hello".into())),
+        "a write acknowledged before the kill survives it"
+    );
+    assert_eq!(
+        redis.command(&["GET", "harness:count"]),
+        Reply::Bulk(Some("3".into()))
+    );
+    let mut keys = redis.command(&["KEYS", "harness:*"]).strings();
+    keys.sort();
+    assert_eq!(keys, ["harness:count", "harness:greeting"]);
+    assert_eq!(redis.command(&["GET", "missing"]), Reply::Bulk(None));
+}
+
+#[tokio::test]
+async fn three_instances_make_one_room_over_websocket() {
+    let redis = RedisServer::start().await;
+    let nodes = instances(&redis, 3).await;
+    let (mut ann, welcome) = Client::join(&nodes[0].ws_url(), "ann", "lobby").await;
+    assert_eq!(welcome["count"], 1);
+    assert_eq!(roster(&welcome), nicks(&["ann"]));
+    let (mut bob, welcome) = Client::join(&nodes[1].ws_url(), "bob", "lobby").await;
+    assert_eq!(welcome["count"], 2, "the count is cluster-wide");
+    assert_eq!(roster(&welcome), nicks(&["ann", "bob"]));
+    assert_eq!(ann.next().await, joined("bob", 2));
+    let (mut cara, welcome) = Client::join(&nodes[2].ws_url(), "cara", "lobby").await;
+    assert_eq!(welcome["count"], 3);
+    assert_eq!(roster(&welcome), nicks(&["ann", "bob", "cara"]));
+    for other in [&mut ann, &mut bob] {
+        assert_eq!(other.next().await, joined("cara", 3));
+    }
+
+    // Typing crosses instances, on and off.
+    for on in [true, false] {
+        cara.send(json!({"type": "typing", "on": on})).await;
+        for other in [&mut ann, &mut bob] {
+            assert_eq!(
+                other.next().await,
+                json!({"type": "typing", "nick": "cara", "on": on})
+            );
+        }
+    }
+
+    // All three talk at once, so the cluster, not the test, picks the
+    // order; every instance must deliver the same one.
+    for i in 0..EACH {
+        for (client, nick) in [(&mut ann, "ann"), (&mut bob, "bob"), (&mut cara, "cara")] {
+            client.send(say(&format!("{nick} {i}"))).await;
+        }
+    }
+    let mut seen = Vec::new();
+    for (client, nick) in [(&mut ann, "ann"), (&mut bob, "bob"), (&mut cara, "cara")] {
+        let (messages, acks) = gather(client, 3 * EACH, EACH).await;
+        check_acks(&acks, &messages, nick);
+        seen.push(messages);
+    }
+    check_one_order(&seen, &["ann", "bob", "cara"], EACH);
+
+    // A rename on one instance reaches all three, the renamer included.
+    bob.send(json!({"type": "nick", "nick": "bobby"})).await;
+    let renamed = json!({"type": "renamed", "old": "bob", "new": "bobby"});
+    for client in [&mut ann, &mut bob, &mut cara] {
+        assert_eq!(client.next().await, renamed);
+    }
+
+    // A late joiner gets the cluster's roster, count and history.
+    let (_dan, welcome) = Client::join(&nodes[0].ws_url(), "dan", "lobby").await;
+    assert_eq!(welcome["count"], 4);
+    assert_eq!(roster(&welcome), nicks(&["ann", "bobby", "cara", "dan"]));
+    assert_eq!(
+        history(&welcome),
+        seen[0].iter().map(without_type).collect::<Vec<_>>()
+    );
+    assert_eq!(welcome["cursor"], 3 * EACH);
+    for client in [&mut ann, &mut bob, &mut cara] {
+        assert_eq!(client.next().await, joined("dan", 4));
+    }
+}
+
+#[tokio::test]
+async fn a_websocket_user_and_a_polling_user_on_two_instances_chat() {
+    let redis = RedisServer::start().await;
+    let nodes = instances(&redis, 2).await;
+    let (mut ann, _) = Client::join(&nodes[0].ws_url(), "ann", "mixed").await;
+    let (mut bob, welcome) = PollClient::open(&nodes[1].url(""), "bob", "mixed").await;
+    assert_eq!(welcome["type"], "welcome", "{welcome}");
+    assert_eq!(welcome["count"], 2);
+    assert_eq!(roster(&welcome), nicks(&["ann", "bob"]));
+    assert_eq!(ann.next().await, joined("bob", 2));
+
+    ann.send(json!({"type": "typing", "on": true})).await;
+    assert_eq!(
+        bob.next().await,
+        json!({"type": "typing", "nick": "ann", "on": true})
+    );
+    let typing = bob.send(json!({"type": "typing", "on": true})).await;
+    assert_eq!(typing.status(), 200);
+    assert_eq!(
+        ann.next().await,
+        json!({"type": "typing", "nick": "bob", "on": true})
+    );
+
+    for i in 0..EACH {
+        ann.send(say(&format!("ann {i}"))).await;
+        let sent = bob.send(say(&format!("bob {i}"))).await;
+        assert_eq!(sent.status(), 200);
+    }
+    let (ann_seen, ann_acks) = gather(&mut ann, 2 * EACH, EACH).await;
+    let (bob_seen, bob_acks) = gather(&mut bob, 2 * EACH, EACH).await;
+    check_acks(&ann_acks, &ann_seen, "ann");
+    check_acks(&bob_acks, &bob_seen, "bob");
+    check_one_order(&[ann_seen, bob_seen], &["ann", "bob"], EACH);
+
+    let renaming = bob.send(json!({"type": "nick", "nick": "bobby"})).await;
+    assert_eq!(renaming.status(), 200);
+    let renamed = json!({"type": "renamed", "old": "bob", "new": "bobby"});
+    assert_eq!(bob.next().await, renamed);
+    assert_eq!(ann.next().await, renamed);
+
+    assert_eq!(bob.close().await.status(), 204);
+    assert_eq!(ann.next().await, left("bobby", 1));
+}
+
+#[tokio::test]
+async fn a_nickname_held_on_one_instance_is_taken_on_another_until_it_leaves() {
+    let redis = RedisServer::start().await;
+    let nodes = instances(&redis, 2).await;
+    let (a, b) = (nodes[0].ws_url(), nodes[1].ws_url());
+    let (mut ann, _) = Client::join(&a, "Ann", "lobby").await;
+    for lookalike in ["ann", "ANN", "Ａｎｎ", "  ann  "] {
+        join_refused(&b, lookalike, "lobby", "nick_taken").await;
+    }
+    let (refused, first) = PollClient::open(&nodes[1].url(""), "aNN", "lobby").await;
+    assert_eq!(
+        (first["type"].as_str(), first["code"].as_str()),
+        (Some("error"), Some("nick_taken")),
+        "{first}"
+    );
+    assert_eq!(refused.close().await.status(), 204);
+
+    let (mut bob, _) = Client::join(&b, "bob", "lobby").await;
+    assert_eq!(
+        ann.next().await,
+        joined("bob", 2),
+        "refused joins are not announced"
+    );
+    bob.send(json!({"type": "nick", "nick": "ANN"})).await;
+    bob.expect_error("nick_taken").await;
+
+    // Once its holder has left, the name is free on the other instance,
+    // and from then on held there.
+    ann.close().await;
+    assert_eq!(bob.next().await, left("Ann", 1));
+    let (_ann, welcome) = Client::join(&b, "ann", "lobby").await;
+    assert_eq!(welcome["nick"], "ann");
+    assert_eq!(roster(&welcome), nicks(&["ann", "bob"]));
+    assert_eq!(bob.next().await, joined("ann", 2));
+    join_refused(&a, "ANN", "lobby", "nick_taken").await;
+}
+
+/// Rounds of [`round_robin_chat`]; each user says two messages a round.
+const ROUNDS: usize = 4;
+
+/// ann on a WebSocket at `ws_url` and bob polling through `bases` (see
+/// `RoundRobinPoll`) chat in a room of their own: in each of [`ROUNDS`]
+/// rounds each says two messages (bob in two requests) and bob polls once;
+/// then both read the rest. Both must see the same messages with ids 1, 2,
+/// 3..., each once and in each sender's order, and every say acknowledged
+/// with its message's id. Three requests a round, so that a balancer taking
+/// turns sends bob's polls and sends to every instance. Returns bob's
+/// client for its record of who served what.
+async fn round_robin_chat(ws_url: &str, bases: &[String]) -> RoundRobinPoll {
+    let (mut ann, _) = Client::join(ws_url, "ann", "spread").await;
+    let join = json!({"type": "join", "nick": "bob", "room": "spread"});
+    let (mut bob, welcome) = RoundRobinPoll::open(bases, join).await;
+    assert_eq!(welcome["type"], "welcome", "{welcome}");
+    assert_eq!(welcome["count"], 2);
+    assert_eq!(ann.next().await, joined("bob", 2));
+
+    for round in 0..ROUNDS {
+        for i in [2 * round, 2 * round + 1] {
+            ann.send(say(&format!("ann {i}"))).await;
+            assert_eq!(bob.say(&format!("bob {i}"), &format!("bob {i}")).await, 1);
+        }
+        // Bob's own outcomes are coming, so this poll does not park.
+        bob.poll().await;
+    }
+    let each = 2 * ROUNDS;
+    let (ann_seen, ann_acks) = gather(&mut ann, 2 * each, each).await;
+    let (bob_seen, bob_acks) = gather(&mut bob, 2 * each, each).await;
+    check_acks(&ann_acks, &ann_seen, "ann");
+    check_acks(&bob_acks, &bob_seen, "bob");
+    check_one_order(&[ann_seen, bob_seen], &["ann", "bob"], each);
+
+    assert_eq!(bob.close().await, 204);
+    assert_eq!(ann.next().await, left("bob", 1));
+    bob
+}
+
+#[tokio::test]
+async fn a_polling_session_alternating_between_instances_loses_and_repeats_nothing() {
+    let redis = RedisServer::start().await;
+    let nodes = instances(&redis, 2).await;
+    let bases = [nodes[0].url(""), nodes[1].url("")];
+    let bob = round_robin_chat(&nodes[0].ws_url(), &bases).await;
+    for (index, base) in bases.iter().enumerate() {
+        for kind in [Request::Poll, Request::Send] {
+            assert!(
+                bob.served_by(kind, index) > 0,
+                "{base} served no {kind:?}: {:?}",
+                bob.served
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_polling_session_through_nginx_without_stickiness_loses_and_repeats_nothing() {
+    let redis = RedisServer::start().await;
+    let nodes = instances(&redis, 2).await;
+    let nginx = Nginx::start_balancing(&[nodes[0].port, nodes[1].port]).await;
+    round_robin_chat(&nodes[0].ws_url(), &[nginx.url("")]).await;
+    // Only bob went through nginx: its log is his session's requests.
+    let log = nginx.access_log();
+    for node in &nodes {
+        for request in ["GET /poll", "POST /poll/send"] {
+            let line = format!("127.0.0.1:{} {request}", node.port);
+            assert!(
+                log.lines().any(|l| l == line),
+                "no {request} reached port {}:\n{log}",
+                node.port
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_crashed_instances_user_lapses_and_resumes_on_another_without_gap() {
+    let redis = RedisServer::start().await;
+    let mut crashing = Instance::start(&redis.url(), &[]).await;
+    readyz_becomes(&crashing.url("/readyz"), 200).await;
+    let staying = instance(&redis, &[]).await;
+    let (mut ann, first) = Client::join(&crashing.ws_url(), "ann", "lobby").await;
+    let (mut bob, _) = Client::join(&staying.ws_url(), "bob", "lobby").await;
+    assert_eq!(ann.next().await, joined("bob", 2));
+    for text in ["seen 0", "seen 1"] {
+        bob.send(say(text)).await;
+    }
+    let (seen, _) = gather(&mut bob, 2, 2).await;
+    assert_eq!(gather(&mut ann, 2, 0).await.0, seen);
+    assert_eq!(ids(&seen), [1, 2]);
+
+    // SIGKILL: nobody is told; ann's lease lapses and bob's instance
+    // removes her.
+    crashing.kill();
+    drop(ann);
+    assert_eq!(await_frame(&mut bob, "left").await, left("ann", 1));
+    for text in ["missed 0", "missed 1", "missed 2"] {
+        bob.send(say(text)).await;
+    }
+    let (missed, _) = gather(&mut bob, 3, 3).await;
+    assert_eq!(ids(&missed), [3, 4, 5]);
+
+    let rejoin = json!({"type": "join", "nick": "ann", "room": "lobby",
+                        "resume": first["session"], "since": seen[1]["id"],
+                        "epoch": first["epoch"]});
+    let (mut ann, welcome) = Client::join_with(&staying.ws_url(), rejoin).await;
+    assert_eq!(welcome["nick"], "ann");
+    assert_eq!(
+        history(&welcome),
+        missed.iter().map(without_type).collect::<Vec<_>>(),
+        "exactly what she missed: no gap, no duplicate"
+    );
+    assert_eq!(welcome["gap"], false);
+    assert_eq!(welcome["cursor"], 5);
+    assert_eq!(welcome["count"], 2);
+    assert_eq!(roster(&welcome), nicks(&["ann", "bob"]));
+    // The room saw her leave, so this is an ordinary join for bob.
+    assert_eq!(bob.next().await, joined("ann", 2));
+    ann.send(say("back")).await;
+    let (back, _) = gather(&mut ann, 1, 1).await;
+    assert_eq!(back[0]["id"], 6);
+    assert_eq!(bob.next().await, back[0]);
+}
+
+#[tokio::test]
+async fn an_outage_of_redis_is_announced_refused_and_recovered_without_loss() {
+    let mut redis = RedisServer::start().await;
+    let nodes = instances(&redis, 2).await;
+    let (mut ann, _) = Client::join(&nodes[0].ws_url(), "ann", "lobby").await;
+    let (mut bob, _) = Client::join(&nodes[1].ws_url(), "bob", "lobby").await;
+    assert_eq!(ann.next().await, joined("bob", 2));
+    let (mut cara, _) = PollClient::open(&nodes[1].url(""), "cara", "lobby").await;
+    for client in [&mut ann, &mut bob] {
+        assert_eq!(client.next().await, joined("cara", 3));
+    }
+
+    // Acknowledged before the outage: one message from each.
+    ann.send(say("ann 0")).await;
+    bob.send(say("bob 0")).await;
+    assert_eq!(cara.send(say("cara 0")).await.status(), 200);
+    let (ann_seen, ann_acks) = gather(&mut ann, 3, 1).await;
+    let (bob_seen, bob_acks) = gather(&mut bob, 3, 1).await;
+    let (cara_seen, cara_acks) = gather(&mut cara, 3, 1).await;
+    check_acks(&ann_acks, &ann_seen, "ann");
+    check_acks(&bob_acks, &bob_seen, "bob");
+    check_acks(&cara_acks, &cara_seen, "cara");
+    let acknowledged = ann_seen.clone();
+    check_one_order(&[ann_seen, bob_seen, cara_seen], &["ann", "bob", "cara"], 1);
+
+    // Redis dies: every instance says so, and so does every member.
+    redis.kill();
+    for node in &nodes {
+        let body = readyz_becomes(&node.url("/readyz"), 503).await;
+        assert_eq!(body["status"], "degraded", "{body}");
+        let health = reqwest::get(node.url("/healthz"))
+            .await
+            .expect("GET /healthz");
+        assert_eq!(health.status(), 200, "/healthz stays up");
+    }
+    assert_status(&ann.next().await, true);
+    assert_status(&bob.next().await, true);
+    assert_status(&cara.next().await, true);
+
+    // What needs Redis is refused, and says so.
+    ann.send(say("ann 1")).await;
+    let refused = ann.expect_error("degraded").await;
+    assert_eq!(refused["ref"], "ann 1");
+    assert!(refused["retry_ms"].is_u64(), "{refused}");
+    bob.send(json!({"type": "typing", "on": true})).await;
+    bob.expect_error("degraded").await;
+    bob.send(json!({"type": "nick", "nick": "bobby"})).await;
+    bob.expect_error("degraded").await;
+    assert_eq!(cara.send(say("cara 1")).await.status(), 200);
+    let refused = cara.expect("error").await;
+    assert_eq!(
+        (refused["code"].as_str(), refused["ref"].as_str()),
+        (Some("degraded"), Some("cara 1")),
+        "{refused}"
+    );
+    let mut dan = Client::connect(&nodes[0].ws_url()).await;
+    assert_status(&dan.next().await, true);
+    dan.send(json!({"type": "join", "nick": "dan", "room": "lobby"}))
+        .await;
+    dan.expect_error("degraded").await;
+
+    // Redis comes back (replaying its append-only file).
+    redis.restart().await;
+    for node in &nodes {
+        let body = readyz_becomes(&node.url("/readyz"), 200).await;
+        assert_eq!(body, json!({"status": "ready"}));
+    }
+    for client in [&mut ann, &mut bob, &mut dan] {
+        assert_status(&client.next().await, false);
+    }
+    assert_status(&cara.next().await, false);
+
+    // ann resends her refused say: posted once, with the next id; a second
+    // resend of the same ref is only acknowledged again, with the same id.
+    ann.send(say("ann 1")).await;
+    let (resent, _) = gather(&mut ann, 1, 1).await;
+    assert_eq!(resent[0]["id"], 4, "ids go on from before the outage");
+    ann.send(say("ann 1")).await;
+    assert_eq!(
+        ann.next().await,
+        json!({"type": "ack", "ref": "ann 1", "id": 4}),
+        "the resend is not posted again"
+    );
+    ann.send(say("ann 2")).await;
+    let (marker, _) = gather(&mut ann, 1, 1).await;
+    assert_eq!(bob.next().await, resent[0]);
+    assert_eq!(bob.next().await, marker[0], "no second copy before it");
+    assert_eq!(cara.next().await, resent[0]);
+    assert_eq!(cara.next().await, marker[0]);
+
+    // A joiner now sees everything acknowledged before the outage.
+    dan.send(json!({"type": "join", "nick": "dan", "room": "lobby"}))
+        .await;
+    let welcome = dan.expect("welcome").await;
+    let expected: Vec<Value> = acknowledged
+        .iter()
+        .chain([&resent[0], &marker[0]])
+        .map(without_type)
+        .collect();
+    assert_eq!(history(&welcome), expected, "nothing acknowledged was lost");
+    assert_eq!(welcome["count"], 4);
+    assert_eq!(roster(&welcome), nicks(&["ann", "bob", "cara", "dan"]));
+    for client in [&mut ann, &mut bob] {
+        assert_eq!(client.next().await, joined("dan", 4));
+    }
+    assert_eq!(cara.next().await, joined("dan", 4));
+
+    // And chat crosses instances again.
+    bob.send(say("bob 1")).await;
+    let (after, _) = gather(&mut bob, 1, 1).await;
+    assert_eq!(after[0]["id"], 6);
+    assert_eq!(ann.next().await, after[0]);
+    assert_eq!(dan.next().await, after[0]);
+    assert_eq!(cara.next().await, after[0]);
+}
+
+#[tokio::test]
+async fn a_prefix_keeps_two_clusters_on_one_redis_apart() {
+    let redis = RedisServer::start().await;
+    let red = [
+        instance(&redis, &["--redis-prefix", "red:"]).await,
+        instance(&redis, &["--redis-prefix", "red:"]).await,
+    ];
+    let blue = [
+        instance(&redis, &["--redis-prefix", "blue:"]).await,
+        instance(&redis, &["--redis-prefix", "blue:"]).await,
+    ];
+    let (mut red_ann, _) = Client::join(&red[0].ws_url(), "ann", "lobby").await;
+    let (mut red_bob, welcome) = Client::join(&red[1].ws_url(), "bob", "lobby").await;
+    assert_eq!(roster(&welcome), nicks(&["ann", "bob"]));
+    assert_eq!(red_ann.next().await, joined("bob", 2));
+    // The same nickname in the same room name, in the other cluster.
+    let (mut blue_ann, welcome) = Client::join(&blue[0].ws_url(), "ann", "lobby").await;
+    assert_eq!(welcome["count"], 1, "red's members are not counted");
+    assert_eq!(roster(&welcome), nicks(&["ann"]));
+    let (mut blue_cy, welcome) = Client::join(&blue[1].ws_url(), "cy", "lobby").await;
+    assert_eq!(roster(&welcome), nicks(&["ann", "cy"]));
+    assert_eq!(blue_ann.next().await, joined("cy", 2));
+
+    // Each cluster numbers its own messages, and keeps them to itself.
+    red_ann.send(say("red 0")).await;
+    let (red_said, _) = gather(&mut red_ann, 1, 1).await;
+    assert_eq!(red_bob.next().await, red_said[0]);
+    blue_cy.send(say("blue 0")).await;
+    let (blue_said, _) = gather(&mut blue_cy, 1, 1).await;
+    assert_eq!(blue_ann.next().await, blue_said[0]);
+    assert_eq!(
+        (red_said[0]["id"].as_u64(), blue_said[0]["id"].as_u64()),
+        (Some(1), Some(1))
+    );
+    for client in [&mut red_ann, &mut red_bob, &mut blue_ann, &mut blue_cy] {
+        client.expect_nothing_pending().await;
+    }
+
+    // Every key the two clusters wrote is under one prefix or the other.
+    let keys = redis.command(&["KEYS", "*"]).strings();
+    for prefix in ["red:", "blue:"] {
+        assert!(
+            keys.iter().any(|key| key.starts_with(prefix)),
+            "no key under {prefix}: {keys:?}"
+        );
+    }
+    let stray: Vec<&String> = keys
+        .iter()
+        .filter(|key| !key.starts_with("red:") && !key.starts_with("blue:"))
+        .collect();
+    assert!(stray.is_empty(), "keys outside both prefixes: {stray:?}");
+}

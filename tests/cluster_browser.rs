@@ -1,0 +1,121 @@
+//! The chat page in real browsers on two Parley instances that share one
+//! Redis (`common/redis.rs`): two headless Chromium users (see
+//! `common/browser.rs`), each logged in to a different instance, list each
+//! other in the roster, count two, and chat both ways; once with both on
+//! WebSocket, once with one of them long-polling. What the cluster does at
+//! the protocol level is `cluster.rs`'s business.
+//!
+//! Needs `/usr/bin/redis-server`, `/usr/bin/chromium` and
+//! `/usr/bin/chromedriver` (`scripts/test` installs them). Waits are
+//! bounded hang guards, never timing assertions.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use common::browser::{
+    eventually, log_in, say, screenshot, wait_all_acknowledged, wait_message, wait_text,
+    wait_transport, Driver,
+};
+use common::redis::RedisServer;
+use common::TestServer;
+use fantoccini::{Client, Locator};
+
+/// Starts an in-process instance on `redis` and waits until its backplane
+/// is ready.
+async fn instance(redis: &RedisServer) -> TestServer {
+    let url = redis.url();
+    let server = common::start(&["--redis-url", &url, "--lease-secs", "3"]);
+    let readyz = server.url("/readyz");
+    eventually("the instance to be ready", || async {
+        let response = reqwest::get(&readyz).await.map_err(|e| e.to_string())?;
+        match response.status().as_u16() {
+            200 => Ok(()),
+            other => Err(format!("/readyz answered {other}")),
+        }
+    })
+    .await;
+    server
+}
+
+/// The nicknames the page lists in its roster.
+async fn roster_nicks(browser: &Client) -> Result<BTreeSet<String>, String> {
+    let people = browser
+        .find_all(Locator::Css("#roster li.person"))
+        .await
+        .map_err(|e| format!("roster: {e}"))?;
+    let mut nicks = BTreeSet::new();
+    for person in people {
+        let nick = person
+            .attr("data-nick")
+            .await
+            .map_err(|e| format!("data-nick: {e}"))?;
+        nicks.insert(nick.unwrap_or_default());
+    }
+    Ok(nicks)
+}
+
+/// ann on one instance and bob on another, on the transports given (page
+/// query strings), log in to one room, see each other and chat both ways.
+async fn chat_across_instances(label: &str, ann_query: &str, bob_query: &str) {
+    let redis = RedisServer::start().await;
+    let a = instance(&redis).await;
+    let b = instance(&redis).await;
+    let driver = Driver::start(label).await;
+    let ann = driver.browser().await;
+    let bob = driver.browser().await;
+
+    log_in(&ann, &a.url(&format!("/?room=cluster{ann_query}")), "ann").await;
+    log_in(&bob, &b.url(&format!("/?room=cluster{bob_query}")), "bob").await;
+    let transport = |query: &str| {
+        if query.contains("polling") {
+            "polling"
+        } else {
+            "websocket"
+        }
+    };
+    let both: BTreeSet<String> = ["ann", "bob"].map(String::from).into();
+    for (browser, who, query) in [(&ann, "ann", ann_query), (&bob, "bob", bob_query)] {
+        wait_transport(browser, who, transport(query)).await;
+        eventually(&format!("{who} to list ann and bob"), || async {
+            let listed = roster_nicks(browser).await?;
+            if listed == both {
+                Ok(())
+            } else {
+                Err(format!("roster {listed:?}"))
+            }
+        })
+        .await;
+        wait_text(browser, "#count", &format!("{who} to count 2"), |t| {
+            t == "2"
+        })
+        .await;
+    }
+
+    for ((from, sender), (to, reader)) in [
+        ((&ann, "ann"), (&bob, "bob")),
+        ((&bob, "bob"), (&ann, "ann")),
+    ] {
+        let text = format!("{sender} to {reader}, across instances");
+        say(from, &text).await;
+        wait_message(to, reader, &text).await;
+        wait_all_acknowledged(from, sender).await;
+        wait_message(from, sender, &text).await;
+    }
+    screenshot(&bob, &format!("{label}-bob.png")).await;
+
+    for browser in [ann, bob] {
+        browser.close().await.expect("end the browser session");
+    }
+    drop(driver);
+}
+
+#[tokio::test]
+async fn two_people_on_two_instances_chat_in_real_browsers() {
+    chat_across_instances("cluster-websocket", "", "").await;
+}
+
+#[tokio::test]
+async fn a_websocket_page_and_a_polling_page_on_two_instances_chat() {
+    chat_across_instances("cluster-polling", "", "&transport=polling").await;
+}
