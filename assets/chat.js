@@ -28,6 +28,8 @@
  *   #typing                   "ann is typing…" (empty when nobody types)
  *   #conn-state               connection state text; data-state is one of
  *                             idle, connecting, connected, reconnecting, offline;
+ *                             data-degraded is "true" while the server reports
+ *                             that it cannot reach its other instances;
  *                             data-attempt counts reconnects scheduled since the
  *                             last welcome (or the switch to long-polling)
  *   #transport                the transport in use: "websocket" or "polling"
@@ -785,6 +787,7 @@
     typing: onTyping,
     left_room: onLeftRoom,
     pong: () => {},
+    status: onStatus,
     error: onError,
   };
 
@@ -963,9 +966,30 @@
     notice(`You left #${l.room}.`);
   }
 
+  /**
+   * The server lost (or regained) the store that joins it to the other
+   * instances. Nothing is lost: refused sends stay pending and go out
+   * again when it is back.
+   */
+  function onStatus(s) {
+    const degraded = !!s.degraded;
+    const status = $('conn-state');
+    if (degraded === (status.dataset.degraded === 'true')) return;
+    status.dataset.degraded = String(degraded);
+    if (degraded) {
+      notice('The chat is degraded: the server cannot reach its other instances. Your messages wait and are sent when it recovers.', 'error');
+    } else {
+      notice('The chat has recovered.');
+      state.holdUntil = 0;
+      pump();
+    }
+  }
+
   function onError(e) {
     const entry = e.ref ? state.pending.get(e.ref) : undefined;
-    if (e.code === 'rate_limited') {
+    // Both mean "not now": the message stays pending and is resent (with
+    // the same ref, so it is posted once) after the wait.
+    if (e.code === 'rate_limited' || e.code === 'degraded') {
       const wait = Number.isFinite(e.retry_ms) ? e.retry_ms : 1000;
       if (entry) {
         if (state.inFlight === entry.ref) state.inFlight = null;
@@ -974,8 +998,10 @@
       } else if (state.awaitingWelcome) {
         state.awaitingWelcome = false;
         setTimeout(() => { if (needsJoin() && conn.open && !state.awaitingWelcome) sendJoin(); }, wait);
-      } else {
+      } else if (e.code === 'rate_limited') {
         notice('You are sending too fast; wait a moment.', 'error');
+      } else {
+        setTimeout(pump, wait);
       }
       return;
     }
