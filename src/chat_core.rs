@@ -214,6 +214,11 @@ impl ChatCore {
             }
             None => Vec::new(),
         };
+        // A polling session that ends here ends everywhere: no other
+        // instance may adopt it afterwards.
+        if let Some(poll) = self.connections.get(&id).and_then(|c| c.poll.clone()) {
+            let _ = self.backplane.drop_poll(&poll);
+        }
         self.forget(id);
         effects
     }

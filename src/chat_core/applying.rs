@@ -128,6 +128,10 @@ impl ChatCore {
                 // Whoever held this token here before is a ghost: the user
                 // is now on the joining connection.
                 if let Some(ghost) = local.filter(|&g| Some(g) != joiner) {
+                    // A replaced polling session is over on every instance.
+                    if let Some(poll) = self.connections.get(&ghost).and_then(|c| c.poll.clone()) {
+                        let _ = self.backplane.drop_poll(&poll);
+                    }
                     self.unbind_keeping_mirror(ghost);
                     self.forget(ghost);
                     effects.push(Effect::Close {
