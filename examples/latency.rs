@@ -9,6 +9,11 @@
 //!   cargo run --release -- --port 3900 --rate-burst 100000 --rate-per-sec 100000 &
 //!   cargo run --release --example latency -- http://127.0.0.1:3900 polling 10 100 10
 //! (base URL, receiver transport, receivers, messages per second, seconds).
+//! A sixth argument, another instance's base URL, puts the sender there:
+//! the receivers then measure delivery across instances through Redis, e.g.
+//!   cargo run --release -- --port 3900 --redis-url redis://127.0.0.1:6379 ... &
+//!   cargo run --release -- --port 3901 --redis-url redis://127.0.0.1:6379 ... &
+//!   cargo run --release --example latency -- http://127.0.0.1:3900 websocket 10 100 10 http://127.0.0.1:3901
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -125,6 +130,7 @@ async fn main() {
     let receivers: usize = args.get(3).map_or(10, |a| a.parse().unwrap());
     let rate: u64 = args.get(4).map_or(100, |a| a.parse().unwrap());
     let seconds: u64 = args.get(5).map_or(10, |a| a.parse().unwrap());
+    let sender_base = args.get(6).cloned().unwrap_or_else(|| base.clone());
     let room = format!("latency{}", now_us() % 100_000);
     let total = rate * seconds;
     let deadline = Instant::now() + Duration::from_secs(seconds + 5);
@@ -140,7 +146,7 @@ async fn main() {
     // Give receivers their welcome before the first send.
     tokio::time::sleep(Duration::from_millis(500)).await;
 
-    let url = format!("{}/ws", base.replacen("http", "ws", 1));
+    let url = format!("{}/ws", sender_base.replacen("http", "ws", 1));
     let (mut sender, _) = tokio_tungstenite::connect_async(url).await.unwrap();
     sender
         .send(Message::text(
