@@ -18,7 +18,8 @@ use bytes::Bytes;
 use serde::Deserialize;
 use tokio::sync::oneshot;
 
-use crate::chat_room::{next_member_id, now_ms, Attach, Connect, FindPoll, Inbound};
+use crate::backplane::LeftWhy;
+use crate::chat_room::{next_member_id, now_ms, Attach, Connect, Disconnect, FindPoll, Inbound};
 use crate::client_addr::client_addr;
 use crate::http_error::HttpError;
 use crate::member::ToMember;
@@ -247,5 +248,14 @@ pub async fn close(
     let ip = guard(&req, &state)?;
     let session = session_of(&req, &state, ip, None).await?;
     session.addr.do_send(End);
+    // The member has left, and the session is forgotten on every instance,
+    // before the answer: a request right after it, anywhere, finds nothing.
+    let _ = state
+        .room
+        .send(Disconnect {
+            id: session.id,
+            why: Some(LeftWhy::Gone),
+        })
+        .await;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -277,8 +277,9 @@ impl Actor for PollSession {
         // Only a closing client or one that stopped reading leaves; a session
         // this instance stops serving (not polled here, or the server
         // stopping) may go on elsewhere, and its lease decides.
+        // A client's close was already told to the room by the route that
+        // received it, which answers only then.
         let why = match self.closed {
-            Some(CloseKind::ClientLeft) => Some(LeftWhy::Gone),
             Some(CloseKind::SlowReader) => Some(LeftWhy::Dropped),
             _ => None,
         };

@@ -727,3 +727,56 @@ async fn a_prefix_keeps_two_clusters_on_one_redis_apart() {
         .collect();
     assert!(stray.is_empty(), "keys outside both prefixes: {stray:?}");
 }
+
+#[tokio::test]
+async fn a_user_of_a_dead_instance_resumes_elsewhere_before_anyone_sees_them_go() {
+    let redis = RedisServer::start().await;
+    // A long lease: ann's place is still held when she comes back.
+    let mut crashing = Instance::start(&redis.url(), &["--lease-secs", "60"]).await;
+    readyz_becomes(&crashing.url("/readyz"), 200).await;
+    let staying = instance(&redis, &[]).await;
+    let (mut ann, first) = Client::join(&crashing.ws_url(), "ann", "lobby").await;
+    let (mut bob, _) = Client::join(&staying.ws_url(), "bob", "lobby").await;
+    assert_eq!(ann.next().await, joined("bob", 2));
+    bob.send(say("seen")).await;
+    let (seen, _) = gather(&mut bob, 1, 1).await;
+    assert_eq!(gather(&mut ann, 1, 0).await.0, seen);
+
+    crashing.kill();
+    drop(ann);
+    for text in ["missed 0", "missed 1"] {
+        bob.send(say(text)).await;
+    }
+    let (missed, _) = gather(&mut bob, 2, 2).await;
+
+    let rejoin = json!({"type": "join", "nick": "ann", "room": "lobby",
+                        "resume": first["session"], "since": seen[0]["id"],
+                        "epoch": first["epoch"]});
+    let (mut ann, welcome) = Client::join_with(&staying.ws_url(), rejoin).await;
+    assert_eq!(welcome["session"], first["session"], "the same token");
+    assert_eq!(
+        history(&welcome),
+        missed.iter().map(without_type).collect::<Vec<_>>(),
+        "exactly what she missed"
+    );
+    assert_eq!(
+        (welcome["count"].as_u64(), welcome["gap"].as_bool()),
+        (Some(2), Some(false))
+    );
+    // Bob saw neither a departure nor an arrival: her next message is the
+    // very next frame he gets.
+    ann.send(say("back")).await;
+    let (back, _) = gather(&mut ann, 1, 1).await;
+    assert_eq!(bob.next().await, back[0]);
+}
+
+#[tokio::test]
+async fn a_closed_polling_session_is_unknown_on_every_instance() {
+    let redis = RedisServer::start().await;
+    let nodes = instances(&redis, 2).await;
+    let (cara, _) = PollClient::open(&nodes[0].url(""), "cara", "lobby").await;
+    let elsewhere = cara.at(&nodes[1].url(""));
+    assert_eq!(cara.close().await.status(), 204);
+    assert_eq!(elsewhere.poll_at(elsewhere.cursor).await.status(), 404);
+    assert_eq!(cara.poll_at(cara.cursor).await.status(), 404);
+}

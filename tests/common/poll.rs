@@ -25,6 +25,19 @@ pub struct PollClient {
 }
 
 impl PollClient {
+    /// The same session, its requests sent to `base` instead (another
+    /// instance of a cluster), from the same cursor.
+    pub fn at(&self, base: &str) -> PollClient {
+        PollClient {
+            http: self.http.clone(),
+            base: base.to_owned(),
+            session: self.session.clone(),
+            cursor: self.cursor,
+            queue: VecDeque::new(),
+            closed: None,
+        }
+    }
+
     /// Opens a session at `base` (e.g. `http://127.0.0.1:PORT`) with a join.
     pub async fn open(base: &str, nick: &str, room: &str) -> (PollClient, Value) {
         Self::open_with(base, json!({"type": "join", "nick": nick, "room": room})).await

@@ -38,14 +38,13 @@ impl Instance {
         let file = std::fs::File::create(&log).expect("create the instance log");
         let child = Command::new(env!("CARGO_BIN_EXE_parley"))
             .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
-            .args([
-                "--redis-url",
-                redis_url,
-                "--lease-secs",
-                "3",
-                "--workers",
-                "1",
-            ])
+            .args(["--redis-url", redis_url, "--workers", "1"])
+            // A short lease unless the test asks for its own.
+            .args(if extra.contains(&"--lease-secs") {
+                &[][..]
+            } else {
+                &["--lease-secs", "3"][..]
+            })
             .args(extra)
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
