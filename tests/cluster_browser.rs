@@ -119,3 +119,73 @@ async fn two_people_on_two_instances_chat_in_real_browsers() {
 async fn a_websocket_page_and_a_polling_page_on_two_instances_chat() {
     chat_across_instances("cluster-polling", "", "&transport=polling").await;
 }
+
+/// The `data-degraded` attribute of the page's connection state.
+async fn degraded_flag(browser: &Client) -> Result<String, String> {
+    browser
+        .find(Locator::Css("#conn-state"))
+        .await
+        .map_err(|e| format!("#conn-state: {e}"))?
+        .attr("data-degraded")
+        .await
+        .map_err(|e| format!("data-degraded: {e}"))
+        .map(Option::unwrap_or_default)
+}
+
+async fn wait_degraded(browser: &Client, who: &str, degraded: bool) {
+    let want = degraded.to_string();
+    eventually(&format!("{who}'s page to show degraded={want}"), || async {
+        let flag = degraded_flag(browser).await?;
+        if flag == want {
+            Ok(())
+        } else {
+            Err(format!("data-degraded={flag:?}"))
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_page_shows_a_redis_outage_and_sends_what_waited_once_it_is_over() {
+    let mut redis = RedisServer::start().await;
+    let a = instance(&redis).await;
+    let b = instance(&redis).await;
+    let driver = Driver::start("cluster-outage").await;
+    let ann = driver.browser().await;
+    let bob = driver.browser().await;
+    log_in(&ann, &a.url("/?room=outage"), "ann").await;
+    log_in(&bob, &b.url("/?room=outage"), "bob").await;
+    wait_text(&bob, "#count", "bob to count 2", |t| t == "2").await;
+
+    redis.kill();
+    wait_degraded(&ann, "ann", true).await;
+    wait_degraded(&bob, "bob", true).await;
+    say(&ann, "written while degraded").await;
+    eventually("ann's message to wait, pending", || async {
+        let pending = common::browser::texts_of(&ann, "#messages li.pending").await?;
+        if pending.iter().any(|t| t.contains("written while degraded")) {
+            Ok(())
+        } else {
+            Err(format!("pending: {pending:?}"))
+        }
+    })
+    .await;
+    screenshot(&ann, "cluster-outage-ann-degraded.png").await;
+
+    redis.restart().await;
+    wait_degraded(&ann, "ann", false).await;
+    wait_all_acknowledged(&ann, "ann").await;
+    wait_message(&bob, "bob", "written while degraded").await;
+    let copies = common::browser::texts_of(&bob, "#messages li.message")
+        .await
+        .expect("bob's messages")
+        .into_iter()
+        .filter(|t| t.contains("written while degraded"))
+        .count();
+    assert_eq!(copies, 1, "posted once, however often it was resent");
+
+    for browser in [ann, bob] {
+        browser.close().await.expect("end the browser session");
+    }
+    drop(driver);
+}
