@@ -412,11 +412,8 @@ impl ChatCore {
         effects
     }
 
-    /// Takes members whose leases lapsed out of their rooms, and renews the
-    /// leases of this instance's WebSocket members for `lease_ms`.
-    pub fn housekeeping(&mut self, lease_ms: u64, now_ms: u64) -> Vec<Effect> {
-        let tokens = self.leased_tokens();
-        let _ = self.backplane.renew(&tokens, lease_ms);
+    /// Takes members whose leases lapsed out of their rooms.
+    pub fn reap(&mut self, now_ms: u64) -> Vec<Effect> {
         match self.backplane.reap() {
             Ok(entries) => self.apply(entries, now_ms),
             Err(_) => Vec::new(),

@@ -144,6 +144,8 @@ pub struct ChatRoom {
     /// The reaper waits this long after the backplane comes back, so that
     /// every instance has renewed its members' leases first.
     reap_after: Instant,
+    /// When this instance last renewed its members' leases.
+    renewed: Instant,
     shutting_down: bool,
 }
 
@@ -168,6 +170,7 @@ impl ChatRoom {
             lease,
             degraded,
             reap_after: Instant::now(),
+            renewed: Instant::now(),
             shutting_down: false,
         }
     }
@@ -341,6 +344,7 @@ impl ChatRoom {
             // Leases may have lapsed while nobody could renew them: renew
             // ours now and give the others one lease to do the same.
             self.reap_after = Instant::now() + self.lease;
+            self.renewed = Instant::now();
             let tokens = self.core.leased_tokens();
             let _ = self
                 .core
@@ -368,15 +372,20 @@ impl ChatRoom {
         if !healthy {
             return;
         }
-        let lease_ms = self.lease.as_millis() as u64;
-        let effects = if Instant::now() >= self.reap_after {
-            self.core.housekeeping(lease_ms, now_ms())
-        } else {
+        // Renewing every third of a lease leaves two renewals' slack
+        // before a live member could lapse.
+        if self.renewed.elapsed() >= (self.lease / 3).max(HOUSEKEEPING) {
+            self.renewed = Instant::now();
             let tokens = self.core.leased_tokens();
-            let _ = self.core.backplane().renew(&tokens, lease_ms);
-            Vec::new()
-        };
-        self.apply(effects);
+            let _ = self
+                .core
+                .backplane()
+                .renew(&tokens, self.lease.as_millis() as u64);
+        }
+        if Instant::now() >= self.reap_after {
+            let effects = self.core.reap(now_ms());
+            self.apply(effects);
+        }
     }
 }
 

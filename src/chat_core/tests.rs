@@ -312,7 +312,7 @@ fn a_lapsed_lease_takes_the_member_out_and_closes_its_connection() {
     // joined; expire it at once.
     let token = core_token(&core, 2);
     core.backplane().renew(&[token], 0).unwrap();
-    let effects = core.housekeeping(60_000, 0);
+    let effects = core.reap(0);
     assert!(effects.contains(&Effect::Close {
         member: 2,
         reason: CloseReason::Expired
