@@ -344,12 +344,7 @@ impl ChatRoom {
             // Leases may have lapsed while nobody could renew them: renew
             // ours now and give the others one lease to do the same.
             self.reap_after = Instant::now() + self.lease;
-            self.renewed = Instant::now();
-            let tokens = self.core.leased_tokens();
-            let _ = self
-                .core
-                .backplane()
-                .renew(&tokens, self.lease.as_millis() as u64);
+            self.renew_leases();
         }
         let bytes = ServerFrame::Status { degraded }.encode();
         let ids: Vec<MemberId> = self.members.keys().copied().collect();
@@ -365,6 +360,14 @@ impl ChatRoom {
         self.apply(effects);
     }
 
+    /// Extends the leases of this instance's WebSocket members by a lease.
+    fn renew_leases(&mut self) {
+        self.renewed = Instant::now();
+        let tokens = self.core.leased_tokens();
+        let lease_ms = self.lease.as_millis() as u64;
+        let _ = self.core.backplane().renew(&tokens, lease_ms);
+    }
+
     /// Leases, the reaper, and the health check.
     fn housekeeping(&mut self) {
         let healthy = self.core.backplane().probe();
@@ -375,12 +378,7 @@ impl ChatRoom {
         // Renewing every third of a lease leaves two renewals' slack
         // before a live member could lapse.
         if self.renewed.elapsed() >= (self.lease / 3).max(HOUSEKEEPING) {
-            self.renewed = Instant::now();
-            let tokens = self.core.leased_tokens();
-            let _ = self
-                .core
-                .backplane()
-                .renew(&tokens, self.lease.as_millis() as u64);
+            self.renew_leases();
         }
         if Instant::now() >= self.reap_after {
             let effects = self.core.reap(now_ms());
