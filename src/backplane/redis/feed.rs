@@ -1,0 +1,153 @@
+//! The subscription thread of the Redis backplane: one thread per
+//! backplane listens on the cluster's pub/sub channel, passes on the
+//! entries of the rooms it watches, pings a quiet link to find a dead one,
+//! and reconnects every [`RETRY_EVERY`] while Redis is away. It also owns
+//! [`Shared`], what this thread and the command path share (watched rooms,
+//! the recipient, each link's health), and tells the recipient each change
+//! of the degraded state once.
+//!
+//! It must not run commands or decide anything: it only reads what the
+//! scripts published, and it leaves the command connection to `redis.rs`.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use redis::{Client, RedisResult, Value};
+
+use super::wire::decode_batch;
+use super::{open, IO_TIMEOUT, RETRY_EVERY};
+use crate::backplane::Logged;
+use crate::room_name::RoomName;
+
+/// How often the subscription thread wakes while nothing is published, to
+/// notice that its backplane is gone.
+const FEED_TICK: Duration = Duration::from_millis(250);
+/// Silence after which the subscription pings Redis, to find a link that
+/// died without closing (a partition rather than a crash).
+const FEED_PING_AFTER: Duration = Duration::from_secs(3);
+
+/// Where a delivery goes: the ChatRoom, or a test's channel.
+pub(super) type Deliver = Box<dyn Fn(Logged) + Send>;
+
+/// What the command path and the subscription thread share.
+#[derive(Default)]
+pub(super) struct Shared {
+    /// Rooms whose entries are passed on.
+    pub(super) watched: Mutex<HashSet<RoomName>>,
+    pub(super) deliver: Mutex<Option<Deliver>>,
+    pub(super) command_down: AtomicBool,
+    pub(super) feed_down: AtomicBool,
+    /// The degraded state last told, so each change is told once.
+    told: Mutex<bool>,
+    pub(super) feed_started: AtomicBool,
+    /// Set when the backplane is dropped: the subscription thread ends.
+    pub(super) stop: AtomicBool,
+}
+
+pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Shared {
+    /// Records one link's state, telling the subscriber when that changes
+    /// the whole.
+    pub(super) fn set(&self, flag: &AtomicBool, down: bool) {
+        if flag.swap(down, Ordering::SeqCst) != down {
+            self.report();
+        }
+    }
+
+    /// Tells the subscriber the degraded state if it changed since told.
+    pub(super) fn report(&self) {
+        let deliver = lock(&self.deliver);
+        let Some(deliver) = deliver.as_ref() else {
+            return;
+        };
+        let mut told = lock(&self.told);
+        let now = !self.healthy();
+        if *told != now {
+            *told = now;
+            deliver(Logged::Degraded(now));
+        }
+    }
+
+    pub(super) fn healthy(&self) -> bool {
+        !self.command_down.load(Ordering::SeqCst) && !self.feed_down.load(Ordering::SeqCst)
+    }
+
+    fn stopped(&self) -> bool {
+        self.stop.load(Ordering::SeqCst)
+    }
+}
+
+/// The subscription thread: listens on `channel` until the backplane is
+/// dropped, reconnecting every [`RETRY_EVERY`] while Redis is away.
+pub(super) fn run_feed(client: &Client, channel: &str, shared: &Shared) {
+    while !shared.stopped() {
+        let Err(e) = listen(client, channel, shared) else {
+            return;
+        };
+        if !shared.feed_down.load(Ordering::SeqCst) {
+            log::warn!("redis backplane: subscription lost: {e}");
+        }
+        shared.set(&shared.feed_down, true);
+        let until = Instant::now() + RETRY_EVERY;
+        while Instant::now() < until && !shared.stopped() {
+            thread::sleep(FEED_TICK.min(until.saturating_duration_since(Instant::now())));
+        }
+    }
+}
+
+/// One subscription, until it fails (an error) or the backplane is
+/// dropped (`Ok`).
+fn listen(client: &Client, channel: &str, shared: &Shared) -> RedisResult<()> {
+    let mut conn = open(client)?;
+    let mut pubsub = conn.as_pubsub();
+    pubsub.subscribe(channel)?;
+    pubsub.set_read_timeout(Some(FEED_TICK))?;
+    if shared.feed_down.load(Ordering::SeqCst) {
+        log::info!("redis backplane: subscription back");
+    }
+    shared.set(&shared.feed_down, false);
+    let mut heard = Instant::now();
+    while !shared.stopped() {
+        let message = match pubsub.get_message() {
+            Ok(message) => message,
+            Err(e) if e.is_timeout() => {
+                if heard.elapsed() >= FEED_PING_AFTER {
+                    pubsub.set_read_timeout(Some(IO_TIMEOUT))?;
+                    pubsub.ping::<Value>()?;
+                    pubsub.set_read_timeout(Some(FEED_TICK))?;
+                    heard = Instant::now();
+                }
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        heard = Instant::now();
+        let entries = message
+            .get_payload::<String>()
+            .map_err(|e| e.to_string())
+            .and_then(|payload| decode_batch(&payload));
+        let mut entries = match entries {
+            Ok(entries) => entries,
+            Err(e) => {
+                log::error!("redis backplane: unreadable entries on {channel}: {e}");
+                continue;
+            }
+        };
+        {
+            let watched = lock(&shared.watched);
+            entries.retain(|entry| watched.contains(&entry.room));
+        }
+        if !entries.is_empty() {
+            if let Some(deliver) = lock(&shared.deliver).as_ref() {
+                deliver(Logged::Entries(entries));
+            }
+        }
+    }
+    Ok(())
+}

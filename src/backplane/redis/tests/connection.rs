@@ -1,0 +1,81 @@
+//! Connecting and losing the connection: an outage is refused fast as
+//! degraded and heals, an unreachable Redis fails at start without showing
+//! the password, `rediss://` checks the certificate, and [`redact`] hides
+//! only the password. What the scripts decide is tested elsewhere.
+
+use std::sync::mpsc;
+
+use super::*;
+
+#[test]
+fn an_outage_is_refused_fast_as_degraded_and_heals() {
+    let mut redis = TestRedis::start();
+    let mut bp = backplane(&redis, "parley:", 10);
+    let (tx, rx) = mpsc::channel();
+    bp.subscribe_with(Box::new(move |logged| {
+        if let Logged::Degraded(down) = logged {
+            let _ = tx.send(down);
+        }
+    }));
+    wait_subscribed(&redis, "parley:ev");
+    bp.join(join("a", "Ann", "lobby", 10)).unwrap();
+    assert!(bp.healthy());
+    redis.kill();
+    for _ in 0..4 {
+        let started = Instant::now();
+        let refused = bp.typing(&room("lobby"), &tok("a"), true).unwrap_err();
+        assert_eq!(refused, Refusal::degraded());
+        assert!(
+            started.elapsed() < Duration::from_millis(1_500),
+            "slow: {:?}",
+            started.elapsed()
+        );
+        assert!(!bp.healthy());
+        thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(rx.recv_timeout(Duration::from_secs(3)), Ok(true));
+    redis.launch();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while bp.join(join("a", "Ann", "lobby", 10)).is_err() {
+        assert!(Instant::now() < deadline, "never reconnected");
+        thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(rx.recv_timeout(Duration::from_secs(5)), Ok(false));
+    assert!(bp.healthy());
+    assert!(rx.try_recv().is_err(), "each change told once");
+}
+
+#[test]
+fn an_unreachable_redis_fails_at_start_naming_it_without_the_password() {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("redis://user:hunter2@127.0.0.1:{port}/0");
+    let error = RedisBackplane::connect(&url, "parley:", 10).unwrap_err();
+    assert!(
+        error.contains(&format!("redis://user:***@127.0.0.1:{port}/0")),
+        "{error}"
+    );
+    assert!(!error.contains("hunter2"), "{error}");
+}
+
+#[test]
+fn rediss_checks_the_servers_certificate() {
+    let redis = TestRedis::start_with(true);
+    let url = format!("rediss://localhost:{}/0", redis.port);
+    let error = RedisBackplane::connect(&url, "parley:", 10).unwrap_err();
+    assert!(error.contains("invalid peer certificate"), "{error}");
+}
+
+#[test]
+fn redacts_the_password_only() {
+    assert_eq!(
+        redact("redis://user:secret@host:6379/2"),
+        "redis://user:***@host:6379/2"
+    );
+    assert_eq!(redact("rediss://:pw@h/0?x=1"), "rediss://:***@h/0?x=1");
+    assert_eq!(redact("redis://host:6379/0"), "redis://host:6379/0");
+    assert_eq!(redact("redis://user@host"), "redis://user@host");
+}

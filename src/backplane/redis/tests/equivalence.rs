@@ -1,0 +1,208 @@
+//! The Redis backplane against the in-memory one: one scripted sequence of
+//! calls driven through both must give the same outcomes, events,
+//! snapshots and logs, with seqs that chain. Its harness (`Step`,
+//! `Outcome`, `drive`) serves this comparison only; cases about Redis
+//! alone belong in the other test files.
+
+use super::*;
+use crate::backplane::memory::MemoryBackplane;
+
+#[derive(Debug, Clone)]
+enum Step {
+    Join(&'static str, &'static str, &'static str, usize),
+    Leave(&'static str, &'static str, LeftWhy),
+    Rename(&'static str, &'static str, &'static str),
+    Typing(&'static str, &'static str, bool),
+    Say(
+        &'static str,
+        &'static str,
+        &'static str,
+        Option<&'static str>,
+    ),
+    Renew(&'static [&'static str], u64),
+    Sleep(u64),
+    Reap,
+    SavePoll(&'static str, &'static str),
+    FindPoll(&'static str),
+}
+
+/// What a step did, without seqs (they differ between backplanes).
+#[derive(Debug, PartialEq, Eq)]
+enum Outcome {
+    Logged(Vec<(RoomName, Event)>),
+    Said(u64, Vec<(RoomName, Event)>),
+    Refused(ErrorCode),
+    Found(Option<PollRecord>),
+    Done,
+}
+
+fn drive(bp: &mut dyn Backplane, steps: &[Step]) -> (Vec<Outcome>, Vec<Entry>) {
+    let mut all = Vec::new();
+    let mut logged = |entries: Vec<Entry>| {
+        let events = entries
+            .iter()
+            .map(|e| (e.room.clone(), e.event.clone()))
+            .collect();
+        all.extend(entries);
+        events
+    };
+    let mut outcomes = Vec::new();
+    for step in steps {
+        let result = match step.clone() {
+            Step::Join(who, name, r, max) => bp.join(join(who, name, r, max)).map(&mut logged),
+            Step::Leave(who, r, why) => bp.leave(&room(r), &tok(who), why).map(&mut logged),
+            Step::Rename(who, r, name) => {
+                bp.rename(&room(r), &tok(who), &nick(name)).map(&mut logged)
+            }
+            Step::Typing(who, r, on) => bp.typing(&room(r), &tok(who), on).map(&mut logged),
+            Step::Say(who, r, text, reference) => {
+                let said = bp.say(
+                    &room(r),
+                    &tok(who),
+                    text.into(),
+                    reference.map(Into::into),
+                    NOW,
+                );
+                outcomes.push(match said {
+                    Ok(said) => Outcome::Said(said.id, logged(said.entries)),
+                    Err(refusal) => Outcome::Refused(refusal.code),
+                });
+                continue;
+            }
+            Step::Renew(who, ttl) => {
+                let tokens: Vec<Token> = who.iter().map(|w| tok(w)).collect();
+                bp.renew(&tokens, ttl).unwrap();
+                outcomes.push(Outcome::Done);
+                continue;
+            }
+            Step::Sleep(ms) => {
+                thread::sleep(Duration::from_millis(ms));
+                continue;
+            }
+            Step::Reap => bp.reap().map(&mut logged),
+            Step::SavePoll(poll, who) => {
+                let record = PollRecord {
+                    token: tok(who),
+                    room: None,
+                };
+                bp.save_poll(poll, &record, 60_000).unwrap();
+                continue;
+            }
+            Step::FindPoll(poll) => {
+                outcomes.push(Outcome::Found(bp.find_poll(poll).unwrap()));
+                continue;
+            }
+        };
+        outcomes.push(match result {
+            Ok(events) => Outcome::Logged(events),
+            Err(refusal) => Outcome::Refused(refusal.code),
+        });
+    }
+    (outcomes, all)
+}
+
+/// Seqs increase across rooms and each entry names its room's previous.
+fn check_chains(entries: &[Entry]) {
+    let mut last_seq = 0;
+    let mut last_in_room = std::collections::HashMap::new();
+    for entry in entries {
+        assert!(entry.seq > last_seq, "seq went back at {entry:?}");
+        last_seq = entry.seq;
+        let prev = last_in_room
+            .insert(entry.room.clone(), entry.seq)
+            .unwrap_or(0);
+        assert_eq!(entry.prev, prev, "broken chain at {entry:?}");
+    }
+}
+
+fn comparable(mut snapshot: Snapshot) -> Snapshot {
+    snapshot.epoch.clear();
+    snapshot.seq = 0;
+    snapshot.members.sort_by_key(|m| m.order);
+    snapshot
+}
+
+#[test]
+fn logs_the_same_events_as_the_memory_backplane() {
+    use Step::*;
+    let steps = [
+        Join("a", "Ann", "lobby", 10),
+        Join("b", "Bob", "lobby", 10),
+        Join("c", "ann", "lobby", 10),
+        Join("a", "Ann", "lobby", 10),
+        Join("a", "ANN", "lobby", 10),
+        Join("a", "Annie", "lobby", 10),
+        Rename("b", "lobby", "annie"),
+        Rename("b", "lobby", "Bob"),
+        Rename("b", "lobby", "BOB"),
+        Rename("c", "lobby", "Cee"),
+        Rename("c", "nowhere", "Cee"),
+        Typing("a", "lobby", true),
+        Typing("c", "lobby", true),
+        Say("a", "lobby", "hi \"you\" / \\ \u{1f} ✓ 😀 </b>", Some("r1")),
+        Say("a", "lobby", "again", Some("r1")),
+        Say("b", "lobby", "no ref", None),
+        Say("b", "lobby", "empty ref", Some("")),
+        Say("b", "lobby", "empty ref again", Some("")),
+        Say("c", "lobby", "not here", None),
+        Say("a", "lobby", "m4", Some("r4")),
+        Say("a", "lobby", "r1 left the history", Some("r1")),
+        Join("a", "Ann", "side", 10),
+        Join("d", "Dee", "side", 1),
+        Join("b", "Bee", "side", 10),
+        Leave("b", "side", LeftWhy::Left),
+        Leave("b", "side", LeftWhy::Left),
+        Leave("b", "nowhere", LeftWhy::Gone),
+        SavePoll("poll-1", "a"),
+        FindPoll("poll-1"),
+        FindPoll("poll-2"),
+        Renew(&["a", "c"], 40),
+        Join("c", "Cee", "lobby", 10),
+        Sleep(150),
+        Reap,
+        Reap,
+        FindPoll("poll-1"),
+        Join("e", "Eve", "lobby", 10),
+        Renew(&["e"], 40),
+        Leave("e", "lobby", LeftWhy::Gone),
+        Join("e", "Eve", "lobby", 10),
+        Join("f", "Fay", "lobby", 10),
+        Renew(&["f"], 40),
+        Join("f", "Fay", "side", 10),
+        Sleep(150),
+        Reap,
+    ];
+    let redis = TestRedis::start();
+    let mut on_redis = backplane(&redis, "parley:", 3);
+    let mut in_memory = MemoryBackplane::new(3, 100);
+    let (want, memory_entries) = drive(&mut in_memory, &steps);
+    let (got, redis_entries) = drive(&mut on_redis, &steps);
+    for (i, (want, got)) in want.iter().zip(&got).enumerate() {
+        assert_eq!(got, want, "outcome {i} differs");
+    }
+    assert_eq!(got.len(), want.len());
+    check_chains(&memory_entries);
+    check_chains(&redis_entries);
+    for name in ["lobby", "side", "nowhere"] {
+        let want = comparable(in_memory.snapshot(&room(name)).unwrap());
+        let got = comparable(on_redis.snapshot(&room(name)).unwrap());
+        assert_eq!(got, want, "snapshot of {name}");
+        let events = |bp: &mut dyn Backplane| -> Vec<Event> {
+            let read = bp.read(&room(name), 0).unwrap().expect("nothing trimmed");
+            check_chains(&read);
+            read.into_iter().map(|e| e.event).collect()
+        };
+        assert_eq!(
+            events(&mut on_redis),
+            events(&mut in_memory),
+            "log of {name}"
+        );
+    }
+    let last = redis_entries.last().unwrap();
+    let after = on_redis.read(&last.room, last.prev).unwrap().unwrap();
+    assert_eq!(
+        after,
+        vec![last.clone()],
+        "read after a seq returns what followed"
+    );
+}
