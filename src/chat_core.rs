@@ -190,7 +190,7 @@ impl ChatCore {
             return;
         };
         let room = conn.room.as_ref().map(|r| r.to_string());
-        let ttl = self.limits.session_grace.as_millis() as u64;
+        let ttl = self.limits.poll_lease().as_millis() as u64;
         let record = PollRecord {
             token: token.clone(),
             room,

@@ -69,4 +69,19 @@ impl Limits {
             rate_per_sec: self.rate_per_sec,
         }
     }
+
+    /// How often, at most, a polling session's polls renew its lease: a
+    /// third of the grace, at least a second. Each renewal is a backplane
+    /// call (a Redis round trip), so thousands of busy pollers must not
+    /// renew on every poll.
+    pub fn poll_renewal(&self) -> Duration {
+        (self.session_grace / 3).max(Duration::from_secs(1))
+    }
+
+    /// The lease a poll renews: the grace, plus the renewal period it may
+    /// have skipped, so a session ends between one grace and that much
+    /// more after its last poll, never sooner.
+    pub fn poll_lease(&self) -> Duration {
+        self.session_grace + self.poll_renewal()
+    }
 }

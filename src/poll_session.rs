@@ -43,9 +43,6 @@ const EXPIRY_CHECK: Duration = Duration::from_secs(5);
 const SUB_BITS: u32 = 10;
 const SUB_MAX: u64 = (1 << SUB_BITS) - 1;
 
-/// How often, at most, polls tell the room the session is alive.
-const ALIVE_EVERY: Duration = Duration::from_secs(1);
-
 /// The log seq a frame number (or a client's cursor) stands for.
 pub fn seq_of(number: u64) -> u64 {
     number >> SUB_BITS
@@ -224,9 +221,11 @@ impl PollSession {
         (self.position.0 << SUB_BITS) | self.position.1
     }
 
-    /// Tells the room, at most every [`ALIVE_EVERY`], that the client polls.
+    /// Tells the room, at most every `Limits::poll_renewal`, that the
+    /// client polls.
     fn alive(&mut self) {
-        if self.last_alive.is_none_or(|t| t.elapsed() >= ALIVE_EVERY) {
+        let every = self.state.limits.poll_renewal();
+        if self.last_alive.is_none_or(|t| t.elapsed() >= every) {
             self.last_alive = Some(Instant::now());
             self.state.room.do_send(Alive { id: self.id });
         }

@@ -80,7 +80,7 @@ impl ChatCore {
             since,
             max_members: self.limits.max_room_members,
             lease_ms: match self.connections.get(&id).and_then(|c| c.poll.as_ref()) {
-                Some(_) => self.limits.session_grace.as_millis() as u64,
+                Some(_) => self.limits.poll_lease().as_millis() as u64,
                 None => self.lease_ms,
             },
         };
