@@ -4,16 +4,22 @@
 # every repeat starts each server fresh, pinned to one core, drives it from
 # parley-bench pinned to another, and prints the table of medians and
 # Parley/Socket.IO ratios (docs/BENCHMARKS.md holds the latest one).
+# The cluster-* cases run each server as two instances sharing a fresh
+# redis-server (Parley with --redis-url, Socket.IO with its Redis adapter),
+# all three pinned to the servers' core; the clients alternate between the
+# instances and every sender is on the first, so each message reaches half
+# the receivers through Redis. Without redis-server they are skipped.
 #
-#   bench/compare.sh            full run (3 repeats; under 15 minutes)
+#   bench/compare.sh            full run (3 repeats; about 13 minutes of runs)
 #   bench/compare.sh --quick    a few seconds per scenario, small N, one
 #                               repeat: checks the harness end to end (CI)
 #   options: --runs N  --out FILE (keep the raw result lines)
 #            --only REGEX (run only the cases whose label matches)
 #
 # Needs: cargo, node 20 and npm (npm ci runs when node_modules is missing),
-# taskset (util-linux). Nothing is written inside the repository except
-# target/ and bench/peers/node_modules.
+# taskset (util-linux), and redis-server for the cluster cases (Debian's
+# package; scripts/test installs it). Nothing is written inside the
+# repository except target/ and bench/peers/node_modules.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -42,7 +48,8 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 say "building (release)"
 cargo build --release -q -p parley -p parley-bench
-if [ ! -d bench/peers/node_modules/socket.io ]; then
+if [ ! -d bench/peers/node_modules/socket.io ] ||
+  [ ! -d bench/peers/node_modules/@socket.io/redis-adapter ]; then
   say "installing the Socket.IO peer (npm ci)"
   (cd bench/peers && npm ci --no-audit --no-fund --loglevel=error >&2)
 fi
@@ -57,12 +64,24 @@ else
   say "fewer than 2 cores or no taskset: server and generator share the CPU"
 fi
 
+redis_bin=""
+for candidate in "$(command -v redis-server || true)" /usr/sbin/redis-server; do
+  if [ -n "$candidate" ] && [ -x "$candidate" ]; then redis_bin="$candidate"; break; fi
+done
+if [ -z "$redis_bin" ]; then
+  say "redis-server not found: skipping the cluster-* cases (apt-get install redis-server, or run scripts/test once)"
+fi
+
 work="$(mktemp -d "${TMPDIR:-/tmp}/parley-bench.XXXXXX")"
 results="$work/results.txt"
 : > "$results"
-server_pid=""
+# The running case's servers (one, or a cluster's two instances), their
+# URLs, and the cluster's redis-server.
+pids=()
+urls=()
+redis_pid=""
 cleanup() {
-  if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; fi
+  for pid in "${pids[@]}" $redis_pid; do kill "$pid" 2>/dev/null || true; done
 }
 trap cleanup EXIT
 
@@ -71,43 +90,91 @@ PARLEY_FLAGS=(--bind 127.0.0.1 --rate-burst 1000000 --rate-per-sec 1000000
   --max-sessions-per-ip 100000 --max-poll-sessions 100000
   --max-room-members 100000 --history-on-join 0)
 
-start_server() { # target
+next_port() { # moves $port on to one nobody listens on
   port=$((port + 1))
-  case "$1" in
-    socketio) "${server_pin[@]}" node bench/peers/socketio-chat.js "$port" 127.0.0.1 >"$work/server.log" 2>&1 & ;;
-    *) RUST_LOG=warn "${server_pin[@]}" target/release/parley --port "$port" "${PARLEY_FLAGS[@]}" >"$work/server.log" 2>&1 & ;;
-  esac
-  server_pid=$!
-  for _ in $(seq 1 200); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
-    sleep 0.05
-  done
-  say "the $1 server did not start:"; cat "$work/server.log" >&2; exit 1
+  while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do port=$((port + 1)); done
 }
 
-stop_server() {
-  kill "$server_pid" 2>/dev/null || true
-  wait "$server_pid" 2>/dev/null || true
-  server_pid=""
+wait_port() { # port name log
+  for _ in $(seq 1 200); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+    sleep 0.05
+  done
+  say "$2 did not start:"; cat "$3" >&2; exit 1
+}
+
+start_server() { # target [redis-url]: one server, or one instance of a cluster
+  local redis="${2:-}" log="$work/server-${#pids[@]}.log"
+  next_port
+  case "$1" in
+    socketio) "${server_pin[@]}" node bench/peers/socketio-chat.js "$port" 127.0.0.1 \
+      ${redis:+"$redis"} >"$log" 2>&1 & ;;
+    *) RUST_LOG=warn "${server_pin[@]}" target/release/parley --port "$port" "${PARLEY_FLAGS[@]}" \
+      ${redis:+--redis-url "$redis"} >"$log" 2>&1 & ;;
+  esac
+  pids+=($!)
+  urls+=("http://127.0.0.1:$port")
+  wait_port "$port" "the $1 server" "$log"
+}
+
+start_cluster() { # target: a fresh redis-server, then two instances using it
+  rm -rf "$work/redis" && mkdir "$work/redis"
+  next_port
+  local redis_port=$port
+  "${server_pin[@]}" "$redis_bin" --port "$redis_port" --bind 127.0.0.1 --save "" \
+    --appendonly no --dir "$work/redis" >"$work/redis.log" 2>&1 &
+  redis_pid=$!
+  wait_port "$redis_port" redis-server "$work/redis.log"
+  start_server "$1" "redis://127.0.0.1:$redis_port/0"
+  start_server "$1" "redis://127.0.0.1:$redis_port/0"
+}
+
+stop_servers() {
+  # The instances first, so that none of them sees Redis go.
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  if [ -n "$redis_pid" ]; then
+    kill "$redis_pid" 2>/dev/null || true
+    wait "$redis_pid" 2>/dev/null || true
+  fi
+  pids=()
+  urls=()
+  redis_pid=""
   # Let the kernel retire the closed connections before the next server.
   sleep 1
 }
 
-case_run() { # label run target scenario-args...
-  local label="$1" run="$2" target="$3"
-  shift 3
+run_case() { # instances label run target scenario-args...
+  local instances="$1" label="$2" run="$3" target="$4"
+  shift 4
   if [ -n "$only" ] && ! [[ "$label" =~ $only ]]; then return 0; fi
-  start_server "$target"
+  if [ "$instances" = 1 ]; then
+    start_server "$target"
+  else
+    [ -n "$redis_bin" ] || return 0
+    start_cluster "$target"
+  fi
   say "$label run $run: $target"
-  if ! "${gen_pin[@]}" target/release/parley-bench --target "$target" \
-    --url "http://127.0.0.1:$port" --server-pid "$server_pid" \
+  local where=()
+  for url in "${urls[@]}"; do where+=(--url "$url"); done
+  # A cluster's pids are numbered 1 and 2 (the instances) and 3 (Redis).
+  for pid in "${pids[@]}" $redis_pid; do where+=(--server-pid "$pid"); done
+  if ! "${gen_pin[@]}" target/release/parley-bench --target "$target" "${where[@]}" \
     --label "$label" --run "$run" "$@" >>"$results" 2>"$work/gen.log"; then
     say "$label run $run against $target failed:"; tail -20 "$work/gen.log" >&2
-    stop_server
+    stop_servers
     exit 1
   fi
   grep '^sweep step' "$work/gen.log" >&2 || true
-  stop_server
+  stop_servers
+}
+
+case_run() { # label run target scenario-args...   (one server)
+  run_case 1 "$@"
+}
+
+cluster_run() { # label run target scenario-args...   (two instances, one Redis)
+  run_case 2 "$@"
 }
 
 both() { # label run scenario-args...
@@ -115,6 +182,13 @@ both() { # label run scenario-args...
   shift 2
   case_run "$label" "$run" parley-ws "$@"
   case_run "$label" "$run" socketio "$@"
+}
+
+cluster_both() { # label run scenario-args...
+  local label="$1" run="$2"
+  shift 2
+  cluster_run "$label" "$run" parley-ws "$@"
+  cluster_run "$label" "$run" socketio "$@"
 }
 
 started=$SECONDS
@@ -126,6 +200,8 @@ for run in $(seq 1 "$runs"); do
     both storm-50 "$run" --scenario storm --users 50 --deadline-secs 20
     case_run poll-fanout-50 "$run" parley-poll --scenario fanout --clients 50 --senders 2 --rate 20 --secs 1
     case_run poll-storm-50 "$run" parley-poll --scenario storm --users 50 --deadline-secs 20
+    cluster_both cluster-fanout-20 "$run" --scenario fanout --clients 20 --senders 4 --rate 100 --secs 1
+    cluster_run cluster-storm-50 "$run" parley-ws --scenario storm --users 50 --deadline-secs 20
   else
     both hold-19000 "$run" --scenario hold --conns 19000
     both fanout-100 "$run" --scenario fanout --clients 100 --senders 10 --rate 500 --secs 5
@@ -133,6 +209,10 @@ for run in $(seq 1 "$runs"); do
     both storm-5000 "$run" --scenario storm --users 5000 --deadline-secs 40
     case_run poll-fanout-5000 "$run" parley-poll --scenario fanout --clients 5000 --senders 1 --rate 0.2 --secs 15
     case_run poll-storm-5000 "$run" parley-poll --scenario storm --users 5000 --deadline-secs 60
+    both fanout-1000 "$run" --scenario fanout --clients 1000 --senders 10 --rate 50 --secs 5
+    cluster_both cluster-fanout-100 "$run" --scenario fanout --clients 100 --senders 10 --rate 500 --secs 5
+    cluster_both cluster-fanout-1000 "$run" --scenario fanout --clients 1000 --senders 10 --rate 50 --secs 5
+    cluster_run cluster-storm-5000 "$run" parley-ws --scenario storm --users 5000 --deadline-secs 40
   fi
 done
 

@@ -7,7 +7,13 @@
 // that room (Parley's hold scenario uses rooms too, so neither server pays
 // an O(N^2) login flood there). Without `room` it is the classic one-room chat.
 //
-// Usage: node socketio-chat.js [port] [host]   (or PORT / HOST)
+// With a Redis URL, every instance given the same one is part of one chat
+// through Socket.IO's Redis adapter (@socket.io/redis-adapter, Redis
+// pub/sub): a broadcast reaches the sockets of every instance. numUsers
+// stays per instance, as in any classic-chat deployment on that adapter,
+// which shares broadcasts, not state.
+//
+// Usage: node socketio-chat.js [port] [host] [redis-url]   (or PORT / HOST / REDIS_URL)
 'use strict';
 
 const http = require('http');
@@ -16,6 +22,7 @@ const { Server } = require('socket.io');
 
 const port = Number(process.argv[2] || process.env.PORT || 3001);
 const host = process.argv[3] || process.env.HOST || '127.0.0.1';
+const redisUrl = process.argv[4] || process.env.REDIS_URL || '';
 
 const app = express();
 app.get('/healthz', (_req, res) => res.json({ status: 'ok' }));
@@ -63,8 +70,29 @@ io.on('connection', (socket) => {
   });
 });
 
-server.listen(port, host, () => {
-  console.log(`socketio-chat listening on ${host}:${port}`);
+// Listens only once the adapter is connected, so an open port means ready.
+async function start() {
+  if (redisUrl) {
+    // Required here so that the single-instance peer needs neither package.
+    const { createClient } = require('redis');
+    const { createAdapter } = require('@socket.io/redis-adapter');
+    const pubClient = createClient({ url: redisUrl });
+    const subClient = pubClient.duplicate();
+    for (const client of [pubClient, subClient]) {
+      client.on('error', (err) => console.error(`redis: ${err.message}`));
+    }
+    await Promise.all([pubClient.connect(), subClient.connect()]);
+    io.adapter(createAdapter(pubClient, subClient));
+  }
+  server.listen(port, host, () => {
+    const through = redisUrl ? ` (Redis adapter: ${redisUrl})` : '';
+    console.log(`socketio-chat listening on ${host}:${port}${through}`);
+  });
+}
+
+start().catch((err) => {
+  console.error(`socketio-chat: ${err.message}`);
+  process.exit(1);
 });
 
 const stop = () => {

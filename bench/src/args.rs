@@ -25,9 +25,11 @@ pub struct Args {
     #[arg(long, value_enum, default_value = "parley-ws")]
     pub target: Target,
 
-    /// The server's base URL (an IP address and port).
-    #[arg(long, default_value = "http://127.0.0.1:3000")]
-    pub url: String,
+    /// The server's base URL (an IP address and port). Repeat it to spread
+    /// the clients over several instances of one cluster: client i goes to
+    /// URL i mod n, and the senders of fanout and sweep all go to the first.
+    #[arg(long = "url", default_value = "http://127.0.0.1:3000")]
+    pub urls: Vec<String>,
 
     /// What to measure.
     #[arg(long, value_enum, default_value = "fanout")]
@@ -41,9 +43,11 @@ pub struct Args {
     #[arg(long, default_value_t = 1)]
     pub run: u32,
 
-    /// The server's pid, for its CPU and memory from /proc.
-    #[arg(long)]
-    pub server_pid: Option<u32>,
+    /// The server's pid, for its CPU and memory from /proc. Repeat it for
+    /// a cluster (its instances and Redis): CPU and memory are summed, and
+    /// CPU is also reported per pid, numbered in the order given.
+    #[arg(long = "server-pid")]
+    pub server_pids: Vec<u32>,
 
     /// Spread client sockets over this many source addresses from
     /// 127.0.0.2 on (0: let the kernel pick).

@@ -58,10 +58,14 @@ fn summarize(files: &[std::path::PathBuf]) -> std::io::Result<String> {
 }
 
 async fn run(args: &Args) -> Result<Report, String> {
-    let url = ServerUrl::parse(&args.url)?;
+    let urls = args
+        .urls
+        .iter()
+        .map(|url| ServerUrl::parse(url))
+        .collect::<Result<Vec<_>, _>>()?;
     let env = Env::new(
         args.target,
-        url,
+        urls,
         SourceAddrs::new(args.source_addrs),
         args.read_buffer,
     )

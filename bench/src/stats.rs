@@ -2,7 +2,8 @@
 //! thread) from /proc/PID/stat and its resident memory from
 //! /proc/PID/status. The generator samples the server and itself the same
 //! way, so its own CPU can show whether it, rather than the server, was
-//! the limit.
+//! the limit. A server may be several processes (a cluster's instances and
+//! its Redis): their readings are summed, and each one's CPU is kept too.
 
 use std::fs;
 use std::time::Instant;
@@ -39,21 +40,24 @@ pub fn read(pid: Option<u32>) -> Option<Proc> {
     })
 }
 
-/// The server's and the generator's readings at one moment.
-#[derive(Debug, Clone, Copy)]
+/// The server's processes' and the generator's readings at one moment.
+#[derive(Debug, Clone)]
 pub struct Snapshot {
     at: Instant,
-    server: Option<Proc>,
+    servers: Vec<Option<Proc>>,
     generator: Option<Proc>,
 }
 
 /// What happened between two snapshots.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Usage {
     /// Wall-clock seconds.
     pub wall_s: f64,
-    /// Server CPU seconds (0 without a server pid).
+    /// Server CPU seconds, all its processes together (0 without a server
+    /// pid, or when one of them could not be read at either end).
     pub server_cpu_s: f64,
+    /// Each server process's CPU seconds, in the order of the pids.
+    pub server_cpu_each_s: Vec<f64>,
     /// Generator CPU seconds.
     pub gen_cpu_s: f64,
 }
@@ -71,30 +75,73 @@ impl Usage {
 }
 
 impl Snapshot {
-    /// Reads both processes now.
-    pub fn take(server_pid: Option<u32>) -> Snapshot {
+    /// Reads the server's processes and the generator now.
+    pub fn take(server_pids: &[u32]) -> Snapshot {
         Snapshot {
             at: Instant::now(),
-            server: server_pid.and_then(|p| read(Some(p))),
+            servers: server_pids.iter().map(|&p| read(Some(p))).collect(),
             generator: read(None),
         }
     }
 
-    /// The server's resident memory, KiB (0 if unknown).
+    /// The server's resident memory, all its processes together, KiB (0 if
+    /// any is unknown).
     pub fn server_rss_kib(&self) -> u64 {
-        self.server.map_or(0, |p| p.rss_kib)
+        self.servers
+            .iter()
+            .map(|p| p.map(|p| p.rss_kib))
+            .sum::<Option<u64>>()
+            .unwrap_or(0)
     }
 
     /// The usage from `earlier` to this snapshot.
     pub fn since(&self, earlier: &Snapshot) -> Usage {
         let cpu = |a: Option<Proc>, b: Option<Proc>| match (a, b) {
-            (Some(a), Some(b)) => (a.cpu_s - b.cpu_s).max(0.0),
-            _ => 0.0,
+            (Some(a), Some(b)) => Some((a.cpu_s - b.cpu_s).max(0.0)),
+            _ => None,
         };
+        let each: Vec<Option<f64>> = self
+            .servers
+            .iter()
+            .zip(&earlier.servers)
+            .map(|(&now, &then)| cpu(now, then))
+            .collect();
         Usage {
             wall_s: self.at.duration_since(earlier.at).as_secs_f64(),
-            server_cpu_s: cpu(self.server, earlier.server),
-            gen_cpu_s: cpu(self.generator, earlier.generator),
+            server_cpu_s: each.iter().copied().sum::<Option<f64>>().unwrap_or(0.0),
+            server_cpu_each_s: each.iter().map(|c| c.unwrap_or(0.0)).collect(),
+            gen_cpu_s: cpu(self.generator, earlier.generator).unwrap_or(0.0),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn several_pids_are_summed_and_kept_apart() {
+        let me = std::process::id();
+        let before = Snapshot::take(&[me, me]);
+        let mut spin = 0u64;
+        while before.at.elapsed().as_millis() < 50 {
+            spin = spin.wrapping_add(1);
+        }
+        std::hint::black_box(spin);
+        let usage = Snapshot::take(&[me, me]).since(&before);
+        assert_eq!(usage.server_cpu_each_s.len(), 2);
+        let each = usage.server_cpu_each_s[0];
+        assert!((usage.server_cpu_s - 2.0 * each).abs() < 0.02, "{usage:?}");
+        assert_eq!(Snapshot::take(&[]).server_rss_kib(), 0);
+    }
+
+    #[test]
+    fn an_unreadable_pid_counts_as_unknown() {
+        let pids = [std::process::id(), u32::MAX];
+        let before = Snapshot::take(&pids);
+        let usage = Snapshot::take(&pids).since(&before);
+        assert_eq!(usage.server_cpu_s, 0.0);
+        assert_eq!(usage.server_cpu_each_s[1], 0.0);
+        assert_eq!(before.server_rss_kib(), 0);
     }
 }

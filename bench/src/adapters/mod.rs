@@ -49,8 +49,8 @@ impl Target {
 pub struct Env {
     /// The protocol.
     pub target: Target,
-    /// The server.
-    pub url: ServerUrl,
+    /// The server, or a cluster's instances (see [`Env::url`]).
+    pub urls: Vec<ServerUrl>,
     /// Local addresses to connect from.
     pub sources: SourceAddrs,
     /// Buffer sizes for WebSocket clients.
@@ -61,13 +61,17 @@ pub struct Env {
 
 impl Env {
     /// Builds the shared state; `read_buffer` is each WebSocket's read
-    /// buffer, which is also the most one read syscall can take.
+    /// buffer, which is also the most one read syscall can take. `urls`
+    /// must not be empty.
     pub fn new(
         target: Target,
-        url: ServerUrl,
+        urls: Vec<ServerUrl>,
         sources: SourceAddrs,
         read_buffer: usize,
     ) -> io::Result<Env> {
+        if urls.is_empty() {
+            return Err(io::Error::other("no server URL"));
+        }
         let ws_config = WebSocketConfig::default()
             .read_buffer_size(read_buffer)
             .write_buffer_size(0);
@@ -90,11 +94,21 @@ impl Env {
             .collect::<io::Result<_>>()?;
         Ok(Env {
             target,
-            url,
+            urls,
             sources,
             ws_config,
             http,
         })
+    }
+
+    /// Where client `index` connects: the URLs in turn.
+    pub fn url(&self, index: usize) -> &ServerUrl {
+        &self.urls[index % self.urls.len()]
+    }
+
+    /// Which of the URLs client `index` connects to (0: the first).
+    pub fn url_index(&self, index: usize) -> usize {
+        index % self.urls.len()
     }
 }
 

@@ -48,7 +48,7 @@ pub struct Tx {
 pub fn open(env: &Env, index: usize) -> Conn {
     Conn {
         http: env.http[index % env.http.len()].clone(),
-        base: env.url.base.clone(),
+        base: env.url(index).base.clone(),
     }
 }
 
@@ -56,13 +56,23 @@ impl Conn {
     /// Opens the session with `join`.
     pub async fn login(self, nick: &str, room: &str) -> io::Result<(Rx, Tx)> {
         let join = serde_json::json!({"type": "join", "nick": nick, "room": room});
-        let response = self
-            .http
-            .post(format!("{}/poll/open", self.base))
-            .body(join.to_string())
-            .send()
-            .await
-            .map_err(io::Error::other)?;
+        // A 408 means actix gave up reading the request's headers (thousands
+        // of clients connecting at once): nothing was opened, so asking
+        // again is safe.
+        let mut attempts = 0;
+        let response = loop {
+            let response = self
+                .http
+                .post(format!("{}/poll/open", self.base))
+                .body(join.to_string())
+                .send()
+                .await
+                .map_err(io::Error::other)?;
+            attempts += 1;
+            if response.status() != StatusCode::REQUEST_TIMEOUT || attempts > RETRIES {
+                break response;
+            }
+        };
         if response.status() != StatusCode::OK {
             return Err(io::Error::other(format!(
                 "/poll/open answered {}",

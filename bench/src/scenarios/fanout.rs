@@ -5,6 +5,11 @@
 //! coordinated omission). Reports deliveries, loss, delivered per second,
 //! latency percentiles, and the server's CPU per delivered message.
 //! [`Room`] is also what `sweep.rs` runs its steps on.
+//!
+//! Against a cluster (`--url` repeated), the clients go to the instances in
+//! turn and every sender to the first, so each message reaches the other
+//! instances' receivers through the backplane; latency is then also
+//! reported per instance, and CPU per server process.
 
 use std::io;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
@@ -42,6 +47,9 @@ struct Shared {
 pub struct Room {
     clients: usize,
     echo: bool,
+    /// Which URL each client connected to.
+    url_of: Vec<usize>,
+    urls: usize,
     senders: Vec<Option<Tx>>,
     shared: Arc<Shared>,
     receivers: Vec<JoinHandle<()>>,
@@ -66,6 +74,8 @@ pub struct Step {
     pub p99_ms: f64,
     /// Maximum.
     pub max_ms: f64,
+    /// Against several URLs: p50 and p99 of the receivers on each, ms.
+    pub by_url: Vec<(f64, f64)>,
     /// Clients whose connection ended so far.
     pub closed: usize,
     /// Send errors.
@@ -103,12 +113,22 @@ impl Step {
         report.num("p90_ms", self.p90_ms, 2);
         report.num("p99_ms", self.p99_ms, 2);
         report.num("max_ms", self.max_ms, 2);
+        for (i, (p50, p99)) in self.by_url.iter().enumerate() {
+            report.num(&format!("p50_ms_url{}", i + 1), *p50, 2);
+            report.num(&format!("p99_ms_url{}", i + 1), *p99, 2);
+        }
         report.num("server_cpu_pct", self.usage.server_cpu_pct(), 0);
         report.num(
             "server_cpu_us_per_delivery",
             self.server_us_per_delivery(),
             3,
         );
+        if self.usage.server_cpu_each_s.len() > 1 {
+            for (i, cpu_s) in self.usage.server_cpu_each_s.iter().enumerate() {
+                let us = cpu_s * 1e6 / self.delivered.max(1) as f64;
+                report.num(&format!("server_cpu_us_per_delivery_{}", i + 1), us, 3);
+            }
+        }
         report.num("gen_cpu_pct", self.usage.gen_cpu_pct(), 0);
         report.add("closed", self.closed);
         report.add("send_errors", self.send_errors);
@@ -116,7 +136,8 @@ impl Step {
 }
 
 impl Room {
-    /// Logs `clients` clients into one room; the first `senders` send.
+    /// Logs `clients` clients into one room; the first `senders` of those
+    /// on the first URL send (with one URL: the first `senders`).
     pub async fn setup(env: Arc<Env>, args: &Args) -> io::Result<Room> {
         let clients = args.clients.max(1);
         let shared = Arc::new(Shared {
@@ -138,11 +159,13 @@ impl Room {
                 })
             })
             .collect();
+        let urls = env.urls.len();
+        let url_of: Vec<usize> = (0..clients).map(|i| env.url_index(i)).collect();
         let mut senders = Vec::new();
         let mut receivers = Vec::new();
         for (i, joined) in logins.into_iter().enumerate() {
             let (rx, tx, _) = joined.await.map_err(io::Error::other)??;
-            if i < args.senders.max(1) {
+            if is_sender(i, urls, args.senders) {
                 senders.push(Some(tx));
             }
             receivers.push(tokio::spawn(receive(rx, i, shared.clone())));
@@ -152,6 +175,8 @@ impl Room {
         Ok(Room {
             clients,
             echo: env.target.echoes_to_sender(),
+            url_of,
+            urls,
             senders,
             shared,
             receivers,
@@ -174,7 +199,7 @@ impl Room {
 
     /// Sends at `rate` messages per second for `secs` and counts what
     /// arrives, marked as step `step`.
-    pub async fn step(&mut self, step: u32, rate: f64, secs: f64, pid: Option<u32>) -> Step {
+    pub async fn step(&mut self, step: u32, rate: f64, secs: f64, pids: &[u32]) -> Step {
         for histogram in &self.shared.latency {
             // unwrap: a receiver never panics while holding its lock.
             histogram.lock().unwrap().reset();
@@ -185,7 +210,7 @@ impl Room {
         let per_sender = rate / senders as f64;
         let count = (secs * per_sender).round().max(1.0) as u32;
         let start = Instant::now() + Duration::from_millis(20);
-        let before = Snapshot::take(pid);
+        let before = Snapshot::take(pids);
         let tasks: Vec<_> = self
             .senders
             .iter_mut()
@@ -229,14 +254,26 @@ impl Room {
         {
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
-        let after = Snapshot::take(pid);
+        let after = Snapshot::take(pids);
         // unwrap: 1 µs to 10 min at 3 significant digits is a valid range.
-        let mut all = Histogram::<u64>::new_with_bounds(1, 600_000_000, 3).unwrap();
-        for histogram in &self.shared.latency {
+        let empty = || Histogram::<u64>::new_with_bounds(1, 600_000_000, 3).unwrap();
+        let mut all = empty();
+        let mut per_url: Vec<Histogram<u64>> = (0..self.urls).map(|_| empty()).collect();
+        for (i, histogram) in self.shared.latency.iter().enumerate() {
             // unwrap: same bounds, so adding cannot fail; see above for lock.
-            all.add(&*histogram.lock().unwrap()).unwrap();
+            let histogram = histogram.lock().unwrap();
+            all.add(&*histogram).unwrap();
+            if self.urls > 1 {
+                per_url[self.url_of[i]].add(&*histogram).unwrap();
+            }
         }
         let ms = |q: f64| all.value_at_quantile(q) as f64 / 1000.0;
+        let by_url = if self.urls > 1 {
+            let ms = |h: &Histogram<u64>, q: f64| h.value_at_quantile(q) as f64 / 1000.0;
+            per_url.iter().map(|h| (ms(h, 0.5), ms(h, 0.99))).collect()
+        } else {
+            Vec::new()
+        };
         Step {
             rate,
             sent,
@@ -246,6 +283,7 @@ impl Room {
             p90_ms: ms(0.9),
             p99_ms: ms(0.99),
             max_ms: all.max() as f64 / 1000.0,
+            by_url,
             closed: self.shared.closed.load(Ordering::Relaxed),
             send_errors,
             usage: after.since(&before),
@@ -258,6 +296,13 @@ impl Room {
             receiver.abort();
         }
     }
+}
+
+/// Whether client `index` sends, with clients spread over `urls` URLs in
+/// turn: the first `senders` clients of the first URL do (with one URL,
+/// simply the first `senders`).
+fn is_sender(index: usize, urls: usize, senders: usize) -> bool {
+    index % urls == 0 && index / urls < senders.max(1)
 }
 
 /// Receiver `index`: counts this step's marked messages and records their
@@ -289,9 +334,26 @@ async fn receive(mut rx: crate::adapters::Rx, index: usize, shared: Arc<Shared>)
 /// Runs the scenario: one step at `--rate` for `--secs`.
 pub async fn run(env: Arc<Env>, args: &Args, report: &mut Report) -> io::Result<()> {
     let mut room = Room::setup(env, args).await?;
-    let step = room.step(1, args.rate, args.secs, args.server_pid).await;
+    let step = room.step(1, args.rate, args.secs, &args.server_pids).await;
     step.add_to(report, room.clients());
     report.add("senders", args.senders);
     room.close();
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_sender;
+
+    #[test]
+    fn with_one_url_the_first_clients_send() {
+        let chosen: Vec<usize> = (0..20).filter(|&i| is_sender(i, 1, 4)).collect();
+        assert_eq!(chosen, [0, 1, 2, 3]);
+    }
+
+    #[test]
+    fn with_two_urls_every_sender_is_on_the_first() {
+        let chosen: Vec<usize> = (0..20).filter(|&i| is_sender(i, 2, 4)).collect();
+        assert_eq!(chosen, [0, 2, 4, 6]);
+    }
 }

@@ -28,7 +28,7 @@ struct Counts {
 pub async fn run(env: Arc<Env>, args: &Args, report: &mut Report) -> io::Result<()> {
     let n = args.conns;
     let room_size = args.room_size.max(1);
-    let before = Snapshot::take(args.server_pid);
+    let before = Snapshot::take(&args.server_pids);
     let counts = Arc::new(Counts::default());
     let gate = Arc::new(Semaphore::new(args.concurrency.max(1)));
     let start = Instant::now();
@@ -60,9 +60,9 @@ pub async fn run(env: Arc<Env>, args: &Args, report: &mut Report) -> io::Result<
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let connect_s = start.elapsed().as_secs_f64();
-    let connected = Snapshot::take(args.server_pid);
+    let connected = Snapshot::take(&args.server_pids);
     tokio::time::sleep(Duration::from_secs_f64(args.settle_secs)).await;
-    let settled = Snapshot::take(args.server_pid);
+    let settled = Snapshot::take(&args.server_pids);
     tokio::time::sleep(Duration::from_secs_f64(args.hold_secs)).await;
     let ok = counts.ok.load(Ordering::Relaxed);
     let closed = counts.closed.load(Ordering::Relaxed);

@@ -3,7 +3,8 @@
 //! their login together. A client is done when the room size it last heard
 //! is N and the size in its login answer plus the joins it saw after it
 //! also make N (so no join notice was missed). Reports the time until the
-//! last client is done, and the frames the server sent on the way.
+//! last client is done, and the frames the server sent on the way. Against
+//! a cluster (`--url` repeated) the users go to the instances in turn.
 
 use std::io;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -109,7 +110,7 @@ pub async fn run(env: Arc<Env>, args: &Args, report: &mut Report) -> io::Result<
             }
         }));
     }
-    let before = Snapshot::take(args.server_pid);
+    let before = Snapshot::take(&args.server_pids);
     let _ = start.set(Instant::now());
     barrier.wait().await;
     let deadline = Instant::now() + Duration::from_secs_f64(args.deadline_secs);
@@ -118,7 +119,7 @@ pub async fn run(env: Arc<Env>, args: &Args, report: &mut Report) -> io::Result<
     {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    let after = Snapshot::take(args.server_pid);
+    let after = Snapshot::take(&args.server_pids);
     let done = shared.done.load(Ordering::Relaxed);
     let complete = done == n;
     let secs = if complete {
@@ -139,6 +140,11 @@ pub async fn run(env: Arc<Env>, args: &Args, report: &mut Report) -> io::Result<
     report.add("frames", frames);
     report.num("frames_per_s", frames as f64 / usage.wall_s.max(1e-9), 0);
     report.num("server_cpu_s", usage.server_cpu_s, 2);
+    if usage.server_cpu_each_s.len() > 1 {
+        for (i, cpu_s) in usage.server_cpu_each_s.iter().enumerate() {
+            report.num(&format!("server_cpu_s_{}", i + 1), *cpu_s, 2);
+        }
+    }
     report.num("gen_cpu_pct", usage.gen_cpu_pct(), 0);
     Ok(())
 }

@@ -26,7 +26,7 @@ pub async fn run(env: Arc<Env>, args: &Args, report: &mut Report) -> io::Result<
     let mut failure: Option<(Step, &str)> = None;
     for step_no in 1..=args.sweep_steps {
         let step = room
-            .step(step_no, offered / recipients, args.secs, args.server_pid)
+            .step(step_no, offered / recipients, args.secs, &args.server_pids)
             .await;
         let verdict = if step.lost() > 0 || step.closed > 0 {
             Some("loss")
