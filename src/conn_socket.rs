@@ -16,7 +16,8 @@ pub struct ConnSocket {
     fd: std::os::fd::RawFd,
 }
 
-/// actix-web's `on_connect` hook: remembers the socket of each connection.
+/// The HTTP service's connect hook (`on_connect_ext`, src/server.rs):
+/// remembers the socket of each connection.
 pub fn capture(conn: &dyn Any, extensions: &mut Extensions) {
     #[cfg(unix)]
     if let Some(tcp) = conn.downcast_ref::<actix_web::rt::net::TcpStream>() {

@@ -5,7 +5,9 @@
 //!   `config.rs` is the whole configuration; `ops.rs` serves `/healthz` and
 //!   `/metrics` (`metrics.rs`); `page.rs` serves the askama page and assets.
 //! - Transports are thin: `ws_session.rs` (one actor per WebSocket, with
-//!   `outbox.rs` and `conn_socket.rs` bounding what a non-reader can cost);
+//!   `outbox.rs` and `conn_socket.rs` bounding what a non-reader can cost,
+//!   `ws_heartbeat.rs` pinging it, and `upgrade.rs` carrying it outside
+//!   actix-http's HTTP/1 dispatcher and its per-connection buffers);
 //!   long-polling in `poll_routes.rs` (HTTP endpoints), `poll_session.rs`
 //!   (one actor per session, delivery by cursor) and `poll_registry.rs`
 //!   (bounded token map); `origin.rs`, `cors.rs`, `client_addr.rs` and
@@ -46,6 +48,8 @@ pub mod room;
 pub mod room_name;
 pub mod server;
 pub mod token;
+pub mod upgrade;
+pub mod ws_heartbeat;
 pub mod ws_session;
 
 pub use config::Config;

@@ -12,8 +12,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
-use actix_web::dev::ServerHandle;
-use actix_web::{web, App, HttpServer};
+use actix_http::{HttpService, KeepAlive};
+use actix_service::{boxed, map_config, IntoServiceFactory, ServiceFactoryExt};
+use actix_web::dev::{
+    AppConfig, Extensions, ServerHandle, ServiceFactory, ServiceRequest, ServiceResponse,
+};
+use actix_web::rt::net::TcpStream;
+use actix_web::{web, App};
 
 use crate::chat_room::{ChatRoom, Shutdown};
 use crate::config::{Config, Transports};
@@ -22,7 +27,7 @@ use crate::limits::Limits;
 use crate::metrics::Metrics;
 use crate::origin::OriginPolicy;
 use crate::poll_registry::PollRegistry;
-use crate::{backplane, conn_socket, cors, ops, page, poll_routes, ws_session};
+use crate::{backplane, conn_socket, cors, ops, page, poll_routes, upgrade, ws_session};
 
 /// How long a stop waits for connections to finish before cutting them.
 pub const SHUTDOWN_TIMEOUT_SECS: u64 = 3;
@@ -61,6 +66,7 @@ pub struct Server {
 pub struct Stopper {
     room: Addr<ChatRoom>,
     http: ServerHandle,
+    open: upgrade::OpenConnections,
 }
 
 impl Stopper {
@@ -70,6 +76,12 @@ impl Stopper {
             Ok(told) => log::info!("stopping: told {told} connections to reconnect"),
             Err(_) => log::info!("stopping"),
         }
+        // WebSockets run outside actix-server's count of connections
+        // (src/upgrade.rs): stop accepting and give them the same time it
+        // gives the others to send their close and hear the client's.
+        self.http.pause().await;
+        let deadline = Duration::from_secs(SHUTDOWN_TIMEOUT_SECS);
+        let _ = actix_rt::time::timeout(deadline, self.open.drained()).await;
         self.http.stop(true).await;
     }
 }
@@ -95,6 +107,76 @@ fn routes(cfg: &mut web::ServiceConfig) {
 
 async fn not_found() -> Result<actix_web::HttpResponse, HttpError> {
     Err(HttpError::NotFound)
+}
+
+/// What actix-web's `HttpServer` does with one listener (same defaults:
+/// keep-alive, 5 s for a request head, 1 s for a client to close, half-closed
+/// reads allowed, graceful shutdown of idle keep-alive connections), plus an
+/// upgrade service: requests that ask for a WebSocket are served by
+/// [`upgrade`], outside the HTTP/1 dispatcher and its two 8 KiB buffers per
+/// connection. `HttpServer` has no way to add one.
+///
+/// The application sees `AppConfig::default()` (host `localhost:8080`)
+/// where `HttpServer` would give the bound address: Parley reads neither
+/// (`client_addr.rs` uses the peer address and forwarding headers).
+fn serve<F, T>(
+    listener: TcpListener,
+    workers: usize,
+    open: upgrade::OpenConnections,
+    app: F,
+) -> io::Result<actix_web::dev::Server>
+where
+    F: Fn() -> App<T> + Clone + Send + 'static,
+    T: ServiceFactory<
+            ServiceRequest,
+            Config = (),
+            Response = ServiceResponse,
+            Error = actix_web::Error,
+            InitError = (),
+        > + 'static,
+{
+    let local_addr = listener.local_addr()?;
+    let mut builder = actix_web::dev::Server::build();
+    let drain = builder.graceful_shutdown_signal();
+    builder = builder
+        .disable_signals()
+        .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS);
+    if workers > 0 {
+        builder = builder.workers(workers);
+    }
+    let name = format!("parley-{local_addr}");
+    let builder = builder.listen(name, listener, move || {
+        let drain = drain.clone();
+        let open = open.clone();
+        let upgrade_app: upgrade::AppFactory =
+            boxed::factory(map_config(app().into_factory(), |_| AppConfig::default()));
+        let main_app = map_config(
+            app()
+                .into_factory()
+                .map_err(|err: actix_web::Error| err.error_response()),
+            |_| AppConfig::default(),
+        );
+        HttpService::build()
+            .graceful_shutdown_signal(move || {
+                let drain = drain.clone();
+                async move { drain.notified().await }
+            })
+            .keep_alive(KeepAlive::default())
+            .client_request_timeout(Duration::from_secs(5))
+            .client_disconnect_timeout(Duration::from_secs(1))
+            .h1_allow_half_closed(true)
+            .local_addr(local_addr)
+            // Chat frames are small and latency-bound; Nagle's algorithm held
+            // them back by up to 40 ms (p99 34 ms vs 2.7 ms without, measured
+            // with bench/ at 100 clients). Frames written together under load
+            // are still coalesced by actix-web-actors into one write.
+            .tcp_nodelay(true)
+            .on_connect_ext(|io: &TcpStream, ext: &mut Extensions| conn_socket::capture(io, ext))
+            .upgrade(upgrade::service(upgrade_app, open.clone()))
+            .finish(main_app)
+            .tcp()
+    })?;
+    Ok(builder.run())
 }
 
 impl Server {
@@ -131,7 +213,7 @@ impl Server {
             degraded,
         });
         let scope = base.clone();
-        let mut http = HttpServer::new(move || {
+        let app = move || {
             App::new()
                 .app_data(state.clone())
                 .app_data(web::QueryConfig::default().error_handler(|err, _| {
@@ -139,22 +221,13 @@ impl Server {
                 }))
                 .service(web::scope(&scope).configure(routes))
                 .default_service(web::to(not_found))
-        })
-        .on_connect(conn_socket::capture)
-        // Chat frames are small and latency-bound; Nagle's algorithm held
-        // them back by up to 40 ms (p99 34 ms vs 2.7 ms without, measured
-        // with bench/ at 100 clients). Frames written together under load
-        // are still coalesced by actix-web-actors into one write.
-        .tcp_nodelay(true)
-        .disable_signals()
-        .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS);
-        if config.workers > 0 {
-            http = http.workers(config.workers);
-        }
-        let http = http.listen(listener)?.run();
+        };
+        let open = upgrade::OpenConnections::default();
+        let http = serve(listener, config.workers, open.clone(), app)?;
         let stopper = Stopper {
             room,
             http: http.handle(),
+            open,
         };
         log::info!(
             "parley listening on {}:{port}{base}/ ({})",

@@ -19,8 +19,10 @@ use crate::member::{CloseKind, ToMember};
 use crate::outbox::Outbox;
 use crate::protocol::{error, parse_client_frame, ErrorCode, ServerFrame};
 use crate::server::AppState;
+use crate::ws_heartbeat::{self, Beat};
 
-/// How often the server pings an idle peer.
+/// How often the server pings an idle peer (the beat of
+/// [`crate::ws_heartbeat`]).
 pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(5);
 
 /// A peer silent this long is dropped. At least twice
@@ -127,14 +129,7 @@ impl Actor for WsSession {
             .metrics
             .connections_of(crate::metrics::Transport::WebSocket)
             .inc();
-        ctx.run_interval(HEARTBEAT_INTERVAL, |act, ctx| {
-            if act.last_heard.elapsed() > CLIENT_TIMEOUT {
-                log::debug!("connection {} timed out", act.id);
-                ctx.stop();
-            } else {
-                ctx.ping(b"");
-            }
-        });
+        ws_heartbeat::join(ctx.address().downgrade());
         self.state.room.do_send(Connect {
             id: self.id,
             to: ctx.address().recipient(),
@@ -152,6 +147,19 @@ impl Actor for WsSession {
             id: self.id,
             why: Some(LeftWhy::Gone),
         });
+    }
+}
+
+impl Handler<Beat> for WsSession {
+    type Result = ();
+
+    fn handle(&mut self, _: Beat, ctx: &mut Self::Context) {
+        if self.last_heard.elapsed() > CLIENT_TIMEOUT {
+            log::debug!("connection {} timed out", self.id);
+            ctx.stop();
+        } else {
+            ctx.ping(b"");
+        }
     }
 }
 
