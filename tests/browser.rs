@@ -9,8 +9,8 @@
 mod common;
 
 use common::browser::{
-    content_of, eventually, log_in, say, screenshot, submit_nick, texts_of, wait_all_acknowledged,
-    wait_message, wait_text, wait_transport, Driver,
+    content_of, eventually, log_in, roster_nicks, say, screenshot, submit_nick, texts_of,
+    wait_all_acknowledged, wait_message, wait_text, wait_transport, Driver,
 };
 use fantoccini::key::Key;
 use fantoccini::Locator;
@@ -264,25 +264,6 @@ async fn on_a_polling_only_server_the_plain_page_polls() {
     }
     drop(driver);
     server.stop().await;
-}
-
-/// The nicknames the page lists in its roster.
-async fn roster_nicks(
-    browser: &fantoccini::Client,
-) -> Result<std::collections::BTreeSet<String>, String> {
-    let people = browser
-        .find_all(Locator::Css("#roster li.person"))
-        .await
-        .map_err(|e| format!("roster: {e}"))?;
-    let mut nicks = std::collections::BTreeSet::new();
-    for person in people {
-        let nick = person
-            .attr("data-nick")
-            .await
-            .map_err(|e| format!("data-nick: {e}"))?;
-        nicks.insert(nick.unwrap_or_default());
-    }
-    Ok(nicks)
 }
 
 #[tokio::test]

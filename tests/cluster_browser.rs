@@ -14,8 +14,8 @@ mod common;
 use std::collections::BTreeSet;
 
 use common::browser::{
-    eventually, log_in, say, screenshot, wait_all_acknowledged, wait_message, wait_text,
-    wait_transport, Driver,
+    eventually, log_in, roster_nicks, say, screenshot, wait_all_acknowledged, wait_message,
+    wait_text, wait_transport, Driver,
 };
 use common::redis::RedisServer;
 use common::TestServer;
@@ -36,23 +36,6 @@ async fn instance(redis: &RedisServer) -> TestServer {
     })
     .await;
     server
-}
-
-/// The nicknames the page lists in its roster.
-async fn roster_nicks(browser: &Client) -> Result<BTreeSet<String>, String> {
-    let people = browser
-        .find_all(Locator::Css("#roster li.person"))
-        .await
-        .map_err(|e| format!("roster: {e}"))?;
-    let mut nicks = BTreeSet::new();
-    for person in people {
-        let nick = person
-            .attr("data-nick")
-            .await
-            .map_err(|e| format!("data-nick: {e}"))?;
-        nicks.insert(nick.unwrap_or_default());
-    }
-    Ok(nicks)
 }
 
 /// ann on one instance and bob on another, on the transports given (page

@@ -366,3 +366,20 @@ pub async fn screenshot(browser: &Client, name: &str) {
     let path = artifacts_dir().join(name);
     std::fs::write(&path, png).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
 }
+
+/// The nicknames the page lists in its roster.
+pub async fn roster_nicks(browser: &Client) -> Result<std::collections::BTreeSet<String>, String> {
+    let people = browser
+        .find_all(Locator::Css("#roster li.person"))
+        .await
+        .map_err(|e| format!("roster: {e}"))?;
+    let mut nicks = std::collections::BTreeSet::new();
+    for person in people {
+        let nick = person
+            .attr("data-nick")
+            .await
+            .map_err(|e| format!("data-nick: {e}"))?;
+        nicks.insert(nick.unwrap_or_default());
+    }
+    Ok(nicks)
+}
