@@ -280,11 +280,6 @@ impl ChatCore {
             .collect()
     }
 
-    /// Every connection here, for a status broadcast.
-    pub fn connection_ids(&self) -> impl Iterator<Item = MemberId> + '_ {
-        self.connections.keys().copied()
-    }
-
     /// The room and token of a connection that is in a room.
     fn place_of(&self, id: MemberId) -> Option<(RoomName, Token)> {
         let conn = self.connections.get(&id)?;

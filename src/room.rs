@@ -113,11 +113,6 @@ impl Room {
         self.local.keys().copied()
     }
 
-    /// Number of members connected here.
-    pub fn local_len(&self) -> usize {
-        self.local.len()
-    }
-
     /// The token of a connection here, if it is a member.
     pub fn local_token(&self, id: MemberId) -> Option<&Token> {
         self.local.get(&id)
@@ -270,11 +265,6 @@ impl Room {
                 gap: false,
             },
         }
-    }
-
-    /// The newest message kept, for tests and diagnostics.
-    pub fn newest(&self) -> Option<ChatMessage> {
-        self.history.last(1).pop()
     }
 }
 
