@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use crate::backplane::{Entry, Event, Snapshot, Token};
 use crate::history::{History, Replay};
-use crate::protocol::{ChatMessage, RosterEntry};
+use crate::protocol::RosterEntry;
 
 /// Identifies one connection (of any transport) for its whole life.
 pub type MemberId = u64;
@@ -274,6 +274,7 @@ mod tests {
 
     use super::*;
     use crate::backplane::{LeftWhy, Origin};
+    use crate::protocol::ChatMessage;
     use crate::room_name::RoomName;
 
     fn empty() -> Room {
