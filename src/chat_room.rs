@@ -3,7 +3,9 @@
 //! event at a time (client frames, and log entries other instances wrote,
 //! as [`Logged`]), encodes each outgoing frame once and hands the same bytes
 //! to every recipient's [`ToMember`] recipient, holding joins and leaves back
-//! briefly to send them together (`presence_batch.rs`). It runs the core's
+//! briefly to send them together (`presence_batch.rs`), and holding frames
+//! to a busy connection back briefly so they leave in one write
+//! (`coalesce.rs`). It runs the core's
 //! housekeeping (typing expiry, leases, the reaper) and tells everyone when
 //! the backplane is lost or back. It knows no transport.
 
@@ -13,17 +15,19 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use actix::prelude::*;
-use bytestring::ByteString;
 
 use crate::backplane::{Backplane, LeftWhy, Logged, PollRecord, Refusal};
 use crate::chat_core::{Audience, ChatCore, CloseReason, Effect, MemberId};
 use crate::limits::Limits;
 use crate::member::{CloseKind, ToMember};
 use crate::metrics::Metrics;
-use crate::outbox::Outbox;
+use crate::outbox::{Outbox, Outgoing};
 use crate::presence_batch::{PendingPresence, BATCH_FROM_MEMBERS, PRESENCE_FLUSH};
 use crate::protocol::{ClientFrame, ServerFrame};
 use crate::room_name::RoomName;
+use connections::{Connections, FlushHeld};
+
+mod connections;
 
 static NEXT_MEMBER_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -54,12 +58,6 @@ pub struct Connect {
     /// For a polling session, its session token: the session's record in
     /// the backplane lets any instance serve it.
     pub poll: Option<Arc<str>>,
-}
-
-/// One connection as the room reaches it.
-struct Member {
-    to: Recipient<ToMember>,
-    outbox: Option<Outbox>,
 }
 
 /// A parsed frame from a connection.
@@ -133,11 +131,10 @@ pub struct Shutdown;
 /// The actor.
 pub struct ChatRoom {
     core: ChatCore,
-    members: HashMap<MemberId, Member>,
+    connections: Connections,
     /// Joins and leaves not yet sent, per room.
     pending: HashMap<RoomName, PendingPresence>,
     metrics: Arc<Metrics>,
-    limits: Limits,
     lease: Duration,
     /// Shared with `/readyz`.
     degraded: Arc<AtomicBool>,
@@ -163,10 +160,9 @@ impl ChatRoom {
         let node: Arc<str> = Arc::from(&crate::token::new_token()[..12]);
         ChatRoom {
             core: ChatCore::new(limits, node, lease.as_millis() as u64, backplane),
-            members: HashMap::new(),
+            connections: Connections::new(&limits, Arc::clone(&metrics)),
             pending: HashMap::new(),
             metrics,
-            limits,
             lease,
             degraded,
             reap_after: Instant::now(),
@@ -175,36 +171,16 @@ impl ChatRoom {
         }
     }
 
-    /// Hands `frame` to `id`, unless its outbox is full: then `id` joins
-    /// `slow` and gets nothing more.
-    fn deliver(&self, id: MemberId, frame: &ByteString, at: u64, slow: &mut Vec<MemberId>) -> u64 {
-        let Some(member) = self.members.get(&id) else {
-            return 0;
-        };
-        if let Some(outbox) = &member.outbox {
-            if !outbox.try_reserve(frame.len(), self.limits.max_outbox_bytes) {
-                slow.push(id);
-                return 0;
-            }
-        }
-        member.to.do_send(ToMember::Frame(frame.clone(), at));
-        1
-    }
-
     /// Drops readers whose outbox filled: the room sees them leave, their
     /// connection is aborted, and nothing more is queued for them.
     fn drop_slow(&mut self, slow: Vec<MemberId>) -> Vec<Effect> {
         let mut effects = Vec::new();
         for id in slow {
-            let Some(member) = self.members.remove(&id) else {
+            if !self.connections.drop_reader(id) {
                 continue;
-            };
+            }
             log::warn!("connection {id} is not reading; dropping it");
             self.metrics.slow_clients_dropped.inc();
-            if let Some(outbox) = &member.outbox {
-                outbox.drop_reader();
-            }
-            member.to.do_send(ToMember::Close(CloseKind::SlowReader));
             effects.extend(self.core.disconnect(id, LeftWhy::Dropped, now_ms()));
         }
         effects
@@ -237,11 +213,11 @@ impl ChatRoom {
         let Some((frame, except)) = pending.take(self.core.count(room)) else {
             return 0;
         };
-        let bytes = frame.encode();
+        let frame = Outgoing::new(frame.encode(), at);
         self.core
             .members_of(room)
             .filter(|&id| Some(id) != except)
-            .map(|id| self.deliver(id, &bytes, at, slow))
+            .map(|id| self.connections.deliver(id, &frame, slow))
             .sum()
     }
 
@@ -298,31 +274,29 @@ impl ChatRoom {
                         ServerFrame::Message(_) => self.metrics.messages_in.inc(),
                         _ => {}
                     }
-                    let bytes = frame.encode();
+                    let frame = Outgoing::new(frame.encode(), at);
                     delivered += match to {
-                        Audience::Member(id) => self.deliver(id, &bytes, at, &mut slow),
+                        Audience::Member(id) => self.connections.deliver(id, &frame, &mut slow),
                         Audience::Room(room) => self
                             .core
                             .members_of(&room)
-                            .map(|id| self.deliver(id, &bytes, at, &mut slow))
+                            .map(|id| self.connections.deliver(id, &frame, &mut slow))
                             .sum(),
                         Audience::RoomExcept(room, except) => self
                             .core
                             .members_of(&room)
                             .filter(|&id| id != except)
-                            .map(|id| self.deliver(id, &bytes, at, &mut slow))
+                            .map(|id| self.connections.deliver(id, &frame, &mut slow))
                             .sum(),
                     };
                 }
                 Effect::Close { member, reason } => {
-                    if let Some(member) = self.members.remove(&member) {
-                        let kind = match reason {
-                            CloseReason::Replaced => CloseKind::Replaced,
-                            CloseReason::Expired => CloseKind::Expired,
-                            CloseReason::Lost => CloseKind::GoingAway,
-                        };
-                        member.to.do_send(ToMember::Close(kind));
-                    }
+                    let kind = match reason {
+                        CloseReason::Replaced => CloseKind::Replaced,
+                        CloseReason::Expired => CloseKind::Expired,
+                        CloseReason::Lost => CloseKind::GoingAway,
+                    };
+                    self.connections.close(member, kind);
                 }
             }
         }
@@ -346,11 +320,11 @@ impl ChatRoom {
             self.reap_after = Instant::now() + self.lease;
             self.renew_leases();
         }
-        let bytes = ServerFrame::Status { degraded }.encode();
-        let ids: Vec<MemberId> = self.members.keys().copied().collect();
+        let frame = Outgoing::new(ServerFrame::Status { degraded }.encode(), 0);
+        let ids = self.connections.ids();
         let mut slow = Vec::new();
         for id in ids {
-            self.deliver(id, &bytes, 0, &mut slow);
+            self.connections.deliver(id, &frame, &mut slow);
         }
         let mut effects = self.drop_slow(slow);
         if !degraded {
@@ -397,6 +371,7 @@ impl Actor for ChatRoom {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
+        self.connections.set_flusher(ctx.address().recipient());
         self.core.backplane().subscribe(ctx.address().recipient());
         ctx.run_interval(PRESENCE_FLUSH, |act, _| act.flush_all_presence());
         ctx.run_interval(TYPING_SWEEP, |act, _| {
@@ -418,18 +393,12 @@ impl Handler<Connect> for ChatRoom {
             return;
         }
         self.core.connect(msg.id, msg.poll, now_ms());
-        self.members.insert(
-            msg.id,
-            Member {
-                to: msg.to,
-                outbox: msg.outbox,
-            },
-        );
+        self.connections.insert(msg.id, msg.to, msg.outbox);
         // A newcomer while degraded learns it before anything is refused.
         if self.degraded.load(Ordering::SeqCst) {
-            let bytes = ServerFrame::Status { degraded: true }.encode();
+            let frame = Outgoing::new(ServerFrame::Status { degraded: true }.encode(), 0);
             let mut slow = Vec::new();
-            self.deliver(msg.id, &bytes, 0, &mut slow);
+            self.connections.deliver(msg.id, &frame, &mut slow);
         }
     }
 }
@@ -447,7 +416,7 @@ impl Handler<Disconnect> for ChatRoom {
     type Result = ();
 
     fn handle(&mut self, msg: Disconnect, _: &mut Context<Self>) {
-        self.members.remove(&msg.id);
+        self.connections.remove(msg.id);
         match msg.why {
             Some(why) => {
                 let effects = self.core.disconnect(msg.id, why, now_ms());
@@ -476,9 +445,7 @@ impl Handler<Reattach> for ChatRoom {
     type Result = ();
 
     fn handle(&mut self, msg: Reattach, _: &mut Context<Self>) {
-        if let Some(member) = self.members.get(&msg.id) {
-            member.to.do_send(ToMember::Restart(msg.after));
-        }
+        self.connections.restart(msg.id, msg.after);
         let effects = self.core.catch_up_or_welcome(msg.id, msg.after);
         self.apply(effects);
     }
@@ -514,14 +481,19 @@ impl Handler<Logged> for ChatRoom {
     }
 }
 
+impl Handler<FlushHeld> for ChatRoom {
+    type Result = ();
+
+    fn handle(&mut self, _: FlushHeld, _: &mut Context<Self>) {
+        self.connections.flush_held();
+    }
+}
+
 impl Handler<Shutdown> for ChatRoom {
     type Result = usize;
 
     fn handle(&mut self, _: Shutdown, _: &mut Context<Self>) -> usize {
         self.shutting_down = true;
-        for member in self.members.values() {
-            member.to.do_send(ToMember::Close(CloseKind::GoingAway));
-        }
-        self.members.len()
+        self.connections.close_all(CloseKind::GoingAway)
     }
 }

@@ -123,6 +123,13 @@ pub struct Config {
     #[arg(long, env = "PARLEY_MAX_OUTBOX_BYTES", default_value_t = Limits::default().max_outbox_bytes)]
     pub max_outbox_bytes: usize,
 
+    /// Milliseconds a frame to a busy connection may be held back so that
+    /// it leaves in one write with the frames after it. A connection that
+    /// had no frame within this long gets the next one at once; 0 sends
+    /// every frame at once (more CPU per delivery under load).
+    #[arg(long, env = "PARLEY_COALESCE_MS", default_value_t = Limits::default().coalesce.as_millis() as u64)]
+    pub coalesce_ms: u64,
+
     /// Redis server shared by several instances, which then are one chat:
     /// redis://[user:password@]host[:port][/db], or rediss:// for TLS.
     /// Without it the instance runs alone, in memory.
@@ -233,6 +240,7 @@ impl Config {
             session_grace: Duration::from_secs(
                 self.session_grace_secs.max(self.poll_wait_secs + 1),
             ),
+            coalesce: Duration::from_millis(self.coalesce_ms),
         }
     }
 }

@@ -24,6 +24,7 @@ pub mod backplane;
 pub mod chat_core;
 pub mod chat_room;
 pub mod client_addr;
+pub mod coalesce;
 pub mod config;
 pub mod conn_socket;
 pub mod cors;

@@ -37,6 +37,10 @@ pub struct Limits {
     /// Must exceed `poll_wait` plus a client's reconnect backoff, so that a
     /// live client is never expired between two polls.
     pub session_grace: Duration,
+    /// Longest a frame to a busy connection is held back so that it is
+    /// written together with the frames after it ([`crate::coalesce`]);
+    /// zero sends every frame at once.
+    pub coalesce: Duration,
 }
 
 impl Default for Limits {
@@ -54,6 +58,7 @@ impl Default for Limits {
             max_outbox_bytes: 1024 * 1024,
             poll_wait: Duration::from_secs(25),
             session_grace: Duration::from_secs(45),
+            coalesce: Duration::from_millis(20),
         }
     }
 }

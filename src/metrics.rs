@@ -41,6 +41,9 @@ pub struct Metrics {
     pub messages_in: IntCounter,
     /// Frames handed to connections (one per recipient).
     pub deliveries: IntCounter,
+    /// Deliveries to WebSocket connections that waited for a coalesced
+    /// write ([`crate::coalesce`]).
+    pub deliveries_held: IntCounter,
     /// Connections dropped for not reading.
     pub slow_clients_dropped: IntCounter,
     /// Error frames and refusals sent, by code.
@@ -66,6 +69,11 @@ impl Metrics {
             IntCounter::new("parley_messages_in_total", "Chat messages accepted").unwrap();
         let deliveries =
             IntCounter::new("parley_deliveries_total", "Frames handed to connections").unwrap();
+        let deliveries_held = IntCounter::new(
+            "parley_deliveries_held_total",
+            "Deliveries that waited to be written together with later ones",
+        )
+        .unwrap();
         let slow_clients_dropped = IntCounter::new(
             "parley_slow_clients_dropped_total",
             "Connections dropped for not reading",
@@ -87,6 +95,7 @@ impl Metrics {
             Box::new(users.clone()),
             Box::new(messages_in.clone()),
             Box::new(deliveries.clone()),
+            Box::new(deliveries_held.clone()),
             Box::new(slow_clients_dropped.clone()),
             Box::new(errors.clone()),
             Box::new(degraded.clone()),
@@ -106,6 +115,7 @@ impl Metrics {
             users,
             messages_in,
             deliveries,
+            deliveries_held,
             slow_clients_dropped,
             errors,
             degraded,

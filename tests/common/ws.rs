@@ -106,20 +106,32 @@ impl Client {
         (message, ack)
     }
 
-    /// Reads until the connection ends; reports how.
-    pub async fn ended(&mut self) -> Ended {
+    /// The next JSON frame, or how the connection ended instead.
+    pub async fn next_or_end(&mut self) -> Result<Value, Ended> {
         // One deadline, for the same reason as in `next`.
         let deadline = tokio::time::Instant::now() + PATIENCE;
         loop {
             match tokio::time::timeout_at(deadline, self.socket.next())
                 .await
-                .expect("connection ends in time")
+                .expect("a frame or the end arrives in time")
             {
+                Some(Ok(Message::Text(text))) => {
+                    return Ok(serde_json::from_str(&text).expect("server sends JSON"))
+                }
                 Some(Ok(Message::Close(frame))) => {
-                    return Ended::Closed(frame.map_or(1005, |f| u16::from(f.code)));
+                    return Err(Ended::Closed(frame.map_or(1005, |f| u16::from(f.code))));
                 }
                 Some(Ok(_)) => continue,
-                Some(Err(_)) | None => return Ended::Dropped,
+                Some(Err(_)) | None => return Err(Ended::Dropped),
+            }
+        }
+    }
+
+    /// Reads until the connection ends; reports how.
+    pub async fn ended(&mut self) -> Ended {
+        loop {
+            if let Err(ended) = self.next_or_end().await {
+                return ended;
             }
         }
     }
