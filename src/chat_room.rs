@@ -18,10 +18,11 @@ use actix::prelude::*;
 
 use crate::backplane::{Backplane, LeftWhy, Logged, PollRecord, Refusal};
 use crate::chat_core::{Audience, ChatCore, CloseReason, Effect, MemberId};
+use crate::hub::{HubHandle, Order, Orders, SlowReaders};
 use crate::limits::Limits;
-use crate::member::{CloseKind, ToMember};
+use crate::member::CloseKind;
 use crate::metrics::Metrics;
-use crate::outbox::{Outbox, Outgoing};
+use crate::outbox::Outgoing;
 use crate::presence_batch::{PendingPresence, BATCH_FROM_MEMBERS, PRESENCE_FLUSH};
 use crate::protocol::{ClientFrame, ServerFrame};
 use crate::room_name::RoomName;
@@ -43,18 +44,15 @@ pub fn now_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-/// A connection arrived; `to` is where its frames go.
+/// A connection arrived, registered already with the hub of its thread
+/// ([`crate::hub::join`]), through which it gets everything.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Connect {
     /// The connection's id, from [`next_member_id`].
     pub id: MemberId,
-    /// Its mailbox.
-    pub to: Recipient<ToMember>,
-    /// Its byte-counted outbox, for transports whose writer can stall on a
-    /// client that stops reading (WebSocket). Polling sessions bound their
-    /// own queue and pass `None`.
-    pub outbox: Option<Outbox>,
+    /// Its thread's hub.
+    pub hub: HubHandle,
     /// For a polling session, its session token: the session's record in
     /// the backplane lets any instance serve it.
     pub poll: Option<Arc<str>>,
@@ -114,12 +112,12 @@ pub struct FindPoll {
     pub poll: Arc<str>,
 }
 
-/// A polling session was polled: its member is alive.
+/// Polling sessions were polled: their members are alive.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Touch {
-    /// The connection.
-    pub id: MemberId,
+    /// The connections.
+    pub ids: Vec<MemberId>,
 }
 
 /// The server is stopping: close every connection with "going away" and
@@ -160,7 +158,7 @@ impl ChatRoom {
         let node: Arc<str> = Arc::from(&crate::token::new_token()[..12]);
         ChatRoom {
             core: ChatCore::new(limits, node, lease.as_millis() as u64, backplane),
-            connections: Connections::new(&limits, Arc::clone(&metrics)),
+            connections: Connections::new(limits.coalesce, Arc::clone(&metrics)),
             pending: HashMap::new(),
             metrics,
             lease,
@@ -171,28 +169,11 @@ impl ChatRoom {
         }
     }
 
-    /// Drops readers whose outbox filled: the room sees them leave, their
-    /// connection is aborted, and nothing more is queued for them.
-    fn drop_slow(&mut self, slow: Vec<MemberId>) -> Vec<Effect> {
-        let mut effects = Vec::new();
-        for id in slow {
-            if !self.connections.drop_reader(id) {
-                continue;
-            }
-            log::warn!("connection {id} is not reading; dropping it");
-            self.metrics.slow_clients_dropped.inc();
-            effects.extend(self.core.disconnect(id, LeftWhy::Dropped, now_ms()));
-        }
-        effects
-    }
-
-    fn apply(&mut self, mut effects: Vec<Effect>) {
-        // Dropping a slow reader makes its room see it leave, which may find
-        // more slow readers; each round removes members, so this ends.
-        while !effects.is_empty() {
-            let slow = self.apply_once(effects);
-            effects = self.drop_slow(slow);
-        }
+    /// Carries out the core's effects and sends the hubs what they
+    /// gathered.
+    fn apply(&mut self, effects: Vec<Effect>) {
+        self.apply_effects(effects);
+        self.connections.dispatch();
         let (rooms, users) = self.core.stats();
         self.metrics.rooms.set(rooms as i64);
         self.metrics.users.set(users as i64);
@@ -205,7 +186,7 @@ impl ChatRoom {
     }
 
     /// Sends a room's waiting joins and leaves, if any.
-    fn flush_presence(&mut self, room: &RoomName, slow: &mut Vec<MemberId>) -> u64 {
+    fn flush_presence(&mut self, room: &RoomName) -> u64 {
         let Some(mut pending) = self.pending.remove(room) else {
             return 0;
         };
@@ -213,11 +194,11 @@ impl ChatRoom {
         let Some((frame, except)) = pending.take(self.core.count(room)) else {
             return 0;
         };
-        let frame = Outgoing::new(frame.encode(), at);
+        let frame = Arc::new(Outgoing::new(frame.encode(), at));
         self.core
             .members_of(room)
             .filter(|&id| Some(id) != except)
-            .map(|id| self.connections.deliver(id, &frame, slow))
+            .map(|id| self.connections.deliver(id, &frame))
             .sum()
     }
 
@@ -227,19 +208,16 @@ impl ChatRoom {
             return;
         }
         let rooms: Vec<RoomName> = self.pending.keys().cloned().collect();
-        let mut slow = Vec::new();
         let mut delivered = 0;
         for room in rooms {
-            delivered += self.flush_presence(&room, &mut slow);
+            delivered += self.flush_presence(&room);
         }
         self.metrics.deliveries.inc_by(delivered);
-        let effects = self.drop_slow(slow);
-        self.apply(effects);
+        self.connections.dispatch();
     }
 
-    fn apply_once(&mut self, effects: Vec<Effect>) -> Vec<MemberId> {
+    fn apply_effects(&mut self, effects: Vec<Effect>) {
         let mut delivered = 0;
-        let mut slow = Vec::new();
         for effect in effects {
             match effect {
                 // In large rooms, arrivals and departures wait to be sent
@@ -267,26 +245,26 @@ impl ChatRoom {
                     // Anything else to a room goes after the room's waiting
                     // presence, so nobody hears from someone not yet arrived.
                     if let Audience::Room(room) | Audience::RoomExcept(room, _) = &to {
-                        delivered += self.flush_presence(room, &mut slow);
+                        delivered += self.flush_presence(room);
                     }
                     match &frame {
                         ServerFrame::Error { code, .. } => self.metrics.error(*code),
                         ServerFrame::Message(_) => self.metrics.messages_in.inc(),
                         _ => {}
                     }
-                    let frame = Outgoing::new(frame.encode(), at);
+                    let frame = Arc::new(Outgoing::new(frame.encode(), at));
                     delivered += match to {
-                        Audience::Member(id) => self.connections.deliver(id, &frame, &mut slow),
+                        Audience::Member(id) => self.connections.deliver(id, &frame),
                         Audience::Room(room) => self
                             .core
                             .members_of(&room)
-                            .map(|id| self.connections.deliver(id, &frame, &mut slow))
+                            .map(|id| self.connections.deliver(id, &frame))
                             .sum(),
                         Audience::RoomExcept(room, except) => self
                             .core
                             .members_of(&room)
                             .filter(|&id| id != except)
-                            .map(|id| self.connections.deliver(id, &frame, &mut slow))
+                            .map(|id| self.connections.deliver(id, &frame))
                             .sum(),
                     };
                 }
@@ -301,7 +279,6 @@ impl ChatRoom {
             }
         }
         self.metrics.deliveries.inc_by(delivered);
-        slow
     }
 
     /// Tells every connection here whether the chat is degraded, once per
@@ -320,13 +297,11 @@ impl ChatRoom {
             self.reap_after = Instant::now() + self.lease;
             self.renew_leases();
         }
-        let frame = Outgoing::new(ServerFrame::Status { degraded }.encode(), 0);
-        let ids = self.connections.ids();
-        let mut slow = Vec::new();
-        for id in ids {
-            self.connections.deliver(id, &frame, &mut slow);
+        let frame = Arc::new(Outgoing::new(ServerFrame::Status { degraded }.encode(), 0));
+        for id in self.connections.ids() {
+            self.connections.deliver(id, &frame);
         }
-        let mut effects = self.drop_slow(slow);
+        let mut effects = Vec::new();
         if !degraded {
             // What other instances wrote while the feed was down.
             effects.extend(self.core.refresh(now_ms()));
@@ -389,16 +364,18 @@ impl Handler<Connect> for ChatRoom {
 
     fn handle(&mut self, msg: Connect, _: &mut Context<Self>) {
         if self.shutting_down {
-            msg.to.do_send(ToMember::Close(CloseKind::GoingAway));
+            let close = Order::Close(msg.id, CloseKind::GoingAway);
+            msg.hub.addr.do_send(Orders(vec![close]));
             return;
         }
         self.core.connect(msg.id, msg.poll, now_ms());
-        self.connections.insert(msg.id, msg.to, msg.outbox);
+        self.connections.insert(msg.id, msg.hub);
         // A newcomer while degraded learns it before anything is refused.
         if self.degraded.load(Ordering::SeqCst) {
-            let frame = Outgoing::new(ServerFrame::Status { degraded: true }.encode(), 0);
-            let mut slow = Vec::new();
-            self.connections.deliver(msg.id, &frame, &mut slow);
+            let status = ServerFrame::Status { degraded: true }.encode();
+            self.connections
+                .deliver(msg.id, &Arc::new(Outgoing::new(status, 0)));
+            self.connections.dispatch();
         }
     }
 }
@@ -463,7 +440,9 @@ impl Handler<Touch> for ChatRoom {
     type Result = ();
 
     fn handle(&mut self, msg: Touch, _: &mut Context<Self>) {
-        self.core.touch(msg.id);
+        for id in msg.ids {
+            self.core.touch(id);
+        }
     }
 }
 
@@ -489,11 +468,28 @@ impl Handler<FlushHeld> for ChatRoom {
     }
 }
 
+impl Handler<SlowReaders> for ChatRoom {
+    type Result = ();
+
+    /// Readers a hub dropped for not reading leave their rooms.
+    fn handle(&mut self, msg: SlowReaders, _: &mut Context<Self>) {
+        let mut effects = Vec::new();
+        for id in msg.0 {
+            if self.connections.remove(id) {
+                effects.extend(self.core.disconnect(id, LeftWhy::Dropped, now_ms()));
+            }
+        }
+        self.apply(effects);
+    }
+}
+
 impl Handler<Shutdown> for ChatRoom {
     type Result = usize;
 
     fn handle(&mut self, _: Shutdown, _: &mut Context<Self>) -> usize {
         self.shutting_down = true;
-        self.connections.close_all(CloseKind::GoingAway)
+        let told = self.connections.close_all(CloseKind::GoingAway);
+        self.connections.dispatch_now();
+        told
     }
 }

@@ -1,27 +1,27 @@
-//! Write coalescing: frames to a busy connection are held back briefly and
-//! written together. Most of what a delivery costs the server is the write
+//! Coalescing: under load, what the room sends a worker thread is held
+//! back briefly and sent together, so that each connection gets many
+//! frames per write. Most of what a delivery costs the server is the write
 //! itself (the system call and the TCP send path, on loopback also the
-//! receiver's side of it), whatever the frame's size, and waking the task
-//! that writes is most of the rest; several frames per wakeup and per write
-//! cost little more than one (measured in docs/BENCHMARKS.md, "CPU per
-//! delivery and write coalescing").
+//! receiver's side of it), whatever the frame's size, and waking the
+//! threads and tasks that write is most of the rest; several frames per
+//! wakeup and per write cost little more than one (measured in
+//! docs/BENCHMARKS.md, "CPU per delivery and coalescing").
 //!
-//! The rule, per connection: a frame that finds nothing held and no write
-//! within the last window is written at once, so a quiet chat keeps its
-//! latency. Any later frame waits in the connection's outbox, and the
-//! writer is woken at the next flush, at most one window after the first
-//! frame held, to write everything queued in one go. A connection
-//! receiving more than one frame per window thus gets about one write per
-//! window, and no frame waits longer than the window. Frames stay in their
-//! order: they are queued at once; only the writer's wakeup is held.
-//! Pure: no actix; the caller passes the clock.
+//! The rule, per worker thread's hub ([`crate::hub`]): orders that find
+//! nothing held and nothing sent within the last window go at once, so a
+//! quiet server keeps its latency. Later orders wait and go together at
+//! the next flush, at most one window after the first held. A hub
+//! receiving more than one batch per window thus gets about one per
+//! window, each of its connections one write per batch, and nothing waits
+//! longer than the window. Order is kept: held orders only gather more
+//! behind them. Pure: no actix; the caller passes the clock.
 
 use std::time::{Duration, Instant};
 
-/// What [`Coalescing::offer`] decided for a frame just queued.
+/// What [`Coalescing::offer`] decided for what was just gathered.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Offer {
-    /// Wake the writer now.
+    /// Send it now.
     Now,
     /// Hold it: the connection needs a flush.
     Hold,
@@ -29,16 +29,16 @@ pub enum Offer {
     Held,
 }
 
-/// When one connection last had a write, and whether it waits for a flush.
+/// When a hub was last sent something, and whether it waits for a flush.
 #[derive(Debug)]
 pub struct Coalescing {
-    /// Until when a new frame is held rather than written at once.
+    /// Until when anything new is held rather than sent at once.
     quiet_until: Instant,
     held: bool,
 }
 
 impl Coalescing {
-    /// A connection that has had no write yet.
+    /// Nothing sent yet.
     pub fn new(now: Instant) -> Self {
         Coalescing {
             quiet_until: now,
@@ -46,7 +46,7 @@ impl Coalescing {
         }
     }
 
-    /// Decides for one frame at `now`, with a window of `window`.
+    /// Decides at `now`, with a window of `window`.
     pub fn offer(&mut self, now: Instant, window: Duration) -> Offer {
         if self.held {
             Offer::Held
@@ -59,8 +59,7 @@ impl Coalescing {
         }
     }
 
-    /// The flush: true when frames were held, and the writer is to be
-    /// woken now.
+    /// The flush: true when something was held, to be sent now.
     pub fn release(&mut self, now: Instant, window: Duration) -> bool {
         let held = std::mem::replace(&mut self.held, false);
         if held {
@@ -81,7 +80,7 @@ mod tests {
     }
 
     #[test]
-    fn a_quiet_connection_gets_every_frame_at_once() {
+    fn a_quiet_hub_gets_everything_at_once() {
         let start = Instant::now();
         let mut c = Coalescing::new(start);
         assert_eq!(c.offer(start, WINDOW), Offer::Now);
@@ -90,14 +89,14 @@ mod tests {
     }
 
     #[test]
-    fn frames_within_a_window_wait_for_one_flush() {
+    fn batches_within_a_window_wait_for_one_flush() {
         let start = Instant::now();
         let mut c = Coalescing::new(start);
         assert_eq!(c.offer(start, WINDOW), Offer::Now);
         assert_eq!(c.offer(ms(start, 2), WINDOW), Offer::Hold);
         assert_eq!(c.offer(ms(start, 4), WINDOW), Offer::Held);
-        // Past the window, but a flush is due: the frame waits for it
-        // rather than waking the writer a second time.
+        // Past the window, but a flush is due: this waits for it rather
+        // than going ahead of what is held.
         assert_eq!(c.offer(ms(start, 11), WINDOW), Offer::Held);
         assert!(c.release(ms(start, 12), WINDOW));
         // The flush was a write: the next window starts from it.

@@ -30,6 +30,7 @@ pub mod conn_socket;
 pub mod cors;
 pub mod history;
 pub mod http_error;
+pub mod hub;
 pub mod limits;
 pub mod member;
 pub mod message_text;

@@ -37,9 +37,10 @@ pub struct Limits {
     /// Must exceed `poll_wait` plus a client's reconnect backoff, so that a
     /// live client is never expired between two polls.
     pub session_grace: Duration,
-    /// Longest a frame to a busy connection is held back so that it is
-    /// written together with the frames after it ([`crate::coalesce`]);
-    /// zero sends every frame at once.
+    /// Longest what the room sends a busy worker thread is held back so
+    /// that it goes with what follows, and each connection gets its frames
+    /// in fewer writes ([`crate::coalesce`]); zero sends everything at
+    /// once.
     pub coalesce: Duration,
 }
 

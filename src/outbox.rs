@@ -18,11 +18,10 @@
 //! holds stays bounded; the connection is aborted as soon as anything polls
 //! it again.
 
-use std::cell::OnceCell;
 use std::collections::VecDeque;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::task::{Context, Poll, Waker};
 
 use actix_http::ws::{OpCode, Parser};
@@ -33,11 +32,12 @@ use futures_core::Stream;
 /// A frame as the room hands it to each recipient: its text, the log seq
 /// it comes from (see [`crate::member::ToMember`]), and its encoding as a
 /// WebSocket text frame, made on first need and shared by every WebSocket
-/// recipient.
+/// recipient, on any thread.
+#[derive(Debug)]
 pub struct Outgoing {
     text: ByteString,
     at: u64,
-    encoded: OnceCell<Bytes>,
+    encoded: OnceLock<Bytes>,
 }
 
 impl Outgoing {
@@ -46,7 +46,7 @@ impl Outgoing {
         Outgoing {
             text,
             at,
-            encoded: OnceCell::new(),
+            encoded: OnceLock::new(),
         }
     }
 

@@ -22,6 +22,7 @@ use crate::backplane::LeftWhy;
 use crate::chat_room::{next_member_id, now_ms, Attach, Connect, Disconnect, FindPoll, Inbound};
 use crate::client_addr::client_addr;
 use crate::http_error::HttpError;
+use crate::hub;
 use crate::member::ToMember;
 use crate::poll_registry::SessionRef;
 use crate::poll_session::{seq_of, Batch, End, Poll, PollSession, Touch};
@@ -102,10 +103,10 @@ async fn session_of(
                 HttpError::TooManySessions
             })?;
     if started {
+        let hub = hub::join(id, session.addr.clone().recipient(), None, state);
         state.room.do_send(Connect {
             id,
-            to: session.addr.clone().recipient(),
-            outbox: None,
+            hub,
             poll: Some(token),
         });
         state.room.do_send(Attach {
@@ -170,10 +171,10 @@ pub async fn open(
         })?;
     // Connect and join from here, in this order, so the room cannot see the
     // join before the member.
+    let hub = hub::join(id, session.addr.clone().recipient(), None, &state);
     state.room.do_send(Connect {
         id,
-        to: session.addr.clone().recipient(),
-        outbox: None,
+        hub,
         poll: Some(token.clone()),
     });
     state.room.do_send(Inbound { id, frame: join });

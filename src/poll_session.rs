@@ -29,7 +29,7 @@ use tokio::sync::oneshot;
 
 use crate::backplane::LeftWhy;
 use crate::chat_core::MemberId;
-use crate::chat_room::{Disconnect, Touch as Alive};
+use crate::chat_room::Disconnect;
 use crate::member::{CloseKind, ToMember};
 use crate::metrics::Transport;
 use crate::rate_limit::TokenBucket;
@@ -227,7 +227,7 @@ impl PollSession {
         let every = self.state.limits.poll_renewal();
         if self.last_alive.is_none_or(|t| t.elapsed() >= every) {
             self.last_alive = Some(Instant::now());
-            self.state.room.do_send(Alive { id: self.id });
+            crate::hub::touch(self.id);
         }
     }
 
@@ -282,6 +282,7 @@ impl Actor for PollSession {
             Some(CloseKind::SlowReader) => Some(LeftWhy::Dropped),
             _ => None,
         };
+        crate::hub::leave(self.id);
         self.state.room.do_send(Disconnect { id: self.id, why });
         self.state.polling.remove(&self.token);
         if let Some((_, reply)) = self.waiting.take() {

@@ -15,6 +15,7 @@ use crate::chat_room::{next_member_id, Connect, Disconnect, Inbound};
 use crate::client_addr::client_addr;
 use crate::conn_socket::ConnSocket;
 use crate::http_error::HttpError;
+use crate::hub;
 use crate::member::{CloseKind, ToMember};
 use crate::outbox::Outbox;
 use crate::protocol::{error, parse_client_frame, ErrorCode, ServerFrame};
@@ -130,10 +131,11 @@ impl Actor for WsSession {
             .connections_of(crate::metrics::Transport::WebSocket)
             .inc();
         ws_heartbeat::join(ctx.address().downgrade());
+        let to = ctx.address().recipient();
+        let hub = hub::join(self.id, to, Some(self.outbox.clone()), &self.state);
         self.state.room.do_send(Connect {
             id: self.id,
-            to: ctx.address().recipient(),
-            outbox: Some(self.outbox.clone()),
+            hub,
             poll: None,
         });
     }
@@ -143,6 +145,7 @@ impl Actor for WsSession {
             .metrics
             .connections_of(crate::metrics::Transport::WebSocket)
             .dec();
+        hub::leave(self.id);
         self.state.room.do_send(Disconnect {
             id: self.id,
             why: Some(LeftWhy::Gone),

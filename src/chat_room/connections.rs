@@ -1,11 +1,14 @@
-//! The connections the ChatRoom reaches, and how a frame gets to one. A
-//! WebSocket connection has an outbox: the frame is reserved there (a
-//! reader that stopped reading is reported, not fed), queued already
-//! encoded, and its writer woken at once or at the flush this schedules
-//! ([`crate::coalesce`]). A polling session gets the frame as a message to
-//! its actor at once: it answers its waiting poll with whatever has
-//! gathered, which batches by itself. Closes go to the connection's actor;
-//! the writer takes the queued frames before the close.
+//! The connections the ChatRoom reaches, by the hub of the worker thread
+//! each runs on ([`crate::hub`]). What the room sends is gathered per hub
+//! as [`Order`]s (a frame to many connections is one order, its bytes
+//! shared) and sent as one message per hub. A hub that had nothing within
+//! the last `--coalesce-ms` gets its orders at once; otherwise they wait
+//! and go together at the flush this schedules ([`crate::coalesce`]). So a
+//! broadcast costs one cross-thread wakeup per worker thread rather than
+//! one per recipient, a busy server sends each worker at most one batch
+//! per window, in which each connection gets all its frames in one write,
+//! and every connection gets its frames and closes in the order the room
+//! decided them.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -15,71 +18,85 @@ use actix::prelude::*;
 
 use crate::chat_core::MemberId;
 use crate::coalesce::{Coalescing, Offer};
-use crate::limits::Limits;
-use crate::member::{CloseKind, ToMember};
+use crate::hub::{Hub, HubHandle, Order, Orders};
+use crate::member::CloseKind;
 use crate::metrics::Metrics;
-use crate::outbox::{Outbox, Outgoing};
+use crate::outbox::Outgoing;
 
-/// The held frames' flush is due ([`Connections::deliver`] schedules it).
+/// The flush of held orders is due ([`Connections::dispatch`] schedules
+/// it; the ChatRoom answers it with [`Connections::flush_held`]).
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct FlushHeld;
 
-/// One connection as the room reaches it.
-struct Member {
-    to: Recipient<ToMember>,
-    outbox: Option<Outbox>,
+/// A hub and the orders gathered for it.
+struct HubOrders {
+    addr: Addr<Hub>,
+    orders: Vec<Order>,
+    /// Deliveries among `orders`.
+    frames: u64,
     coalescing: Coalescing,
+}
+
+impl HubOrders {
+    fn send(&mut self) {
+        self.frames = 0;
+        self.addr.do_send(Orders(std::mem::take(&mut self.orders)));
+    }
 }
 
 /// Every connection of this instance, by id.
 pub struct Connections {
-    members: HashMap<MemberId, Member>,
-    max_outbox_bytes: usize,
+    /// Each connection's hub id.
+    members: HashMap<MemberId, usize>,
+    hubs: HashMap<usize, HubOrders>,
+    /// Hubs with orders gathered and not held, in the order they got their
+    /// first; and hubs whose orders are held for the flush.
+    busy: Vec<usize>,
+    held: Vec<usize>,
     window: Duration,
-    /// Connections with frames held, and whether their flush is scheduled.
-    held: Vec<MemberId>,
-    flush_due: bool,
-    /// Where the flush is sent when due: the ChatRoom itself.
+    /// Where the flush is sent when due: the ChatRoom itself. Until it is
+    /// known nothing is held.
     flusher: Option<Recipient<FlushHeld>>,
+    flush_due: bool,
     metrics: Arc<Metrics>,
 }
 
 impl Connections {
-    /// None yet, under `limits`' outbox bound and coalescing window,
-    /// counting held deliveries in `metrics`.
-    pub fn new(limits: &Limits, metrics: Arc<Metrics>) -> Self {
+    /// None yet; orders are held up to `window`, and held deliveries
+    /// counted in `metrics`.
+    pub fn new(window: Duration, metrics: Arc<Metrics>) -> Self {
         Connections {
             members: HashMap::new(),
-            max_outbox_bytes: limits.max_outbox_bytes,
-            window: limits.coalesce,
+            hubs: HashMap::new(),
+            busy: Vec::new(),
             held: Vec::new(),
-            flush_due: false,
+            window,
             flusher: None,
+            flush_due: false,
             metrics,
         }
     }
 
-    /// Names the actor that handles [`FlushHeld`] by calling
-    /// [`Connections::flush_held`]. Until then nothing is held.
+    /// Names the actor that answers [`FlushHeld`].
     pub fn set_flusher(&mut self, flusher: Recipient<FlushHeld>) {
         self.flusher = Some(flusher);
     }
 
-    /// Adds a connection.
-    pub fn insert(&mut self, id: MemberId, to: Recipient<ToMember>, outbox: Option<Outbox>) {
-        let coalescing = Coalescing::new(Instant::now());
-        let member = Member {
-            to,
-            outbox,
-            coalescing,
-        };
-        self.members.insert(id, member);
+    /// Adds a connection served by `hub`.
+    pub fn insert(&mut self, id: MemberId, hub: HubHandle) {
+        self.hubs.entry(hub.id).or_insert_with(|| HubOrders {
+            addr: hub.addr,
+            orders: Vec::new(),
+            frames: 0,
+            coalescing: Coalescing::new(Instant::now()),
+        });
+        self.members.insert(id, hub.id);
     }
 
-    /// Forgets a connection that is gone, with whatever was held for it.
-    pub fn remove(&mut self, id: MemberId) {
-        self.members.remove(&id);
+    /// Forgets a connection that is gone.
+    pub fn remove(&mut self, id: MemberId) -> bool {
+        self.members.remove(&id).is_some()
     }
 
     /// Every connection's id.
@@ -87,109 +104,118 @@ impl Connections {
         self.members.keys().copied().collect()
     }
 
-    /// Hands `frame` to `id`, unless its outbox is full: then `id` joins
-    /// `slow` and gets nothing. Answers how many deliveries that was (0 or
-    /// 1).
-    pub fn deliver(&mut self, id: MemberId, frame: &Outgoing, slow: &mut Vec<MemberId>) -> u64 {
-        let Some(member) = self.members.get_mut(&id) else {
-            return 0;
-        };
-        let Some(outbox) = &member.outbox else {
-            member
-                .to
-                .do_send(ToMember::Frame(frame.text().clone(), frame.at()));
-            return 1;
-        };
-        if !outbox.try_reserve(frame.text().len(), self.max_outbox_bytes) {
-            slow.push(id);
-            return 0;
+    fn hub(&mut self, hub: usize) -> Option<&mut HubOrders> {
+        let entry = self.hubs.get_mut(&hub)?;
+        // A hub with orders is already listed, as busy or as held.
+        if entry.orders.is_empty() {
+            self.busy.push(hub);
         }
-        outbox.push(frame);
-        // Without a flusher nothing could wake a writer later.
+        Some(entry)
+    }
+
+    /// Gathers `frame` for `id`. Answers how many deliveries that was (0
+    /// or 1).
+    pub fn deliver(&mut self, id: MemberId, frame: &Arc<Outgoing>) -> u64 {
+        let Some(&hub) = self.members.get(&id) else {
+            return 0;
+        };
+        let Some(entry) = self.hub(hub) else {
+            return 0;
+        };
+        entry.frames += 1;
+        match entry.orders.last_mut() {
+            Some(Order::Frame(last, ids)) if Arc::ptr_eq(last, frame) => ids.push(id),
+            _ => entry.orders.push(Order::Frame(Arc::clone(frame), vec![id])),
+        }
+        1
+    }
+
+    /// Removes `id` and gathers its close, after what it was sent.
+    pub fn close(&mut self, id: MemberId, kind: CloseKind) {
+        if let Some(hub) = self.members.remove(&id) {
+            if let Some(entry) = self.hub(hub) {
+                entry.orders.push(Order::Close(id, kind));
+            }
+        }
+    }
+
+    /// Removes every connection and gathers a close for each. Answers how
+    /// many there were.
+    pub fn close_all(&mut self, kind: CloseKind) -> usize {
+        let ids = self.ids();
+        for &id in &ids {
+            self.close(id, kind);
+        }
+        ids.len()
+    }
+
+    /// Gathers, for polling session `id`, that the frames that follow
+    /// replace what it queued after log seq `after`.
+    pub fn restart(&mut self, id: MemberId, after: u64) {
+        if let Some(&hub) = self.members.get(&id) {
+            if let Some(entry) = self.hub(hub) {
+                entry.orders.push(Order::Restart(id, after));
+            }
+        }
+    }
+
+    /// Sends each hub with orders gathered its orders, or holds them for
+    /// the flush if it had some within the window.
+    pub fn dispatch(&mut self) {
+        let now = Instant::now();
         let window = if self.flusher.is_some() {
             self.window
         } else {
             Duration::ZERO
         };
-        match member.coalescing.offer(Instant::now(), window) {
-            Offer::Now => outbox.wake(),
-            Offer::Hold => {
-                self.metrics.deliveries_held.inc();
-                self.held.push(id);
-                self.schedule_flush();
+        let mut schedule = false;
+        for hub in std::mem::take(&mut self.busy) {
+            let Some(entry) = self.hubs.get_mut(&hub) else {
+                continue;
+            };
+            match entry.coalescing.offer(now, window) {
+                Offer::Now => entry.send(),
+                Offer::Hold => {
+                    self.held.push(hub);
+                    schedule = true;
+                }
+                // Not listed as busy while held.
+                Offer::Held => {}
             }
-            Offer::Held => self.metrics.deliveries_held.inc(),
         }
-        1
-    }
-
-    fn schedule_flush(&mut self) {
-        if self.flush_due {
-            return;
-        }
-        if let Some(flusher) = self.flusher.clone() {
-            self.flush_due = true;
-            let window = self.window;
-            actix::spawn(async move {
-                actix::clock::sleep(window).await;
-                flusher.do_send(FlushHeld);
-            });
+        if schedule && !self.flush_due {
+            if let Some(flusher) = self.flusher.clone() {
+                self.flush_due = true;
+                actix::spawn(async move {
+                    actix::clock::sleep(window).await;
+                    flusher.do_send(FlushHeld);
+                });
+            }
         }
     }
 
-    /// Wakes the writer of every connection with frames held.
+    /// Sends every hub its held orders.
     pub fn flush_held(&mut self) {
         self.flush_due = false;
         let now = Instant::now();
-        for id in std::mem::take(&mut self.held) {
-            if let Some(member) = self.members.get_mut(&id) {
-                if member.coalescing.release(now, self.window) {
-                    if let Some(outbox) = &member.outbox {
-                        outbox.wake();
-                    }
+        for hub in std::mem::take(&mut self.held) {
+            if let Some(entry) = self.hubs.get_mut(&hub) {
+                if entry.coalescing.release(now, self.window) {
+                    self.metrics.deliveries_held.inc_by(entry.frames);
+                    entry.send();
                 }
             }
         }
     }
 
-    /// Removes `id` and tells it to close; its writer takes what is queued
-    /// first.
-    pub fn close(&mut self, id: MemberId, kind: CloseKind) {
-        if let Some(member) = self.members.remove(&id) {
-            member.to.do_send(ToMember::Close(kind));
-        }
-    }
-
-    /// Removes every connection and tells each to close. Answers how many
-    /// there were.
-    pub fn close_all(&mut self, kind: CloseKind) -> usize {
-        let members = std::mem::take(&mut self.members);
-        for member in members.values() {
-            member.to.do_send(ToMember::Close(kind));
-        }
-        self.held.clear();
-        members.len()
-    }
-
-    /// Removes a reader that stopped reading: nothing more is queued for
-    /// it, what was held is dropped, and its connection is cut. False when
-    /// it was gone already.
-    pub fn drop_reader(&mut self, id: MemberId) -> bool {
-        let Some(member) = self.members.remove(&id) else {
-            return false;
-        };
-        if let Some(outbox) = &member.outbox {
-            outbox.drop_reader();
-        }
-        member.to.do_send(ToMember::Close(CloseKind::SlowReader));
-        true
-    }
-
-    /// Tells polling session `id` that the frames that follow replace what
-    /// it queued after log seq `after`.
-    pub fn restart(&self, id: MemberId, after: u64) {
-        if let Some(member) = self.members.get(&id) {
-            member.to.do_send(ToMember::Restart(after));
+    /// Sends every hub everything gathered, held or not (the server is
+    /// stopping).
+    pub fn dispatch_now(&mut self) {
+        self.flush_held();
+        for hub in std::mem::take(&mut self.busy) {
+            if let Some(entry) = self.hubs.get_mut(&hub) {
+                entry.send();
+            }
         }
     }
 }

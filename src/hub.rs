@@ -1,0 +1,242 @@
+//! The ChatRoom's agent on each worker thread. The ChatRoom runs on a
+//! thread of its own; handing a frame straight to each recipient meant one
+//! cross-thread wakeup per recipient, and with the room and a worker on
+//! one core the two threads took turns once every few recipients: a
+//! message to 5,000 long-polling clients cost thousands of context
+//! switches (docs/BENCHMARKS.md, "Long-polling"). Instead, what the room
+//! decides for one event reaches each worker thread as one message of
+//! [`Orders`], and that thread's hub hands everything on locally, in order.
+//!
+//! The hub keeps this thread's connections: for a WebSocket, its outbox: a
+//! frame is reserved there (a reader past its limit is dropped, and the
+//! room told with [`SlowReaders`]) and queued already encoded, and once
+//! the orders are carried out each writer is woken once, so all the frames
+//! one batch of orders brings a connection leave in one write (the room
+//! batches orders under load, see [`crate::coalesce`]); for a polling
+//! session, its actor, sent the frame as a message. Closes and restarts
+//! travel in the same orders, so they never overtake a frame. Connections join the hub of the thread
+//! they run on, synchronously, before the room hears of them.
+//!
+//! The other way, polling sessions report that they were polled (which
+//! renews their lease) through their hub, which tells the room about all
+//! of them at once, [`TOUCH_BATCH`] after the first: thousands of pollers
+//! answered in one burst then cost the room one message, not thousands.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+
+use crate::chat_core::MemberId;
+use crate::chat_room::{ChatRoom, Touch};
+use crate::member::{CloseKind, ToMember};
+use crate::metrics::Metrics;
+use crate::outbox::{Outbox, Outgoing};
+use crate::server::AppState;
+
+/// What the room orders for one connection of a hub's thread.
+#[derive(Debug)]
+pub enum Order {
+    /// This frame to each of these connections.
+    Frame(Arc<Outgoing>, Vec<MemberId>),
+    /// Close this connection (after what it was sent).
+    Close(MemberId, CloseKind),
+    /// A polling session starts over after a log seq (see
+    /// [`ToMember::Restart`]).
+    Restart(MemberId, u64),
+}
+
+/// The room's orders for one hub, to be carried out in order.
+#[derive(Message, Debug)]
+#[rtype(result = "()")]
+pub struct Orders(pub Vec<Order>);
+
+/// Connections a hub dropped for not reading: the room makes them leave.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SlowReaders(pub Vec<MemberId>);
+
+/// How the room reaches a thread's hub.
+#[derive(Clone)]
+pub struct HubHandle {
+    /// Unique in the process.
+    pub id: usize,
+    /// The hub's mailbox.
+    pub addr: Addr<Hub>,
+}
+
+static NEXT_HUB: AtomicUsize = AtomicUsize::new(1);
+
+/// How long a hub gathers polled sessions before telling the room. Far
+/// below any lease (`Limits::poll_lease`), which it only delays renewing.
+pub const TOUCH_BATCH: Duration = Duration::from_millis(250);
+
+/// One connection as its hub reaches it.
+struct Local {
+    to: Recipient<ToMember>,
+    outbox: Option<Outbox>,
+}
+
+/// A thread's connections and what the hub needs to serve them.
+struct Registry {
+    handle: HubHandle,
+    members: HashMap<MemberId, Local>,
+    max_outbox_bytes: usize,
+    metrics: Arc<Metrics>,
+    room: Addr<ChatRoom>,
+    /// Polling sessions polled since the room was last told.
+    touched: Vec<MemberId>,
+}
+
+thread_local! {
+    /// This thread's hub; `None` until the first connection joins.
+    static REGISTRY: RefCell<Option<Registry>> = const { RefCell::new(None) };
+}
+
+/// Registers connection `id` with this thread's hub (started on first
+/// use) and answers the hub, to be given to the room. `outbox` is a
+/// WebSocket's; a polling session has none and gets frames as messages.
+pub fn join(
+    id: MemberId,
+    to: Recipient<ToMember>,
+    outbox: Option<Outbox>,
+    state: &AppState,
+) -> HubHandle {
+    REGISTRY.with(|registry| {
+        let mut registry = registry.borrow_mut();
+        let registry = registry.get_or_insert_with(|| Registry {
+            handle: HubHandle {
+                id: NEXT_HUB.fetch_add(1, Ordering::Relaxed),
+                addr: Hub.start(),
+            },
+            members: HashMap::new(),
+            max_outbox_bytes: state.limits.max_outbox_bytes,
+            metrics: Arc::clone(&state.metrics),
+            room: state.room.clone(),
+            touched: Vec::new(),
+        });
+        registry.members.insert(id, Local { to, outbox });
+        registry.handle.clone()
+    })
+}
+
+/// Notes that polling session `id` was polled; the room hears of it with
+/// the others polled within [`TOUCH_BATCH`].
+pub fn touch(id: MemberId) {
+    REGISTRY.with(|registry| {
+        let mut registry = registry.borrow_mut();
+        let Some(registry) = registry.as_mut() else {
+            return;
+        };
+        registry.touched.push(id);
+        if registry.touched.len() == 1 {
+            actix_rt::spawn(async {
+                actix_rt::time::sleep(TOUCH_BATCH).await;
+                REGISTRY.with(|registry| {
+                    if let Some(registry) = registry.borrow_mut().as_mut() {
+                        let ids = std::mem::take(&mut registry.touched);
+                        registry.room.do_send(Touch { ids });
+                    }
+                });
+            });
+        }
+    });
+}
+
+/// Unregisters connection `id`, which has stopped.
+pub fn leave(id: MemberId) {
+    REGISTRY.with(|registry| {
+        if let Some(registry) = registry.borrow_mut().as_mut() {
+            registry.members.remove(&id);
+        }
+    });
+}
+
+impl Registry {
+    /// Carries out `orders`, then wakes each writer that got frames.
+    fn carry_out(&mut self, orders: Vec<Order>) {
+        let mut slow = Vec::new();
+        let mut woken: Vec<MemberId> = Vec::new();
+        for order in orders {
+            match order {
+                Order::Frame(frame, ids) => {
+                    for id in ids {
+                        if self.deliver(id, &frame, &mut slow) {
+                            woken.push(id);
+                        }
+                    }
+                }
+                Order::Close(id, kind) => {
+                    if let Some(local) = self.members.get(&id) {
+                        local.to.do_send(ToMember::Close(kind));
+                    }
+                }
+                Order::Restart(id, after) => {
+                    if let Some(local) = self.members.get(&id) {
+                        local.to.do_send(ToMember::Restart(after));
+                    }
+                }
+            }
+        }
+        // Woken once each, after everything is queued: one write carries
+        // all of a connection's frames.
+        woken.sort_unstable();
+        woken.dedup();
+        for id in woken {
+            if let Some(outbox) = self.members.get(&id).and_then(|l| l.outbox.as_ref()) {
+                outbox.wake();
+            }
+        }
+        if !slow.is_empty() {
+            self.room.do_send(SlowReaders(slow));
+        }
+    }
+
+    /// Hands one frame to `id`; answers whether it was queued in an
+    /// outbox, whose writer is to be woken.
+    fn deliver(&mut self, id: MemberId, frame: &Outgoing, slow: &mut Vec<MemberId>) -> bool {
+        let Some(local) = self.members.get_mut(&id) else {
+            return false;
+        };
+        let Some(outbox) = &local.outbox else {
+            local
+                .to
+                .do_send(ToMember::Frame(frame.text().clone(), frame.at()));
+            return false;
+        };
+        if !outbox.try_reserve(frame.text().len(), self.max_outbox_bytes) {
+            // Nothing more is queued for it; its connection is cut.
+            log::warn!("connection {id} is not reading; dropping it");
+            self.metrics.slow_clients_dropped.inc();
+            outbox.drop_reader();
+            local.to.do_send(ToMember::Close(CloseKind::SlowReader));
+            self.members.remove(&id);
+            slow.push(id);
+            return false;
+        }
+        outbox.push(frame);
+        true
+    }
+}
+
+/// The mailbox of a thread's hub; its state is the thread's registry.
+pub struct Hub;
+
+impl Actor for Hub {
+    type Context = Context<Self>;
+}
+
+impl Handler<Orders> for Hub {
+    type Result = ();
+
+    fn handle(&mut self, orders: Orders, _: &mut Context<Self>) {
+        REGISTRY.with(|registry| {
+            if let Some(registry) = registry.borrow_mut().as_mut() {
+                registry.carry_out(orders.0);
+            }
+        });
+    }
+}
