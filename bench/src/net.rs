@@ -66,8 +66,14 @@ impl SourceAddrs {
     }
 }
 
-/// Opens a TCP connection to `to` from `from` (any port), with Nagle off.
-pub async fn connect(from: Option<Ipv4Addr>, to: SocketAddr) -> io::Result<TcpStream> {
+/// Opens a TCP connection to `to` from `from` (any port), with Nagle off,
+/// and a receive buffer of `recv_buffer` bytes rather than the kernel's
+/// self-tuned one when given.
+pub async fn connect(
+    from: Option<Ipv4Addr>,
+    to: SocketAddr,
+    recv_buffer: Option<u32>,
+) -> io::Result<TcpStream> {
     let socket = TcpSocket::new_v4()?;
     if let Some(from) = from {
         let one: libc::c_int = 1;
@@ -86,6 +92,9 @@ pub async fn connect(from: Option<Ipv4Addr>, to: SocketAddr) -> io::Result<TcpSt
             return Err(io::Error::last_os_error());
         }
         socket.bind(SocketAddr::new(IpAddr::V4(from), 0))?;
+    }
+    if let Some(size) = recv_buffer {
+        socket.set_recv_buffer_size(size)?;
     }
     let stream = socket.connect(to).await?;
     stream.set_nodelay(true)?;

@@ -22,7 +22,7 @@ const BATCH: usize = 256;
 /// Connects client `index` and upgrades at `path` (with its query).
 pub async fn connect(env: &Env, index: usize, path: &str) -> io::Result<Ws> {
     let server = env.url(index);
-    let tcp = net::connect(env.sources.for_client(index), server.addr).await?;
+    let tcp = net::connect(env.sources.for_client(index), server.addr, None).await?;
     let url = format!("ws://{}{path}", server.authority);
     let (ws, _) = tokio_tungstenite::client_async_with_config(url, tcp, Some(env.ws_config))
         .await
