@@ -86,23 +86,24 @@ impl Stopper {
     }
 }
 
-/// Every route, relative to the base path.
+/// Every route, relative to the base path. Routes are tried in order, so
+/// the long-polling ones, by far the most requested, come first.
 fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("", web::get().to(page::index))
-        .route("/", web::get().to(page::index))
-        .route("/assets/{name}", web::get().to(page::asset))
-        .route("/ws", web::get().to(ws_session::route))
-        .service(
-            web::scope("/poll")
-                .wrap(actix_web::middleware::from_fn(cors::cors))
-                .route("", web::get().to(poll_routes::poll))
-                .route("/open", web::post().to(poll_routes::open))
-                .route("/send", web::post().to(poll_routes::send))
-                .route("/close", web::post().to(poll_routes::close)),
-        )
-        .route("/healthz", web::get().to(ops::healthz))
-        .route("/readyz", web::get().to(ops::readyz))
-        .route("/metrics", web::get().to(ops::metrics));
+    cfg.service(
+        web::scope("/poll")
+            .wrap(actix_web::middleware::from_fn(cors::cors))
+            .route("", web::get().to(poll_routes::poll))
+            .route("/send", web::post().to(poll_routes::send))
+            .route("/open", web::post().to(poll_routes::open))
+            .route("/close", web::post().to(poll_routes::close)),
+    )
+    .route("", web::get().to(page::index))
+    .route("/", web::get().to(page::index))
+    .route("/assets/{name}", web::get().to(page::asset))
+    .route("/ws", web::get().to(ws_session::route))
+    .route("/healthz", web::get().to(ops::healthz))
+    .route("/readyz", web::get().to(ops::readyz))
+    .route("/metrics", web::get().to(ops::metrics));
 }
 
 async fn not_found() -> Result<actix_web::HttpResponse, HttpError> {
