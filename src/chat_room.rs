@@ -26,7 +26,7 @@ use crate::outbox::Outgoing;
 use crate::presence_batch::{PendingPresence, BATCH_FROM_MEMBERS, PRESENCE_FLUSH};
 use crate::protocol::{ClientFrame, ServerFrame};
 use crate::room_name::RoomName;
-use connections::{Connections, FlushHeld};
+use connections::Connections;
 
 mod connections;
 
@@ -158,7 +158,7 @@ impl ChatRoom {
         let node: Arc<str> = Arc::from(&crate::token::new_token()[..12]);
         ChatRoom {
             core: ChatCore::new(limits, node, lease.as_millis() as u64, backplane),
-            connections: Connections::new(limits.coalesce, Arc::clone(&metrics)),
+            connections: Connections::default(),
             pending: HashMap::new(),
             metrics,
             lease,
@@ -346,7 +346,6 @@ impl Actor for ChatRoom {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        self.connections.set_flusher(ctx.address().recipient());
         self.core.backplane().subscribe(ctx.address().recipient());
         ctx.run_interval(PRESENCE_FLUSH, |act, _| act.flush_all_presence());
         ctx.run_interval(TYPING_SWEEP, |act, _| {
@@ -460,14 +459,6 @@ impl Handler<Logged> for ChatRoom {
     }
 }
 
-impl Handler<FlushHeld> for ChatRoom {
-    type Result = ();
-
-    fn handle(&mut self, _: FlushHeld, _: &mut Context<Self>) {
-        self.connections.flush_held();
-    }
-}
-
 impl Handler<SlowReaders> for ChatRoom {
     type Result = ();
 
@@ -489,7 +480,7 @@ impl Handler<Shutdown> for ChatRoom {
     fn handle(&mut self, _: Shutdown, _: &mut Context<Self>) -> usize {
         self.shutting_down = true;
         let told = self.connections.close_all(CloseKind::GoingAway);
-        self.connections.dispatch_now();
+        self.connections.dispatch();
         told
     }
 }

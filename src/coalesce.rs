@@ -1,27 +1,29 @@
-//! Coalescing: under load, what the room sends a worker thread is held
-//! back briefly and sent together, so that each connection gets many
-//! frames per write. Most of what a delivery costs the server is the write
+//! Write coalescing: frames to a busy connection are held back briefly and
+//! written together. Most of what a delivery costs the server is the write
 //! itself (the system call and the TCP send path, on loopback also the
-//! receiver's side of it), whatever the frame's size, and waking the
-//! threads and tasks that write is most of the rest; several frames per
-//! wakeup and per write cost little more than one (measured in
-//! docs/BENCHMARKS.md, "CPU per delivery and coalescing").
+//! receiver's side of it), whatever the frame's size, and waking the task
+//! that writes is most of the rest; several frames per wakeup and per write
+//! cost little more than one (measured in docs/BENCHMARKS.md, "CPU per
+//! delivery and write coalescing").
 //!
-//! The rule, per worker thread's hub ([`crate::hub`]): orders that find
-//! nothing held and nothing sent within the last window go at once, so a
-//! quiet server keeps its latency. Later orders wait and go together at
-//! the next flush, at most one window after the first held. A hub
-//! receiving more than one batch per window thus gets about one per
-//! window, each of its connections one write per batch, and nothing waits
-//! longer than the window. Order is kept: held orders only gather more
-//! behind them. Pure: no actix; the caller passes the clock.
+//! The rule, per connection: a connection is busy while its frames come
+//! less than a quarter of the window apart (more than 200 a second with
+//! the default 20 ms). A quiet connection's frame is written at once, so
+//! it keeps its latency, whatever else the server is doing; holding it
+//! would batch nothing. A busy connection's frames wait in its outbox, and
+//! its writer is woken at the flush, one window after the first frame
+//! held, to write everything queued in one go: about one write per window
+//! however fast frames come, and no frame waits longer than the window.
+//! Frames keep their order: they are queued at once; only the writer's
+//! wakeup waits. Pure: no actix; the caller passes the clock
+//! ([`crate::hub`] keeps one per connection).
 
 use std::time::{Duration, Instant};
 
-/// What [`Coalescing::offer`] decided for what was just gathered.
+/// What [`Coalescing::offer`] decided for frames just queued.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Offer {
-    /// Send it now.
+    /// Wake the writer now.
     Now,
     /// Hold it: the connection needs a flush.
     Hold,
@@ -29,43 +31,42 @@ pub enum Offer {
     Held,
 }
 
-/// When a hub was last sent something, and whether it waits for a flush.
+/// When a connection counts as quiet again, and whether it waits for a
+/// flush.
 #[derive(Debug)]
 pub struct Coalescing {
-    /// Until when anything new is held rather than sent at once.
-    quiet_until: Instant,
+    /// A quarter of a window after its last frame.
+    quiet_from: Instant,
     held: bool,
 }
 
 impl Coalescing {
-    /// Nothing sent yet.
+    /// A connection that has had no frame yet.
     pub fn new(now: Instant) -> Self {
         Coalescing {
-            quiet_until: now,
+            quiet_from: now,
             held: false,
         }
     }
 
-    /// Decides at `now`, with a window of `window`.
+    /// Decides for frames queued at `now`, with a window of `window`.
     pub fn offer(&mut self, now: Instant, window: Duration) -> Offer {
+        let busy = now < self.quiet_from;
+        self.quiet_from = now + window / 4;
         if self.held {
             Offer::Held
-        } else if now >= self.quiet_until {
-            self.quiet_until = now + window;
-            Offer::Now
-        } else {
+        } else if busy {
             self.held = true;
             Offer::Hold
+        } else {
+            Offer::Now
         }
     }
 
-    /// The flush: true when something was held, to be sent now.
-    pub fn release(&mut self, now: Instant, window: Duration) -> bool {
-        let held = std::mem::replace(&mut self.held, false);
-        if held {
-            self.quiet_until = now + window;
-        }
-        held
+    /// The flush: true when frames were held, and the writer is to be
+    /// woken now.
+    pub fn release(&mut self) -> bool {
+        std::mem::replace(&mut self.held, false)
     }
 }
 
@@ -73,43 +74,44 @@ impl Coalescing {
 mod tests {
     use super::*;
 
-    const WINDOW: Duration = Duration::from_millis(10);
+    const WINDOW: Duration = Duration::from_millis(20);
 
     fn ms(start: Instant, ms: u64) -> Instant {
         start + Duration::from_millis(ms)
     }
 
     #[test]
-    fn a_quiet_hub_gets_everything_at_once() {
+    fn frames_a_quarter_window_apart_are_written_at_once() {
         let start = Instant::now();
         let mut c = Coalescing::new(start);
-        assert_eq!(c.offer(start, WINDOW), Offer::Now);
-        assert_eq!(c.offer(ms(start, 10), WINDOW), Offer::Now);
-        assert_eq!(c.offer(ms(start, 25), WINDOW), Offer::Now);
+        for at in [0, 5, 10, 30, 100] {
+            assert_eq!(c.offer(ms(start, at), WINDOW), Offer::Now, "at {at} ms");
+        }
     }
 
     #[test]
-    fn batches_within_a_window_wait_for_one_flush() {
+    fn closer_frames_wait_for_one_flush() {
         let start = Instant::now();
         let mut c = Coalescing::new(start);
         assert_eq!(c.offer(start, WINDOW), Offer::Now);
         assert_eq!(c.offer(ms(start, 2), WINDOW), Offer::Hold);
         assert_eq!(c.offer(ms(start, 4), WINDOW), Offer::Held);
-        // Past the window, but a flush is due: this waits for it rather
-        // than going ahead of what is held.
-        assert_eq!(c.offer(ms(start, 11), WINDOW), Offer::Held);
-        assert!(c.release(ms(start, 12), WINDOW));
-        // The flush was a write: the next window starts from it.
-        assert_eq!(c.offer(ms(start, 15), WINDOW), Offer::Hold);
-        assert!(c.release(ms(start, 22), WINDOW));
+        // However long the wait, a frame queued while held waits for the
+        // flush rather than waking the writer a second time.
+        assert_eq!(c.offer(ms(start, 15), WINDOW), Offer::Held);
+        assert!(c.release());
+        // Still busy after the flush: the next frame waits for another.
+        assert_eq!(c.offer(ms(start, 17), WINDOW), Offer::Hold);
+        assert!(c.release());
+        // Quiet again: at once.
         assert_eq!(c.offer(ms(start, 40), WINDOW), Offer::Now);
     }
 
     #[test]
-    fn a_flush_with_nothing_held_does_not_start_a_window() {
+    fn a_flush_with_nothing_held_is_nothing() {
         let start = Instant::now();
         let mut c = Coalescing::new(start);
-        assert!(!c.release(start, WINDOW));
+        assert!(!c.release());
         assert_eq!(c.offer(start, WINDOW), Offer::Now);
     }
 

@@ -123,10 +123,10 @@ pub struct Config {
     #[arg(long, env = "PARLEY_MAX_OUTBOX_BYTES", default_value_t = Limits::default().max_outbox_bytes)]
     pub max_outbox_bytes: usize,
 
-    /// Milliseconds frames may be held back under load so that they leave
-    /// together, several per write. When nothing was sent within this
-    /// long, the next frames go at once; 0 sends every frame at once (more
-    /// CPU per delivery under load).
+    /// Milliseconds a WebSocket connection receiving a fast stream (frames
+    /// less than a quarter of this apart) may wait for its frames, so that
+    /// several leave in one write. Other connections get theirs at once; 0
+    /// sends every frame at once (more CPU per delivery under load).
     #[arg(long, env = "PARLEY_COALESCE_MS", default_value_t = Limits::default().coalesce.as_millis() as u64)]
     pub coalesce_ms: u64,
 

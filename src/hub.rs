@@ -7,14 +7,17 @@
 //! decides for one event reaches each worker thread as one message of
 //! [`Orders`], and that thread's hub hands everything on locally, in order.
 //!
-//! The hub keeps this thread's connections: for a WebSocket, its outbox: a
-//! frame is reserved there (a reader past its limit is dropped, and the
-//! room told with [`SlowReaders`]) and queued already encoded, and once
-//! the orders are carried out each writer is woken once, so all the frames
-//! one batch of orders brings a connection leave in one write (the room
-//! batches orders under load, see [`crate::coalesce`]); for a polling
-//! session, its actor, sent the frame as a message. Closes and restarts
-//! travel in the same orders, so they never overtake a frame. Connections join the hub of the thread
+//! The hub keeps this thread's connections: for a WebSocket, its outbox
+//! and its write coalescing ([`crate::coalesce`]): a frame is reserved in
+//! the outbox (a reader past its limit is dropped, and the room told with
+//! [`SlowReaders`]) and queued there already encoded; once the orders are
+//! carried out, each writer that got frames is woken, at once if its
+//! connection is quiet, else at the hub's next flush, so a busy connection
+//! gets about one write per window and a quiet one no delay.
+//! A polling session gets the frame as a message to its actor, at once:
+//! it answers its waiting poll with whatever has gathered, which batches
+//! by itself. Closes and restarts travel in the same orders, so they never
+//! overtake a frame. Connections join the hub of the thread
 //! they run on, synchronously, before the room hears of them.
 //!
 //! The other way, polling sessions report that they were polled (which
@@ -26,12 +29,13 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 
 use crate::chat_core::MemberId;
 use crate::chat_room::{ChatRoom, Touch};
+use crate::coalesce::{Coalescing, Offer};
 use crate::member::{CloseKind, ToMember};
 use crate::metrics::Metrics;
 use crate::outbox::{Outbox, Outgoing};
@@ -78,6 +82,7 @@ pub const TOUCH_BATCH: Duration = Duration::from_millis(250);
 struct Local {
     to: Recipient<ToMember>,
     outbox: Option<Outbox>,
+    coalescing: Coalescing,
 }
 
 /// A thread's connections and what the hub needs to serve them.
@@ -85,6 +90,11 @@ struct Registry {
     handle: HubHandle,
     members: HashMap<MemberId, Local>,
     max_outbox_bytes: usize,
+    /// Connections whose writer waits for the flush, and whether the
+    /// flush is scheduled.
+    held: Vec<MemberId>,
+    flush_due: bool,
+    window: Duration,
     metrics: Arc<Metrics>,
     room: Addr<ChatRoom>,
     /// Polling sessions polled since the room was last told.
@@ -114,11 +124,20 @@ pub fn join(
             },
             members: HashMap::new(),
             max_outbox_bytes: state.limits.max_outbox_bytes,
+            held: Vec::new(),
+            flush_due: false,
+            window: state.limits.coalesce,
             metrics: Arc::clone(&state.metrics),
             room: state.room.clone(),
             touched: Vec::new(),
         });
-        registry.members.insert(id, Local { to, outbox });
+        let coalescing = Coalescing::new(Instant::now());
+        let local = Local {
+            to,
+            outbox,
+            coalescing,
+        };
+        registry.members.insert(id, local);
         registry.handle.clone()
     })
 }
@@ -156,8 +175,10 @@ pub fn leave(id: MemberId) {
 }
 
 impl Registry {
-    /// Carries out `orders`, then wakes each writer that got frames.
-    fn carry_out(&mut self, orders: Vec<Order>) {
+    /// Carries out `orders`, then wakes each writer that got frames, or
+    /// holds it for the flush. Answers whether the flush is to be
+    /// scheduled.
+    fn carry_out(&mut self, orders: Vec<Order>) -> bool {
         let mut slow = Vec::new();
         let mut woken: Vec<MemberId> = Vec::new();
         for order in orders {
@@ -181,17 +202,48 @@ impl Registry {
                 }
             }
         }
-        // Woken once each, after everything is queued: one write carries
-        // all of a connection's frames.
-        woken.sort_unstable();
-        woken.dedup();
-        for id in woken {
-            if let Some(outbox) = self.members.get(&id).and_then(|l| l.outbox.as_ref()) {
-                outbox.wake();
-            }
-        }
         if !slow.is_empty() {
             self.room.do_send(SlowReaders(slow));
+        }
+        // One decision per connection, after everything is queued: one
+        // write carries all of a connection's frames.
+        woken.sort_unstable();
+        let now = Instant::now();
+        let mut schedule = false;
+        for run in woken.chunk_by(|a, b| a == b) {
+            let id = run[0];
+            let Some(local) = self.members.get_mut(&id) else {
+                continue;
+            };
+            match local.coalescing.offer(now, self.window) {
+                Offer::Now => {
+                    if let Some(outbox) = &local.outbox {
+                        outbox.wake();
+                    }
+                    continue;
+                }
+                Offer::Hold => {
+                    self.held.push(id);
+                    schedule = true;
+                }
+                Offer::Held => {}
+            }
+            self.metrics.deliveries_held.inc_by(run.len() as u64);
+        }
+        schedule && !std::mem::replace(&mut self.flush_due, true)
+    }
+
+    /// Wakes the writer of every connection held for the flush.
+    fn flush(&mut self) {
+        self.flush_due = false;
+        for id in std::mem::take(&mut self.held) {
+            if let Some(local) = self.members.get_mut(&id) {
+                if local.coalescing.release() {
+                    if let Some(outbox) = &local.outbox {
+                        outbox.wake();
+                    }
+                }
+            }
         }
     }
 
@@ -232,11 +284,20 @@ impl Actor for Hub {
 impl Handler<Orders> for Hub {
     type Result = ();
 
-    fn handle(&mut self, orders: Orders, _: &mut Context<Self>) {
-        REGISTRY.with(|registry| {
-            if let Some(registry) = registry.borrow_mut().as_mut() {
-                registry.carry_out(orders.0);
-            }
+    fn handle(&mut self, orders: Orders, ctx: &mut Context<Self>) {
+        let flush_in = REGISTRY.with(|registry| {
+            let mut registry = registry.borrow_mut();
+            let registry = registry.as_mut()?;
+            registry.carry_out(orders.0).then_some(registry.window)
         });
+        if let Some(window) = flush_in {
+            ctx.run_later(window, |_, _| {
+                REGISTRY.with(|registry| {
+                    if let Some(registry) = registry.borrow_mut().as_mut() {
+                        registry.flush();
+                    }
+                });
+            });
+        }
     }
 }

@@ -37,10 +37,9 @@ pub struct Limits {
     /// Must exceed `poll_wait` plus a client's reconnect backoff, so that a
     /// live client is never expired between two polls.
     pub session_grace: Duration,
-    /// Longest what the room sends a busy worker thread is held back so
-    /// that it goes with what follows, and each connection gets its frames
-    /// in fewer writes ([`crate::coalesce`]); zero sends everything at
-    /// once.
+    /// Longest a frame to a connection receiving a fast stream waits, so
+    /// that several leave in one write ([`crate::coalesce`]); zero sends
+    /// every frame at once.
     pub coalesce: Duration,
 }
 

@@ -41,8 +41,8 @@ pub struct Metrics {
     pub messages_in: IntCounter,
     /// Frames handed to connections (one per recipient).
     pub deliveries: IntCounter,
-    /// Deliveries that waited to be sent with later ones
-    /// ([`crate::coalesce`]).
+    /// Deliveries to WebSocket connections that waited to be written with
+    /// later ones ([`crate::coalesce`]).
     pub deliveries_held: IntCounter,
     /// Connections dropped for not reading.
     pub slow_clients_dropped: IntCounter,

@@ -1,7 +1,7 @@
-//! Coalescing seen from the outside: under load, frames wait to be sent
-//! together (`--coalesce-ms`), and still arrive whole, in order, and
-//! before a close that follows them; with the window at zero nothing
-//! waits. The window here is long (2 s) so that a
+//! Write coalescing seen from the outside: frames to a connection that
+//! receives them fast wait to be written together (`--coalesce-ms`), and
+//! still arrive whole, in order, and before a close that follows them;
+//! with the window at zero nothing waits. The window here is long (2 s) so that a
 //! burst sent back to back certainly falls inside it; nothing below
 //! depends on how long anything takes.
 
