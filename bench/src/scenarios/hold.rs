@@ -1,8 +1,10 @@
 //! hold: opens N connections (at most `--concurrency` at a time), logs each
 //! in with a unique nickname in rooms of `--room-size`, and reports the
 //! connect rate and the server's resident memory per connection once they
-//! are all idle. Rooms keep the login broadcasts linear in N on both
-//! servers. Each connection keeps reading (and answering pings) while held.
+//! are all idle, then how much of that memory the server gives back once
+//! they have all gone (`--settle-secs` after they close). Rooms keep the
+//! login broadcasts linear in N on both servers. Each connection keeps
+//! reading (and answering pings) while held.
 
 use std::io;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -69,6 +71,12 @@ pub async fn run(env: Arc<Env>, args: &Args, report: &mut Report) -> io::Result<
     for task in &tasks {
         task.abort();
     }
+    // Aborting drops each client, which closes its socket.
+    for task in tasks {
+        let _ = task.await;
+    }
+    tokio::time::sleep(Duration::from_secs_f64(args.settle_secs)).await;
+    let left = Snapshot::take(&args.server_pids);
     let grown_kib = settled
         .server_rss_kib()
         .saturating_sub(before.server_rss_kib());
@@ -80,6 +88,20 @@ pub async fn run(env: Arc<Env>, args: &Args, report: &mut Report) -> io::Result<
     report.num("connects_per_s", ok as f64 / connect_s.max(1e-9), 0);
     report.num("rss_before_mib", before.server_rss_kib() as f64 / 1024.0, 1);
     report.num("rss_after_mib", settled.server_rss_kib() as f64 / 1024.0, 1);
+    report.num(
+        "rss_after_leave_mib",
+        left.server_rss_kib() as f64 / 1024.0,
+        1,
+    );
+    // Of what the connections grew, how much was given back.
+    let returned_kib = settled
+        .server_rss_kib()
+        .saturating_sub(left.server_rss_kib());
+    report.num(
+        "rss_returned_pct",
+        returned_kib as f64 * 100.0 / grown_kib.max(1) as f64,
+        0,
+    );
     report.num(
         "bytes_per_conn",
         grown_kib as f64 * 1024.0 / ok.max(1) as f64,
