@@ -235,8 +235,10 @@ impl ChatCore {
             if let Some(token) = conn.token {
                 if self.tokens.get(&token) == Some(&id) {
                     self.tokens.remove(&token);
+                    crate::shrink::when_sparse(&mut self.tokens);
                 }
             }
+            crate::shrink::when_sparse(&mut self.connections);
         }
     }
 

@@ -170,6 +170,7 @@ pub fn leave(id: MemberId) {
     REGISTRY.with(|registry| {
         if let Some(registry) = registry.borrow_mut().as_mut() {
             registry.members.remove(&id);
+            crate::shrink::when_sparse(&mut registry.members);
         }
     });
 }

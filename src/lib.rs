@@ -49,6 +49,7 @@ pub mod rate_limit;
 pub mod room;
 pub mod room_name;
 pub mod server;
+pub mod shrink;
 pub mod token;
 pub mod upgrade;
 pub mod ws_heartbeat;

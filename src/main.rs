@@ -13,6 +13,16 @@ use parley::{Config, Server};
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
+/// jemalloc's settings: a background thread returns freed memory to the
+/// system about a second after it is freed, rather than only when the
+/// process next allocates, so the server shrinks back after a crowd
+/// leaves even if nothing else happens (docs/BENCHMARKS.md, "Memory after
+/// clients leave"). The `_RJEM_MALLOC_CONF` environment variable still
+/// overrides it.
+#[cfg(all(feature = "jemalloc", not(target_env = "msvc")))]
+#[export_name = "_rjem_malloc_conf"]
+pub static MALLOC_CONF: &[u8] = b"background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:1000\0";
+
 async fn stop_signal() {
     #[cfg(unix)]
     {

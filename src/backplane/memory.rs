@@ -133,6 +133,14 @@ impl MemoryBackplane {
         };
         room.last_seq = seq;
         room.last_active_ms = now_ms();
+        if room.members.is_empty() {
+            // Nobody is left to catch up: an empty room keeps its history
+            // but no log (a read from before this entry is a gap, answered
+            // with a welcome), and gives back what its maps grew to.
+            room.log = VecDeque::new();
+            room.members = HashMap::new();
+            room.by_key = HashMap::new();
+        }
         if room.log.len() == cap {
             room.log.pop_front();
         }
@@ -150,6 +158,7 @@ impl MemoryBackplane {
     fn clear_lease(&mut self, token: &Token) {
         if let Some(old) = self.leases.remove(token) {
             self.expiries.remove(&(old, token.clone()));
+            crate::shrink::when_sparse(&mut self.leases);
         }
     }
 }
@@ -255,6 +264,7 @@ impl Backplane for MemoryBackplane {
         let count = room.members.len();
         if self.place.get(token) == Some(name) {
             self.place.remove(token);
+            crate::shrink::when_sparse(&mut self.place);
             if why != LeftWhy::Moved {
                 self.clear_lease(token);
             }

@@ -44,7 +44,9 @@ impl Connections {
 
     /// Forgets a connection that is gone.
     pub fn remove(&mut self, id: MemberId) -> bool {
-        self.members.remove(&id).is_some()
+        let removed = self.members.remove(&id).is_some();
+        crate::shrink::when_sparse(&mut self.members);
+        removed
     }
 
     /// Every connection's id.
@@ -79,6 +81,7 @@ impl Connections {
     /// Removes `id` and gathers its close, after what it was sent.
     pub fn close(&mut self, id: MemberId, kind: CloseKind) {
         if let Some(hub) = self.members.remove(&id) {
+            crate::shrink::when_sparse(&mut self.members);
             if let Some(orders) = self.orders_of(hub) {
                 orders.push(Order::Close(id, kind));
             }
