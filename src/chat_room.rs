@@ -2,12 +2,11 @@
 //! a thin shell around [`ChatCore`]: it stamps the clock, feeds the core one
 //! event at a time (client frames, and log entries other instances wrote,
 //! as [`Logged`]), encodes each outgoing frame once and hands the same bytes
-//! to every recipient's [`ToMember`] recipient, holding joins and leaves back
-//! briefly to send them together (`presence_batch.rs`), and holding frames
-//! to a busy connection back briefly so they leave in one write
-//! (`coalesce.rs`). It runs the core's
-//! housekeeping (typing expiry, leases, the reaper) and tells everyone when
-//! the backplane is lost or back. It knows no transport.
+//! to the hub of every recipient's worker thread, one message per hub per
+//! event (`hub.rs`, `chat_room/connections.rs`), holding joins and leaves
+//! back briefly to send them together (`presence_batch.rs`). It runs the
+//! core's housekeeping (typing expiry, leases, the reaper) and tells
+//! everyone when the backplane is lost or back. It knows no transport.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

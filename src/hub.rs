@@ -1,24 +1,24 @@
 //! The ChatRoom's agent on each worker thread. The ChatRoom runs on a
 //! thread of its own; handing a frame straight to each recipient meant one
 //! cross-thread wakeup per recipient, and with the room and a worker on
-//! one core the two threads took turns once every few recipients: a
-//! message to 5,000 long-polling clients cost thousands of context
-//! switches (docs/BENCHMARKS.md, "Long-polling"). Instead, what the room
-//! decides for one event reaches each worker thread as one message of
-//! [`Orders`], and that thread's hub hands everything on locally, in order.
+//! one core the two threads took turns once every few recipients
+//! (docs/BENCHMARKS.md, "Long-polling at 5,000 clients"). Instead, what
+//! the room decides for one event reaches each worker thread as one
+//! message of [`Orders`], and that thread's hub hands everything on
+//! locally, in order.
 //!
-//! The hub keeps this thread's connections: for a WebSocket, its outbox
+//! The hub keeps this thread's connections. For a WebSocket, its outbox
 //! and its write coalescing ([`crate::coalesce`]): a frame is reserved in
 //! the outbox (a reader past its limit is dropped, and the room told with
 //! [`SlowReaders`]) and queued there already encoded; once the orders are
 //! carried out, each writer that got frames is woken, at once if its
 //! connection is quiet, else at the hub's next flush, so a busy connection
-//! gets about one write per window and a quiet one no delay.
-//! A polling session gets the frame as a message to its actor, at once:
-//! it answers its waiting poll with whatever has gathered, which batches
-//! by itself. Closes and restarts travel in the same orders, so they never
-//! overtake a frame. Connections join the hub of the thread
-//! they run on, synchronously, before the room hears of them.
+//! gets about one write per window and a quiet one no delay. A polling
+//! session gets the frame as a message to its actor, at once: it answers
+//! its waiting poll with whatever has gathered, which batches by itself.
+//! Closes and restarts travel in the same orders, so they never overtake a
+//! frame. Connections join the hub of the thread they run on,
+//! synchronously, before the room hears of them.
 //!
 //! The other way, polling sessions report that they were polled (which
 //! renews their lease) through their hub, which tells the room about all

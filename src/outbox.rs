@@ -5,16 +5,17 @@
 //! would never fire, and frames sent to it would pile up in its mailbox.
 //!
 //! So the bound is kept where frames are queued. [`Outbox`] is shared by the
-//! ChatRoom, the session and [`Metered`], wrapped around the session's
-//! response stream. The room puts its frames straight in the outbox's
-//! queue, already encoded as WebSocket frames ([`Outgoing`]: encoded once
-//! per broadcast, the same bytes for every recipient), and wakes the
-//! connection's writer, at once or at the next flush ([`crate::coalesce`]);
-//! the session actor is not involved. The session adds only its own replies
-//! (errors, pongs, the close) to its context's stream. [`Metered`] hands the
-//! writer the queued frames first, then the session's, and counts bytes out
-//! again as the writer takes them. When a reservation would pass the limit
-//! the room marks the reader dropped and stops sending to it, so what it
+//! hub of the connection's thread ([`crate::hub`]), the session and
+//! [`Metered`], wrapped around the session's response stream. The hub puts
+//! the room's frames straight in the outbox's queue, already encoded as
+//! WebSocket frames ([`Outgoing`]: encoded once per broadcast, the same
+//! bytes for every recipient), and wakes the connection's writer, at once
+//! or at the next flush ([`crate::coalesce`]); the session actor is not
+//! involved. The session adds only its own replies (errors, pongs, the
+//! close) to its context's stream. [`Metered`] hands the writer the queued
+//! frames first, then the session's, and counts bytes out again as the
+//! writer takes them. When a reservation would pass the limit the hub
+//! marks the reader dropped and queues nothing more for it, so what it
 //! holds stays bounded; the connection is aborted as soon as anything polls
 //! it again.
 
