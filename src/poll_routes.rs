@@ -103,12 +103,7 @@ async fn session_of(
                 HttpError::TooManySessions
             })?;
     if started {
-        let hub = hub::join(id, session.addr.clone().recipient(), None, state);
-        state.room.do_send(Connect {
-            id,
-            hub,
-            poll: Some(token),
-        });
+        connect(state, &session, token);
         state.room.do_send(Attach {
             id,
             record,
@@ -116,6 +111,19 @@ async fn session_of(
         });
     }
     Ok(session)
+}
+
+/// Registers a session just started here with this thread's hub, then
+/// tells the room about it; anything the room sends it comes through the
+/// hub.
+fn connect(state: &AppState, session: &SessionRef, token: Arc<str>) {
+    let to = session.addr.clone().recipient();
+    let hub = hub::join(session.id, to, None, state);
+    state.room.do_send(Connect {
+        id: session.id,
+        hub,
+        poll: Some(token),
+    });
 }
 
 async fn read_body(payload: web::Payload, limit: usize) -> Result<Bytes, HttpError> {
@@ -171,12 +179,7 @@ pub async fn open(
         })?;
     // Connect and join from here, in this order, so the room cannot see the
     // join before the member.
-    let hub = hub::join(id, session.addr.clone().recipient(), None, &state);
-    state.room.do_send(Connect {
-        id,
-        hub,
-        poll: Some(token.clone()),
-    });
+    connect(&state, &session, token.clone());
     state.room.do_send(Inbound { id, frame: join });
     let batch = poll_once(&session, 0).await?;
     let rest = batch.to_json();
