@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::Parser;
 
-use crate::limits::Limits;
+use crate::core::limits::Limits;
 
 /// Port used when no flag or variable names one.
 pub const DEFAULT_PORT: u16 = 3000;

@@ -1,59 +1,48 @@
-//! Parley: a real-time chat server on actix-web.
+//! Parley: a real-time chat server on actix-web, one protocol over two
+//! transports (WebSocket and HTTP long-polling).
 //!
-//! Layout, from the wire inwards:
-//! - `server.rs` binds, mounts routes and owns the one shutdown path;
-//!   `config.rs` is the whole configuration; `ops.rs` serves `/healthz` and
-//!   `/metrics` (`metrics.rs`); `page.rs` serves the askama page and assets.
-//! - Transports are thin: `ws_session.rs` (one actor per WebSocket, with
-//!   `outbox.rs` and `conn_socket.rs` bounding what a non-reader can cost,
-//!   `ws_heartbeat.rs` pinging it, and `upgrade.rs` carrying it outside
-//!   actix-http's HTTP/1 dispatcher and its per-connection buffers);
-//!   long-polling in `poll_routes.rs` (HTTP endpoints), `poll_session.rs`
-//!   (one actor per session, delivery by cursor) and `poll_registry.rs`
-//!   (bounded token map); `origin.rs`, `cors.rs`, `client_addr.rs` and
-//!   `http_error.rs` guard the HTTP edge.
-//! - `protocol.rs` holds the wire frames both transports speak.
-//! - `chat_room.rs` is the ChatRoom actor, a shell around `chat_core.rs`,
-//!   the transport-agnostic core (with `chat_core/joining.rs`) over `room.rs`, `history.rs`,
-//!   `nickname.rs`, `room_name.rs`, `message_text.rs`, `rate_limit.rs`,
-//!   `token.rs` and `limits.rs`, all pure and unit-tested in place.
-//!   `presence_batch.rs` coalesces joins and leaves so a storm is not N².
-//! - `member.rs` is the only thing a transport knows of the room.
+//! The layout follows a frame from the socket inwards and back out; each
+//! folder is a layer, and imports point only down this list:
+//!
+//! - `main.rs` wires: configuration, logging, run. `server.rs` binds,
+//!   mounts the routes and owns the one shutdown path; `app.rs` is the
+//!   state every handler shares; `config.rs` is the whole configuration.
+//! - `transport/` is thin. `transport/ws/`: the route and one actor per
+//!   WebSocket (`session.rs`), a heartbeat per thread (`heartbeat.rs`), the
+//!   upgraded connection outside actix-http's dispatcher (`upgrade.rs`) and
+//!   its raw socket (`socket.rs`). `transport/poll/`: the HTTP endpoints
+//!   (`routes.rs`), one actor per session (`session.rs`), the bounded token
+//!   map (`registry.rs`) and CORS for listed origins (`cors.rs`).
+//! - `http/` is the rest of the HTTP edge: origin check, client address,
+//!   the JSON error shape, the page and its assets, health and metrics.
+//! - `room_server/` is the ChatRoom actor, owner of every room of this
+//!   instance, and its table of connections by hub.
+//! - `delivery/` owns "frames for member M reach M's client", for both
+//!   transports: a hub per worker thread, one byte bound per member
+//!   (`backlog.rs`), a WebSocket's encoded outbox and its write coalescing.
+//! - `core/` is pure (no actix, no tokio, no I/O): the room core
+//!   (`chat_core.rs`), a room's mirror and history, presence batching, the
+//!   backplane contract with its in-memory implementation, the parsing
+//!   rules, ids and limits.
+//! - `backplane/` holds the backplanes that do I/O (Redis) and the choice.
+//! - `protocol.rs` holds the wire frames both transports speak;
+//!   `metrics.rs` the Prometheus metrics. Both are leaves.
+//!
+//! The library exposes what the binary, the tests and the benchmark need:
+//! [`Config`], [`Server`] with its [`Stopper`], and [`Limits`].
 
-pub mod backplane;
-pub mod chat_core;
-pub mod chat_room;
-pub mod client_addr;
-pub mod coalesce;
-pub mod config;
-pub mod conn_socket;
-pub mod cors;
-pub mod history;
-pub mod http_error;
-pub mod hub;
-pub mod limits;
-pub mod member;
-pub mod message_text;
-pub mod metrics;
-pub mod nickname;
-pub mod ops;
-pub mod origin;
-pub mod outbox;
-pub mod page;
-pub mod poll_registry;
-pub mod poll_routes;
-pub mod poll_session;
-pub mod presence_batch;
-pub mod protocol;
-pub mod rate_limit;
-pub mod room;
-pub mod room_name;
-pub mod server;
-pub mod shrink;
-pub mod token;
-pub mod upgrade;
-pub mod ws_heartbeat;
-pub mod ws_session;
+mod app;
+mod backplane;
+mod config;
+mod core;
+mod delivery;
+mod http;
+mod metrics;
+mod protocol;
+mod room_server;
+mod server;
+mod transport;
 
-pub use config::Config;
-pub use server::{Server, Stopper};
+pub use crate::config::Config;
+pub use crate::core::limits::Limits;
+pub use crate::server::{Server, Stopper};

@@ -42,7 +42,7 @@ pub struct Metrics {
     /// Frames handed to connections (one per recipient).
     pub deliveries: IntCounter,
     /// Deliveries to WebSocket connections that waited to be written with
-    /// later ones ([`crate::coalesce`]).
+    /// later ones ([`crate::delivery::coalesce`]).
     pub deliveries_held: IntCounter,
     /// Connections dropped for not reading.
     pub slow_clients_dropped: IntCounter,

@@ -348,26 +348,33 @@ impl Unparsable {
 /// Parses one client frame, telling an unknown `type` apart from other
 /// malformed input so the client gets the precise code.
 pub fn parse_client_frame(text: &str) -> Result<ClientFrame, Unparsable> {
-    match serde_json::from_str::<ClientFrame>(text) {
-        Ok(frame) => Ok(frame),
-        Err(err) => {
-            let kind = serde_json::from_str::<serde_json::Value>(text)
-                .ok()
-                .and_then(|v| v.get("type").and_then(|t| t.as_str().map(str::to_owned)));
-            Err(match kind {
-                Some(t) if !KNOWN_TYPES.contains(&t.as_str()) => Unparsable {
-                    code: ErrorCode::UnknownType,
-                    message: format!(
-                        "unknown frame type {t:?}; known: {}",
-                        KNOWN_TYPES.join(", ")
-                    ),
-                },
-                _ => Unparsable {
-                    code: ErrorCode::BadFrame,
-                    message: format!("malformed frame: {err}"),
-                },
-            })
-        }
+    serde_json::from_str::<ClientFrame>(text).map_err(|err| {
+        let value = serde_json::from_str::<serde_json::Value>(text).ok();
+        refusal(value.as_ref(), &err)
+    })
+}
+
+/// Reads one client frame from JSON already parsed (a frame of a polling
+/// send's array), with the same refusals as [`parse_client_frame`].
+pub fn parse_client_value(value: serde_json::Value) -> Result<ClientFrame, Unparsable> {
+    ClientFrame::deserialize(&value).map_err(|err| refusal(Some(&value), &err))
+}
+
+/// Why a frame was refused: an unknown `type`, or anything else malformed.
+fn refusal(value: Option<&serde_json::Value>, err: &serde_json::Error) -> Unparsable {
+    let kind = value.and_then(|v| v.get("type")).and_then(|t| t.as_str());
+    match kind {
+        Some(t) if !KNOWN_TYPES.contains(&t) => Unparsable {
+            code: ErrorCode::UnknownType,
+            message: format!(
+                "unknown frame type {t:?}; known: {}",
+                KNOWN_TYPES.join(", ")
+            ),
+        },
+        _ => Unparsable {
+            code: ErrorCode::BadFrame,
+            message: format!("malformed frame: {err}"),
+        },
     }
 }
 

@@ -6,7 +6,7 @@
 
 use std::future::Future;
 use std::io;
-use std::net::{IpAddr, TcpListener};
+use std::net::TcpListener;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,39 +20,21 @@ use actix_web::dev::{
 use actix_web::rt::net::TcpStream;
 use actix_web::{web, App};
 
-use crate::chat_room::{ChatRoom, Shutdown};
-use crate::config::{Config, Transports};
-use crate::http_error::HttpError;
-use crate::limits::Limits;
+use crate::app::AppState;
+use crate::backplane;
+use crate::config::Config;
+use crate::delivery::hub::HubSettings;
+use crate::http::error::HttpError;
+use crate::http::origin::OriginPolicy;
+use crate::http::{ops, page};
 use crate::metrics::Metrics;
-use crate::origin::OriginPolicy;
-use crate::poll_registry::PollRegistry;
-use crate::{backplane, conn_socket, cors, ops, page, poll_routes, upgrade, ws_session};
+use crate::room_server::chat_room::{ChatRoom, Shutdown};
+use crate::transport::poll::session::Sessions;
+use crate::transport::poll::{cors, routes as poll_routes};
+use crate::transport::ws::{session as ws_session, socket as conn_socket, upgrade};
 
 /// How long a stop waits for connections to finish before cutting them.
 pub const SHUTDOWN_TIMEOUT_SECS: u64 = 3;
-
-/// What every request handler shares.
-pub struct AppState {
-    /// The ChatRoom actor.
-    pub room: Addr<ChatRoom>,
-    /// The server's metrics.
-    pub metrics: Arc<Metrics>,
-    /// Limits in force.
-    pub limits: Limits,
-    /// Which origins may connect.
-    pub origins: OriginPolicy,
-    /// The rendered chat page.
-    pub page: String,
-    /// Which transports are on.
-    pub transports: Transports,
-    /// Reverse proxies whose forwarding headers are believed.
-    pub trusted_proxies: Vec<IpAddr>,
-    /// Live polling sessions.
-    pub polling: PollRegistry,
-    /// Set while the backplane is unreachable.
-    pub degraded: Arc<AtomicBool>,
-}
 
 /// A bound, not yet awaited, server.
 pub struct Server {
@@ -202,21 +184,33 @@ impl Server {
         let room = ChatRoom::start_in_arbiter(&Arbiter::new().handle(), |_| chat);
         let base = config.base_path();
         let transports = config.transports();
+        let delivery = HubSettings {
+            max_backlog_bytes: limits.max_outbox_bytes,
+            window: limits.coalesce,
+            metrics: metrics.clone(),
+            slow_readers: room.clone().recipient(),
+            polled: room.clone().recipient(),
+        };
+        let polling = web::Data::new(Sessions::new(
+            config.max_poll_sessions,
+            config.max_sessions_per_ip,
+        ));
         let state = web::Data::new(AppState {
             room: room.clone(),
+            delivery,
             metrics,
             limits,
             origins: OriginPolicy::new(&config.allowed_origins),
             page: page::render(&base, &transports.names()),
             transports,
             trusted_proxies: config.trusted_proxies.clone(),
-            polling: PollRegistry::new(config.max_poll_sessions, config.max_sessions_per_ip),
             degraded,
         });
         let scope = base.clone();
         let app = move || {
             App::new()
                 .app_data(state.clone())
+                .app_data(polling.clone())
                 .app_data(web::QueryConfig::default().error_handler(|err, _| {
                     HttpError::BadRequest(format!("bad query string: {err}")).into()
                 }))

@@ -11,7 +11,7 @@
 
 use std::time::Duration;
 
-use parley::limits::Limits;
+use parley::Limits;
 use roxmltree::{Document, Node};
 
 /// The file under test, at the top of the repository.

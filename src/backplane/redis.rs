@@ -23,6 +23,7 @@
 //! `prev` is not the seq it has).
 
 mod feed;
+mod scripts;
 #[cfg(test)]
 mod tests;
 mod wire;
@@ -32,22 +33,21 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use actix::Recipient;
 use redis::{Client, Connection, ErrorKind, RedisError, RedisResult, Value};
 
-use self::feed::{lock, run_feed, Deliver, Shared};
+use self::feed::{lock, run_feed, FeedState};
+use self::scripts::{Op, Scripts};
 use self::wire::{
     decode_batch, json, unreadable, Held, JoinedHead, Kept, MessageBody, MessageHead,
 };
-use super::redis_scripts::{Op, Scripts};
-use super::{
-    Backplane, Entry, Event, JoinRequest, LeftWhy, Logged, PollRecord, Refusal, Said, Snapshot,
-    SnapshotMember, Token, LOG_TAIL,
+use crate::core::backplane::{
+    Backplane, Entry, Event, JoinRequest, LeftWhy, LogFeed, PollRecord, Refusal, ResumeToken, Said,
+    Snapshot, SnapshotMember, LOG_TAIL,
 };
-use crate::nickname::Nickname;
+use crate::core::ids;
+use crate::core::rules::nickname::Nickname;
+use crate::core::rules::room_name::RoomName;
 use crate::protocol::ErrorCode;
-use crate::room_name::RoomName;
-use crate::token;
 
 /// Longest wait for Redis to accept a connection or answer a command
 /// before it counts as unreachable.
@@ -73,7 +73,7 @@ pub struct RedisBackplane {
     prefix: String,
     /// The URL without its password, for logs.
     shown: String,
-    shared: Arc<Shared>,
+    shared: Arc<FeedState>,
 }
 
 impl std::fmt::Debug for RedisBackplane {
@@ -162,11 +162,7 @@ impl RedisBackplane {
     /// Starts passing entries of watched rooms written by any instance to
     /// `to`, and the backplane's degraded state as it changes. Calling it
     /// again replaces the recipient.
-    pub fn subscribe(&mut self, to: Recipient<Logged>) {
-        self.subscribe_with(Box::new(move |logged| to.do_send(logged)));
-    }
-
-    fn subscribe_with(&mut self, deliver: Deliver) {
+    fn subscribe_with(&mut self, deliver: LogFeed) {
         *lock(&self.shared.deliver) = Some(deliver);
         self.shared.report();
         if self.shared.feed_started.swap(true, Ordering::SeqCst) {
@@ -269,7 +265,7 @@ impl Backplane for RedisBackplane {
                 request.nick.as_str(),
                 request.nick.key(),
                 &request.max_members.to_string(),
-                &token::new_token()[..12],
+                &ids::new_secret()[..12],
                 &head,
                 &request.lease_ms.to_string(),
             ],
@@ -287,7 +283,7 @@ impl Backplane for RedisBackplane {
     fn leave(
         &mut self,
         room: &RoomName,
-        token: &Token,
+        token: &ResumeToken,
         why: LeftWhy,
     ) -> Result<Vec<Entry>, Refusal> {
         let why = json(&why);
@@ -297,7 +293,7 @@ impl Backplane for RedisBackplane {
     fn rename(
         &mut self,
         room: &RoomName,
-        token: &Token,
+        token: &ResumeToken,
         nick: &Nickname,
     ) -> Result<Vec<Entry>, Refusal> {
         let (status, payload) = self.decide(
@@ -310,7 +306,12 @@ impl Backplane for RedisBackplane {
         decode_batch(&payload).map_err(|e| unreadable("entries", e))
     }
 
-    fn typing(&mut self, room: &RoomName, token: &Token, on: bool) -> Result<Vec<Entry>, Refusal> {
+    fn typing(
+        &mut self,
+        room: &RoomName,
+        token: &ResumeToken,
+        on: bool,
+    ) -> Result<Vec<Entry>, Refusal> {
         let on = if on { "true" } else { "false" };
         self.entries(Op::Typing, &[room.as_str(), token, on])
     }
@@ -318,7 +319,7 @@ impl Backplane for RedisBackplane {
     fn say(
         &mut self,
         room: &RoomName,
-        token: &Token,
+        token: &ResumeToken,
         text: String,
         reference: Option<String>,
         now_ms: u64,
@@ -363,7 +364,7 @@ impl Backplane for RedisBackplane {
 
     fn snapshot(&mut self, room: &RoomName) -> Result<Snapshot, Refusal> {
         type Reply = (String, String, String, Vec<String>, Vec<String>);
-        let epoch = token::new_token()[..12].to_owned();
+        let epoch = ids::new_secret()[..12].to_owned();
         let (epoch, seq, last_id, members, msgs): Reply =
             self.run(|conn, scripts| scripts.run(Op::Snapshot, &[room.as_str(), &epoch], conn))?;
         let members = members
@@ -374,7 +375,7 @@ impl Backplane for RedisBackplane {
                 };
                 let held: Held = serde_json::from_str(held).map_err(|e| unreadable("member", e))?;
                 Ok(SnapshotMember {
-                    token: Token::from(token.as_str()),
+                    token: ResumeToken::from(token.as_str()),
                     nick: held.nick,
                     order: held.order,
                 })
@@ -439,7 +440,7 @@ impl Backplane for RedisBackplane {
         Ok(Some(entries))
     }
 
-    fn renew(&mut self, tokens: &[Token], ttl_ms: u64) -> Result<(), Refusal> {
+    fn renew(&mut self, tokens: &[ResumeToken], ttl_ms: u64) -> Result<(), Refusal> {
         if tokens.is_empty() {
             return Ok(());
         }
@@ -473,7 +474,7 @@ impl Backplane for RedisBackplane {
             self.run(|conn, scripts| scripts.run(Op::FindPoll, &[poll], conn))?;
         let mut found = found.into_iter();
         Ok(found.next().map(|token| PollRecord {
-            token: Token::from(token),
+            token: ResumeToken::from(token),
             room: found.next(),
         }))
     }
@@ -484,8 +485,8 @@ impl Backplane for RedisBackplane {
             .map(drop)
     }
 
-    fn subscribe(&mut self, to: Recipient<Logged>) {
-        RedisBackplane::subscribe(self, to);
+    fn subscribe(&mut self, to: LogFeed) {
+        self.subscribe_with(to);
     }
 
     fn probe(&mut self) -> bool {

@@ -2,7 +2,7 @@
 //! backplane listens on the cluster's pub/sub channel, passes on the
 //! entries of the rooms it watches, pings a quiet link to find a dead one,
 //! and reconnects every [`RETRY_EVERY`] while Redis is away. It also owns
-//! [`Shared`], what this thread and the command path share (watched rooms,
+//! [`FeedState`], what this thread and the command path share (watched rooms,
 //! the recipient, each link's health), and tells the recipient each change
 //! of the degraded state once.
 //!
@@ -19,8 +19,8 @@ use redis::{Client, RedisResult, Value};
 
 use super::wire::decode_batch;
 use super::{open, IO_TIMEOUT, RETRY_EVERY};
-use crate::backplane::Logged;
-use crate::room_name::RoomName;
+use crate::core::backplane::{LogFeed, Logged};
+use crate::core::rules::room_name::RoomName;
 
 /// How often the subscription thread wakes while nothing is published, to
 /// notice that its backplane is gone.
@@ -29,15 +29,12 @@ const FEED_TICK: Duration = Duration::from_millis(250);
 /// died without closing (a partition rather than a crash).
 const FEED_PING_AFTER: Duration = Duration::from_secs(3);
 
-/// Where a delivery goes: the ChatRoom, or a test's channel.
-pub(super) type Deliver = Box<dyn Fn(Logged) + Send>;
-
 /// What the command path and the subscription thread share.
 #[derive(Default)]
-pub(super) struct Shared {
+pub(super) struct FeedState {
     /// Rooms whose entries are passed on.
     pub(super) watched: Mutex<HashSet<RoomName>>,
-    pub(super) deliver: Mutex<Option<Deliver>>,
+    pub(super) deliver: Mutex<Option<LogFeed>>,
     pub(super) command_down: AtomicBool,
     pub(super) feed_down: AtomicBool,
     /// The degraded state last told, so each change is told once.
@@ -51,7 +48,7 @@ pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-impl Shared {
+impl FeedState {
     /// Records one link's state, telling the subscriber when that changes
     /// the whole.
     pub(super) fn set(&self, flag: &AtomicBool, down: bool) {
@@ -85,7 +82,7 @@ impl Shared {
 
 /// The subscription thread: listens on `channel` until the backplane is
 /// dropped, reconnecting every [`RETRY_EVERY`] while Redis is away.
-pub(super) fn run_feed(client: &Client, channel: &str, shared: &Shared) {
+pub(super) fn run_feed(client: &Client, channel: &str, shared: &FeedState) {
     while !shared.stopped() {
         let Err(e) = listen(client, channel, shared) else {
             return;
@@ -103,7 +100,7 @@ pub(super) fn run_feed(client: &Client, channel: &str, shared: &Shared) {
 
 /// One subscription, until it fails (an error) or the backplane is
 /// dropped (`Ok`).
-fn listen(client: &Client, channel: &str, shared: &Shared) -> RedisResult<()> {
+fn listen(client: &Client, channel: &str, shared: &FeedState) -> RedisResult<()> {
     let mut conn = open(client)?;
     let mut pubsub = conn.as_pubsub();
     pubsub.subscribe(channel)?;

@@ -20,7 +20,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
 use super::*;
-use crate::backplane::Origin;
+use crate::core::backplane::{Logged, Origin};
 
 /// A redis-server of the test's own on a free loopback port, in a
 /// temporary directory, with no persistence; killed on drop.
@@ -156,8 +156,8 @@ fn backplane(redis: &TestRedis, prefix: &str, history: usize) -> RedisBackplane 
     RedisBackplane::connect(&redis.url(), prefix, history).expect("connect")
 }
 
-fn tok(who: &str) -> Token {
-    Token::from(format!("tok-{who}"))
+fn tok(who: &str) -> ResumeToken {
+    ResumeToken::from(format!("tok-{who}"))
 }
 
 fn room(name: &str) -> RoomName {

@@ -9,9 +9,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::backplane::{Entry, Event, Origin, Refusal};
+use crate::core::backplane::{Entry, Event, Origin, Refusal};
+use crate::core::rules::room_name::RoomName;
 use crate::protocol::ChatMessage;
-use crate::room_name::RoomName;
 
 /// One entry as the scripts return and publish it.
 #[derive(Deserialize)]

@@ -5,7 +5,7 @@
 //! alone belong in the other test files.
 
 use super::*;
-use crate::backplane::memory::MemoryBackplane;
+use crate::core::backplane::memory::MemoryBackplane;
 
 #[derive(Debug, Clone)]
 enum Step {
@@ -70,7 +70,7 @@ fn drive(bp: &mut dyn Backplane, steps: &[Step]) -> (Vec<Outcome>, Vec<Entry>) {
                 continue;
             }
             Step::Renew(who, ttl) => {
-                let tokens: Vec<Token> = who.iter().map(|w| tok(w)).collect();
+                let tokens: Vec<ResumeToken> = who.iter().map(|w| tok(w)).collect();
                 bp.renew(&tokens, ttl).unwrap();
                 outcomes.push(Outcome::Done);
                 continue;

@@ -4,8 +4,6 @@
 
 use std::sync::mpsc;
 
-use actix::{Actor, Context, Handler};
-
 use super::*;
 
 #[test]
@@ -29,21 +27,6 @@ fn prefixes_keep_clusters_apart() {
     assert_eq!(blue.snapshot(&room("lobby")).unwrap().members.len(), 1);
 }
 
-/// Forwards what the backplane tells a ChatRoom to the test.
-struct Collector(tokio::sync::mpsc::UnboundedSender<Logged>);
-
-impl Actor for Collector {
-    type Context = Context<Self>;
-}
-
-impl Handler<Logged> for Collector {
-    type Result = ();
-
-    fn handle(&mut self, logged: Logged, _: &mut Context<Self>) {
-        let _ = self.0.send(logged);
-    }
-}
-
 async fn next(rx: &mut tokio::sync::mpsc::UnboundedReceiver<Logged>) -> Vec<Entry> {
     let got = actix_rt::time::timeout(Duration::from_secs(5), rx.recv()).await;
     match got.expect("heard in time").expect("collector alive") {
@@ -59,7 +42,9 @@ fn a_subscriber_hears_another_instances_entries_of_watched_rooms() {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let mut here = backplane(&redis, "parley:", 10);
         here.watch(&room("lobby"), true);
-        here.subscribe(Collector(tx).start().recipient());
+        here.subscribe(Box::new(move |logged| {
+            let _ = tx.send(logged);
+        }));
         wait_subscribed(&redis, "parley:ev");
         let mut there = backplane(&redis, "parley:", 10);
         there.join(join("a", "Ann", "elsewhere", 10)).unwrap();

@@ -1,0 +1,41 @@
+//! What every request handler shares: [`AppState`], built once by
+//! `server.rs` and handed to the routes as `web::Data`. It names the room
+//! server, the delivery settings and the HTTP edge's policies; it imports no
+//! transport, so every transport and handler can import it without a cycle.
+//! The long-polling transport keeps its session registry in app data of its
+//! own (`transport/poll/registry.rs`).
+
+use std::net::IpAddr;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use actix::Addr;
+
+use crate::config::Transports;
+use crate::core::limits::Limits;
+use crate::delivery::hub::HubSettings;
+use crate::http::origin::OriginPolicy;
+use crate::metrics::Metrics;
+use crate::room_server::chat_room::ChatRoom;
+
+/// What every request handler shares.
+pub(crate) struct AppState {
+    /// The ChatRoom actor.
+    pub(crate) room: Addr<ChatRoom>,
+    /// What a thread's hub is started with.
+    pub(crate) delivery: HubSettings,
+    /// The server's metrics.
+    pub(crate) metrics: Arc<Metrics>,
+    /// Limits in force.
+    pub(crate) limits: Limits,
+    /// Which origins may connect.
+    pub(crate) origins: OriginPolicy,
+    /// The rendered chat page.
+    pub(crate) page: String,
+    /// Which transports are on.
+    pub(crate) transports: Transports,
+    /// Reverse proxies whose forwarding headers are believed.
+    pub(crate) trusted_proxies: Vec<IpAddr>,
+    /// Set while the backplane is unreachable.
+    pub(crate) degraded: Arc<AtomicBool>,
+}

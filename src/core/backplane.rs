@@ -1,0 +1,324 @@
+//! The backplane: the one place where a chat's cluster-wide decisions are
+//! made and its ordered log is kept. Every change to a room (someone joins,
+//! leaves, renames, types or says something) is decided here, atomically,
+//! and written as an [`Entry`] with a sequence number; every instance then
+//! applies the entries of the rooms it mirrors in that order, so all of them
+//! show the same room in the same order with the same message ids.
+//!
+//! The room core (`chat_core.rs`) talks only to the [`Backplane`] trait and
+//! does not know which implementation it has: [`memory::MemoryBackplane`]
+//! for a single instance (the default) or [`redis::RedisBackplane`] for many
+//! instances sharing a Redis server. Calls are synchronous: the in-memory one
+//! answers at once, the Redis one with one round trip on the ChatRoom's own
+//! thread. Entries written by other instances reach the ChatRoom as
+//! [`Logged`] messages; the entries a call wrote are also returned by it, so
+//! the instance that made a change applies it without waiting for the echo.
+
+pub(crate) mod memory;
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::core::ids::MemberId;
+pub(crate) use crate::core::ids::ResumeToken;
+use crate::core::rules::nickname::Nickname;
+use crate::core::rules::room_name::RoomName;
+use crate::protocol::{ChatMessage, ErrorCode};
+
+/// Entries of a room's log kept for catching up, beyond its history.
+pub const LOG_TAIL: usize = 1_024;
+
+/// Which connection on which instance asked for a join, so that instance
+/// (and only it) answers with the welcome.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Origin {
+    /// The instance's random id, fixed for its life.
+    pub node: Arc<str>,
+    /// The connection there.
+    pub member: MemberId,
+}
+
+/// Why someone left a room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LeftWhy {
+    /// They sent `leave`.
+    Left,
+    /// They joined another room.
+    Moved,
+    /// Their connection closed or their polling session was closed.
+    Gone,
+    /// Their lease lapsed: a polling session not polled within its grace,
+    /// or a user of an instance that stopped renewing (it crashed).
+    Expired,
+    /// They stopped reading and were cut off.
+    Dropped,
+}
+
+/// One change to a room, as written to its log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "e", rename_all = "snake_case")]
+pub enum Event {
+    /// Someone entered the room, or (`resumed`) took their place back on a
+    /// new connection, which nobody else is told about.
+    Joined {
+        /// Their token.
+        token: ResumeToken,
+        /// Their nickname.
+        nick: String,
+        /// Members after the change.
+        count: usize,
+        /// The connection that asked, to be welcomed.
+        origin: Origin,
+        /// The joiner's resume cursor, for the welcome's history.
+        since: Option<u64>,
+        /// A take-over of the token's own place.
+        resumed: bool,
+    },
+    /// Someone left.
+    Left {
+        /// Their token.
+        token: ResumeToken,
+        /// Their nickname.
+        nick: String,
+        /// Members after the change.
+        count: usize,
+        /// Why.
+        why: LeftWhy,
+    },
+    /// Someone changed nickname.
+    Renamed {
+        /// Their token.
+        token: ResumeToken,
+        /// Before.
+        old: String,
+        /// After.
+        new: String,
+    },
+    /// Someone started or stopped typing.
+    Typing {
+        /// Their token.
+        token: ResumeToken,
+        /// Their nickname.
+        nick: String,
+        /// On or off.
+        on: bool,
+    },
+    /// A message, with the sender's token and `ref` so that the sender's
+    /// connection, wherever it is, can be sent the `ack`.
+    Message {
+        /// The sender's token.
+        token: ResumeToken,
+        /// The sender's `ref`.
+        #[serde(rename = "ref")]
+        reference: Option<String>,
+        /// The message as everyone sees it.
+        message: ChatMessage,
+    },
+}
+
+impl Event {
+    /// The member the event is about.
+    pub fn token(&self) -> &ResumeToken {
+        match self {
+            Event::Joined { token, .. }
+            | Event::Left { token, .. }
+            | Event::Renamed { token, .. }
+            | Event::Typing { token, .. }
+            | Event::Message { token, .. } => token,
+        }
+    }
+}
+
+/// One logged change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// Position in the cluster-wide order: increasing across all rooms,
+    /// not consecutive within one.
+    pub seq: u64,
+    /// The seq of the room's previous entry (0 for its first), so a gap in
+    /// what an instance received is seen at once.
+    pub prev: u64,
+    /// The room.
+    pub room: RoomName,
+    /// The change.
+    pub event: Event,
+}
+
+/// Entries written elsewhere, in order, for the ChatRoom to apply.
+#[derive(Debug)]
+pub enum Logged {
+    /// New entries of mirrored rooms.
+    Entries(Vec<Entry>),
+    /// The backplane was lost (`true`) or is back (`false`).
+    Degraded(bool),
+}
+
+/// Where a backplane hands what it hears from other instances: a callback,
+/// so that the core knows no actor (the ChatRoom passes one that posts to
+/// its mailbox).
+pub type LogFeed = Box<dyn Fn(Logged) + Send>;
+
+/// A decision the backplane refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// The error code for the client.
+    pub code: ErrorCode,
+    /// The explanation.
+    pub message: String,
+    /// When to retry, if it makes sense to.
+    pub retry_ms: Option<u64>,
+}
+
+impl Refusal {
+    /// A refusal with no retry hint.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Refusal {
+            code,
+            message: message.into(),
+            retry_ms: None,
+        }
+    }
+
+    /// The refusal every call gets while the backplane is unreachable.
+    pub fn degraded() -> Self {
+        Refusal {
+            code: ErrorCode::Degraded,
+            message: "the chat is degraded: its shared store is unreachable; retry shortly".into(),
+            retry_ms: Some(1_000),
+        }
+    }
+}
+
+/// A member as a snapshot lists them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotMember {
+    /// Their token.
+    pub token: ResumeToken,
+    /// Their nickname.
+    pub nick: String,
+    /// Their place in the join order.
+    pub order: u64,
+}
+
+/// A room's state at one point of its log, to start a mirror from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    /// The room's incarnation.
+    pub epoch: String,
+    /// The seq of the room's newest entry (0 when none).
+    pub seq: u64,
+    /// Id of the newest message (0 when none).
+    pub last_id: u64,
+    /// Members, in any order.
+    pub members: Vec<SnapshotMember>,
+    /// The most recent messages kept, oldest first.
+    pub history: Vec<ChatMessage>,
+}
+
+/// A join to decide.
+#[derive(Debug, Clone)]
+pub struct JoinRequest {
+    /// The room.
+    pub room: RoomName,
+    /// The nickname asked for.
+    pub nick: Nickname,
+    /// The token the member will have.
+    pub token: ResumeToken,
+    /// Who asked.
+    pub origin: Origin,
+    /// The joiner's resume cursor.
+    pub since: Option<u64>,
+    /// Most members the room may hold.
+    pub max_members: usize,
+    /// The member's lease starts now, for this long: a member never exists
+    /// without one, even if its instance dies before it first renews.
+    pub lease_ms: u64,
+}
+
+/// What a `say` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Said {
+    /// The message id (the original one for a resend).
+    pub id: u64,
+    /// The entries written: none for a resend.
+    pub entries: Vec<Entry>,
+}
+
+/// Where a polling session's member is, so any instance can serve it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PollRecord {
+    /// The member's token.
+    pub token: ResumeToken,
+    /// The room it is in, if any.
+    pub room: Option<String>,
+}
+
+/// The operations that must be atomic across the cluster.
+pub trait Backplane: Send {
+    /// Decides a join: the nickname must be free in the room (or held by
+    /// this token, when resuming) and the room not full.
+    fn join(&mut self, request: JoinRequest) -> Result<Vec<Entry>, Refusal>;
+    /// Takes a member out of a room (nothing when it is not there).
+    fn leave(
+        &mut self,
+        room: &RoomName,
+        token: &ResumeToken,
+        why: LeftWhy,
+    ) -> Result<Vec<Entry>, Refusal>;
+    /// Renames a member, if the nickname is free in its room.
+    fn rename(
+        &mut self,
+        room: &RoomName,
+        token: &ResumeToken,
+        nick: &Nickname,
+    ) -> Result<Vec<Entry>, Refusal>;
+    /// Logs a typing change.
+    fn typing(
+        &mut self,
+        room: &RoomName,
+        token: &ResumeToken,
+        on: bool,
+    ) -> Result<Vec<Entry>, Refusal>;
+    /// Numbers and logs a message, unless this (token, ref) was already
+    /// logged: then the original id is returned and nothing is written.
+    fn say(
+        &mut self,
+        room: &RoomName,
+        token: &ResumeToken,
+        text: String,
+        reference: Option<String>,
+        now_ms: u64,
+    ) -> Result<Said, Refusal>;
+    /// The room's state now, to start mirroring it.
+    fn snapshot(&mut self, room: &RoomName) -> Result<Snapshot, Refusal>;
+    /// The room's kept entries after `after`, in order. `None` when entries
+    /// after `after` are no longer kept.
+    fn read(&mut self, room: &RoomName, after: u64) -> Result<Option<Vec<Entry>>, Refusal>;
+    /// Extends these members' leases by `ttl_ms` from now.
+    fn renew(&mut self, tokens: &[ResumeToken], ttl_ms: u64) -> Result<(), Refusal>;
+    /// Takes members whose lease lapsed out of their rooms.
+    fn reap(&mut self) -> Result<Vec<Entry>, Refusal>;
+    /// Records where a polling session's member is.
+    fn save_poll(&mut self, poll: &str, record: &PollRecord, ttl_ms: u64) -> Result<(), Refusal>;
+    /// Where a polling session's member is, if the session is known.
+    fn find_poll(&mut self, poll: &str) -> Result<Option<PollRecord>, Refusal>;
+    /// Forgets a polling session.
+    fn drop_poll(&mut self, poll: &str) -> Result<(), Refusal>;
+    /// Starts sending the ChatRoom, as [`Logged`], the entries other
+    /// instances write to watched rooms and the backplane's health changes;
+    /// the in-memory backplane has nobody else to hear from.
+    fn subscribe(&mut self, _to: LogFeed) {}
+    /// Rooms the ChatRoom mirrors, whose entries it must be sent.
+    fn watch(&mut self, _room: &RoomName, _on: bool) {}
+    /// Whether the backplane is reachable now.
+    fn healthy(&self) -> bool {
+        true
+    }
+    /// Tries to reach the backplane again if it was lost (nothing else may
+    /// call it while degraded); answers whether it is reachable now.
+    fn probe(&mut self) -> bool {
+        self.healthy()
+    }
+}

@@ -1,0 +1,517 @@
+//! The transport-agnostic chat core: this instance's connections (WebSocket
+//! or polling, it never knows which), the mirrors of the rooms they are in,
+//! and the rules between them. A client frame is checked here (rate limit,
+//! syntax, being in a room), then decided by the [`Backplane`], which
+//! writes it to the room's log; the log entries, whether written here or by
+//! another instance, are applied to the mirrors in order by [`ChatCore::apply`],
+//! and only that turns into frames for local connections. So every instance
+//! shows the same room in the same order. Pure apart from the backplane: each
+//! call takes the clock and returns [`Effect`]s saying what to deliver to
+//! whom. The ChatRoom actor (`chat_room.rs`) is its thin shell. Entering a
+//! room and the welcome are in `chat_core/joining.rs`; turning entries into
+//! frames is in `chat_core/applying.rs`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::core::backplane::{Backplane, Entry, LeftWhy, PollRecord, Refusal, ResumeToken};
+use crate::core::limits::Limits;
+use crate::core::mirror::Room;
+use crate::core::rules::message_text::MessageText;
+use crate::core::rules::nickname::Nickname;
+use crate::core::rules::rate_limit::RateBucket;
+use crate::core::rules::room_name::RoomName;
+use crate::protocol::{error, ClientFrame, ErrorCode, ServerFrame};
+
+mod applying;
+mod joining;
+
+pub use crate::core::ids::MemberId;
+
+/// A typing indicator not renewed or ended for this long is ended by the
+/// server. Clients renew it (send `typing` `on` again) while typing; the
+/// page sends off after 3 s without a keystroke, well inside this.
+pub const TYPING_TIMEOUT_MS: u64 = 8_000;
+
+/// Longest `ref` a client may attach to a `say`.
+pub const MAX_REF_CHARS: usize = 64;
+
+/// Who receives a frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Audience {
+    /// One connection.
+    Member(MemberId),
+    /// Everyone in the room connected here.
+    Room(RoomName),
+    /// Everyone in the room connected here but one.
+    RoomExcept(RoomName, MemberId),
+}
+
+/// Why the core ends a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseReason {
+    /// The same user resumed on another connection.
+    Replaced,
+    /// The member's lease lapsed (a polling session not polled in time).
+    Expired,
+    /// The shared store forgot the member (Redis came back empty): the
+    /// client should reconnect and resume.
+    Lost,
+}
+
+/// What the shell must do after a call.
+// `Send` is large and `Close` small, but effects live only until the shell
+// applies them, and boxing the frame would allocate once more per message.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// Deliver `frame` to `to`.
+    Send {
+        /// The recipients.
+        to: Audience,
+        /// The frame.
+        frame: ServerFrame,
+        /// The seq of the log entry the frame comes from, 0 for a frame of
+        /// this connection alone (an error, a pong). Polling sessions number
+        /// frames by it, so every instance numbers them alike.
+        at: u64,
+    },
+    /// Close a connection (it is already forgotten by the core).
+    Close {
+        /// The connection.
+        member: MemberId,
+        /// Why.
+        reason: CloseReason,
+    },
+}
+
+#[derive(Debug)]
+struct Attachment {
+    /// The room this connection is a member of.
+    room: Option<RoomName>,
+    /// Its member token, from its first join on; kept across rooms.
+    token: Option<ResumeToken>,
+    bucket: RateBucket,
+    /// A polling session's token: its lease is renewed by its polls, not
+    /// by this instance, and its record lets any instance serve it.
+    poll: Option<Arc<str>>,
+}
+
+/// This instance's connections and room mirrors, over a backplane.
+pub struct ChatCore {
+    limits: Limits,
+    /// This instance's id in the cluster.
+    node: Arc<str>,
+    /// How long a WebSocket member outlives this instance's last renewal.
+    lease_ms: u64,
+    backplane: Box<dyn Backplane>,
+    connections: HashMap<MemberId, Attachment>,
+    rooms: HashMap<RoomName, Room>,
+    /// The connection here that holds each token.
+    tokens: HashMap<ResumeToken, MemberId>,
+    /// Members in rooms, kept as they enter and leave so that the metrics
+    /// read after every event do not walk every room.
+    members_in_rooms: usize,
+}
+
+fn to_member(id: MemberId, frame: ServerFrame) -> Effect {
+    Effect::Send {
+        to: Audience::Member(id),
+        frame,
+        at: 0,
+    }
+}
+
+fn refusal(id: MemberId, code: ErrorCode, message: impl Into<String>) -> Vec<Effect> {
+    vec![to_member(id, error(code, message))]
+}
+
+/// The error frame for a backplane refusal, carrying the `say`'s ref.
+fn refused(id: MemberId, refusal: Refusal, reference: Option<String>) -> Vec<Effect> {
+    vec![to_member(
+        id,
+        ServerFrame::Error {
+            code: refusal.code,
+            message: refusal.message,
+            reference,
+            retry_ms: refusal.retry_ms,
+        },
+    )]
+}
+
+impl ChatCore {
+    /// An instance called `node` with these limits over `backplane`, whose
+    /// WebSocket members' leases last `lease_ms`.
+    pub fn new(
+        limits: Limits,
+        node: Arc<str>,
+        lease_ms: u64,
+        backplane: Box<dyn Backplane>,
+    ) -> Self {
+        ChatCore {
+            limits,
+            node,
+            lease_ms,
+            backplane,
+            connections: HashMap::new(),
+            rooms: HashMap::new(),
+            tokens: HashMap::new(),
+            members_in_rooms: 0,
+        }
+    }
+
+    /// The backplane, for the shell's housekeeping (subscriptions, health).
+    pub fn backplane(&mut self) -> &mut dyn Backplane {
+        self.backplane.as_mut()
+    }
+
+    /// Registers a new connection (not yet in a room); `poll` is the
+    /// session token of a polling session.
+    pub fn connect(&mut self, id: MemberId, poll: Option<Arc<str>>, now_ms: u64) {
+        let bucket = RateBucket::new(self.limits.rate_burst, self.limits.rate_per_sec, now_ms);
+        self.connections.insert(
+            id,
+            Attachment {
+                room: None,
+                token: None,
+                bucket,
+                poll,
+            },
+        );
+    }
+
+    /// A polling session was polled: its member's lease and its record
+    /// last one grace period more.
+    pub fn touch(&mut self, id: MemberId) {
+        let Some(conn) = self.connections.get(&id) else {
+            return;
+        };
+        let (Some(poll), Some(token)) = (conn.poll.clone(), conn.token.clone()) else {
+            return;
+        };
+        let room = conn.room.as_ref().map(|r| r.to_string());
+        let ttl = self.limits.poll_lease().as_millis() as u64;
+        let record = PollRecord {
+            token: token.clone(),
+            room,
+        };
+        let _ = self.backplane.save_poll(&poll, &record, ttl);
+        let _ = self.backplane.renew(&[token], ttl);
+    }
+
+    /// Forgets a connection; its room sees it leave (`why`).
+    pub fn disconnect(&mut self, id: MemberId, why: LeftWhy, now_ms: u64) -> Vec<Effect> {
+        let effects = match self.place_of(id) {
+            Some((room, token)) => {
+                let result = self.backplane.leave(&room, &token, why);
+                // Unreachable backplane: the member's lease lapses instead,
+                // and the reaper tells the room; we stop delivering now.
+                self.unbind(id);
+                match result {
+                    Ok(entries) => self.apply(entries, now_ms),
+                    Err(_) => Vec::new(),
+                }
+            }
+            None => Vec::new(),
+        };
+        // A polling session that ends here ends everywhere: no other
+        // instance may adopt it afterwards.
+        if let Some(poll) = self.connections.get(&id).and_then(|c| c.poll.clone()) {
+            let _ = self.backplane.drop_poll(&poll);
+        }
+        self.forget(id);
+        effects
+    }
+
+    /// Forgets a connection without telling its room: a polling session
+    /// that another instance may still be serving, or one being resumed.
+    pub fn detach(&mut self, id: MemberId) {
+        self.unbind(id);
+        self.forget(id);
+    }
+
+    fn forget(&mut self, id: MemberId) {
+        if let Some(conn) = self.connections.remove(&id) {
+            if let Some(token) = conn.token {
+                if self.tokens.get(&token) == Some(&id) {
+                    self.tokens.remove(&token);
+                    crate::core::shrink::when_sparse(&mut self.tokens);
+                }
+            }
+            crate::core::shrink::when_sparse(&mut self.connections);
+        }
+    }
+
+    /// Takes connection `id` out of its room's mirror, locally only.
+    fn unbind(&mut self, id: MemberId) {
+        if let Some(room_name) = self.unbind_keeping_mirror(id) {
+            self.drop_mirror_if_unused(&room_name);
+        }
+    }
+
+    /// Stops mirroring a room nobody here is in.
+    fn drop_mirror_if_unused(&mut self, room_name: &RoomName) {
+        if self.rooms.get(room_name).is_some_and(Room::has_no_local) {
+            self.rooms.remove(room_name);
+            self.backplane.watch(room_name, false);
+        }
+    }
+
+    /// Number of rooms mirrored and of members connected here.
+    pub fn stats(&self) -> (usize, usize) {
+        (self.rooms.len(), self.members_in_rooms)
+    }
+
+    /// Number of participants in a room, cluster-wide.
+    pub fn count(&self, room: &RoomName) -> usize {
+        self.rooms.get(room).map_or(0, Room::len)
+    }
+
+    /// The connections here in a room.
+    pub fn members_of<'a>(&'a self, room: &RoomName) -> impl Iterator<Item = MemberId> + 'a {
+        self.rooms.get(room).into_iter().flat_map(Room::local_ids)
+    }
+
+    /// Tokens whose leases this instance renews: its WebSocket members.
+    /// Polling sessions renew theirs with every poll, wherever it lands.
+    pub fn leased_tokens(&self) -> Vec<ResumeToken> {
+        self.connections
+            .values()
+            .filter(|c| c.poll.is_none() && c.room.is_some())
+            .filter_map(|c| c.token.clone())
+            .collect()
+    }
+
+    /// The room and token of a connection that is in a room.
+    fn place_of(&self, id: MemberId) -> Option<(RoomName, ResumeToken)> {
+        let conn = self.connections.get(&id)?;
+        Some((conn.room.clone()?, conn.token.clone()?))
+    }
+
+    /// Handles one frame from a connection.
+    pub fn handle(&mut self, id: MemberId, frame: ClientFrame, now_ms: u64) -> Vec<Effect> {
+        let Some(conn) = self.connections.get_mut(&id) else {
+            return Vec::new();
+        };
+        if let Err(retry_ms) = conn.bucket.take(now_ms) {
+            let reference = match &frame {
+                ClientFrame::Say { reference, .. } => reference.clone(),
+                _ => None,
+            };
+            let frame = ServerFrame::Error {
+                code: ErrorCode::RateLimited,
+                message: format!("too many frames; retry in {retry_ms} ms"),
+                reference,
+                retry_ms: Some(retry_ms),
+            };
+            return vec![to_member(id, frame)];
+        }
+        match frame {
+            ClientFrame::Join {
+                v,
+                nick,
+                room,
+                since,
+                resume,
+                epoch,
+            } => self.join(
+                id,
+                joining::JoinAsk {
+                    v,
+                    nick: &nick,
+                    room: room.as_deref(),
+                    since,
+                    resume: resume.as_deref(),
+                    epoch: epoch.as_deref(),
+                },
+                now_ms,
+            ),
+            ClientFrame::Say { text, reference } => self.say(id, text, reference, now_ms),
+            ClientFrame::Typing { on } => self.typing(id, on, now_ms),
+            ClientFrame::Nick { nick } => self.rename(id, &nick, now_ms),
+            ClientFrame::Leave {} => self.leave(id, now_ms),
+            ClientFrame::Ping {} => vec![to_member(id, ServerFrame::Pong {})],
+        }
+    }
+
+    fn say(
+        &mut self,
+        id: MemberId,
+        text: String,
+        reference: Option<String>,
+        now_ms: u64,
+    ) -> Vec<Effect> {
+        let refuse = |code, message: String, reference: Option<String>| {
+            refused(id, Refusal::new(code, message), reference)
+        };
+        let Some((room_name, token)) = self.place_of(id) else {
+            return refuse(
+                ErrorCode::NotJoined,
+                "join a room before sending".into(),
+                reference,
+            );
+        };
+        if reference
+            .as_ref()
+            .is_some_and(|r| r.chars().count() > MAX_REF_CHARS)
+        {
+            return refuse(
+                ErrorCode::BadFrame,
+                format!("ref is longer than {MAX_REF_CHARS} characters"),
+                None,
+            );
+        }
+        let text = match MessageText::parse(text, self.limits.max_message_chars) {
+            Ok(text) => text.into_string(),
+            Err((code, message)) => return refuse(code, message, reference),
+        };
+        match self
+            .backplane
+            .say(&room_name, &token, text, reference.clone(), now_ms)
+        {
+            Ok(said) if said.entries.is_empty() => match reference {
+                // A resend: the original id is acknowledged again, nothing
+                // is broadcast twice.
+                Some(reference) => vec![to_member(
+                    id,
+                    ServerFrame::Ack {
+                        reference,
+                        id: said.id,
+                    },
+                )],
+                None => Vec::new(),
+            },
+            // The ack goes out as the message is applied, after it.
+            Ok(said) => self.apply(said.entries, now_ms),
+            Err(refusal) => refused(id, refusal, reference),
+        }
+    }
+
+    /// Ends typing indicators of members here older than
+    /// [`TYPING_TIMEOUT_MS`].
+    pub fn expire_typing(&mut self, now_ms: u64) -> Vec<Effect> {
+        let cutoff = now_ms.saturating_sub(TYPING_TIMEOUT_MS);
+        let stale: Vec<(RoomName, ResumeToken)> = self
+            .rooms
+            .iter()
+            .flat_map(|(name, room)| {
+                room.stale_local_typers(cutoff)
+                    .into_iter()
+                    .map(move |token| (name.clone(), token))
+            })
+            .collect();
+        let mut effects = Vec::new();
+        for (room, token) in stale {
+            if let Ok(entries) = self.backplane.typing(&room, &token, false) {
+                effects.extend(self.apply(entries, now_ms));
+            }
+        }
+        effects
+    }
+
+    /// Takes members whose leases lapsed out of their rooms.
+    pub fn reap(&mut self, now_ms: u64) -> Vec<Effect> {
+        match self.backplane.reap() {
+            Ok(entries) => self.apply(entries, now_ms),
+            Err(_) => Vec::new(),
+        }
+    }
+
+    fn typing(&mut self, id: MemberId, on: bool, now_ms: u64) -> Vec<Effect> {
+        let Some((room_name, token)) = self.place_of(id) else {
+            return refusal(id, ErrorCode::NotJoined, "join a room before typing");
+        };
+        // Only changes are logged; renewing "on" just restarts the clock.
+        let Some(room) = self.rooms.get_mut(&room_name) else {
+            return Vec::new();
+        };
+        if room.is_typing(&token) == on {
+            if on {
+                room.renew_typing(&token, now_ms);
+            }
+            return Vec::new();
+        }
+        match self.backplane.typing(&room_name, &token, on) {
+            Ok(entries) => self.apply(entries, now_ms),
+            Err(refusal) => refused(id, refusal, None),
+        }
+    }
+
+    fn rename(&mut self, id: MemberId, raw: &str, now_ms: u64) -> Vec<Effect> {
+        let Some((room_name, token)) = self.place_of(id) else {
+            return refusal(
+                id,
+                ErrorCode::NotJoined,
+                "join a room before changing nickname",
+            );
+        };
+        let nick = match Nickname::parse(raw, self.limits.max_nick_chars) {
+            Ok(nick) => nick,
+            Err(e) => return refusal(id, ErrorCode::InvalidNick, e.0),
+        };
+        match self.backplane.rename(&room_name, &token, &nick) {
+            Ok(entries) => self.apply(entries, now_ms),
+            Err(refusal) => refused(id, refusal, None),
+        }
+    }
+
+    fn leave(&mut self, id: MemberId, now_ms: u64) -> Vec<Effect> {
+        let Some((room_name, token)) = self.place_of(id) else {
+            return refusal(id, ErrorCode::NotJoined, "not in a room");
+        };
+        match self.backplane.leave(&room_name, &token, LeftWhy::Left) {
+            Ok(entries) => self.apply(entries, now_ms),
+            Err(refusal) => refused(id, refusal, None),
+        }
+    }
+
+    /// Brings every mirror up to date with the log: after the backplane
+    /// comes back, entries written meanwhile may not have been heard.
+    pub fn refresh(&mut self, now_ms: u64) -> Vec<Effect> {
+        let rooms: Vec<(RoomName, u64, String)> = self
+            .rooms
+            .iter()
+            .map(|(name, room)| (name.clone(), room.seq, room.epoch.clone()))
+            .collect();
+        let mut effects = Vec::new();
+        for (room, seq, epoch) in rooms {
+            let Ok(snapshot) = self.backplane.snapshot(&room) else {
+                continue;
+            };
+            // Another incarnation (Redis restarted without its data):
+            // start over from what it has now.
+            if snapshot.epoch != epoch || snapshot.seq < seq {
+                self.resync_from(&room, snapshot, &mut effects);
+                continue;
+            }
+            match self.backplane.read(&room, seq) {
+                Ok(Some(entries)) => effects.extend(self.apply(entries, now_ms)),
+                Ok(None) => self.resync_from(&room, snapshot, &mut effects),
+                Err(_) => {}
+            }
+        }
+        effects
+    }
+
+    /// Applies log entries to the mirrors, in order, and says what the
+    /// connections here must be sent.
+    pub fn apply(&mut self, entries: Vec<Entry>, now_ms: u64) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        let mut left = Vec::new();
+        for entry in entries {
+            if matches!(entry.event, crate::core::backplane::Event::Left { .. }) {
+                left.push(entry.room.clone());
+            }
+            self.apply_entry(entry, now_ms, &mut effects);
+        }
+        // Only once the batch is applied: a rejoin under a new name is a
+        // leave then a join of the same room.
+        for room in left {
+            self.drop_mirror_if_unused(&room);
+        }
+        effects
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,298 @@
+//! Applying log entries: moving a room's mirror forward (fetching what was
+//! missed when an entry arrives after a gap), binding and unbinding the
+//! connections here that an entry is about, and turning each entry into the
+//! frames the connections here must see. Part of the pure core; it sees
+//! `ChatCore`'s private state as a child module.
+
+use crate::core::backplane::ResumeToken;
+use crate::core::backplane::{Entry, Event, LeftWhy, Snapshot};
+use crate::core::mirror::Room;
+use crate::core::rules::room_name::RoomName;
+use crate::protocol::ServerFrame;
+
+use super::{Audience, ChatCore, CloseReason, Effect};
+
+/// No connection has this id: an audience "everyone but nobody".
+const NOBODY: u64 = 0;
+
+impl ChatCore {
+    pub(super) fn apply_entry(&mut self, entry: Entry, now_ms: u64, effects: &mut Vec<Effect>) {
+        let Some(room) = self.rooms.get(&entry.room) else {
+            return; // not mirrored here
+        };
+        if entry.seq <= room.seq {
+            return; // an echo of an entry already applied
+        }
+        if entry.prev > room.seq {
+            // Entries between were missed (a dropped subscription message,
+            // or a reconnect): fetch them from the log first.
+            let missed_from = room.seq;
+            match self.backplane.read(&entry.room, missed_from) {
+                Ok(Some(missed)) => {
+                    for earlier in missed.into_iter().filter(|e| e.seq < entry.seq) {
+                        self.apply_one(earlier, now_ms, effects);
+                    }
+                }
+                Ok(None) => {
+                    log::warn!(
+                        "room {}: entries after {missed_from} are gone; re-reading its state",
+                        entry.room
+                    );
+                    self.resync(&entry.room, effects);
+                    return;
+                }
+                Err(_) => return, // applied later, once the log is readable
+            }
+        }
+        self.apply_one(entry, now_ms, effects);
+    }
+
+    /// Rebuilds a mirror from a fresh snapshot when its log tail is lost
+    /// (or Redis came back empty), and gives its members here a fresh
+    /// welcome; members the room no longer knows are told to reconnect,
+    /// which resumes them.
+    pub(super) fn resync(&mut self, room_name: &RoomName, effects: &mut Vec<Effect>) {
+        let Ok(snapshot) = self.backplane.snapshot(room_name) else {
+            return;
+        };
+        self.resync_from(room_name, snapshot, effects);
+    }
+
+    pub(super) fn resync_from(
+        &mut self,
+        room_name: &RoomName,
+        snapshot: Snapshot,
+        effects: &mut Vec<Effect>,
+    ) {
+        let Some(old) = self.rooms.remove(room_name) else {
+            return;
+        };
+        let mut room = Room::from_snapshot(snapshot, self.limits.history_size);
+        let locals: Vec<_> = old
+            .local_ids()
+            .filter_map(|id| old.local_token(id).map(|t| (id, t.clone())))
+            .collect();
+        let seq = room.seq;
+        let mut welcomed = Vec::new();
+        for (id, token) in locals {
+            if room.member(&token).is_some() {
+                room.attach(id, token.clone());
+                welcomed.push((id, token));
+            } else {
+                if let Some(conn) = self.connections.get_mut(&id) {
+                    conn.room = None;
+                }
+                self.members_in_rooms -= 1;
+                self.forget(id);
+                effects.push(Effect::Close {
+                    member: id,
+                    reason: CloseReason::Lost,
+                });
+            }
+        }
+        self.rooms.insert(room_name.clone(), room);
+        for (id, token) in welcomed {
+            let frame = self.welcome(room_name, &token, Some(u64::MAX));
+            effects.push(Effect::Send {
+                to: Audience::Member(id),
+                frame,
+                at: seq,
+            });
+        }
+        self.drop_mirror_if_unused(room_name);
+    }
+
+    fn apply_one(&mut self, entry: Entry, now_ms: u64, effects: &mut Vec<Effect>) {
+        // unwrap: callers found the mirror.
+        let room = self.rooms.get_mut(&entry.room).unwrap();
+        let applied = room.apply(&entry, now_ms);
+        if applied.stale {
+            return;
+        }
+        let at = entry.seq;
+        let name = entry.room;
+        let local = self.tokens.get(entry.event.token()).copied();
+        let send = |to: Audience, frame: ServerFrame| Effect::Send { to, frame, at };
+        match entry.event {
+            Event::Joined {
+                token,
+                nick,
+                count,
+                origin,
+                since,
+                resumed,
+            } => {
+                let joiner = (origin.node == self.node
+                    && self.connections.contains_key(&origin.member))
+                .then_some(origin.member);
+                // Whoever held this token here before is a ghost: the user
+                // is now on the joining connection.
+                if let Some(ghost) = local.filter(|&g| Some(g) != joiner) {
+                    // A replaced polling session is over on every instance.
+                    if let Some(poll) = self.connections.get(&ghost).and_then(|c| c.poll.clone()) {
+                        let _ = self.backplane.drop_poll(&poll);
+                    }
+                    self.unbind_keeping_mirror(ghost);
+                    self.forget(ghost);
+                    effects.push(Effect::Close {
+                        member: ghost,
+                        reason: CloseReason::Replaced,
+                    });
+                }
+                if let Some(id) = joiner {
+                    self.bind(id, &name, &token);
+                    let welcome = self.welcome(&name, &token, since);
+                    effects.push(send(Audience::Member(id), welcome));
+                }
+                let others = Audience::RoomExcept(name, joiner.unwrap_or(NOBODY));
+                if !resumed {
+                    effects.push(send(others, ServerFrame::Joined { nick, count }));
+                } else if applied.typing_ended {
+                    effects.push(send(others, ServerFrame::Typing { nick, on: false }));
+                }
+            }
+            Event::Left {
+                nick, count, why, ..
+            } => {
+                log::debug!("node {}: {nick} left {name} ({why:?})", self.node);
+                if let Some(id) = local.filter(|id| self.is_in(*id, &name)) {
+                    self.unbind_keeping_mirror(id);
+                    match why {
+                        LeftWhy::Left => effects.push(Effect::Send {
+                            to: Audience::Member(id),
+                            frame: ServerFrame::LeftRoom {
+                                room: name.to_string(),
+                            },
+                            at,
+                        }),
+                        LeftWhy::Expired => {
+                            self.forget(id);
+                            effects.push(Effect::Close {
+                                member: id,
+                                reason: CloseReason::Expired,
+                            });
+                        }
+                        LeftWhy::Moved | LeftWhy::Gone | LeftWhy::Dropped => {}
+                    }
+                }
+                effects.push(send(
+                    Audience::Room(name),
+                    ServerFrame::Left { nick, count },
+                ));
+            }
+            Event::Renamed { old, new, .. } => {
+                effects.push(send(
+                    Audience::Room(name),
+                    ServerFrame::Renamed { old, new },
+                ));
+            }
+            Event::Typing { nick, on, .. } => {
+                let others = Audience::RoomExcept(name, local.unwrap_or(NOBODY));
+                effects.push(send(others, ServerFrame::Typing { nick, on }));
+            }
+            Event::Message {
+                reference, message, ..
+            } => {
+                effects.push(send(
+                    Audience::Room(name.clone()),
+                    ServerFrame::Message(message.clone()),
+                ));
+                if let (Some(id), Some(reference)) =
+                    (local.filter(|id| self.is_in(*id, &name)), reference)
+                {
+                    effects.push(send(
+                        Audience::Member(id),
+                        ServerFrame::Ack {
+                            reference,
+                            id: message.id,
+                        },
+                    ));
+                }
+            }
+        }
+    }
+
+    fn is_in(&self, id: u64, room: &RoomName) -> bool {
+        self.connections
+            .get(&id)
+            .is_some_and(|c| c.room.as_ref() == Some(room))
+    }
+
+    /// Makes connection `id` member `token` of `room` here.
+    pub(super) fn bind(&mut self, id: u64, room: &RoomName, token: &ResumeToken) {
+        if let Some(conn) = self.connections.get_mut(&id) {
+            if conn.room.as_ref() != Some(room) {
+                conn.room = Some(room.clone());
+                if let Some(mirror) = self.rooms.get_mut(room) {
+                    mirror.attach(id, token.clone());
+                    self.members_in_rooms += 1;
+                }
+            }
+            conn.token = Some(token.clone());
+            self.tokens.insert(token.clone(), id);
+        }
+        // A polling session's record now names its member, so the next
+        // request may go to any instance.
+        self.touch(id);
+    }
+
+    /// Takes `id` out of its room here without dropping an emptied mirror
+    /// yet: entries being applied may still be for that room. Returns the
+    /// room.
+    pub(super) fn unbind_keeping_mirror(&mut self, id: u64) -> Option<RoomName> {
+        let room = self.connections.get_mut(&id)?.room.take()?;
+        if let Some(mirror) = self.rooms.get_mut(&room) {
+            if mirror.detach(id) {
+                self.members_in_rooms -= 1;
+            }
+        }
+        Some(room)
+    }
+
+    /// Frames a connection catching up from `after` (a polling session
+    /// served here for the first time) must see, from the entries this
+    /// mirror has applied; `None` when they are no longer kept.
+    pub fn catch_up(&mut self, id: u64, after: u64) -> Option<Vec<Effect>> {
+        let (room_name, token) = self.place_of(id)?;
+        let upto = self.rooms.get(&room_name)?.seq;
+        if after >= upto {
+            return Some(Vec::new());
+        }
+        let entries = self.backplane.read(&room_name, after).ok()??;
+        let me = Audience::Member(id);
+        let mut effects = Vec::new();
+        for entry in entries.into_iter().filter(|e| e.seq <= upto) {
+            let at = entry.seq;
+            let mine = *entry.event.token() == token;
+            let frames = match entry.event {
+                Event::Joined {
+                    nick,
+                    count,
+                    resumed: false,
+                    ..
+                } if !mine => vec![ServerFrame::Joined { nick, count }],
+                Event::Joined { .. } => Vec::new(),
+                Event::Left { nick, count, .. } => vec![ServerFrame::Left { nick, count }],
+                Event::Renamed { old, new, .. } => vec![ServerFrame::Renamed { old, new }],
+                Event::Typing { nick, on, .. } if !mine => vec![ServerFrame::Typing { nick, on }],
+                Event::Typing { .. } => Vec::new(),
+                Event::Message {
+                    reference, message, ..
+                } => {
+                    let id = message.id;
+                    let mut frames = vec![ServerFrame::Message(message)];
+                    if let Some(reference) = reference.filter(|_| mine) {
+                        frames.push(ServerFrame::Ack { reference, id });
+                    }
+                    frames
+                }
+            };
+            effects.extend(frames.into_iter().map(|frame| Effect::Send {
+                to: me.clone(),
+                frame,
+                at,
+            }));
+        }
+        Some(effects)
+    }
+}

@@ -1,0 +1,211 @@
+//! Entering a room: checking the join, opening the room's mirror from a
+//! backplane snapshot, asking the backplane for the place (which decides
+//! nickname, resume and room size cluster-wide), leaving the room one was
+//! in, attaching a polling session that another instance started, and
+//! building the welcome. Part of the pure core; it sees `ChatCore`'s
+//! private state as a child module.
+
+use std::sync::Arc;
+
+use super::{refusal, refused, ChatCore, Effect, MemberId};
+use crate::core::backplane::{JoinRequest, LeftWhy, Origin, Refusal, ResumeToken};
+use crate::core::ids;
+use crate::core::mirror::Room;
+use crate::core::rules::nickname::Nickname;
+use crate::core::rules::room_name::RoomName;
+use crate::protocol::{ErrorCode, ServerFrame, PROTOCOL_VERSION};
+
+/// A `join` frame's fields.
+pub(super) struct JoinAsk<'a> {
+    pub v: Option<u32>,
+    pub nick: &'a str,
+    pub room: Option<&'a str>,
+    pub since: Option<u64>,
+    pub resume: Option<&'a str>,
+    pub epoch: Option<&'a str>,
+}
+
+impl ChatCore {
+    pub(super) fn join(&mut self, id: MemberId, ask: JoinAsk<'_>, now_ms: u64) -> Vec<Effect> {
+        if let Some(v) = ask.v.filter(|&v| v != PROTOCOL_VERSION) {
+            return refusal(
+                id,
+                ErrorCode::UnsupportedVersion,
+                format!(
+                    "protocol version {v} is not supported; this server speaks {PROTOCOL_VERSION}"
+                ),
+            );
+        }
+        let nick = match Nickname::parse(ask.nick, self.limits.max_nick_chars) {
+            Ok(nick) => nick,
+            Err(e) => return refusal(id, ErrorCode::InvalidNick, e.0),
+        };
+        let room_name = match ask
+            .room
+            .map(RoomName::parse)
+            .unwrap_or_else(|| Ok(RoomName::default_room()))
+        {
+            Ok(name) => name,
+            Err(e) => return refusal(id, ErrorCode::InvalidRoom, e),
+        };
+        if let Err(refusal) = self.open_mirror(&room_name) {
+            return refused(id, refusal, None);
+        }
+        // A cursor from another incarnation of the room means nothing here:
+        // the client gets the recent history, flagged as a gap.
+        let since = match ask.epoch {
+            Some(seen) if self.rooms.get(&room_name).is_some_and(|r| r.epoch != seen) => {
+                Some(u64::MAX)
+            }
+            _ => ask.since,
+        };
+        let before = self.place_of(id);
+        // A well-formed token from the client is theirs to resume with: it
+        // takes back their own nickname at once, wherever they were
+        // connected. Otherwise the connection keeps the token it has.
+        let token: ResumeToken = ask
+            .resume
+            .filter(|t| ids::is_well_formed(t))
+            .map(Arc::from)
+            .or_else(|| self.connections.get(&id).and_then(|c| c.token.clone()))
+            .unwrap_or_else(|| Arc::from(ids::new_secret()));
+        let request = JoinRequest {
+            room: room_name.clone(),
+            nick,
+            token: token.clone(),
+            origin: Origin {
+                node: self.node.clone(),
+                member: id,
+            },
+            since,
+            max_members: self.limits.max_room_members,
+            lease_ms: match self.connections.get(&id).and_then(|c| c.poll.as_ref()) {
+                Some(_) => self.limits.poll_lease().as_millis() as u64,
+                None => self.lease_ms,
+            },
+        };
+        let mut effects = match self.backplane.join(request) {
+            Ok(entries) => self.apply(entries, now_ms),
+            Err(refusal) => {
+                let effects = refused(id, refusal, None);
+                self.drop_mirror_if_unused(&room_name);
+                return effects;
+            }
+        };
+        // Joining under another token leaves the old membership behind:
+        // end it, so the user is in one room once.
+        if let Some((old_room, old_token)) = before.filter(|(_, t)| *t != token) {
+            if let Ok(entries) = self.backplane.leave(&old_room, &old_token, LeftWhy::Moved) {
+                effects.extend(self.apply(entries, now_ms));
+            }
+        }
+        effects
+    }
+
+    /// Starts mirroring `room_name` if it is not mirrored yet.
+    pub(super) fn open_mirror(&mut self, room_name: &RoomName) -> Result<(), Refusal> {
+        if self.rooms.contains_key(room_name) {
+            return Ok(());
+        }
+        if self.rooms.len() >= self.limits.max_rooms {
+            return Err(Refusal::new(
+                ErrorCode::TooManyRooms,
+                "the server holds as many rooms as it may; try an existing room",
+            ));
+        }
+        // Watch first, then read: an entry written in between arrives both
+        // in the snapshot and as an echo, which the mirror ignores.
+        self.backplane.watch(room_name, true);
+        match self.backplane.snapshot(room_name) {
+            Ok(snapshot) => {
+                let room = Room::from_snapshot(snapshot, self.limits.history_size);
+                self.rooms.insert(room_name.clone(), room);
+                Ok(())
+            }
+            Err(refusal) => {
+                self.backplane.watch(room_name, false);
+                Err(refusal)
+            }
+        }
+    }
+
+    /// Makes connection `id` (a polling session first served here) the
+    /// local connection of member `token` in `room_name`, without telling
+    /// anyone: the member is already there. Returns the frames after the
+    /// session's position `after`, or a fresh welcome with `gap` set when
+    /// those are no longer kept.
+    pub fn attach(
+        &mut self,
+        id: MemberId,
+        token: ResumeToken,
+        room_name: Option<RoomName>,
+        after: u64,
+    ) -> Vec<Effect> {
+        if let Some(conn) = self.connections.get_mut(&id) {
+            conn.token = Some(token.clone());
+        }
+        self.tokens.insert(token.clone(), id);
+        let Some(room_name) = room_name else {
+            return Vec::new();
+        };
+        if let Err(refusal) = self.open_mirror(&room_name) {
+            return refused(id, refusal, None);
+        }
+        let is_member = self
+            .rooms
+            .get(&room_name)
+            .is_some_and(|r| r.member(&token).is_some());
+        if !is_member {
+            self.drop_mirror_if_unused(&room_name);
+            return Vec::new();
+        }
+        self.bind(id, &room_name, &token);
+        self.catch_up_or_welcome(id, after)
+    }
+
+    /// What connection `id` missed after log seq `after`, or, when that is
+    /// no longer kept, a fresh welcome with `gap` set.
+    pub fn catch_up_or_welcome(&mut self, id: MemberId, after: u64) -> Vec<Effect> {
+        if let Some(effects) = self.catch_up(id, after) {
+            return effects;
+        }
+        let Some((room_name, token)) = self.place_of(id) else {
+            return Vec::new();
+        };
+        let seq = self.rooms.get(&room_name).map_or(0, |r| r.seq);
+        let frame = self.welcome(&room_name, &token, Some(u64::MAX));
+        vec![Effect::Send {
+            to: super::Audience::Member(id),
+            frame,
+            at: seq,
+        }]
+    }
+
+    pub(super) fn welcome(
+        &self,
+        room_name: &RoomName,
+        token: &ResumeToken,
+        since: Option<u64>,
+    ) -> ServerFrame {
+        // unwrap: callers have just made sure the mirror exists.
+        let room = self.rooms.get(room_name).unwrap();
+        let nick = room
+            .member(token)
+            .map(|m| m.nick.clone())
+            .unwrap_or_default();
+        let replay = room.replay(since, self.limits.history_on_join);
+        ServerFrame::Welcome {
+            v: PROTOCOL_VERSION,
+            nick,
+            room: room_name.to_string(),
+            epoch: room.epoch.clone(),
+            session: token.to_string(),
+            roster: room.roster(),
+            count: room.len(),
+            history: replay.messages,
+            cursor: room.cursor(),
+            gap: replay.gap,
+            limits: self.limits.announced(),
+        }
+    }
+}

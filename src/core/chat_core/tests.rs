@@ -1,0 +1,331 @@
+//! Unit tests of the core over the in-memory backplane: the rules a client
+//! sees, and two cores sharing one log as two instances would.
+
+use std::sync::Arc;
+
+use super::*;
+use crate::core::backplane::memory::MemoryBackplane;
+
+fn core() -> ChatCore {
+    let limits = Limits {
+        history_on_join: 2,
+        max_rooms: 2,
+        max_room_members: 3,
+        ..Limits::default()
+    };
+    ChatCore::new(
+        limits,
+        Arc::from("node"),
+        15_000,
+        Box::new(MemoryBackplane::new(limits.history_size, limits.max_rooms)),
+    )
+}
+
+fn join_frame(nick: &str, room: &str) -> ClientFrame {
+    ClientFrame::Join {
+        v: None,
+        nick: nick.into(),
+        room: Some(room.into()),
+        since: None,
+        resume: None,
+        epoch: None,
+    }
+}
+
+fn resume_frame(nick: &str, room: &str, session: &str) -> ClientFrame {
+    ClientFrame::Join {
+        v: None,
+        nick: nick.into(),
+        room: Some(room.into()),
+        since: None,
+        resume: Some(session.into()),
+        epoch: None,
+    }
+}
+
+fn say(text: &str, reference: &str) -> ClientFrame {
+    ClientFrame::Say {
+        text: text.into(),
+        reference: Some(reference.into()),
+    }
+}
+
+fn connect_and_join(core: &mut ChatCore, id: MemberId, nick: &str, room: &str) -> Vec<Effect> {
+    core.connect(id, None, 0);
+    core.handle(id, join_frame(nick, room), 0)
+}
+
+fn error_code(effects: &[Effect]) -> Option<ErrorCode> {
+    effects.iter().find_map(|e| match e {
+        Effect::Send {
+            frame: ServerFrame::Error { code, .. },
+            ..
+        } => Some(*code),
+        _ => None,
+    })
+}
+
+fn session_of(effects: &[Effect]) -> String {
+    effects
+        .iter()
+        .find_map(|e| match e {
+            Effect::Send {
+                frame: ServerFrame::Welcome { session, .. },
+                ..
+            } => Some(session.clone()),
+            _ => None,
+        })
+        .expect("a welcome")
+}
+
+fn frames(effects: &[Effect]) -> Vec<(Audience, ServerFrame)> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Send { to, frame, .. } => Some((to.clone(), frame.clone())),
+            Effect::Close { .. } => None,
+        })
+        .collect()
+}
+
+fn room(name: &str) -> RoomName {
+    RoomName::parse(name).unwrap()
+}
+
+#[test]
+fn join_welcomes_the_joiner_and_tells_the_others() {
+    let mut core = core();
+    connect_and_join(&mut core, 1, "ann", "lobby");
+    let effects = frames(&connect_and_join(&mut core, 2, "bob", "lobby"));
+    assert!(
+        matches!(&effects[0], (Audience::Member(2), ServerFrame::Welcome { count: 2, roster, .. }) if roster.len() == 2)
+    );
+    assert_eq!(
+        effects[1],
+        (
+            Audience::RoomExcept(room("lobby"), 2),
+            ServerFrame::Joined {
+                nick: "bob".into(),
+                count: 2
+            }
+        )
+    );
+    assert_eq!(core.stats(), (1, 2));
+}
+
+#[test]
+fn nicknames_are_unique_per_room_only() {
+    let mut core = core();
+    connect_and_join(&mut core, 1, "Ann", "lobby");
+    assert_eq!(
+        error_code(&connect_and_join(&mut core, 2, "ann", "lobby")),
+        Some(ErrorCode::NickTaken)
+    );
+    assert_eq!(
+        error_code(&connect_and_join(&mut core, 3, "ann", "other")),
+        None
+    );
+}
+
+#[test]
+fn moving_rooms_leaves_the_old_one_and_keeps_the_token() {
+    let mut core = core();
+    connect_and_join(&mut core, 9, "bob", "a");
+    let session = session_of(&connect_and_join(&mut core, 1, "ann", "a"));
+    let effects = core.handle(1, join_frame("ann", "b"), 0);
+    assert!(frames(&effects).contains(&(
+        Audience::Room(room("a")),
+        ServerFrame::Left {
+            nick: "ann".into(),
+            count: 1
+        }
+    )));
+    assert_eq!(session_of(&effects), session);
+    assert_eq!(core.members_of(&room("a")).collect::<Vec<_>>(), vec![9]);
+    assert_eq!(core.stats(), (2, 2), "a move counts the member once");
+    assert_eq!(core.members_of(&room("b")).collect::<Vec<_>>(), vec![1]);
+}
+
+#[test]
+fn a_resume_token_takes_over_a_ghost_without_notices() {
+    let mut core = core();
+    connect_and_join(&mut core, 1, "bob", "lobby");
+    let session = session_of(&connect_and_join(&mut core, 2, "ann", "lobby"));
+    core.connect(3, None, 0);
+    let effects = core.handle(3, resume_frame("ann", "lobby", &session), 0);
+    assert!(effects.contains(&Effect::Close {
+        member: 2,
+        reason: CloseReason::Replaced
+    }));
+    let sent = frames(&effects);
+    assert!(matches!(
+        &sent[0],
+        (Audience::Member(3), ServerFrame::Welcome { count: 2, .. })
+    ));
+    assert_eq!(sent.len(), 1, "nobody else hears of it: {sent:?}");
+    let mut members: Vec<_> = core.members_of(&room("lobby")).collect();
+    members.sort();
+    assert_eq!(members, vec![1, 3]);
+}
+
+#[test]
+fn a_refused_resume_leaves_the_old_connection_alone() {
+    let mut core = core();
+    connect_and_join(&mut core, 1, "bob", "lobby");
+    let session = session_of(&connect_and_join(&mut core, 2, "ann", "lobby"));
+    core.connect(3, None, 0);
+    let effects = core.handle(3, resume_frame("bob", "lobby", &session), 0);
+    assert_eq!(error_code(&effects), Some(ErrorCode::NickTaken));
+    assert!(!effects.iter().any(|e| matches!(e, Effect::Close { .. })));
+    assert_eq!(core.count(&room("lobby")), 2);
+}
+
+#[test]
+fn say_needs_a_room_and_is_acked_and_deduplicated() {
+    let mut core = core();
+    core.connect(1, None, 0);
+    assert_eq!(
+        error_code(&core.handle(1, say("hi", "r1"), 0)),
+        Some(ErrorCode::NotJoined)
+    );
+    core.handle(1, join_frame("ann", "lobby"), 0);
+    let sent = frames(&core.handle(1, say("hi", "r1"), 0));
+    assert!(matches!(&sent[0], (Audience::Room(_), ServerFrame::Message(m)) if m.id == 1));
+    assert_eq!(
+        sent[1],
+        (
+            Audience::Member(1),
+            ServerFrame::Ack {
+                reference: "r1".into(),
+                id: 1
+            }
+        )
+    );
+    let again = frames(&core.handle(1, say("hi", "r1"), 0));
+    assert_eq!(
+        again,
+        vec![(
+            Audience::Member(1),
+            ServerFrame::Ack {
+                reference: "r1".into(),
+                id: 1
+            }
+        )],
+        "a resend is acknowledged with the first id and not broadcast"
+    );
+}
+
+#[test]
+fn floods_are_refused_with_a_retry_hint() {
+    let mut core = core();
+    connect_and_join(&mut core, 1, "ann", "lobby");
+    let refused = (0..100)
+        .map(|i| core.handle(1, say("x", &format!("r{i}")), 0))
+        .find(|effects| error_code(effects) == Some(ErrorCode::RateLimited))
+        .expect("a flood is limited");
+    assert!(matches!(
+        &refused[0],
+        Effect::Send {
+            frame: ServerFrame::Error {
+                retry_ms: Some(_),
+                reference: Some(_),
+                ..
+            },
+            ..
+        }
+    ));
+}
+
+#[test]
+fn typing_is_sent_to_others_on_change_only() {
+    let mut core = core();
+    connect_and_join(&mut core, 1, "ann", "lobby");
+    connect_and_join(&mut core, 2, "bob", "lobby");
+    let sent = frames(&core.handle(1, ClientFrame::Typing { on: true }, 0));
+    assert_eq!(
+        sent,
+        vec![(
+            Audience::RoomExcept(room("lobby"), 1),
+            ServerFrame::Typing {
+                nick: "ann".into(),
+                on: true
+            }
+        )]
+    );
+    assert!(core
+        .handle(1, ClientFrame::Typing { on: true }, 5)
+        .is_empty());
+    assert!(
+        core.expire_typing(5 + TYPING_TIMEOUT_MS).is_empty(),
+        "renewed at 5"
+    );
+    let expired = frames(&core.expire_typing(6 + TYPING_TIMEOUT_MS));
+    assert!(matches!(
+        &expired[0],
+        (_, ServerFrame::Typing { on: false, .. })
+    ));
+}
+
+#[test]
+fn rooms_and_members_are_capped() {
+    let mut core = core();
+    for (id, nick) in [(1, "a"), (2, "b"), (3, "c")] {
+        connect_and_join(&mut core, id, nick, "full");
+    }
+    assert_eq!(
+        error_code(&connect_and_join(&mut core, 4, "d", "full")),
+        Some(ErrorCode::RoomFull)
+    );
+    connect_and_join(&mut core, 5, "e", "second");
+    assert_eq!(
+        error_code(&connect_and_join(&mut core, 6, "f", "third")),
+        Some(ErrorCode::TooManyRooms)
+    );
+}
+
+#[test]
+fn disconnect_tells_the_room() {
+    let mut core = core();
+    connect_and_join(&mut core, 1, "ann", "lobby");
+    connect_and_join(&mut core, 2, "bob", "lobby");
+    let sent = frames(&core.disconnect(2, LeftWhy::Gone, 0));
+    assert_eq!(
+        sent,
+        vec![(
+            Audience::Room(room("lobby")),
+            ServerFrame::Left {
+                nick: "bob".into(),
+                count: 1
+            }
+        )]
+    );
+    assert_eq!(core.stats(), (1, 1));
+}
+
+#[test]
+fn a_lapsed_lease_takes_the_member_out_and_closes_its_connection() {
+    let mut core = core();
+    connect_and_join(&mut core, 1, "ann", "lobby");
+    core.connect(2, Some(Arc::from("poll")), 0);
+    core.handle(2, join_frame("bob", "lobby"), 0);
+    // The polling session was touched with the grace period when it
+    // joined; expire it at once.
+    let token = core_token(&core, 2);
+    core.backplane().renew(&[token], 0).unwrap();
+    let effects = core.reap(0);
+    assert!(effects.contains(&Effect::Close {
+        member: 2,
+        reason: CloseReason::Expired
+    }));
+    assert!(frames(&effects).contains(&(
+        Audience::Room(room("lobby")),
+        ServerFrame::Left {
+            nick: "bob".into(),
+            count: 1
+        }
+    )));
+}
+
+fn core_token(core: &ChatCore, id: MemberId) -> ResumeToken {
+    core.connections[&id].token.clone().unwrap()
+}

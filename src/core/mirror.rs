@@ -1,0 +1,394 @@
+//! One room as this instance sees it: a mirror built from a backplane
+//! snapshot and moved forward only by the room's log entries, in order, so
+//! every instance holds the same roster, count and history. It also knows
+//! which of its members are connected here. No actix, no I/O: callers pass
+//! the entries and the time in. Deciding what may happen (free nicknames,
+//! message ids) is the backplane's; what each connection is sent is
+//! `chat_core.rs`'s.
+
+use std::collections::HashMap;
+
+use crate::core::backplane::{Entry, Event, Snapshot};
+use crate::core::history::{History, Replay};
+use crate::core::ids::{MemberId, ResumeToken};
+use crate::protocol::RosterEntry;
+
+/// A participant of a room, wherever connected.
+#[derive(Debug, Clone)]
+pub struct Member {
+    /// Their nickname.
+    pub nick: String,
+    /// Since when they are typing (ms), if they are.
+    pub typing_since: Option<u64>,
+    /// Join order, for a stable roster.
+    order: u64,
+}
+
+/// What applying an entry changed, beyond the event itself.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Applied {
+    /// The entry was already applied (an echo): nothing to send.
+    pub stale: bool,
+    /// A resumed member had been typing; their typing ended.
+    pub typing_ended: bool,
+}
+
+/// One room's mirror.
+#[derive(Debug)]
+pub struct Room {
+    members: HashMap<ResumeToken, Member>,
+    /// Members connected to this instance.
+    local: HashMap<MemberId, ResumeToken>,
+    history: History,
+    last_id: u64,
+    /// Seq of the last entry applied.
+    pub seq: u64,
+    next_order: u64,
+    /// Members typing now, so idle rooms skip the expiry scan.
+    typers: usize,
+    /// This incarnation of the room's id sequence.
+    pub epoch: String,
+}
+
+impl Room {
+    /// A mirror starting from `snapshot`, keeping `history_size` messages.
+    pub fn from_snapshot(snapshot: Snapshot, history_size: usize) -> Self {
+        let mut history = History::new(history_size);
+        for message in snapshot.history {
+            history.push(message, None);
+        }
+        let next_order = snapshot.members.iter().map(|m| m.order).max().unwrap_or(0);
+        Room {
+            members: snapshot
+                .members
+                .into_iter()
+                .map(|m| {
+                    let member = Member {
+                        nick: m.nick,
+                        typing_since: None,
+                        order: m.order,
+                    };
+                    (m.token, member)
+                })
+                .collect(),
+            local: HashMap::new(),
+            history,
+            last_id: snapshot.last_id,
+            seq: snapshot.seq,
+            next_order,
+            typers: 0,
+            epoch: snapshot.epoch,
+        }
+    }
+
+    /// Number of participants, cluster-wide.
+    pub fn len(&self) -> usize {
+        self.members.len()
+    }
+
+    /// Whether no member is connected to this instance.
+    pub fn has_no_local(&self) -> bool {
+        self.local.is_empty()
+    }
+
+    /// Id of the newest message (0 when none).
+    pub fn cursor(&self) -> u64 {
+        self.last_id
+    }
+
+    /// A participant by token.
+    pub fn member(&self, token: &ResumeToken) -> Option<&Member> {
+        self.members.get(token)
+    }
+
+    /// The connections here that are members.
+    pub fn local_ids(&self) -> impl Iterator<Item = MemberId> + '_ {
+        self.local.keys().copied()
+    }
+
+    /// The token of a connection here, if it is a member.
+    pub fn local_token(&self, id: MemberId) -> Option<&ResumeToken> {
+        self.local.get(&id)
+    }
+
+    /// Marks connection `id` as member `token`'s connection here.
+    pub fn attach(&mut self, id: MemberId, token: ResumeToken) {
+        self.local.insert(id, token);
+    }
+
+    /// Forgets that connection `id` is here; returns whether it was.
+    pub fn detach(&mut self, id: MemberId) -> bool {
+        self.local.remove(&id).is_some()
+    }
+
+    /// Moves the room forward by one entry. Entries at or before the last
+    /// applied one are echoes and change nothing.
+    pub fn apply(&mut self, entry: &Entry, now_ms: u64) -> Applied {
+        if entry.seq <= self.seq {
+            return Applied {
+                stale: true,
+                ..Applied::default()
+            };
+        }
+        self.seq = entry.seq;
+        let mut applied = Applied::default();
+        match &entry.event {
+            Event::Joined {
+                token,
+                nick,
+                resumed,
+                ..
+            } => {
+                if *resumed && self.members.contains_key(token) {
+                    applied.typing_ended = self.stop_typing(token);
+                } else {
+                    self.next_order += 1;
+                    let member = Member {
+                        nick: nick.clone(),
+                        typing_since: None,
+                        order: self.next_order,
+                    };
+                    if let Some(old) = self.members.insert(token.clone(), member) {
+                        if old.typing_since.is_some() {
+                            self.typers -= 1;
+                        }
+                    }
+                }
+            }
+            Event::Left { token, .. } => {
+                self.stop_typing(token);
+                self.members.remove(token);
+            }
+            Event::Renamed { token, new, .. } => {
+                if let Some(member) = self.members.get_mut(token) {
+                    member.nick = new.clone();
+                }
+            }
+            Event::Typing { token, on, .. } => {
+                if let Some(member) = self.members.get_mut(token) {
+                    match (member.typing_since.is_some(), on) {
+                        (false, true) => self.typers += 1,
+                        (true, false) => self.typers -= 1,
+                        _ => {}
+                    }
+                    member.typing_since = on.then_some(now_ms);
+                }
+            }
+            Event::Message { token, message, .. } => {
+                self.stop_typing(token);
+                self.last_id = self.last_id.max(message.id);
+                self.history.push(message.clone(), None);
+            }
+        }
+        applied
+    }
+
+    /// Whether `token` is typing now.
+    pub fn is_typing(&self, token: &ResumeToken) -> bool {
+        self.members
+            .get(token)
+            .is_some_and(|m| m.typing_since.is_some())
+    }
+
+    /// Restarts a typing indicator's clock (the typer said "on" again).
+    pub fn renew_typing(&mut self, token: &ResumeToken, now_ms: u64) {
+        if let Some(member) = self.members.get_mut(token) {
+            if member.typing_since.is_some() {
+                member.typing_since = Some(now_ms);
+            }
+        }
+    }
+
+    /// Members connected here whose typing began before `cutoff_ms` (a
+    /// client that crashed or forgot to say it stopped).
+    pub fn stale_local_typers(&self, cutoff_ms: u64) -> Vec<ResumeToken> {
+        if self.typers == 0 {
+            return Vec::new();
+        }
+        self.local
+            .values()
+            .filter(|token| {
+                self.members
+                    .get(*token)
+                    .and_then(|m| m.typing_since)
+                    .is_some_and(|since| since < cutoff_ms)
+            })
+            .cloned()
+            .collect()
+    }
+
+    fn stop_typing(&mut self, token: &ResumeToken) -> bool {
+        let was = self
+            .members
+            .get_mut(token)
+            .and_then(|member| member.typing_since.take())
+            .is_some();
+        if was {
+            self.typers -= 1;
+        }
+        was
+    }
+
+    /// The roster in join order.
+    pub fn roster(&self) -> Vec<RosterEntry> {
+        let mut members: Vec<&Member> = self.members.values().collect();
+        members.sort_unstable_by_key(|m| m.order);
+        members
+            .into_iter()
+            .map(|m| RosterEntry {
+                nick: m.nick.clone(),
+                typing: m.typing_since.is_some(),
+            })
+            .collect()
+    }
+
+    /// History for a joiner: after `since` when resuming, else the last
+    /// `count`. A cursor beyond the newest id comes from an earlier
+    /// incarnation of the room (a restart): the client gets the last
+    /// `count` with `gap` set, since it may have missed anything.
+    pub fn replay(&self, since: Option<u64>, count: usize) -> Replay {
+        match since {
+            Some(cursor) if cursor > self.last_id => Replay {
+                messages: self.history.last(count),
+                gap: true,
+            },
+            Some(cursor) => self.history.after(cursor),
+            None => Replay {
+                messages: self.history.last(count),
+                gap: false,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::core::backplane::{LeftWhy, Origin};
+    use crate::core::rules::room_name::RoomName;
+    use crate::protocol::ChatMessage;
+
+    fn empty() -> Room {
+        Room::from_snapshot(
+            Snapshot {
+                epoch: "e".into(),
+                seq: 0,
+                last_id: 0,
+                members: Vec::new(),
+                history: Vec::new(),
+            },
+            10,
+        )
+    }
+
+    fn entry(seq: u64, event: Event) -> Entry {
+        Entry {
+            seq,
+            prev: seq.saturating_sub(1),
+            room: RoomName::parse("r").unwrap(),
+            event,
+        }
+    }
+
+    fn joined(token: &str, nick: &str, resumed: bool) -> Event {
+        Event::Joined {
+            token: Arc::from(token),
+            nick: nick.into(),
+            count: 0,
+            origin: Origin {
+                node: Arc::from("n"),
+                member: 1,
+            },
+            since: None,
+            resumed,
+        }
+    }
+
+    #[test]
+    fn applies_entries_once_and_in_order() {
+        let mut room = empty();
+        room.apply(&entry(1, joined("t1", "ann", false)), 0);
+        room.apply(&entry(2, joined("t2", "bob", false)), 0);
+        assert!(room.apply(&entry(2, joined("t2", "bob", false)), 0).stale);
+        room.apply(
+            &entry(
+                3,
+                Event::Renamed {
+                    token: Arc::from("t1"),
+                    old: "ann".into(),
+                    new: "anna".into(),
+                },
+            ),
+            0,
+        );
+        let roster: Vec<String> = room.roster().into_iter().map(|e| e.nick).collect();
+        assert_eq!(roster, vec!["anna", "bob"]);
+        room.apply(
+            &entry(
+                4,
+                Event::Left {
+                    token: Arc::from("t1"),
+                    nick: "anna".into(),
+                    count: 1,
+                    why: LeftWhy::Left,
+                },
+            ),
+            0,
+        );
+        assert_eq!(room.len(), 1);
+    }
+
+    #[test]
+    fn a_resume_keeps_the_place_and_ends_typing() {
+        let mut room = empty();
+        room.apply(&entry(1, joined("t1", "ann", false)), 0);
+        room.apply(&entry(2, joined("t2", "bob", false)), 0);
+        room.apply(
+            &entry(
+                3,
+                Event::Typing {
+                    token: Arc::from("t1"),
+                    nick: "ann".into(),
+                    on: true,
+                },
+            ),
+            5,
+        );
+        assert_eq!(room.stale_local_typers(10), Vec::<ResumeToken>::new());
+        room.attach(7, Arc::from("t1"));
+        assert_eq!(room.stale_local_typers(10), vec![Arc::from("t1")]);
+        let applied = room.apply(&entry(4, joined("t1", "ann", true)), 0);
+        assert!(applied.typing_ended);
+        let roster: Vec<String> = room.roster().into_iter().map(|e| e.nick).collect();
+        assert_eq!(roster, vec!["ann", "bob"], "a resume keeps the join order");
+    }
+
+    #[test]
+    fn a_cursor_from_an_earlier_incarnation_replays_recent_history() {
+        let mut room = empty();
+        for id in 1..=2 {
+            room.apply(
+                &entry(
+                    id,
+                    Event::Message {
+                        token: Arc::from("t"),
+                        reference: None,
+                        message: ChatMessage {
+                            id,
+                            ts: 0,
+                            nick: "ann".into(),
+                            text: "x".into(),
+                        },
+                    },
+                ),
+                0,
+            );
+        }
+        let replay = room.replay(Some(35), 5);
+        assert!(replay.gap);
+        assert_eq!(replay.messages.len(), 2);
+        assert_eq!(room.cursor(), 2);
+    }
+}

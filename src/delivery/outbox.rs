@@ -1,0 +1,230 @@
+//! Bounded output for one WebSocket connection. actix-web-actors queues what
+//! is written to a connection without limit, and once a client stops reading
+//! and its socket fills, the HTTP layer stops polling the connection's
+//! response, so the session actor never runs again: any check inside it
+//! would never fire, and frames sent to it would pile up in its mailbox.
+//!
+//! So the bound is kept where frames are queued. [`Outbox`] is shared by the
+//! hub of the connection's thread ([`crate::delivery::hub`]), the session and
+//! [`Metered`], wrapped around the session's response stream; its byte count
+//! is the member's [`Backlog`], the bound both transports share. The hub puts
+//! the room's frames straight in the outbox's queue, already encoded as
+//! WebSocket frames ([`Outgoing`]: encoded once per broadcast, the same
+//! bytes for every recipient), and wakes the connection's writer, at once
+//! or at the next flush ([`crate::delivery::coalesce`]); the session actor is not
+//! involved. The session adds only its own replies (errors, pongs, the
+//! close) to its context's stream. [`Metered`] hands the writer the queued
+//! frames first, then the session's, and counts bytes out again as the
+//! writer takes them. When a reservation would pass the limit the hub
+//! marks the reader dropped and queues nothing more for it, so what it
+//! holds stays bounded; the connection is aborted as soon as anything polls
+//! it again.
+
+use std::collections::VecDeque;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::task::{Context, Poll, Waker};
+
+use actix_http::ws::{OpCode, Parser};
+use bytes::{Bytes, BytesMut};
+use bytestring::ByteString;
+use futures_core::Stream;
+
+use crate::delivery::backlog::Backlog;
+
+/// A frame as the room hands it to each recipient: its text, the log seq
+/// it comes from (see [`crate::delivery::member::PollFeed`]), and its encoding as a
+/// WebSocket text frame, made on first need and shared by every WebSocket
+/// recipient, on any thread.
+#[derive(Debug)]
+pub(crate) struct SharedFrame {
+    text: ByteString,
+    at: u64,
+    encoded: OnceLock<Bytes>,
+}
+
+impl SharedFrame {
+    /// `text`, from log seq `at` (0 for a frame of one connection alone).
+    pub(crate) fn new(text: ByteString, at: u64) -> Self {
+        SharedFrame {
+            text,
+            at,
+            encoded: OnceLock::new(),
+        }
+    }
+
+    /// The frame's text.
+    pub(crate) fn text(&self) -> &ByteString {
+        &self.text
+    }
+
+    /// The log seq it comes from.
+    pub(crate) fn at(&self) -> u64 {
+        self.at
+    }
+
+    /// As a server's WebSocket text frame: unmasked, one fragment.
+    fn encoded(&self) -> &Bytes {
+        self.encoded.get_or_init(|| {
+            let mut frame = BytesMut::with_capacity(self.text.len() + 10);
+            Parser::write_message(&mut frame, self.text.as_bytes(), OpCode::Text, true, false);
+            frame.freeze()
+        })
+    }
+}
+
+/// Queues kept past this many slots are given back once drained, so an
+/// idle connection does not keep the queue a burst grew.
+const KEPT_SLOTS: usize = 8;
+
+/// The room's encoded frames not yet taken by the writer, and the writer's
+/// waker.
+#[derive(Debug, Default)]
+struct Queue {
+    frames: VecDeque<Bytes>,
+    writer: Option<Waker>,
+}
+
+/// A WebSocket's queue of the room's encoded frames and its byte count,
+/// shared by its hub, its session and its response stream.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Outbox {
+    backlog: Backlog,
+    queue: Arc<Mutex<Queue>>,
+}
+
+impl Outbox {
+    /// The byte count: what the hub reserves against, and the session's
+    /// own replies add to.
+    pub(crate) fn backlog(&self) -> &Backlog {
+        &self.backlog
+    }
+
+    /// Queues `frame` for the writer, which must have been reserved
+    /// ([`Backlog::try_reserve`]). The writer takes it when next woken.
+    pub(crate) fn push(&self, frame: &SharedFrame) {
+        let encoded = frame.encoded().clone();
+        self.queue().frames.push_back(encoded);
+    }
+
+    /// Wakes the writer to take what is queued.
+    pub(crate) fn wake(&self) {
+        if let Some(writer) = self.queue().writer.take() {
+            writer.wake();
+        }
+    }
+
+    fn queue(&self) -> MutexGuard<'_, Queue> {
+        // A panic elsewhere while holding the lock leaves a queue of whole
+        // frames, still usable.
+        self.queue
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Wraps the session's response stream so that what it yields is counted.
+    pub(crate) fn meter<S>(&self, inner: S) -> Metered<S> {
+        Metered {
+            inner,
+            outbox: self.clone(),
+        }
+    }
+}
+
+/// A response stream that reports what it yields to its [`Outbox`], and ends
+/// the connection with an error once the reader has been dropped.
+pub(crate) struct Metered<S> {
+    inner: S,
+    outbox: Outbox,
+}
+
+impl<S, E> Stream for Metered<S>
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+    E: From<std::io::Error>,
+{
+    type Item = Result<Bytes, E>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if self.outbox.backlog.is_dropped() {
+            let error = std::io::Error::new(std::io::ErrorKind::TimedOut, "client stopped reading");
+            return Poll::Ready(Some(Err(E::from(error))));
+        }
+        // The room's frames first: a close the session writes after them
+        // must not overtake them.
+        {
+            let mut queue = self.outbox.queue();
+            if let Some(frame) = queue.frames.pop_front() {
+                if queue.frames.is_empty() && queue.frames.capacity() > KEPT_SLOTS {
+                    queue.frames = VecDeque::new();
+                }
+                drop(queue);
+                self.outbox.backlog.release(frame.len());
+                return Poll::Ready(Some(Ok(frame)));
+            }
+            if !queue
+                .writer
+                .as_ref()
+                .is_some_and(|w| w.will_wake(cx.waker()))
+            {
+                queue.writer = Some(cx.waker().clone());
+            }
+        }
+        let polled = Pin::new(&mut self.inner).poll_next(cx);
+        if let Poll::Ready(Some(Ok(chunk))) = &polled {
+            self.outbox.backlog.release(chunk.len());
+        }
+        polled
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The session's own stream: one chunk, then pending for ever.
+    struct Session(Option<Bytes>);
+
+    impl Stream for Session {
+        type Item = Result<Bytes, std::io::Error>;
+
+        fn poll_next(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+            match self.0.take() {
+                Some(chunk) => Poll::Ready(Some(Ok(chunk))),
+                None => Poll::Pending,
+            }
+        }
+    }
+
+    fn next<S: Stream + Unpin>(stream: &mut S) -> Poll<Option<S::Item>> {
+        Pin::new(stream).poll_next(&mut Context::from_waker(Waker::noop()))
+    }
+
+    #[test]
+    fn queued_frames_go_first_encoded_once_and_are_counted_out() {
+        let outbox = Outbox::default();
+        let frame = SharedFrame::new(ByteString::from_static("hi"), 7);
+        for _ in 0..2 {
+            assert!(outbox.backlog().try_reserve(frame.text().len(), 1000));
+            outbox.push(&frame);
+        }
+        let mut metered = outbox.meter(Session(Some(Bytes::from_static(b"close"))));
+        let first = match next(&mut metered) {
+            Poll::Ready(Some(Ok(chunk))) => chunk,
+            other => panic!("expected a frame, got {other:?}"),
+        };
+        // A final text frame of two bytes, unmasked.
+        assert_eq!(&first[..], b"\x81\x02hi");
+        let second = match next(&mut metered) {
+            Poll::Ready(Some(Ok(chunk))) => chunk,
+            other => panic!("expected a frame, got {other:?}"),
+        };
+        assert_eq!(second.as_ptr(), first.as_ptr(), "one encoding, shared");
+        match next(&mut metered) {
+            Poll::Ready(Some(Ok(chunk))) => assert_eq!(&chunk[..], b"close"),
+            other => panic!("expected the session's chunk, got {other:?}"),
+        }
+        assert!(next(&mut metered).is_pending());
+        assert_eq!(outbox.backlog().pending(), 0);
+    }
+}

@@ -1,0 +1,309 @@
+//! The long-polling transport's HTTP endpoints, for browsers and proxies
+//! without WebSocket. They carry exactly the protocol frames the WebSocket
+//! carries; see `docs/PROTOCOL.md`:
+//! - `POST /poll/open`: body is a `join` frame; answers the session token and
+//!   the first batch (the welcome, or the error).
+//! - `GET /poll?cursor=N`: frames after N, waiting up to `--poll-wait-secs` for one.
+//! - `POST /poll/send`: body is one client frame or an array of them.
+//! - `POST /poll/close`: ends the session; the user leaves.
+//!
+//! The session token travels in the `Parley-Session` header, never in the
+//! URL, so that it does not end up in proxy access logs.
+
+use std::sync::Arc;
+
+use actix::prelude::*;
+use actix_web::{web, HttpRequest, HttpResponse};
+use bytes::Bytes;
+use serde::Deserialize;
+use tokio::sync::oneshot;
+
+use crate::app::AppState;
+use crate::core::backplane::LeftWhy;
+use crate::core::ids;
+use crate::delivery::backlog::Backlog;
+use crate::delivery::hub::{self, Sink};
+use crate::delivery::member::PollFeed;
+use crate::http::client_addr::client_addr;
+use crate::http::error::HttpError;
+use crate::protocol::{parse_client_frame, parse_client_value, ClientFrame};
+use crate::room_server::chat_room::{
+    next_member_id, now_ms, Attach, Connect, Disconnect, FindPoll, Inbound,
+};
+use crate::transport::poll::registry::SessionRef;
+use crate::transport::poll::session::{seq_of, Batch, End, Heard, Poll, PollSession, Sessions};
+
+/// A session as the routes reach it.
+type Session = SessionRef<Addr<PollSession>>;
+
+/// The header that carries the session token.
+pub(crate) const SESSION_HEADER: &str = "Parley-Session";
+
+/// Most frames one `send` may carry.
+pub(crate) const MAX_FRAMES_PER_SEND: usize = 32;
+
+/// Query of a poll.
+#[derive(Debug, Deserialize)]
+pub(crate) struct PollQuery {
+    /// The last frame number the client has received (0 at first).
+    #[serde(default)]
+    pub(crate) cursor: u64,
+}
+
+fn json(body: String) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .insert_header(("Cache-Control", "no-store"))
+        // Tells nginx not to buffer the answer of a long poll.
+        .insert_header(("X-Accel-Buffering", "no"))
+        .body(body)
+}
+
+fn guard(req: &HttpRequest, state: &AppState) -> Result<std::net::IpAddr, HttpError> {
+    if !state.transports.polling {
+        return Err(HttpError::TransportDisabled("polling"));
+    }
+    let client = client_addr(req, &state.trusted_proxies);
+    state.origins.check(req, client.host.as_deref())?;
+    Ok(client.ip)
+}
+
+/// The session a request names: served here already, or, when another
+/// instance opened it, adopted from its record in the backplane. `cursor`
+/// is the poll's, `None` for a send or a close.
+async fn session_of(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    sessions: &web::Data<Sessions>,
+    ip: std::net::IpAddr,
+    cursor: Option<u64>,
+) -> Result<Session, HttpError> {
+    let token = req
+        .headers()
+        .get(SESSION_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|t| ids::is_well_formed(t))
+        .ok_or(HttpError::UnknownSession)?;
+    if let Some(session) = sessions.get(token) {
+        return Ok(session);
+    }
+    let token: Arc<str> = Arc::from(token);
+    let record = match state
+        .room
+        .send(FindPoll {
+            poll: token.clone(),
+        })
+        .await
+    {
+        Ok(Ok(Some(record))) => record,
+        Ok(Err(_)) => return Err(HttpError::Degraded),
+        _ => return Err(HttpError::UnknownSession),
+    };
+    let id = next_member_id();
+    let backlog = Backlog::default();
+    let start = || {
+        let (state, sessions) = (state.clone(), sessions.clone());
+        PollSession::new(
+            id,
+            token.clone(),
+            state,
+            sessions,
+            backlog.clone(),
+            now_ms(),
+            cursor,
+        )
+        .start()
+    };
+    let (session, started) = sessions
+        .adopt(ip, token.clone(), id, start)
+        .map_err(|refused| {
+            log::info!("refused to serve a polling session for {ip}: {refused:?}");
+            HttpError::TooManySessions
+        })?;
+    if started {
+        connect(state, &session, token, backlog);
+        state.room.do_send(Attach {
+            id,
+            record,
+            after: cursor.map_or(u64::MAX, seq_of),
+        });
+    }
+    Ok(session)
+}
+
+/// Registers a session just started here with this thread's hub, then
+/// tells the room about it; anything the room sends it comes through the
+/// hub.
+fn connect(state: &AppState, session: &Session, token: Arc<str>, backlog: Backlog) {
+    let feed = session.addr.clone().recipient();
+    let close = session.addr.clone().recipient();
+    let hub = hub::join(
+        session.id,
+        close,
+        Sink::Poll { feed, backlog },
+        &state.delivery,
+    );
+    state.room.do_send(Connect {
+        id: session.id,
+        hub,
+        poll: Some(token),
+    });
+}
+
+async fn read_body(payload: web::Payload, limit: usize) -> Result<Bytes, HttpError> {
+    match payload.to_bytes_limited(limit).await {
+        Ok(Ok(body)) => Ok(body),
+        Ok(Err(err)) => Err(HttpError::BadRequest(format!(
+            "could not read the body: {err}"
+        ))),
+        Err(_) => Err(HttpError::BodyTooLarge(limit)),
+    }
+}
+
+fn utf8(body: &Bytes) -> Result<&str, HttpError> {
+    std::str::from_utf8(body).map_err(|_| HttpError::BadRequest("the body is not UTF-8".into()))
+}
+
+async fn poll_once(session: &Session, cursor: u64) -> Result<Batch, HttpError> {
+    let (reply, answer) = oneshot::channel();
+    session.addr.do_send(Poll { cursor, reply });
+    match answer.await {
+        Ok(Ok(batch)) => Ok(batch),
+        Ok(Err(retry_ms)) => Err(HttpError::RateLimited(retry_ms)),
+        Err(_) => Err(HttpError::UnknownSession),
+    }
+}
+
+/// `POST /poll/open`.
+pub(crate) async fn open(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+    sessions: web::Data<Sessions>,
+) -> Result<HttpResponse, HttpError> {
+    let ip = guard(&req, &state)?;
+    let body = read_body(payload, state.limits.max_frame_bytes).await?;
+    let join = match parse_client_frame(utf8(&body)?) {
+        Ok(frame @ ClientFrame::Join { .. }) => frame,
+        Ok(_) => {
+            return Err(HttpError::BadRequest(
+                "a session opens with a join frame".into(),
+            ))
+        }
+        Err(refusal) => return Err(HttpError::BadRequest(refusal.message)),
+    };
+    let token: Arc<str> = Arc::from(ids::new_secret());
+    let id = next_member_id();
+    let backlog = Backlog::default();
+    let start = || {
+        let (state, sessions) = (state.clone(), sessions.clone());
+        PollSession::new(
+            id,
+            token.clone(),
+            state,
+            sessions,
+            backlog.clone(),
+            now_ms(),
+            Some(0),
+        )
+        .start()
+    };
+    let session = sessions
+        .open(ip, token.clone(), id, start)
+        .map_err(|refused| {
+            log::info!("refused a polling session for {ip}: {refused:?}");
+            HttpError::TooManySessions
+        })?;
+    // Connect and join from here, in this order, so the room cannot see the
+    // join before the member.
+    connect(&state, &session, token.clone(), backlog);
+    state.room.do_send(Inbound { id, frame: join });
+    let batch = poll_once(&session, 0).await?;
+    Ok(json(batch.to_json(Some(&token))))
+}
+
+/// `GET /poll?cursor=N`.
+pub(crate) async fn poll(
+    req: HttpRequest,
+    query: web::Query<PollQuery>,
+    state: web::Data<AppState>,
+    sessions: web::Data<Sessions>,
+) -> Result<HttpResponse, HttpError> {
+    let ip = guard(&req, &state)?;
+    let session = session_of(&req, &state, &sessions, ip, Some(query.cursor)).await?;
+    Ok(json(poll_once(&session, query.cursor).await?.to_json(None)))
+}
+
+/// `POST /poll/send`.
+pub(crate) async fn send(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+    sessions: web::Data<Sessions>,
+) -> Result<HttpResponse, HttpError> {
+    let ip = guard(&req, &state)?;
+    let session = session_of(&req, &state, &sessions, ip, None).await?;
+    let body = read_body(payload, state.limits.max_frame_bytes).await?;
+    let text = utf8(&body)?;
+    session.addr.do_send(Heard);
+    // One frame, or an array of frames sent in order; the body is parsed
+    // once, and each frame read from what that parse built.
+    let frames = match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(serde_json::Value::Array(list)) if list.len() > MAX_FRAMES_PER_SEND => {
+            return Err(HttpError::BadRequest(format!(
+                "at most {MAX_FRAMES_PER_SEND} frames per send"
+            )))
+        }
+        Ok(serde_json::Value::Array(list)) => list.into_iter().map(parse_client_value).collect(),
+        Ok(value) => vec![parse_client_value(value)],
+        // Not JSON: refused the way a WebSocket frame would be.
+        Err(_) => vec![parse_client_frame(text)],
+    };
+    let accepted = frames.len();
+    // The answer waits until the room has handled the frames, so that sends
+    // made one after another are handled in that order even when each goes
+    // to another instance.
+    for frame in frames {
+        match frame {
+            Ok(frame) => {
+                let _ = state
+                    .room
+                    .send(Inbound {
+                        id: session.id,
+                        frame,
+                    })
+                    .await;
+            }
+            Err(refusal) => {
+                state.metrics.error(refusal.code);
+                session
+                    .addr
+                    .do_send(PollFeed::Reply(refusal.frame().encode()));
+            }
+        }
+    }
+    Ok(json(
+        serde_json::json!({ "accepted": accepted }).to_string(),
+    ))
+}
+
+/// `POST /poll/close`.
+pub(crate) async fn close(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    sessions: web::Data<Sessions>,
+) -> Result<HttpResponse, HttpError> {
+    let ip = guard(&req, &state)?;
+    let session = session_of(&req, &state, &sessions, ip, None).await?;
+    session.addr.do_send(End);
+    // The member has left, and the session is forgotten on every instance,
+    // before the answer: a request right after it, anywhere, finds nothing.
+    let _ = state
+        .room
+        .send(Disconnect {
+            id: session.id,
+            why: Some(LeftWhy::Gone),
+        })
+        .await;
+    Ok(HttpResponse::NoContent().finish())
+}
