@@ -9,13 +9,12 @@
 //! The batch cursor is treated as opaque: every poll echoes the last cursor
 //! a server returned, from whichever instance. The only thing assumed of it
 //! is what the cluster promises, that it never goes back. Waits are bounded
-//! like `poll.rs`'s; the HTTP layer here is the same.
-
-use std::collections::VecDeque;
+//! like `poll.rs`'s, and received frames kept in the same [`Received`]; the
+//! HTTP layer here is the same.
 
 use serde_json::{json, Value};
 
-use crate::common::poll::SESSION;
+use crate::common::poll::{Received, SESSION};
 use crate::common::ws::PATIENCE;
 
 /// What a request was.
@@ -41,9 +40,8 @@ pub struct RoundRobinPoll {
     pub session: String,
     /// The cursor of the last batch received, from whichever instance.
     pub cursor: u64,
-    queue: VecDeque<Value>,
-    /// The `closed` member of the last batch that had one.
-    pub closed: Option<Value>,
+    /// What the batches brought, not yet read.
+    pub received: Received,
     /// Every request made, with the index of the base it went to.
     pub served: Vec<(Request, usize)>,
 }
@@ -74,12 +72,11 @@ impl RoundRobinPoll {
                 .expect("a session token")
                 .to_owned(),
             cursor: 0,
-            queue: VecDeque::new(),
-            closed: None,
+            received: Received::default(),
             served: vec![(Request::Open, 0)],
         };
         client.take(&batch);
-        let first = client.queue.pop_front().expect("open answers with a frame");
+        let first = client.received.pop().expect("open answers with a frame");
         (client, first)
     }
 
@@ -91,11 +88,7 @@ impl RoundRobinPoll {
             self.cursor
         );
         self.cursor = cursor;
-        self.queue
-            .extend(batch["frames"].as_array().expect("frames").iter().cloned());
-        if !batch["closed"].is_null() {
-            self.closed = Some(batch["closed"].clone());
-        }
+        self.received.take(batch);
     }
 
     /// The next base for `kind`, recorded as serving it.
@@ -161,10 +154,9 @@ impl RoundRobinPoll {
     pub async fn next(&mut self) -> Value {
         let deadline = tokio::time::Instant::now() + PATIENCE * 3;
         loop {
-            if let Some(frame) = self.queue.pop_front() {
+            if let Some(frame) = self.received.pop() {
                 return frame;
             }
-            assert!(self.closed.is_none(), "session closed: {:?}", self.closed);
             assert!(tokio::time::Instant::now() < deadline, "no frame arrived");
             self.poll().await;
         }
