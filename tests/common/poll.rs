@@ -1,17 +1,24 @@
 //! A test long-polling client over real HTTP (reqwest). It keeps the
-//! session token and the cursor as a browser would, and offers the same
-//! `next`/`expect`/`until` helpers as the WebSocket client. [`Received`],
-//! the frames batches have brought and not yet read, serves the
-//! round-robin polling client too.
+//! session token and the cursor as a browser would; it receives by polling
+//! whenever it has no frame left from the last batch, and gets `next`,
+//! `expect`, `until` and the hang guard from [`Inbox`], like the WebSocket
+//! client. [`Received`], the frames batches have brought and not yet read,
+//! serves the round-robin polling client too.
 
 use std::collections::VecDeque;
+use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use super::ws::PATIENCE;
+use super::inbox::{Inbox, PATIENCE};
 
 /// The session header.
 pub const SESSION: &str = "Parley-Session";
+
+/// How long a polling client waits for a frame: three times a WebSocket
+/// client's, as these clients always have, since a wait may span polls
+/// that the server holds open.
+pub const POLL_PATIENCE: Duration = PATIENCE.saturating_mul(3);
 
 /// Frames that polled batches brought and the test has not read yet.
 #[derive(Default)]
@@ -175,35 +182,6 @@ impl PollClient {
             .unwrap()
     }
 
-    /// The next frame, polling as needed.
-    pub async fn next(&mut self) -> Value {
-        let deadline = tokio::time::Instant::now() + PATIENCE * 3;
-        loop {
-            if let Some(frame) = self.received.pop() {
-                return frame;
-            }
-            assert!(tokio::time::Instant::now() < deadline, "no frame arrived");
-            self.poll().await;
-        }
-    }
-
-    /// The next frame, which must be of type `kind`.
-    pub async fn expect(&mut self, kind: &str) -> Value {
-        let frame = self.next().await;
-        assert_eq!(frame["type"], kind, "expected {kind}, got {frame}");
-        frame
-    }
-
-    /// Skips frames until one of type `kind`.
-    pub async fn until(&mut self, kind: &str) -> Value {
-        loop {
-            let frame = self.next().await;
-            if frame["type"] == kind {
-                return frame;
-            }
-        }
-    }
-
     /// Says `text` and returns (message, ack).
     pub async fn say(&mut self, text: &str, reference: &str) -> (Value, Value) {
         let response = self
@@ -223,5 +201,19 @@ impl PollClient {
             .send()
             .await
             .unwrap()
+    }
+}
+
+impl Inbox for PollClient {
+    const PATIENCE: Duration = POLL_PATIENCE;
+
+    /// The next frame of the last batch, polling for more as needed.
+    async fn arrival(&mut self) -> Value {
+        loop {
+            if let Some(frame) = self.received.pop() {
+                return frame;
+            }
+            self.poll().await;
+        }
     }
 }

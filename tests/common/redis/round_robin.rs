@@ -8,14 +8,17 @@
 //!
 //! The batch cursor is treated as opaque: every poll echoes the last cursor
 //! a server returned, from whichever instance. The only thing assumed of it
-//! is what the cluster promises, that it never goes back. Waits are bounded
-//! like `poll.rs`'s, and received frames kept in the same [`Received`]; the
-//! HTTP layer here is the same.
+//! is what the cluster promises, that it never goes back. It receives as
+//! `poll.rs`'s client does (the same [`Received`] frames, the same
+//! patience) and gets `next`, `expect` and `until` from [`Inbox`]; the HTTP
+//! layer here is the same.
+
+use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::common::poll::{Received, SESSION};
-use crate::common::ws::PATIENCE;
+use crate::common::inbox::{Inbox, PATIENCE};
+use crate::common::poll::{Received, POLL_PATIENCE, SESSION};
 
 /// What a request was.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -150,25 +153,6 @@ impl RoundRobinPoll {
             .await
     }
 
-    /// The next frame, polling as needed.
-    pub async fn next(&mut self) -> Value {
-        let deadline = tokio::time::Instant::now() + PATIENCE * 3;
-        loop {
-            if let Some(frame) = self.received.pop() {
-                return frame;
-            }
-            assert!(tokio::time::Instant::now() < deadline, "no frame arrived");
-            self.poll().await;
-        }
-    }
-
-    /// The next frame, which must be of type `kind`.
-    pub async fn expect(&mut self, kind: &str) -> Value {
-        let frame = self.next().await;
-        assert_eq!(frame["type"], kind, "expected {kind}, got {frame}");
-        frame
-    }
-
     /// Closes the session at the next send base; returns the HTTP status.
     pub async fn close(&mut self) -> u16 {
         let base = self.base(Request::Close);
@@ -180,5 +164,19 @@ impl RoundRobinPoll {
             .expect("close")
             .status()
             .as_u16()
+    }
+}
+
+impl Inbox for RoundRobinPoll {
+    const PATIENCE: Duration = POLL_PATIENCE;
+
+    /// The next frame of the last batch, polling the next base as needed.
+    async fn arrival(&mut self) -> Value {
+        loop {
+            if let Some(frame) = self.received.pop() {
+                return frame;
+            }
+            self.poll().await;
+        }
     }
 }
