@@ -9,6 +9,7 @@
 
 mod common;
 
+use common::inbox::Inbox;
 use common::ws::{Client, Ended};
 use common::TestServer;
 use serde_json::{json, Value};

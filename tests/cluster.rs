@@ -20,6 +20,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use common::inbox::Inbox;
 use common::nginx::Nginx;
 use common::poll::PollClient;
 use common::redis::instance::Instance;
@@ -111,36 +112,12 @@ async fn await_frame(client: &mut Client, kind: &str) -> Value {
     }
 }
 
-/// Any test client, WebSocket or polling, seen as a stream of frames.
-trait Inbox {
-    /// The next frame it receives (each client has its own hang guard).
-    async fn next_frame(&mut self) -> Value;
-}
-
-impl Inbox for Client {
-    async fn next_frame(&mut self) -> Value {
-        self.next().await
-    }
-}
-
-impl Inbox for PollClient {
-    async fn next_frame(&mut self) -> Value {
-        self.next().await
-    }
-}
-
-impl Inbox for RoundRobinPoll {
-    async fn next_frame(&mut self) -> Value {
-        self.next().await
-    }
-}
-
 /// Reads until exactly `messages` messages and `acks` acks have come, in
 /// arrival order; any other frame, or one too many, fails the test.
 async fn gather(inbox: &mut impl Inbox, messages: usize, acks: usize) -> (Vec<Value>, Vec<Value>) {
     let (mut got, mut acked) = (Vec::new(), Vec::new());
     while got.len() < messages || acked.len() < acks {
-        let frame = inbox.next_frame().await;
+        let frame = inbox.next().await;
         let (list, wanted) = match frame["type"].as_str() {
             Some("message") => (&mut got, messages),
             Some("ack") => (&mut acked, acks),

@@ -7,6 +7,7 @@
 
 mod common;
 
+use common::inbox::Inbox;
 use common::ws::{Client, Ended};
 use serde_json::{json, Value};
 

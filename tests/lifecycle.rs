@@ -10,6 +10,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use clap::CommandFactory;
+use common::inbox::Inbox;
 use common::ws::{Client, Ended};
 use serde_json::{json, Value};
 

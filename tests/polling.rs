@@ -4,6 +4,7 @@
 
 mod common;
 
+use common::inbox::Inbox;
 use common::poll::PollClient;
 use common::ws::{Client, Ended};
 use serde_json::{json, Value};

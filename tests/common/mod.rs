@@ -1,10 +1,13 @@
 //! Shared test harness: starts the real server on port 0 in a thread of its
-//! own (with its own actix system, as the binary runs it) and gives tests a
-//! real WebSocket client over a real socket. Each integration test binary
+//! own (with its own actix system, as the binary runs it) and gives tests
+//! real clients over real sockets: WebSocket (`ws`) and long-polling
+//! (`poll`, and `redis::round_robin` across instances), which share their
+//! waiting helpers through `inbox::Inbox`. Each integration test binary
 //! includes this module; not every binary uses every helper.
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod inbox;
 pub mod nginx;
 pub mod poll;
 pub mod redis;
@@ -124,7 +127,7 @@ impl TestServer {
     /// seen a frame may read the previous value; this waits for the new one.
     /// The bound is a hang guard, not a timing assertion.
     pub async fn wait_metric(&self, series: &str, expected: f64) {
-        let deadline = tokio::time::Instant::now() + ws::PATIENCE;
+        let deadline = tokio::time::Instant::now() + inbox::PATIENCE;
         loop {
             let value = self.metric(series).await;
             if value == expected {

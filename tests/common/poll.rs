@@ -1,15 +1,56 @@
 //! A test long-polling client over real HTTP (reqwest). It keeps the
-//! session token and the cursor as a browser would, and offers the same
-//! `next`/`expect`/`until` helpers as the WebSocket client.
+//! session token and the cursor as a browser would; it receives by polling
+//! whenever it has no frame left from the last batch, and gets `next`,
+//! `expect`, `until` and the hang guard from [`Inbox`], like the WebSocket
+//! client. [`Received`], the frames batches have brought and not yet read,
+//! serves the round-robin polling client too.
 
 use std::collections::VecDeque;
+use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use super::ws::PATIENCE;
+use super::inbox::{Inbox, PATIENCE};
 
 /// The session header.
 pub const SESSION: &str = "Parley-Session";
+
+/// How long a polling client waits for a frame: three times a WebSocket
+/// client's, as these clients always have, since a wait may span polls
+/// that the server holds open.
+pub const POLL_PATIENCE: Duration = PATIENCE.saturating_mul(3);
+
+/// Frames that polled batches brought and the test has not read yet.
+#[derive(Default)]
+pub struct Received {
+    queue: VecDeque<Value>,
+    /// The `closed` member of the last batch that had one.
+    pub closed: Option<Value>,
+}
+
+impl Received {
+    /// Queues a batch's frames and notes its `closed`, if it has one.
+    pub fn take(&mut self, batch: &Value) {
+        self.queue
+            .extend(batch["frames"].as_array().expect("frames").iter().cloned());
+        if !batch["closed"].is_null() {
+            self.closed = Some(batch["closed"].clone());
+        }
+    }
+
+    /// The oldest frame not yet read, or `None` if the client must poll for
+    /// more. Fails the test if none is left and the session was closed, as
+    /// no poll would bring another.
+    pub fn pop(&mut self) -> Option<Value> {
+        let frame = self.queue.pop_front();
+        assert!(
+            frame.is_some() || self.closed.is_none(),
+            "session closed: {:?}",
+            self.closed
+        );
+        frame
+    }
+}
 
 /// One polling client.
 pub struct PollClient {
@@ -19,9 +60,8 @@ pub struct PollClient {
     pub session: String,
     /// The cursor of the last batch received.
     pub cursor: u64,
-    queue: VecDeque<Value>,
-    /// The `closed` member of the last batch that had one.
-    pub closed: Option<Value>,
+    /// What the batches brought, not yet read.
+    pub received: Received,
 }
 
 impl PollClient {
@@ -33,8 +73,7 @@ impl PollClient {
             base: base.to_owned(),
             session: self.session.clone(),
             cursor: self.cursor,
-            queue: VecDeque::new(),
-            closed: None,
+            received: Received::default(),
         }
     }
 
@@ -70,21 +109,16 @@ impl PollClient {
                 .expect("a session token")
                 .to_owned(),
             cursor: 0,
-            queue: VecDeque::new(),
-            closed: None,
+            received: Received::default(),
         };
         client.take(&body);
-        let first = client.queue.pop_front().expect("open answers with a frame");
+        let first = client.received.pop().expect("open answers with a frame");
         (client, first)
     }
 
     fn take(&mut self, batch: &Value) {
         self.cursor = batch["cursor"].as_u64().expect("a cursor");
-        self.queue
-            .extend(batch["frames"].as_array().expect("frames").iter().cloned());
-        if !batch["closed"].is_null() {
-            self.closed = Some(batch["closed"].clone());
-        }
+        self.received.take(batch);
     }
 
     /// One raw poll at `cursor`: the HTTP response.
@@ -148,36 +182,6 @@ impl PollClient {
             .unwrap()
     }
 
-    /// The next frame, polling as needed.
-    pub async fn next(&mut self) -> Value {
-        let deadline = tokio::time::Instant::now() + PATIENCE * 3;
-        loop {
-            if let Some(frame) = self.queue.pop_front() {
-                return frame;
-            }
-            assert!(self.closed.is_none(), "session closed: {:?}", self.closed);
-            assert!(tokio::time::Instant::now() < deadline, "no frame arrived");
-            self.poll().await;
-        }
-    }
-
-    /// The next frame, which must be of type `kind`.
-    pub async fn expect(&mut self, kind: &str) -> Value {
-        let frame = self.next().await;
-        assert_eq!(frame["type"], kind, "expected {kind}, got {frame}");
-        frame
-    }
-
-    /// Skips frames until one of type `kind`.
-    pub async fn until(&mut self, kind: &str) -> Value {
-        loop {
-            let frame = self.next().await;
-            if frame["type"] == kind {
-                return frame;
-            }
-        }
-    }
-
     /// Says `text` and returns (message, ack).
     pub async fn say(&mut self, text: &str, reference: &str) -> (Value, Value) {
         let response = self
@@ -197,5 +201,19 @@ impl PollClient {
             .send()
             .await
             .unwrap()
+    }
+}
+
+impl Inbox for PollClient {
+    const PATIENCE: Duration = POLL_PATIENCE;
+
+    /// The next frame of the last batch, polling for more as needed.
+    async fn arrival(&mut self) -> Value {
+        loop {
+            if let Some(frame) = self.received.pop() {
+                return frame;
+            }
+            self.poll().await;
+        }
     }
 }

@@ -1,8 +1,7 @@
 //! A test WebSocket client (tokio-tungstenite) that speaks Parley's JSON
-//! frames. Waiting is event-driven: `next` returns the next frame as soon as
-//! it arrives; the timeout only turns a hang into a readable failure.
-
-use std::time::Duration;
+//! frames. It receives by reading the socket, skipping the server's
+//! heartbeat pings; `next`, `expect`, `until` and the hang guard come from
+//! [`Inbox`]. It can also report how a connection ended.
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
@@ -11,9 +10,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-/// How long a test waits for a frame before it fails (a hang guard, not a
-/// timing assertion).
-pub const PATIENCE: Duration = Duration::from_secs(10);
+use super::inbox::{within, Inbox, PATIENCE};
 
 /// One connected client.
 pub struct Client {
@@ -58,45 +55,6 @@ impl Client {
         self.socket.send(message).await.expect("send");
     }
 
-    /// The next JSON frame from the server.
-    pub async fn next(&mut self) -> Value {
-        // One deadline for the whole wait: the server's heartbeat pings
-        // arrive every few seconds and must not restart the clock, or a
-        // frame that never comes would hang the test instead of failing it.
-        let deadline = tokio::time::Instant::now() + PATIENCE;
-        loop {
-            let message = tokio::time::timeout_at(deadline, self.socket.next())
-                .await
-                .expect("a frame arrives in time")
-                .expect("connection still open")
-                .expect("valid websocket message");
-            match message {
-                Message::Text(text) => {
-                    return serde_json::from_str(&text).expect("server sends JSON")
-                }
-                Message::Ping(_) | Message::Pong(_) => continue,
-                other => panic!("unexpected message {other:?}"),
-            }
-        }
-    }
-
-    /// The next frame, which must be of type `kind`.
-    pub async fn expect(&mut self, kind: &str) -> Value {
-        let frame = self.next().await;
-        assert_eq!(frame["type"], kind, "expected {kind}, got {frame}");
-        frame
-    }
-
-    /// Skips frames until one of type `kind`; returns it.
-    pub async fn until(&mut self, kind: &str) -> Value {
-        loop {
-            let frame = self.next().await;
-            if frame["type"] == kind {
-                return frame;
-            }
-        }
-    }
-
     /// Says `text` with reference `reference` and returns (message, ack).
     pub async fn say(&mut self, text: &str, reference: &str) -> (Value, Value) {
         self.send(json!({"type": "say", "text": text, "ref": reference}))
@@ -108,23 +66,22 @@ impl Client {
 
     /// The next JSON frame, or how the connection ended instead.
     pub async fn next_or_end(&mut self) -> Result<Value, Ended> {
-        // One deadline, for the same reason as in `next`.
-        let deadline = tokio::time::Instant::now() + PATIENCE;
-        loop {
-            match tokio::time::timeout_at(deadline, self.socket.next())
-                .await
-                .expect("a frame or the end arrives in time")
-            {
-                Some(Ok(Message::Text(text))) => {
-                    return Ok(serde_json::from_str(&text).expect("server sends JSON"))
+        // One guard for the whole wait, as in `next`.
+        within(PATIENCE, "a frame or the end", async {
+            loop {
+                match self.socket.next().await {
+                    Some(Ok(Message::Text(text))) => {
+                        return Ok(serde_json::from_str(&text).expect("server sends JSON"))
+                    }
+                    Some(Ok(Message::Close(frame))) => {
+                        return Err(Ended::Closed(frame.map_or(1005, |f| u16::from(f.code))));
+                    }
+                    Some(Ok(_)) => continue,
+                    Some(Err(_)) | None => return Err(Ended::Dropped),
                 }
-                Some(Ok(Message::Close(frame))) => {
-                    return Err(Ended::Closed(frame.map_or(1005, |f| u16::from(f.code))));
-                }
-                Some(Ok(_)) => continue,
-                Some(Err(_)) | None => return Err(Ended::Dropped),
             }
-        }
+        })
+        .await
     }
 
     /// Reads until the connection ends; reports how.
@@ -170,17 +127,6 @@ impl Client {
         self.send_raw(Message::text(text)).await;
     }
 
-    /// The next frame, which must be an error with this code.
-    pub async fn expect_error(&mut self, code: &str) -> Value {
-        let frame = self.expect("error").await;
-        assert_eq!(frame["code"], code, "expected error {code}, got {frame}");
-        assert!(
-            frame["message"].as_str().is_some_and(|m| !m.is_empty()),
-            "an error explains itself: {frame}"
-        );
-        frame
-    }
-
     /// Pings and asserts the pong is the very next frame: nothing else was
     /// queued for this client before the server handled the ping.
     pub async fn expect_nothing_pending(&mut self) {
@@ -190,5 +136,28 @@ impl Client {
             frame["type"], "pong",
             "expected nothing before pong, got {frame}"
         );
+    }
+}
+
+impl Inbox for Client {
+    /// Reads the socket until a text frame. Heartbeat pings and pongs are
+    /// skipped, but they do not restart the guard around this wait, so a
+    /// frame that never comes fails the test instead of hanging it.
+    async fn arrival(&mut self) -> Value {
+        loop {
+            let message = self
+                .socket
+                .next()
+                .await
+                .expect("connection still open")
+                .expect("valid websocket message");
+            match message {
+                Message::Text(text) => {
+                    return serde_json::from_str(&text).expect("server sends JSON")
+                }
+                Message::Ping(_) | Message::Pong(_) => continue,
+                other => panic!("unexpected message {other:?}"),
+            }
+        }
     }
 }

@@ -8,15 +8,17 @@
 //!
 //! The batch cursor is treated as opaque: every poll echoes the last cursor
 //! a server returned, from whichever instance. The only thing assumed of it
-//! is what the cluster promises, that it never goes back. Waits are bounded
-//! like `poll.rs`'s; the HTTP layer here is the same.
+//! is what the cluster promises, that it never goes back. It receives as
+//! `poll.rs`'s client does (the same [`Received`] frames, the same
+//! patience) and gets `next`, `expect` and `until` from [`Inbox`]; the HTTP
+//! layer here is the same.
 
-use std::collections::VecDeque;
+use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::common::poll::SESSION;
-use crate::common::ws::PATIENCE;
+use crate::common::inbox::{Inbox, PATIENCE};
+use crate::common::poll::{Received, POLL_PATIENCE, SESSION};
 
 /// What a request was.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,9 +43,8 @@ pub struct RoundRobinPoll {
     pub session: String,
     /// The cursor of the last batch received, from whichever instance.
     pub cursor: u64,
-    queue: VecDeque<Value>,
-    /// The `closed` member of the last batch that had one.
-    pub closed: Option<Value>,
+    /// What the batches brought, not yet read.
+    pub received: Received,
     /// Every request made, with the index of the base it went to.
     pub served: Vec<(Request, usize)>,
 }
@@ -74,12 +75,11 @@ impl RoundRobinPoll {
                 .expect("a session token")
                 .to_owned(),
             cursor: 0,
-            queue: VecDeque::new(),
-            closed: None,
+            received: Received::default(),
             served: vec![(Request::Open, 0)],
         };
         client.take(&batch);
-        let first = client.queue.pop_front().expect("open answers with a frame");
+        let first = client.received.pop().expect("open answers with a frame");
         (client, first)
     }
 
@@ -91,11 +91,7 @@ impl RoundRobinPoll {
             self.cursor
         );
         self.cursor = cursor;
-        self.queue
-            .extend(batch["frames"].as_array().expect("frames").iter().cloned());
-        if !batch["closed"].is_null() {
-            self.closed = Some(batch["closed"].clone());
-        }
+        self.received.take(batch);
     }
 
     /// The next base for `kind`, recorded as serving it.
@@ -157,26 +153,6 @@ impl RoundRobinPoll {
             .await
     }
 
-    /// The next frame, polling as needed.
-    pub async fn next(&mut self) -> Value {
-        let deadline = tokio::time::Instant::now() + PATIENCE * 3;
-        loop {
-            if let Some(frame) = self.queue.pop_front() {
-                return frame;
-            }
-            assert!(self.closed.is_none(), "session closed: {:?}", self.closed);
-            assert!(tokio::time::Instant::now() < deadline, "no frame arrived");
-            self.poll().await;
-        }
-    }
-
-    /// The next frame, which must be of type `kind`.
-    pub async fn expect(&mut self, kind: &str) -> Value {
-        let frame = self.next().await;
-        assert_eq!(frame["type"], kind, "expected {kind}, got {frame}");
-        frame
-    }
-
     /// Closes the session at the next send base; returns the HTTP status.
     pub async fn close(&mut self) -> u16 {
         let base = self.base(Request::Close);
@@ -188,5 +164,19 @@ impl RoundRobinPoll {
             .expect("close")
             .status()
             .as_u16()
+    }
+}
+
+impl Inbox for RoundRobinPoll {
+    const PATIENCE: Duration = POLL_PATIENCE;
+
+    /// The next frame of the last batch, polling the next base as needed.
+    async fn arrival(&mut self) -> Value {
+        loop {
+            if let Some(frame) = self.received.pop() {
+                return frame;
+            }
+            self.poll().await;
+        }
     }
 }
