@@ -5,16 +5,17 @@
 //! folder is a layer, and imports point only down this list:
 //!
 //! - `main.rs` wires: configuration, logging, run. `server.rs` binds,
-//!   mounts the routes and owns the one shutdown path; `app.rs` is the
-//!   state every handler shares; `config.rs` is the whole configuration.
+//!   mounts the routes and owns the one shutdown path; `config.rs` is the
+//!   whole configuration.
 //! - `transport/` is thin. `transport/ws/`: the route and one actor per
 //!   WebSocket (`session.rs`), a heartbeat per thread (`heartbeat.rs`), the
 //!   upgraded connection outside actix-http's dispatcher (`upgrade.rs`) and
 //!   its raw socket (`socket.rs`). `transport/poll/`: the HTTP endpoints
 //!   (`routes.rs`), one actor per session (`session.rs`), the bounded token
 //!   map (`registry.rs`) and CORS for listed origins (`cors.rs`).
-//! - `http/` is the rest of the HTTP edge: origin check, client address,
-//!   the JSON error shape, the page and its assets, health and metrics.
+//! - `http/` is the rest of the HTTP edge: the state every handler shares
+//!   (`state.rs`), origin check, client address, the JSON error shape, the
+//!   page and its assets, health and metrics.
 //! - `room_server/` is the ChatRoom actor, owner of every room of this
 //!   instance, and its table of connections by hub.
 //! - `delivery/` owns "frames for member M reach M's client", for both
@@ -31,7 +32,6 @@
 //! The library exposes what the binary, the tests and the benchmark need:
 //! [`Config`], [`Server`] with its [`Stopper`], and [`Limits`].
 
-mod app;
 mod backplane;
 mod config;
 mod core;

@@ -20,12 +20,12 @@ use actix_web::dev::{
 use actix_web::rt::net::TcpStream;
 use actix_web::{web, App};
 
-use crate::app::AppState;
 use crate::backplane;
 use crate::config::Config;
 use crate::delivery::hub::HubSettings;
 use crate::http::error::HttpError;
 use crate::http::origin::OriginPolicy;
+use crate::http::state::AppState;
 use crate::http::{ops, page};
 use crate::metrics::Metrics;
 use crate::room_server::chat_room::{ChatRoom, Shutdown};

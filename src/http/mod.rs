@@ -1,10 +1,11 @@
 //! The HTTP edge that is not a transport: [`origin`] and [`client_addr`]
 //! (who is asking, and may they), [`error`] (the one JSON error shape and
 //! its status codes), [`page`] (the chat page and its assets) and [`ops`]
-//! (health, readiness, metrics). Handlers here read [`crate::app::AppState`].
+//! (health, readiness, metrics). Handlers here read [`crate::http::state::AppState`].
 
 pub(crate) mod client_addr;
 pub(crate) mod error;
 pub(crate) mod ops;
 pub(crate) mod origin;
 pub(crate) mod page;
+pub(crate) mod state;

@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering;
 use actix_web::{web, HttpResponse};
 use serde_json::json;
 
-use crate::app::AppState;
+use crate::http::state::AppState;
 
 /// `GET /healthz`: 200 while the server serves.
 pub async fn healthz() -> HttpResponse {

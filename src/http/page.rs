@@ -7,8 +7,8 @@
 use actix_web::{web, HttpResponse};
 use askama::Template;
 
-use crate::app::AppState;
 use crate::http::error::HttpError;
+use crate::http::state::AppState;
 
 /// The page's assets: name, content type, content.
 const ASSETS: [(&str, &str, &str); 2] = [

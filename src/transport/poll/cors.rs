@@ -12,8 +12,8 @@ use actix_web::http::Method;
 use actix_web::middleware::Next;
 use actix_web::{web, HttpResponse, ResponseError};
 
-use crate::app::AppState;
 use crate::http::error::HttpError;
+use crate::http::state::AppState;
 use crate::transport::poll::routes::SESSION_HEADER;
 
 /// How long a browser may cache a preflight answer, in seconds.

@@ -18,7 +18,6 @@ use bytes::Bytes;
 use serde::Deserialize;
 use tokio::sync::oneshot;
 
-use crate::app::AppState;
 use crate::core::backplane::LeftWhy;
 use crate::core::ids;
 use crate::delivery::backlog::Backlog;
@@ -26,6 +25,7 @@ use crate::delivery::hub::{self, Sink};
 use crate::delivery::member::PollFeed;
 use crate::http::client_addr::client_addr;
 use crate::http::error::HttpError;
+use crate::http::state::AppState;
 use crate::protocol::{parse_client_frame, parse_client_value, ClientFrame};
 use crate::room_server::chat_room::{
     next_member_id, now_ms, Attach, Connect, Disconnect, FindPoll, Inbound,

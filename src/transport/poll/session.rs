@@ -30,12 +30,12 @@ use bytestring::ByteString;
 use serde::Serialize;
 use tokio::sync::oneshot;
 
-use crate::app::AppState;
 use crate::core::backplane::LeftWhy;
 use crate::core::ids::MemberId;
 use crate::core::rules::rate_limit::RateBucket;
 use crate::delivery::backlog::Backlog;
 use crate::delivery::member::{Close, CloseKind, PollFeed};
+use crate::http::state::AppState;
 use crate::metrics::Transport;
 use crate::room_server::chat_room::{now_ms, Disconnect, Reattach};
 use crate::transport::poll::registry::PollRegistry;

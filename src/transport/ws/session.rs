@@ -10,13 +10,13 @@ use actix::prelude::*;
 use actix_web::{web, HttpRequest, HttpResponse};
 use actix_web_actors::ws;
 
-use crate::app::AppState;
 use crate::core::backplane::LeftWhy;
 use crate::delivery::hub::{self, Sink};
 use crate::delivery::member::{Close, CloseKind};
 use crate::delivery::outbox::Outbox;
 use crate::http::client_addr::client_addr;
 use crate::http::error::HttpError;
+use crate::http::state::AppState;
 use crate::protocol::{error, parse_client_frame, ErrorCode, ServerFrame};
 use crate::room_server::chat_room::{next_member_id, Connect, Disconnect, Inbound};
 use crate::transport::ws::heartbeat::{self, Beat, CLIENT_TIMEOUT};

@@ -1,7 +1,9 @@
 //! What every request handler shares: [`AppState`], built once by
 //! `server.rs` and handed to the routes as `web::Data`. It names the room
 //! server, the delivery settings and the HTTP edge's policies; it imports no
-//! transport, so every transport and handler can import it without a cycle.
+//! transport, so every transport and handler can import it without a cycle
+//! (it lives in `http/` because the origin policy does: a file at the top
+//! importing `http/` that `http/` imports back would be a cycle of folders).
 //! The long-polling transport keeps its session registry in app data of its
 //! own (`transport/poll/registry.rs`).
 
