@@ -20,75 +20,75 @@ pub struct Config {
     /// HTTP_PLATFORM_PORT (IIS HttpPlatformHandler), then ASPNETCORE_PORT
     /// (ASP.NET Core Module), then 3000.
     #[arg(long, env = "PORT")]
-    pub port: Option<u16>,
+    pub(crate) port: Option<u16>,
 
     /// Port handed over by IIS's HttpPlatformHandler.
     #[arg(long, env = "HTTP_PLATFORM_PORT", hide = true)]
-    pub http_platform_port: Option<u16>,
+    pub(crate) http_platform_port: Option<u16>,
 
     /// Port handed over by the ASP.NET Core Module.
     #[arg(long, env = "ASPNETCORE_PORT", hide = true)]
-    pub aspnetcore_port: Option<u16>,
+    pub(crate) aspnetcore_port: Option<u16>,
 
     /// Address to bind.
     #[arg(long, env = "PARLEY_BIND", default_value = "0.0.0.0")]
-    pub bind: IpAddr,
+    pub(crate) bind: IpAddr,
 
     /// HTTP worker threads; 0 means one per CPU core.
     #[arg(long, env = "PARLEY_WORKERS", default_value_t = 0)]
-    pub workers: usize,
+    pub(crate) workers: usize,
 
     /// Origins allowed to open a WebSocket, comma-separated (e.g.
     /// https://chat.example.com), or * for any. The page's own origin is
     /// always allowed; clients that send no Origin (non-browsers) are too.
     #[arg(long, env = "PARLEY_ALLOWED_ORIGINS", value_delimiter = ',')]
-    pub allowed_origins: Vec<String>,
+    pub(crate) allowed_origins: Vec<String>,
 
     /// Messages kept per room (for history on join and resume).
     #[arg(long, env = "PARLEY_HISTORY_SIZE", default_value_t = Limits::default().history_size)]
-    pub history_size: usize,
+    pub(crate) history_size: usize,
 
     /// Messages shown to someone joining afresh.
     #[arg(long, env = "PARLEY_HISTORY_ON_JOIN", default_value_t = Limits::default().history_on_join)]
-    pub history_on_join: usize,
+    pub(crate) history_on_join: usize,
 
     /// Longest message, in characters.
     #[arg(long, env = "PARLEY_MAX_MESSAGE_CHARS", default_value_t = Limits::default().max_message_chars)]
-    pub max_message_chars: usize,
+    pub(crate) max_message_chars: usize,
 
     /// Longest nickname, in characters.
     #[arg(long, env = "PARLEY_MAX_NICK_CHARS", default_value_t = Limits::default().max_nick_chars)]
-    pub max_nick_chars: usize,
+    pub(crate) max_nick_chars: usize,
 
     /// Largest client frame, in bytes; a larger WebSocket message closes the
     /// connection with 1009.
     #[arg(long, env = "PARLEY_MAX_FRAME_BYTES", default_value_t = Limits::default().max_frame_bytes)]
-    pub max_frame_bytes: usize,
+    pub(crate) max_frame_bytes: usize,
 
     /// Rooms held at once; past it the longest-idle empty room is forgotten.
     #[arg(long, env = "PARLEY_MAX_ROOMS", default_value_t = Limits::default().max_rooms)]
-    pub max_rooms: usize,
+    pub(crate) max_rooms: usize,
 
     /// Participants per room.
     #[arg(long, env = "PARLEY_MAX_ROOM_MEMBERS", default_value_t = Limits::default().max_room_members)]
-    pub max_room_members: usize,
+    pub(crate) max_room_members: usize,
 
     /// Frames one connection may send in a burst.
     #[arg(long, env = "PARLEY_RATE_BURST", default_value_t = Limits::default().rate_burst)]
-    pub rate_burst: u32,
+    pub(crate) rate_burst: u32,
 
     /// Frames per second one connection may sustain.
     #[arg(long, env = "PARLEY_RATE_PER_SEC", default_value_t = Limits::default().rate_per_sec)]
-    pub rate_per_sec: u32,
+    pub(crate) rate_per_sec: u32,
 
     /// Seconds a long-poll waits for a frame before answering empty.
     #[arg(long, env = "PARLEY_POLL_WAIT_SECS", default_value_t = Limits::default().poll_wait.as_secs())]
-    pub poll_wait_secs: u64,
+    pub(crate) poll_wait_secs: u64,
 
     /// Seconds without a poll after which a polling session ends (its user
     /// leaves); must be more than --poll-wait-secs.
     #[arg(long, env = "PARLEY_SESSION_GRACE_SECS", default_value_t = Limits::default().session_grace.as_secs())]
-    pub session_grace_secs: u64,
+    pub(crate) session_grace_secs: u64,
 
     /// Transports to offer, comma-separated. With `polling` alone, WebSocket
     /// upgrades are refused (403 transport_disabled) and the page falls back.
@@ -98,58 +98,58 @@ pub struct Config {
         value_delimiter = ',',
         default_value = "websocket,polling"
     )]
-    pub transports: Vec<TransportName>,
+    pub(crate) transports: Vec<TransportName>,
 
     /// Path prefix to serve everything under, e.g. /chat when a proxy or an
     /// IIS virtual directory forwards https://host/chat/ unchanged.
     #[arg(long, env = "PARLEY_BASE_PATH", default_value = "")]
-    pub base_path: String,
+    pub(crate) base_path: String,
 
     /// Reverse proxies (IP addresses, comma-separated) whose
     /// X-Forwarded-For and X-Forwarded-Host are believed.
     #[arg(long, env = "PARLEY_TRUSTED_PROXIES", value_delimiter = ',')]
-    pub trusted_proxies: Vec<IpAddr>,
+    pub(crate) trusted_proxies: Vec<IpAddr>,
 
     /// Polling sessions one client address may hold.
     #[arg(long, env = "PARLEY_MAX_SESSIONS_PER_IP", default_value_t = 64)]
-    pub max_sessions_per_ip: usize,
+    pub(crate) max_sessions_per_ip: usize,
 
     /// Polling sessions the server holds in all.
     #[arg(long, env = "PARLEY_MAX_POLL_SESSIONS", default_value_t = 20_000)]
-    pub max_poll_sessions: usize,
+    pub(crate) max_poll_sessions: usize,
 
     /// Bytes queued for a client that does not read before it is dropped
     /// (it then resumes from history when it reconnects).
     #[arg(long, env = "PARLEY_MAX_OUTBOX_BYTES", default_value_t = Limits::default().max_outbox_bytes)]
-    pub max_outbox_bytes: usize,
+    pub(crate) max_outbox_bytes: usize,
 
     /// Milliseconds a WebSocket connection receiving a fast stream (frames
     /// less than a quarter of this apart) may wait for its frames, so that
     /// several leave in one write. Other connections get theirs at once; 0
     /// sends every frame at once (more CPU per delivery under load).
     #[arg(long, env = "PARLEY_COALESCE_MS", default_value_t = Limits::default().coalesce.as_millis() as u64)]
-    pub coalesce_ms: u64,
+    pub(crate) coalesce_ms: u64,
 
     /// Redis server shared by several instances, which then are one chat:
     /// redis://[user:password@]host[:port][/db], or rediss:// for TLS.
     /// Without it the instance runs alone, in memory.
     #[arg(long, env = "REDIS_URL")]
-    pub redis_url: Option<String>,
+    pub(crate) redis_url: Option<String>,
 
     /// Prefix of every Redis key, so several clusters can share one Redis.
     #[arg(long, env = "PARLEY_REDIS_PREFIX", default_value = "parley:")]
-    pub redis_prefix: String,
+    pub(crate) redis_prefix: String,
 
     /// Seconds a WebSocket user outlives its instance's last renewal: the
     /// users of an instance that died leave within this plus a second.
     /// Instances renew every third of it.
     #[arg(long, env = "PARLEY_LEASE_SECS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..))]
-    pub lease_secs: u64,
+    pub(crate) lease_secs: u64,
 }
 
 /// A transport, as named on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum TransportName {
+pub(crate) enum TransportName {
     /// WebSocket at `/ws`.
     Websocket,
     /// HTTP long-polling at `/poll`.
@@ -158,16 +158,16 @@ pub enum TransportName {
 
 /// Which transports are on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Transports {
+pub(crate) struct Transports {
     /// WebSocket is on.
-    pub websocket: bool,
+    pub(crate) websocket: bool,
     /// Long-polling is on.
-    pub polling: bool,
+    pub(crate) polling: bool,
 }
 
 impl Transports {
     /// The enabled names, comma-separated, in order of preference.
-    pub fn names(&self) -> String {
+    pub(crate) fn names(&self) -> String {
         let mut names = Vec::new();
         if self.websocket {
             names.push("websocket");
@@ -196,7 +196,7 @@ impl Config {
     }
 
     /// The port to listen on, after every fallback.
-    pub fn port(&self) -> u16 {
+    pub(crate) fn port(&self) -> u16 {
         self.port
             .or(self.http_platform_port)
             .or(self.aspnetcore_port)
@@ -204,7 +204,7 @@ impl Config {
     }
 
     /// The transports switched on.
-    pub fn transports(&self) -> Transports {
+    pub(crate) fn transports(&self) -> Transports {
         Transports {
             websocket: self.transports.contains(&TransportName::Websocket),
             polling: self.transports.contains(&TransportName::Polling),
@@ -213,7 +213,7 @@ impl Config {
 
     /// The base path, normalised: empty, or `/` and segments without a
     /// trailing `/` (`chat/` becomes `/chat`).
-    pub fn base_path(&self) -> String {
+    pub(crate) fn base_path(&self) -> String {
         let trimmed = self.base_path.trim().trim_matches('/');
         if trimmed.is_empty() {
             String::new()
@@ -223,7 +223,7 @@ impl Config {
     }
 
     /// The limits the room core and transports enforce.
-    pub fn limits(&self) -> Limits {
+    pub(crate) fn limits(&self) -> Limits {
         Limits {
             max_message_chars: self.max_message_chars,
             max_nick_chars: self.max_nick_chars,

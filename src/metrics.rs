@@ -10,7 +10,7 @@ use crate::protocol::ErrorCode;
 
 /// A transport, as a metrics label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Transport {
+pub(crate) enum Transport {
     /// A WebSocket connection.
     WebSocket,
     /// A long-polling session.
@@ -19,7 +19,7 @@ pub enum Transport {
 
 impl Transport {
     /// The label value.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Transport::WebSocket => "websocket",
             Transport::Polling => "polling",
@@ -29,32 +29,32 @@ impl Transport {
 
 /// Every metric the server keeps.
 #[derive(Debug, Clone)]
-pub struct Metrics {
+pub(crate) struct Metrics {
     registry: Registry,
     /// Open connections by transport.
-    pub connections: IntGaugeVec,
+    pub(crate) connections: IntGaugeVec,
     /// Rooms held.
-    pub rooms: IntGauge,
+    pub(crate) rooms: IntGauge,
     /// Members in rooms.
-    pub users: IntGauge,
+    pub(crate) users: IntGauge,
     /// Chat messages accepted.
-    pub messages_in: IntCounter,
+    pub(crate) messages_in: IntCounter,
     /// Frames handed to connections (one per recipient).
-    pub deliveries: IntCounter,
+    pub(crate) deliveries: IntCounter,
     /// Deliveries to WebSocket connections that waited to be written with
     /// later ones ([`crate::delivery::coalesce`]).
-    pub deliveries_held: IntCounter,
+    pub(crate) deliveries_held: IntCounter,
     /// Connections dropped for not reading.
-    pub slow_clients_dropped: IntCounter,
+    pub(crate) slow_clients_dropped: IntCounter,
     /// Error frames and refusals sent, by code.
-    pub errors: IntCounterVec,
+    pub(crate) errors: IntCounterVec,
     /// 1 while the backplane is unreachable.
-    pub degraded: IntGauge,
+    pub(crate) degraded: IntGauge,
 }
 
 impl Metrics {
     /// Fresh metrics in a fresh registry.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let registry = Registry::new();
         // unwrap: the names and labels below are valid constants, and each is
         // registered once in a registry of its own.
@@ -123,17 +123,17 @@ impl Metrics {
     }
 
     /// Counts one error sent.
-    pub fn error(&self, code: ErrorCode) {
+    pub(crate) fn error(&self, code: ErrorCode) {
         self.errors.with_label_values(&[code.as_str()]).inc();
     }
 
     /// The gauge of open connections of one transport.
-    pub fn connections_of(&self, transport: Transport) -> IntGauge {
+    pub(crate) fn connections_of(&self, transport: Transport) -> IntGauge {
         self.connections.with_label_values(&[transport.as_str()])
     }
 
     /// The text exposition of every metric.
-    pub fn render(&self) -> String {
+    pub(crate) fn render(&self) -> String {
         let mut out = Vec::new();
         // unwrap: encoding into a Vec cannot fail for well-formed metrics.
         TextEncoder::new()

@@ -11,12 +11,12 @@ use bytestring::ByteString;
 use serde::{Deserialize, Serialize};
 
 /// The protocol version this server speaks; a `join` may name it in `v`.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub(crate) const PROTOCOL_VERSION: u32 = 1;
 
 /// A frame sent by a client.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
-pub enum ClientFrame {
+pub(crate) enum ClientFrame {
     /// Enter a room under a nickname (or move to another room).
     Join {
         /// Protocol version the client speaks; absent means 1.
@@ -68,55 +68,55 @@ pub enum ClientFrame {
 
 /// One chat message as it is stored in history and delivered.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ChatMessage {
+pub(crate) struct ChatMessage {
     /// Room-scoped id, strictly increasing: the order of the room, and the
     /// resume cursor.
-    pub id: u64,
+    pub(crate) id: u64,
     /// Server time of acceptance, milliseconds since the Unix epoch.
-    pub ts: u64,
+    pub(crate) ts: u64,
     /// Sender's nickname at the time of sending.
-    pub nick: String,
+    pub(crate) nick: String,
     /// The text, as sent.
-    pub text: String,
+    pub(crate) text: String,
 }
 
 /// One roster entry in a welcome.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct RosterEntry {
+pub(crate) struct RosterEntry {
     /// The participant's nickname.
-    pub nick: String,
+    pub(crate) nick: String,
     /// Whether they are typing right now.
-    pub typing: bool,
+    pub(crate) typing: bool,
 }
 
 /// One arrival or departure in a `presence` batch.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct PresenceChange {
+pub(crate) struct PresenceChange {
     /// Who.
-    pub nick: String,
+    pub(crate) nick: String,
     /// `true` for an arrival, `false` for a departure.
-    pub present: bool,
+    pub(crate) present: bool,
 }
 
 /// The limits a client should respect, announced in every welcome.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct AnnouncedLimits {
+pub(crate) struct AnnouncedLimits {
     /// Longest message text, in characters.
-    pub max_message_chars: usize,
+    pub(crate) max_message_chars: usize,
     /// Longest nickname, in characters.
-    pub max_nick_chars: usize,
+    pub(crate) max_nick_chars: usize,
     /// Largest client frame, in bytes.
-    pub max_frame_bytes: usize,
+    pub(crate) max_frame_bytes: usize,
     /// Frames the client may send in a burst.
-    pub rate_burst: u32,
+    pub(crate) rate_burst: u32,
     /// Frames per second the client may sustain.
-    pub rate_per_sec: u32,
+    pub(crate) rate_per_sec: u32,
 }
 
 /// A frame sent by the server.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
-pub enum ServerFrame {
+pub(crate) enum ServerFrame {
     /// Answer to a successful `join`.
     Welcome {
         /// Protocol version of the server.
@@ -225,7 +225,7 @@ pub enum ServerFrame {
 /// Stable error codes. Clients branch on these; never rename one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum ErrorCode {
+pub(crate) enum ErrorCode {
     /// The frame was not JSON, or lacked or mistyped a field.
     BadFrame,
     /// The frame's `type` is not one this server knows.
@@ -265,7 +265,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, for metrics and documentation checks.
-    pub const ALL: [ErrorCode; 17] = [
+    pub(crate) const ALL: [ErrorCode; 17] = [
         ErrorCode::BadFrame,
         ErrorCode::UnknownType,
         ErrorCode::BinaryUnsupported,
@@ -286,7 +286,7 @@ impl ErrorCode {
     ];
 
     /// The code as it appears on the wire.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             ErrorCode::BadFrame => "bad_frame",
             ErrorCode::UnknownType => "unknown_type",
@@ -310,7 +310,7 @@ impl ErrorCode {
 }
 
 /// Builds an error frame with no `ref` and no retry hint.
-pub fn error(code: ErrorCode, message: impl Into<String>) -> ServerFrame {
+pub(crate) fn error(code: ErrorCode, message: impl Into<String>) -> ServerFrame {
     ServerFrame::Error {
         code,
         message: message.into(),
@@ -321,33 +321,43 @@ pub fn error(code: ErrorCode, message: impl Into<String>) -> ServerFrame {
 
 impl ServerFrame {
     /// Serialises the frame once; the result is shared by every recipient.
-    pub fn encode(&self) -> ByteString {
+    pub(crate) fn encode(&self) -> ByteString {
         // unwrap: these types hold only strings, numbers, bools and vectors
         // of them, which serde_json always serialises.
         ByteString::from(serde_json::to_string(self).unwrap())
     }
 }
 
-/// Why a client frame could not be parsed: the code and the text of the
-/// error frame to answer with.
+/// Why something a client sent was refused: the stable code and the text
+/// of the error frame to answer with. Every parser of client input answers
+/// this one shape: a client frame ([`parse_client_frame`]), a nickname, a
+/// room name, a message's text (`core/rules/`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Unparsable {
-    /// `bad_frame` or `unknown_type`.
-    pub code: ErrorCode,
-    /// What was wrong.
-    pub message: String,
+pub(crate) struct Invalid {
+    /// The error code.
+    pub(crate) code: ErrorCode,
+    /// What was wrong, for a person.
+    pub(crate) message: String,
 }
 
-impl Unparsable {
+impl Invalid {
+    /// A refusal with this code and message.
+    pub(crate) fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Invalid {
+            code,
+            message: message.into(),
+        }
+    }
+
     /// The error frame for it.
-    pub fn frame(self) -> ServerFrame {
+    pub(crate) fn frame(self) -> ServerFrame {
         error(self.code, self.message)
     }
 }
 
 /// Parses one client frame, telling an unknown `type` apart from other
 /// malformed input so the client gets the precise code.
-pub fn parse_client_frame(text: &str) -> Result<ClientFrame, Unparsable> {
+pub(crate) fn parse_client_frame(text: &str) -> Result<ClientFrame, Invalid> {
     serde_json::from_str::<ClientFrame>(text).map_err(|err| {
         let value = serde_json::from_str::<serde_json::Value>(text).ok();
         refusal(value.as_ref(), &err)
@@ -356,22 +366,22 @@ pub fn parse_client_frame(text: &str) -> Result<ClientFrame, Unparsable> {
 
 /// Reads one client frame from JSON already parsed (a frame of a polling
 /// send's array), with the same refusals as [`parse_client_frame`].
-pub fn parse_client_value(value: serde_json::Value) -> Result<ClientFrame, Unparsable> {
+pub(crate) fn parse_client_value(value: serde_json::Value) -> Result<ClientFrame, Invalid> {
     ClientFrame::deserialize(&value).map_err(|err| refusal(Some(&value), &err))
 }
 
 /// Why a frame was refused: an unknown `type`, or anything else malformed.
-fn refusal(value: Option<&serde_json::Value>, err: &serde_json::Error) -> Unparsable {
+fn refusal(value: Option<&serde_json::Value>, err: &serde_json::Error) -> Invalid {
     let kind = value.and_then(|v| v.get("type")).and_then(|t| t.as_str());
     match kind {
-        Some(t) if !KNOWN_TYPES.contains(&t) => Unparsable {
+        Some(t) if !KNOWN_TYPES.contains(&t) => Invalid {
             code: ErrorCode::UnknownType,
             message: format!(
                 "unknown frame type {t:?}; known: {}",
                 KNOWN_TYPES.join(", ")
             ),
         },
-        _ => Unparsable {
+        _ => Invalid {
             code: ErrorCode::BadFrame,
             message: format!("malformed frame: {err}"),
         },
@@ -379,7 +389,7 @@ fn refusal(value: Option<&serde_json::Value>, err: &serde_json::Error) -> Unpars
 }
 
 /// The `type` values a client may send.
-pub const KNOWN_TYPES: [&str; 6] = ["join", "say", "typing", "nick", "leave", "ping"];
+pub(crate) const KNOWN_TYPES: [&str; 6] = ["join", "say", "typing", "nick", "leave", "ping"];
 
 #[cfg(test)]
 mod tests {
@@ -420,7 +430,7 @@ mod tests {
         );
     }
 
-    fn code_of(refusal: Unparsable) -> ErrorCode {
+    fn code_of(refusal: Invalid) -> ErrorCode {
         refusal.code
     }
 

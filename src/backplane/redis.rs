@@ -51,19 +51,19 @@ use crate::protocol::ErrorCode;
 
 /// Longest wait for Redis to accept a connection or answer a command
 /// before it counts as unreachable.
-pub const IO_TIMEOUT: Duration = Duration::from_secs(1);
+pub(crate) const IO_TIMEOUT: Duration = Duration::from_secs(1);
 /// Least time between two attempts to reconnect, for commands and for the
 /// subscription alike, so an outage is not met with a storm of connects.
-pub const RETRY_EVERY: Duration = Duration::from_millis(500);
+pub(crate) const RETRY_EVERY: Duration = Duration::from_millis(500);
 /// How long an empty room's keys (epoch, history, log) outlive its last
 /// member, as the in-memory backplane evicts idle empty rooms.
-pub const EMPTY_ROOM_TTL: Duration = Duration::from_secs(24 * 60 * 60);
+pub(crate) const EMPTY_ROOM_TTL: Duration = Duration::from_secs(24 * 60 * 60);
 /// Most lapsed leases one reap takes, so that the members of a crashed
 /// instance do not hold Redis in one long script; the next reap goes on.
-pub const REAP_BATCH: usize = 1_000;
+pub(crate) const REAP_BATCH: usize = 1_000;
 
 /// The Redis backplane.
-pub struct RedisBackplane {
+pub(crate) struct RedisBackplane {
     client: Client,
     /// `None` while Redis is unreachable.
     conn: Option<Connection>,
@@ -131,7 +131,11 @@ impl RedisBackplane {
     /// scripts, and keeps `history_size` messages per room under keys
     /// starting with `prefix`. Fails, naming the URL without its password,
     /// when Redis cannot be reached.
-    pub fn connect(url: &str, prefix: &str, history_size: usize) -> Result<RedisBackplane, String> {
+    pub(crate) fn connect(
+        url: &str,
+        prefix: &str,
+        history_size: usize,
+    ) -> Result<RedisBackplane, String> {
         let shown = redact(url);
         if url.starts_with("rediss:") {
             // Fails only when a provider is already installed, which is as good.

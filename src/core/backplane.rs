@@ -27,22 +27,22 @@ use crate::core::rules::room_name::RoomName;
 use crate::protocol::{ChatMessage, ErrorCode};
 
 /// Entries of a room's log kept for catching up, beyond its history.
-pub const LOG_TAIL: usize = 1_024;
+pub(crate) const LOG_TAIL: usize = 1_024;
 
 /// Which connection on which instance asked for a join, so that instance
 /// (and only it) answers with the welcome.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Origin {
+pub(crate) struct Origin {
     /// The instance's random id, fixed for its life.
-    pub node: Arc<str>,
+    pub(crate) node: Arc<str>,
     /// The connection there.
-    pub member: MemberId,
+    pub(crate) member: MemberId,
 }
 
 /// Why someone left a room.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum LeftWhy {
+pub(crate) enum LeftWhy {
     /// They sent `leave`.
     Left,
     /// They joined another room.
@@ -59,7 +59,7 @@ pub enum LeftWhy {
 /// One change to a room, as written to its log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "e", rename_all = "snake_case")]
-pub enum Event {
+pub(crate) enum Event {
     /// Someone entered the room, or (`resumed`) took their place back on a
     /// new connection, which nobody else is told about.
     Joined {
@@ -120,7 +120,7 @@ pub enum Event {
 
 impl Event {
     /// The member the event is about.
-    pub fn token(&self) -> &ResumeToken {
+    pub(crate) fn token(&self) -> &ResumeToken {
         match self {
             Event::Joined { token, .. }
             | Event::Left { token, .. }
@@ -133,22 +133,22 @@ impl Event {
 
 /// One logged change.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Entry {
+pub(crate) struct Entry {
     /// Position in the cluster-wide order: increasing across all rooms,
     /// not consecutive within one.
-    pub seq: u64,
+    pub(crate) seq: u64,
     /// The seq of the room's previous entry (0 for its first), so a gap in
     /// what an instance received is seen at once.
-    pub prev: u64,
+    pub(crate) prev: u64,
     /// The room.
-    pub room: RoomName,
+    pub(crate) room: RoomName,
     /// The change.
-    pub event: Event,
+    pub(crate) event: Event,
 }
 
 /// Entries written elsewhere, in order, for the ChatRoom to apply.
 #[derive(Debug)]
-pub enum Logged {
+pub(crate) enum Logged {
     /// New entries of mirrored rooms.
     Entries(Vec<Entry>),
     /// The backplane was lost (`true`) or is back (`false`).
@@ -158,22 +158,22 @@ pub enum Logged {
 /// Where a backplane hands what it hears from other instances: a callback,
 /// so that the core knows no actor (the ChatRoom passes one that posts to
 /// its mailbox).
-pub type LogFeed = Box<dyn Fn(Logged) + Send>;
+pub(crate) type LogFeed = Box<dyn Fn(Logged) + Send>;
 
 /// A decision the backplane refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Refusal {
+pub(crate) struct Refusal {
     /// The error code for the client.
-    pub code: ErrorCode,
+    pub(crate) code: ErrorCode,
     /// The explanation.
-    pub message: String,
+    pub(crate) message: String,
     /// When to retry, if it makes sense to.
-    pub retry_ms: Option<u64>,
+    pub(crate) retry_ms: Option<u64>,
 }
 
 impl Refusal {
     /// A refusal with no retry hint.
-    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+    pub(crate) fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Refusal {
             code,
             message: message.into(),
@@ -182,7 +182,7 @@ impl Refusal {
     }
 
     /// The refusal every call gets while the backplane is unreachable.
-    pub fn degraded() -> Self {
+    pub(crate) fn degraded() -> Self {
         Refusal {
             code: ErrorCode::Degraded,
             message: "the chat is degraded: its shared store is unreachable; retry shortly".into(),
@@ -193,70 +193,70 @@ impl Refusal {
 
 /// A member as a snapshot lists them.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SnapshotMember {
+pub(crate) struct SnapshotMember {
     /// Their token.
-    pub token: ResumeToken,
+    pub(crate) token: ResumeToken,
     /// Their nickname.
-    pub nick: String,
+    pub(crate) nick: String,
     /// Their place in the join order.
-    pub order: u64,
+    pub(crate) order: u64,
 }
 
 /// A room's state at one point of its log, to start a mirror from.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Snapshot {
+pub(crate) struct Snapshot {
     /// The room's incarnation.
-    pub epoch: String,
+    pub(crate) epoch: String,
     /// The seq of the room's newest entry (0 when none).
-    pub seq: u64,
+    pub(crate) seq: u64,
     /// Id of the newest message (0 when none).
-    pub last_id: u64,
+    pub(crate) last_id: u64,
     /// Members, in any order.
-    pub members: Vec<SnapshotMember>,
+    pub(crate) members: Vec<SnapshotMember>,
     /// The most recent messages kept, oldest first.
-    pub history: Vec<ChatMessage>,
+    pub(crate) history: Vec<ChatMessage>,
 }
 
 /// A join to decide.
 #[derive(Debug, Clone)]
-pub struct JoinRequest {
+pub(crate) struct JoinRequest {
     /// The room.
-    pub room: RoomName,
+    pub(crate) room: RoomName,
     /// The nickname asked for.
-    pub nick: Nickname,
+    pub(crate) nick: Nickname,
     /// The token the member will have.
-    pub token: ResumeToken,
+    pub(crate) token: ResumeToken,
     /// Who asked.
-    pub origin: Origin,
+    pub(crate) origin: Origin,
     /// The joiner's resume cursor.
-    pub since: Option<u64>,
+    pub(crate) since: Option<u64>,
     /// Most members the room may hold.
-    pub max_members: usize,
+    pub(crate) max_members: usize,
     /// The member's lease starts now, for this long: a member never exists
     /// without one, even if its instance dies before it first renews.
-    pub lease_ms: u64,
+    pub(crate) lease_ms: u64,
 }
 
 /// What a `say` did.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Said {
+pub(crate) struct Said {
     /// The message id (the original one for a resend).
-    pub id: u64,
+    pub(crate) id: u64,
     /// The entries written: none for a resend.
-    pub entries: Vec<Entry>,
+    pub(crate) entries: Vec<Entry>,
 }
 
 /// Where a polling session's member is, so any instance can serve it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PollRecord {
+pub(crate) struct PollRecord {
     /// The member's token.
-    pub token: ResumeToken,
+    pub(crate) token: ResumeToken,
     /// The room it is in, if any.
-    pub room: Option<String>,
+    pub(crate) room: Option<String>,
 }
 
 /// The operations that must be atomic across the cluster.
-pub trait Backplane: Send {
+pub(crate) trait Backplane: Send {
     /// Decides a join: the nickname must be free in the room (or held by
     /// this token, when resuming) and the room not full.
     fn join(&mut self, request: JoinRequest) -> Result<Vec<Entry>, Refusal>;

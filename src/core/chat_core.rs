@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use crate::core::backplane::{Backplane, Entry, LeftWhy, PollRecord, Refusal, ResumeToken};
 use crate::core::limits::Limits;
-use crate::core::mirror::Room;
+use crate::core::mirror::Mirror;
 use crate::core::rules::message_text::MessageText;
 use crate::core::rules::nickname::Nickname;
 use crate::core::rules::rate_limit::RateBucket;
@@ -26,19 +26,19 @@ use crate::protocol::{error, ClientFrame, ErrorCode, ServerFrame};
 mod applying;
 mod joining;
 
-pub use crate::core::ids::MemberId;
+pub(crate) use crate::core::ids::MemberId;
 
 /// A typing indicator not renewed or ended for this long is ended by the
 /// server. Clients renew it (send `typing` `on` again) while typing; the
 /// page sends off after 3 s without a keystroke, well inside this.
-pub const TYPING_TIMEOUT_MS: u64 = 8_000;
+pub(crate) const TYPING_TIMEOUT_MS: u64 = 8_000;
 
 /// Longest `ref` a client may attach to a `say`.
-pub const MAX_REF_CHARS: usize = 64;
+pub(crate) const MAX_REF_CHARS: usize = 64;
 
 /// Who receives a frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Audience {
+pub(crate) enum Audience {
     /// One connection.
     Member(MemberId),
     /// Everyone in the room connected here.
@@ -49,7 +49,7 @@ pub enum Audience {
 
 /// Why the core ends a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CloseReason {
+pub(crate) enum CloseReason {
     /// The same user resumed on another connection.
     Replaced,
     /// The member's lease lapsed (a polling session not polled in time).
@@ -64,7 +64,7 @@ pub enum CloseReason {
 // applies them, and boxing the frame would allocate once more per message.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Effect {
+pub(crate) enum Effect {
     /// Deliver `frame` to `to`.
     Send {
         /// The recipients.
@@ -98,7 +98,7 @@ struct Attachment {
 }
 
 /// This instance's connections and room mirrors, over a backplane.
-pub struct ChatCore {
+pub(crate) struct ChatCore {
     limits: Limits,
     /// This instance's id in the cluster.
     node: Arc<str>,
@@ -106,7 +106,7 @@ pub struct ChatCore {
     lease_ms: u64,
     backplane: Box<dyn Backplane>,
     connections: HashMap<MemberId, Attachment>,
-    rooms: HashMap<RoomName, Room>,
+    rooms: HashMap<RoomName, Mirror>,
     /// The connection here that holds each token.
     tokens: HashMap<ResumeToken, MemberId>,
     /// Members in rooms, kept as they enter and leave so that the metrics
@@ -142,7 +142,7 @@ fn refused(id: MemberId, refusal: Refusal, reference: Option<String>) -> Vec<Eff
 impl ChatCore {
     /// An instance called `node` with these limits over `backplane`, whose
     /// WebSocket members' leases last `lease_ms`.
-    pub fn new(
+    pub(crate) fn new(
         limits: Limits,
         node: Arc<str>,
         lease_ms: u64,
@@ -161,13 +161,13 @@ impl ChatCore {
     }
 
     /// The backplane, for the shell's housekeeping (subscriptions, health).
-    pub fn backplane(&mut self) -> &mut dyn Backplane {
+    pub(crate) fn backplane(&mut self) -> &mut dyn Backplane {
         self.backplane.as_mut()
     }
 
     /// Registers a new connection (not yet in a room); `poll` is the
     /// session token of a polling session.
-    pub fn connect(&mut self, id: MemberId, poll: Option<Arc<str>>, now_ms: u64) {
+    pub(crate) fn connect(&mut self, id: MemberId, poll: Option<Arc<str>>, now_ms: u64) {
         let bucket = RateBucket::new(self.limits.rate_burst, self.limits.rate_per_sec, now_ms);
         self.connections.insert(
             id,
@@ -182,7 +182,7 @@ impl ChatCore {
 
     /// A polling session was polled: its member's lease and its record
     /// last one grace period more.
-    pub fn touch(&mut self, id: MemberId) {
+    pub(crate) fn touch(&mut self, id: MemberId) {
         let Some(conn) = self.connections.get(&id) else {
             return;
         };
@@ -200,7 +200,7 @@ impl ChatCore {
     }
 
     /// Forgets a connection; its room sees it leave (`why`).
-    pub fn disconnect(&mut self, id: MemberId, why: LeftWhy, now_ms: u64) -> Vec<Effect> {
+    pub(crate) fn disconnect(&mut self, id: MemberId, why: LeftWhy, now_ms: u64) -> Vec<Effect> {
         let effects = match self.place_of(id) {
             Some((room, token)) => {
                 let result = self.backplane.leave(&room, &token, why);
@@ -225,7 +225,7 @@ impl ChatCore {
 
     /// Forgets a connection without telling its room: a polling session
     /// that another instance may still be serving, or one being resumed.
-    pub fn detach(&mut self, id: MemberId) {
+    pub(crate) fn detach(&mut self, id: MemberId) {
         self.unbind(id);
         self.forget(id);
     }
@@ -251,30 +251,30 @@ impl ChatCore {
 
     /// Stops mirroring a room nobody here is in.
     fn drop_mirror_if_unused(&mut self, room_name: &RoomName) {
-        if self.rooms.get(room_name).is_some_and(Room::has_no_local) {
+        if self.rooms.get(room_name).is_some_and(Mirror::has_no_local) {
             self.rooms.remove(room_name);
             self.backplane.watch(room_name, false);
         }
     }
 
     /// Number of rooms mirrored and of members connected here.
-    pub fn stats(&self) -> (usize, usize) {
+    pub(crate) fn stats(&self) -> (usize, usize) {
         (self.rooms.len(), self.members_in_rooms)
     }
 
     /// Number of participants in a room, cluster-wide.
-    pub fn count(&self, room: &RoomName) -> usize {
-        self.rooms.get(room).map_or(0, Room::len)
+    pub(crate) fn count(&self, room: &RoomName) -> usize {
+        self.rooms.get(room).map_or(0, Mirror::len)
     }
 
     /// The connections here in a room.
-    pub fn members_of<'a>(&'a self, room: &RoomName) -> impl Iterator<Item = MemberId> + 'a {
-        self.rooms.get(room).into_iter().flat_map(Room::local_ids)
+    pub(crate) fn members_of<'a>(&'a self, room: &RoomName) -> impl Iterator<Item = MemberId> + 'a {
+        self.rooms.get(room).into_iter().flat_map(Mirror::local_ids)
     }
 
     /// Tokens whose leases this instance renews: its WebSocket members.
     /// Polling sessions renew theirs with every poll, wherever it lands.
-    pub fn leased_tokens(&self) -> Vec<ResumeToken> {
+    pub(crate) fn leased_tokens(&self) -> Vec<ResumeToken> {
         self.connections
             .values()
             .filter(|c| c.poll.is_none() && c.room.is_some())
@@ -289,7 +289,7 @@ impl ChatCore {
     }
 
     /// Handles one frame from a connection.
-    pub fn handle(&mut self, id: MemberId, frame: ClientFrame, now_ms: u64) -> Vec<Effect> {
+    pub(crate) fn handle(&mut self, id: MemberId, frame: ClientFrame, now_ms: u64) -> Vec<Effect> {
         let Some(conn) = self.connections.get_mut(&id) else {
             return Vec::new();
         };
@@ -363,7 +363,7 @@ impl ChatCore {
         }
         let text = match MessageText::parse(text, self.limits.max_message_chars) {
             Ok(text) => text.into_string(),
-            Err((code, message)) => return refuse(code, message, reference),
+            Err(invalid) => return refuse(invalid.code, invalid.message, reference),
         };
         match self
             .backplane
@@ -389,7 +389,7 @@ impl ChatCore {
 
     /// Ends typing indicators of members here older than
     /// [`TYPING_TIMEOUT_MS`].
-    pub fn expire_typing(&mut self, now_ms: u64) -> Vec<Effect> {
+    pub(crate) fn expire_typing(&mut self, now_ms: u64) -> Vec<Effect> {
         let cutoff = now_ms.saturating_sub(TYPING_TIMEOUT_MS);
         let stale: Vec<(RoomName, ResumeToken)> = self
             .rooms
@@ -410,7 +410,7 @@ impl ChatCore {
     }
 
     /// Takes members whose leases lapsed out of their rooms.
-    pub fn reap(&mut self, now_ms: u64) -> Vec<Effect> {
+    pub(crate) fn reap(&mut self, now_ms: u64) -> Vec<Effect> {
         match self.backplane.reap() {
             Ok(entries) => self.apply(entries, now_ms),
             Err(_) => Vec::new(),
@@ -447,7 +447,7 @@ impl ChatCore {
         };
         let nick = match Nickname::parse(raw, self.limits.max_nick_chars) {
             Ok(nick) => nick,
-            Err(e) => return refusal(id, ErrorCode::InvalidNick, e.0),
+            Err(invalid) => return refusal(id, invalid.code, invalid.message),
         };
         match self.backplane.rename(&room_name, &token, &nick) {
             Ok(entries) => self.apply(entries, now_ms),
@@ -467,7 +467,7 @@ impl ChatCore {
 
     /// Brings every mirror up to date with the log: after the backplane
     /// comes back, entries written meanwhile may not have been heard.
-    pub fn refresh(&mut self, now_ms: u64) -> Vec<Effect> {
+    pub(crate) fn refresh(&mut self, now_ms: u64) -> Vec<Effect> {
         let rooms: Vec<(RoomName, u64, String)> = self
             .rooms
             .iter()
@@ -495,7 +495,7 @@ impl ChatCore {
 
     /// Applies log entries to the mirrors, in order, and says what the
     /// connections here must be sent.
-    pub fn apply(&mut self, entries: Vec<Entry>, now_ms: u64) -> Vec<Effect> {
+    pub(crate) fn apply(&mut self, entries: Vec<Entry>, now_ms: u64) -> Vec<Effect> {
         let mut effects = Vec::new();
         let mut left = Vec::new();
         for entry in entries {

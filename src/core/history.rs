@@ -14,7 +14,7 @@ type Origin = (Arc<str>, String);
 
 /// The bounded history of one room.
 #[derive(Debug)]
-pub struct History {
+pub(crate) struct History {
     entries: VecDeque<(ChatMessage, Option<Origin>)>,
     by_origin: HashMap<Origin, u64>,
     capacity: usize,
@@ -22,16 +22,16 @@ pub struct History {
 
 /// Messages after a cursor, and whether some were already dropped.
 #[derive(Debug, PartialEq, Eq)]
-pub struct Replay {
+pub(crate) struct Replay {
     /// The messages, oldest first.
-    pub messages: Vec<ChatMessage>,
+    pub(crate) messages: Vec<ChatMessage>,
     /// True when the cursor is older than the oldest kept message.
-    pub gap: bool,
+    pub(crate) gap: bool,
 }
 
 impl History {
     /// An empty history keeping at most `capacity` messages.
-    pub fn new(capacity: usize) -> Self {
+    pub(crate) fn new(capacity: usize) -> Self {
         History {
             entries: VecDeque::with_capacity(capacity.min(64)),
             by_origin: HashMap::new(),
@@ -40,7 +40,7 @@ impl History {
     }
 
     /// Appends a message (its id must be above every kept id).
-    pub fn push(&mut self, message: ChatMessage, origin: Option<Origin>) {
+    pub(crate) fn push(&mut self, message: ChatMessage, origin: Option<Origin>) {
         if self.entries.len() == self.capacity {
             if let Some((_, Some(old))) = self.entries.pop_front() {
                 self.by_origin.remove(&old);
@@ -53,14 +53,14 @@ impl History {
     }
 
     /// The id already given to this (token, ref), if still kept.
-    pub fn id_for(&self, token: &Arc<str>, reference: &str) -> Option<u64> {
+    pub(crate) fn id_for(&self, token: &Arc<str>, reference: &str) -> Option<u64> {
         self.by_origin
             .get(&(token.clone(), reference.to_owned()))
             .copied()
     }
 
     /// The newest `count` messages.
-    pub fn last(&self, count: usize) -> Vec<ChatMessage> {
+    pub(crate) fn last(&self, count: usize) -> Vec<ChatMessage> {
         let skip = self.entries.len().saturating_sub(count);
         self.entries
             .iter()
@@ -70,7 +70,7 @@ impl History {
     }
 
     /// Every kept message with an id above `cursor`.
-    pub fn after(&self, cursor: u64) -> Replay {
+    pub(crate) fn after(&self, cursor: u64) -> Replay {
         let oldest = self.entries.front().map(|(m, _)| m.id);
         let start = self.entries.partition_point(|(m, _)| m.id <= cursor);
         Replay {

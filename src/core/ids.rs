@@ -9,16 +9,16 @@ use std::sync::Arc;
 
 /// One connection of this process (a WebSocket, or a polling session on
 /// this instance), unique for the process's life.
-pub type MemberId = u64;
+pub(crate) type MemberId = u64;
 
 /// A member's resume token: who they are across connections and instances.
-pub type ResumeToken = Arc<str>;
+pub(crate) type ResumeToken = Arc<str>;
 
 /// Length of a secret in characters.
-pub const SECRET_CHARS: usize = 32;
+pub(crate) const SECRET_CHARS: usize = 32;
 
 /// A fresh random secret.
-pub fn new_secret() -> String {
+pub(crate) fn new_secret() -> String {
     let mut bytes = [0u8; SECRET_CHARS / 2];
     // unwrap: the OS random source does not fail on Linux or Windows once
     // the process runs; a server that cannot draw randomness must not go on.
@@ -27,7 +27,7 @@ pub fn new_secret() -> String {
 }
 
 /// Whether `s` has the shape of a secret this server hands out.
-pub fn is_well_formed(s: &str) -> bool {
+pub(crate) fn is_well_formed(s: &str) -> bool {
     s.len() == SECRET_CHARS && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 

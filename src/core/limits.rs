@@ -65,7 +65,7 @@ impl Default for Limits {
 
 impl Limits {
     /// The part of the limits a client needs to know.
-    pub fn announced(&self) -> AnnouncedLimits {
+    pub(crate) fn announced(&self) -> AnnouncedLimits {
         AnnouncedLimits {
             max_message_chars: self.max_message_chars,
             max_nick_chars: self.max_nick_chars,
@@ -79,14 +79,14 @@ impl Limits {
     /// third of the grace, at least a second. Each renewal is a backplane
     /// call (a Redis round trip), so thousands of busy pollers must not
     /// renew on every poll.
-    pub fn poll_renewal(&self) -> Duration {
+    pub(crate) fn poll_renewal(&self) -> Duration {
         (self.session_grace / 3).max(Duration::from_secs(1))
     }
 
     /// The lease a poll renews: the grace, plus the renewal period it may
     /// have skipped, so a session ends between one grace and that much
     /// more after its last poll, never sooner.
-    pub fn poll_lease(&self) -> Duration {
+    pub(crate) fn poll_lease(&self) -> Duration {
         self.session_grace + self.poll_renewal()
     }
 }

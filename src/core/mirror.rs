@@ -15,50 +15,50 @@ use crate::protocol::RosterEntry;
 
 /// A participant of a room, wherever connected.
 #[derive(Debug, Clone)]
-pub struct Member {
+pub(crate) struct Member {
     /// Their nickname.
-    pub nick: String,
+    pub(crate) nick: String,
     /// Since when they are typing (ms), if they are.
-    pub typing_since: Option<u64>,
+    pub(crate) typing_since: Option<u64>,
     /// Join order, for a stable roster.
     order: u64,
 }
 
 /// What applying an entry changed, beyond the event itself.
 #[derive(Debug, Default, PartialEq, Eq)]
-pub struct Applied {
+pub(crate) struct Applied {
     /// The entry was already applied (an echo): nothing to send.
-    pub stale: bool,
+    pub(crate) stale: bool,
     /// A resumed member had been typing; their typing ended.
-    pub typing_ended: bool,
+    pub(crate) typing_ended: bool,
 }
 
 /// One room's mirror.
 #[derive(Debug)]
-pub struct Room {
+pub(crate) struct Mirror {
     members: HashMap<ResumeToken, Member>,
     /// Members connected to this instance.
     local: HashMap<MemberId, ResumeToken>,
     history: History,
     last_id: u64,
     /// Seq of the last entry applied.
-    pub seq: u64,
+    pub(crate) seq: u64,
     next_order: u64,
     /// Members typing now, so idle rooms skip the expiry scan.
     typers: usize,
     /// This incarnation of the room's id sequence.
-    pub epoch: String,
+    pub(crate) epoch: String,
 }
 
-impl Room {
+impl Mirror {
     /// A mirror starting from `snapshot`, keeping `history_size` messages.
-    pub fn from_snapshot(snapshot: Snapshot, history_size: usize) -> Self {
+    pub(crate) fn from_snapshot(snapshot: Snapshot, history_size: usize) -> Self {
         let mut history = History::new(history_size);
         for message in snapshot.history {
             history.push(message, None);
         }
         let next_order = snapshot.members.iter().map(|m| m.order).max().unwrap_or(0);
-        Room {
+        Mirror {
             members: snapshot
                 .members
                 .into_iter()
@@ -82,48 +82,48 @@ impl Room {
     }
 
     /// Number of participants, cluster-wide.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.members.len()
     }
 
     /// Whether no member is connected to this instance.
-    pub fn has_no_local(&self) -> bool {
+    pub(crate) fn has_no_local(&self) -> bool {
         self.local.is_empty()
     }
 
     /// Id of the newest message (0 when none).
-    pub fn cursor(&self) -> u64 {
+    pub(crate) fn cursor(&self) -> u64 {
         self.last_id
     }
 
     /// A participant by token.
-    pub fn member(&self, token: &ResumeToken) -> Option<&Member> {
+    pub(crate) fn member(&self, token: &ResumeToken) -> Option<&Member> {
         self.members.get(token)
     }
 
     /// The connections here that are members.
-    pub fn local_ids(&self) -> impl Iterator<Item = MemberId> + '_ {
+    pub(crate) fn local_ids(&self) -> impl Iterator<Item = MemberId> + '_ {
         self.local.keys().copied()
     }
 
     /// The token of a connection here, if it is a member.
-    pub fn local_token(&self, id: MemberId) -> Option<&ResumeToken> {
+    pub(crate) fn local_token(&self, id: MemberId) -> Option<&ResumeToken> {
         self.local.get(&id)
     }
 
     /// Marks connection `id` as member `token`'s connection here.
-    pub fn attach(&mut self, id: MemberId, token: ResumeToken) {
+    pub(crate) fn attach(&mut self, id: MemberId, token: ResumeToken) {
         self.local.insert(id, token);
     }
 
     /// Forgets that connection `id` is here; returns whether it was.
-    pub fn detach(&mut self, id: MemberId) -> bool {
+    pub(crate) fn detach(&mut self, id: MemberId) -> bool {
         self.local.remove(&id).is_some()
     }
 
     /// Moves the room forward by one entry. Entries at or before the last
     /// applied one are echoes and change nothing.
-    pub fn apply(&mut self, entry: &Entry, now_ms: u64) -> Applied {
+    pub(crate) fn apply(&mut self, entry: &Entry, now_ms: u64) -> Applied {
         if entry.seq <= self.seq {
             return Applied {
                 stale: true,
@@ -184,14 +184,14 @@ impl Room {
     }
 
     /// Whether `token` is typing now.
-    pub fn is_typing(&self, token: &ResumeToken) -> bool {
+    pub(crate) fn is_typing(&self, token: &ResumeToken) -> bool {
         self.members
             .get(token)
             .is_some_and(|m| m.typing_since.is_some())
     }
 
     /// Restarts a typing indicator's clock (the typer said "on" again).
-    pub fn renew_typing(&mut self, token: &ResumeToken, now_ms: u64) {
+    pub(crate) fn renew_typing(&mut self, token: &ResumeToken, now_ms: u64) {
         if let Some(member) = self.members.get_mut(token) {
             if member.typing_since.is_some() {
                 member.typing_since = Some(now_ms);
@@ -201,7 +201,7 @@ impl Room {
 
     /// Members connected here whose typing began before `cutoff_ms` (a
     /// client that crashed or forgot to say it stopped).
-    pub fn stale_local_typers(&self, cutoff_ms: u64) -> Vec<ResumeToken> {
+    pub(crate) fn stale_local_typers(&self, cutoff_ms: u64) -> Vec<ResumeToken> {
         if self.typers == 0 {
             return Vec::new();
         }
@@ -230,7 +230,7 @@ impl Room {
     }
 
     /// The roster in join order.
-    pub fn roster(&self) -> Vec<RosterEntry> {
+    pub(crate) fn roster(&self) -> Vec<RosterEntry> {
         let mut members: Vec<&Member> = self.members.values().collect();
         members.sort_unstable_by_key(|m| m.order);
         members
@@ -246,7 +246,7 @@ impl Room {
     /// `count`. A cursor beyond the newest id comes from an earlier
     /// incarnation of the room (a restart): the client gets the last
     /// `count` with `gap` set, since it may have missed anything.
-    pub fn replay(&self, since: Option<u64>, count: usize) -> Replay {
+    pub(crate) fn replay(&self, since: Option<u64>, count: usize) -> Replay {
         match since {
             Some(cursor) if cursor > self.last_id => Replay {
                 messages: self.history.last(count),
@@ -270,8 +270,8 @@ mod tests {
     use crate::core::rules::room_name::RoomName;
     use crate::protocol::ChatMessage;
 
-    fn empty() -> Room {
-        Room::from_snapshot(
+    fn empty() -> Mirror {
+        Mirror::from_snapshot(
             Snapshot {
                 epoch: "e".into(),
                 seq: 0,

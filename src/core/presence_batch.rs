@@ -15,16 +15,16 @@ use crate::core::ids::MemberId;
 use crate::protocol::{PresenceChange, ServerFrame};
 
 /// Longest a presence change waits to be sent with others.
-pub const PRESENCE_FLUSH: Duration = Duration::from_millis(50);
+pub(crate) const PRESENCE_FLUSH: Duration = Duration::from_millis(50);
 
 /// Rooms smaller than this get every change at once as its own frame: the
 /// N² cost only matters for large rooms, and small ones keep the simplest
 /// stream of `joined` and `left` frames.
-pub const BATCH_FROM_MEMBERS: usize = 32;
+pub(crate) const BATCH_FROM_MEMBERS: usize = 32;
 
 /// The changes waiting for one room.
 #[derive(Debug, Default)]
-pub struct PendingPresence {
+pub(crate) struct PendingPresence {
     changes: Vec<PresenceChange>,
     /// Who joined, when the batch is a single join: they need no notice of
     /// their own arrival.
@@ -35,18 +35,18 @@ pub struct PendingPresence {
 
 impl PendingPresence {
     /// The log seq of the newest change waiting.
-    pub fn at(&self) -> u64 {
+    pub(crate) fn at(&self) -> u64 {
         self.at
     }
 
     /// Notes the log seq of the change being recorded.
-    pub fn at_seq(&mut self, at: u64) -> &mut Self {
+    pub(crate) fn at_seq(&mut self, at: u64) -> &mut Self {
         self.at = self.at.max(at);
         self
     }
 
     /// Records an arrival.
-    pub fn joined(&mut self, nick: String, member: MemberId) {
+    pub(crate) fn joined(&mut self, nick: String, member: MemberId) {
         self.joiner = self.changes.is_empty().then_some(member);
         self.changes.push(PresenceChange {
             nick,
@@ -55,7 +55,7 @@ impl PendingPresence {
     }
 
     /// Records a departure.
-    pub fn left(&mut self, nick: String) {
+    pub(crate) fn left(&mut self, nick: String) {
         self.joiner = None;
         self.changes.push(PresenceChange {
             nick,
@@ -64,14 +64,14 @@ impl PendingPresence {
     }
 
     /// Whether nothing waits.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.changes.is_empty()
     }
 
     /// The frame that carries what waits, given the room's participant
     /// count now, and the member (if any) who must not get it. Empties the
     /// batch.
-    pub fn take(&mut self, count: usize) -> Option<(ServerFrame, Option<MemberId>)> {
+    pub(crate) fn take(&mut self, count: usize) -> Option<(ServerFrame, Option<MemberId>)> {
         let joiner = self.joiner.take();
         let mut changes = std::mem::take(&mut self.changes);
         match changes.len() {

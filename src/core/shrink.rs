@@ -12,7 +12,7 @@ use std::hash::{BuildHasher, Hash};
 const KEPT: usize = 64;
 
 /// Shrinks `map` to fit when it holds under a quarter of its capacity.
-pub fn when_sparse<K: Eq + Hash, V, S: BuildHasher>(map: &mut HashMap<K, V, S>) {
+pub(crate) fn when_sparse<K: Eq + Hash, V, S: BuildHasher>(map: &mut HashMap<K, V, S>) {
     if map.capacity() > KEPT && map.len() < map.capacity() / 4 {
         map.shrink_to_fit();
     }

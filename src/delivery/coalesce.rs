@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 /// What [`Coalescing::offer`] decided for frames just queued.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Offer {
+pub(crate) enum Offer {
     /// Wake the writer now.
     Now,
     /// Hold it: the connection needs a flush.
@@ -34,7 +34,7 @@ pub enum Offer {
 /// When a connection counts as quiet again, and whether it waits for a
 /// flush.
 #[derive(Debug)]
-pub struct Coalescing {
+pub(crate) struct Coalescing {
     /// A quarter of a window after its last frame.
     quiet_from: Instant,
     held: bool,
@@ -42,7 +42,7 @@ pub struct Coalescing {
 
 impl Coalescing {
     /// A connection that has had no frame yet.
-    pub fn new(now: Instant) -> Self {
+    pub(crate) fn new(now: Instant) -> Self {
         Coalescing {
             quiet_from: now,
             held: false,
@@ -50,7 +50,7 @@ impl Coalescing {
     }
 
     /// Decides for frames queued at `now`, with a window of `window`.
-    pub fn offer(&mut self, now: Instant, window: Duration) -> Offer {
+    pub(crate) fn offer(&mut self, now: Instant, window: Duration) -> Offer {
         let busy = now < self.quiet_from;
         self.quiet_from = now + window / 4;
         if self.held {
@@ -65,7 +65,7 @@ impl Coalescing {
 
     /// The flush: true when frames were held, and the writer is to be
     /// woken now.
-    pub fn release(&mut self) -> bool {
+    pub(crate) fn release(&mut self) -> bool {
         std::mem::replace(&mut self.held, false)
     }
 }

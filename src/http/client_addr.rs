@@ -9,11 +9,11 @@ use actix_web::HttpRequest;
 
 /// The client's address and the host it asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClientAddr {
+pub(crate) struct ClientAddr {
     /// The client's IP address.
-    pub ip: IpAddr,
+    pub(crate) ip: IpAddr,
     /// The `Host` the client used (the proxy's `X-Forwarded-Host` if trusted).
-    pub host: Option<String>,
+    pub(crate) host: Option<String>,
 }
 
 /// Parses one `X-Forwarded-For` entry: a bare address, or one with a port
@@ -33,7 +33,7 @@ fn forwarded_ip(entry: &str) -> Option<IpAddr> {
 }
 
 /// Works out the client of `req` given the trusted proxies.
-pub fn client_addr(req: &HttpRequest, trusted: &[IpAddr]) -> ClientAddr {
+pub(crate) fn client_addr(req: &HttpRequest, trusted: &[IpAddr]) -> ClientAddr {
     // A proxy on 127.0.0.1 reaches a server bound to `::` as ::ffff:127.0.0.1.
     let peer = req
         .peer_addr()

@@ -10,7 +10,7 @@ use serde_json::json;
 
 /// A refusal at the HTTP level.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum HttpError {
+pub(crate) enum HttpError {
     /// A browser page from another origin tried to open a WebSocket.
     OriginNotAllowed(String),
     /// No such route or asset.
@@ -34,7 +34,7 @@ pub enum HttpError {
 
 impl HttpError {
     /// The stable machine-readable code.
-    pub fn code(&self) -> &'static str {
+    pub(crate) fn code(&self) -> &'static str {
         match self {
             HttpError::OriginNotAllowed(_) => "origin_not_allowed",
             HttpError::NotFound => "not_found",

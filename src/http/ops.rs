@@ -11,7 +11,7 @@ use serde_json::json;
 use crate::http::state::AppState;
 
 /// `GET /healthz`: 200 while the server serves.
-pub async fn healthz() -> HttpResponse {
+pub(crate) async fn healthz() -> HttpResponse {
     HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
         .json(json!({ "status": "ok" }))
@@ -20,7 +20,7 @@ pub async fn healthz() -> HttpResponse {
 /// `GET /readyz`: 200 while the instance is one with the cluster, 503 while
 /// its backplane (Redis) is unreachable, so a load balancer sends new users
 /// to instances that are.
-pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+pub(crate) async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     if state.degraded.load(Ordering::SeqCst) {
         HttpResponse::ServiceUnavailable()
             .insert_header(("Cache-Control", "no-store"))
@@ -37,7 +37,7 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
 }
 
 /// `GET /metrics`: every metric in the Prometheus text format.
-pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+pub(crate) async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .insert_header(("Cache-Control", "no-store"))

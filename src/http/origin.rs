@@ -13,7 +13,7 @@ use crate::http::error::HttpError;
 
 /// The configured policy.
 #[derive(Debug, Clone, Default)]
-pub struct OriginPolicy {
+pub(crate) struct OriginPolicy {
     any: bool,
     allowed: Vec<String>,
 }
@@ -24,7 +24,7 @@ fn normalise(origin: &str) -> String {
 
 impl OriginPolicy {
     /// A policy from the `--allowed-origins` list (`*` allows any).
-    pub fn new(list: &[String]) -> Self {
+    pub(crate) fn new(list: &[String]) -> Self {
         OriginPolicy {
             any: list.iter().any(|o| o.trim() == "*"),
             allowed: list
@@ -36,7 +36,7 @@ impl OriginPolicy {
     }
 
     /// Whether a request with this `Origin` and `Host` may connect.
-    pub fn allows(&self, origin: Option<&str>, host: Option<&str>) -> bool {
+    pub(crate) fn allows(&self, origin: Option<&str>, host: Option<&str>) -> bool {
         let Some(origin) = origin else { return true };
         if self.any {
             return true;
@@ -50,13 +50,13 @@ impl OriginPolicy {
 
     /// Whether a page on `origin`, another origin than the server's, was
     /// explicitly allowed (listed, or `*`): it then gets CORS headers.
-    pub fn allows_cross_origin(&self, origin: &str) -> bool {
+    pub(crate) fn allows_cross_origin(&self, origin: &str) -> bool {
         self.any || self.allowed.contains(&normalise(origin))
     }
 
     /// Checks a request whose client asked for `host`, answering 403
     /// `origin_not_allowed` when refused.
-    pub fn check(&self, req: &HttpRequest, host: Option<&str>) -> Result<(), HttpError> {
+    pub(crate) fn check(&self, req: &HttpRequest, host: Option<&str>) -> Result<(), HttpError> {
         let origin = req.headers().get(ORIGIN).and_then(|v| v.to_str().ok());
         if self.allows(origin, host) {
             Ok(())

@@ -50,7 +50,7 @@ fn asset_version() -> String {
 }
 
 /// Renders the page for a server mounted at `base`.
-pub fn render(base: &str, transports: &str) -> String {
+pub(crate) fn render(base: &str, transports: &str) -> String {
     let page = IndexPage {
         base,
         asset_version: &asset_version(),
@@ -67,7 +67,7 @@ const CSP: &str = "default-src 'self'; connect-src 'self' ws: wss:; img-src 'sel
                    style-src 'self'; script-src 'self'; base-uri 'none'; frame-ancestors 'self'";
 
 /// `GET /`: the chat page.
-pub async fn index(state: web::Data<AppState>) -> HttpResponse {
+pub(crate) async fn index(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
         .insert_header(("Cache-Control", "no-cache"))
@@ -78,7 +78,7 @@ pub async fn index(state: web::Data<AppState>) -> HttpResponse {
 }
 
 /// `GET /assets/{name}`: one of the page's assets.
-pub async fn asset(name: web::Path<String>) -> Result<HttpResponse, HttpError> {
+pub(crate) async fn asset(name: web::Path<String>) -> Result<HttpResponse, HttpError> {
     let (_, content_type, body) = ASSETS
         .iter()
         .find(|(asset, _, _)| *asset == name.as_str())

@@ -486,3 +486,7 @@ impl Handler<Shutdown> for ChatRoom {
         told
     }
 }
+
+#[cfg(test)]
+#[path = "chat_room/tests.rs"]
+mod tests;

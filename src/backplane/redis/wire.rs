@@ -31,7 +31,7 @@ pub(super) fn decode_batch(json: &str) -> Result<Vec<Entry>, String> {
             Ok(Entry {
                 seq: w.seq,
                 prev: w.prev,
-                room: RoomName::parse(&w.room)?,
+                room: RoomName::parse(&w.room).map_err(|invalid| invalid.message)?,
                 event: w.ev,
             })
         })

@@ -48,7 +48,7 @@ struct MemRoom {
 
 /// The in-memory backplane.
 #[derive(Debug)]
-pub struct MemoryBackplane {
+pub(crate) struct MemoryBackplane {
     rooms: HashMap<RoomName, MemRoom>,
     /// Which room each token is in.
     place: HashMap<ResumeToken, RoomName>,
@@ -64,7 +64,7 @@ pub struct MemoryBackplane {
 impl MemoryBackplane {
     /// An empty backplane keeping `history_size` messages per room and at
     /// most `max_rooms` rooms.
-    pub fn new(history_size: usize, max_rooms: usize) -> Self {
+    pub(crate) fn new(history_size: usize, max_rooms: usize) -> Self {
         MemoryBackplane {
             rooms: HashMap::new(),
             place: HashMap::new(),

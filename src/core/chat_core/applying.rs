@@ -6,7 +6,7 @@
 
 use crate::core::backplane::ResumeToken;
 use crate::core::backplane::{Entry, Event, LeftWhy, Snapshot};
-use crate::core::mirror::Room;
+use crate::core::mirror::Mirror;
 use crate::core::rules::room_name::RoomName;
 use crate::protocol::ServerFrame;
 
@@ -67,7 +67,7 @@ impl ChatCore {
         let Some(old) = self.rooms.remove(room_name) else {
             return;
         };
-        let mut room = Room::from_snapshot(snapshot, self.limits.history_size);
+        let mut room = Mirror::from_snapshot(snapshot, self.limits.history_size);
         let locals: Vec<_> = old
             .local_ids()
             .filter_map(|id| old.local_token(id).map(|t| (id, t.clone())))
@@ -252,7 +252,7 @@ impl ChatCore {
     /// Frames a connection catching up from `after` (a polling session
     /// served here for the first time) must see, from the entries this
     /// mirror has applied; `None` when they are no longer kept.
-    pub fn catch_up(&mut self, id: u64, after: u64) -> Option<Vec<Effect>> {
+    pub(crate) fn catch_up(&mut self, id: u64, after: u64) -> Option<Vec<Effect>> {
         let (room_name, token) = self.place_of(id)?;
         let upto = self.rooms.get(&room_name)?.seq;
         if after >= upto {

@@ -10,19 +10,19 @@ use std::sync::Arc;
 use super::{refusal, refused, ChatCore, Effect, MemberId};
 use crate::core::backplane::{JoinRequest, LeftWhy, Origin, Refusal, ResumeToken};
 use crate::core::ids;
-use crate::core::mirror::Room;
+use crate::core::mirror::Mirror;
 use crate::core::rules::nickname::Nickname;
 use crate::core::rules::room_name::RoomName;
 use crate::protocol::{ErrorCode, ServerFrame, PROTOCOL_VERSION};
 
 /// A `join` frame's fields.
 pub(super) struct JoinAsk<'a> {
-    pub v: Option<u32>,
-    pub nick: &'a str,
-    pub room: Option<&'a str>,
-    pub since: Option<u64>,
-    pub resume: Option<&'a str>,
-    pub epoch: Option<&'a str>,
+    pub(crate) v: Option<u32>,
+    pub(crate) nick: &'a str,
+    pub(crate) room: Option<&'a str>,
+    pub(crate) since: Option<u64>,
+    pub(crate) resume: Option<&'a str>,
+    pub(crate) epoch: Option<&'a str>,
 }
 
 impl ChatCore {
@@ -38,7 +38,7 @@ impl ChatCore {
         }
         let nick = match Nickname::parse(ask.nick, self.limits.max_nick_chars) {
             Ok(nick) => nick,
-            Err(e) => return refusal(id, ErrorCode::InvalidNick, e.0),
+            Err(invalid) => return refusal(id, invalid.code, invalid.message),
         };
         let room_name = match ask
             .room
@@ -46,7 +46,7 @@ impl ChatCore {
             .unwrap_or_else(|| Ok(RoomName::default_room()))
         {
             Ok(name) => name,
-            Err(e) => return refusal(id, ErrorCode::InvalidRoom, e),
+            Err(invalid) => return refusal(id, invalid.code, invalid.message),
         };
         if let Err(refusal) = self.open_mirror(&room_name) {
             return refused(id, refusal, None);
@@ -118,7 +118,7 @@ impl ChatCore {
         self.backplane.watch(room_name, true);
         match self.backplane.snapshot(room_name) {
             Ok(snapshot) => {
-                let room = Room::from_snapshot(snapshot, self.limits.history_size);
+                let room = Mirror::from_snapshot(snapshot, self.limits.history_size);
                 self.rooms.insert(room_name.clone(), room);
                 Ok(())
             }
@@ -134,7 +134,7 @@ impl ChatCore {
     /// anyone: the member is already there. Returns the frames after the
     /// session's position `after`, or a fresh welcome with `gap` set when
     /// those are no longer kept.
-    pub fn attach(
+    pub(crate) fn attach(
         &mut self,
         id: MemberId,
         token: ResumeToken,
@@ -165,7 +165,7 @@ impl ChatCore {
 
     /// What connection `id` missed after log seq `after`, or, when that is
     /// no longer kept, a fresh welcome with `gap` set.
-    pub fn catch_up_or_welcome(&mut self, id: MemberId, after: u64) -> Vec<Effect> {
+    pub(crate) fn catch_up_or_welcome(&mut self, id: MemberId, after: u64) -> Vec<Effect> {
         if let Some(effects) = self.catch_up(id, after) {
             return effects;
         }

@@ -2,28 +2,28 @@
 //! and refuses the rest with the precise error code. Text is stored and
 //! relayed exactly as sent (clients insert it as text, never as HTML).
 
-use crate::protocol::ErrorCode;
+use crate::protocol::{ErrorCode, Invalid};
 
 /// A validated message text.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MessageText(String);
+pub(crate) struct MessageText(String);
 
 impl MessageText {
     /// Refuses empty or white-space-only text, text over `max_chars`
     /// characters, and control characters other than newline and tab.
     /// Windows line ends (CR LF) are taken as newlines.
-    pub fn parse(raw: String, max_chars: usize) -> Result<Self, (ErrorCode, String)> {
+    pub(crate) fn parse(raw: String, max_chars: usize) -> Result<Self, Invalid> {
         let raw = if raw.contains('\r') {
             raw.replace("\r\n", "\n")
         } else {
             raw
         };
         if raw.trim().is_empty() {
-            return Err((ErrorCode::EmptyMessage, "message is empty".into()));
+            return Err(Invalid::new(ErrorCode::EmptyMessage, "message is empty"));
         }
         let chars = raw.chars().count();
         if chars > max_chars {
-            return Err((
+            return Err(Invalid::new(
                 ErrorCode::MessageTooLong,
                 format!("message has {chars} characters; the limit is {max_chars}"),
             ));
@@ -32,16 +32,16 @@ impl MessageText {
             .chars()
             .any(|c| c.is_control() && c != '\n' && c != '\t')
         {
-            return Err((
+            return Err(Invalid::new(
                 ErrorCode::InvalidText,
-                "message holds control characters".into(),
+                "message holds control characters",
             ));
         }
         Ok(MessageText(raw))
     }
 
     /// Gives the text back.
-    pub fn into_string(self) -> String {
+    pub(crate) fn into_string(self) -> String {
         self.0
     }
 }
@@ -51,7 +51,7 @@ mod tests {
     use super::*;
 
     fn code(raw: &str) -> Option<ErrorCode> {
-        MessageText::parse(raw.to_owned(), 10).err().map(|e| e.0)
+        MessageText::parse(raw.to_owned(), 10).err().map(|e| e.code)
     }
 
     #[test]

@@ -11,6 +11,8 @@
 use std::fmt;
 use unicode_normalization::UnicodeNormalization;
 
+use crate::protocol::{ErrorCode, Invalid};
+
 /// Characters allowed besides letters, digits and inner spaces.
 const ALLOWED_PUNCTUATION: [char; 4] = ['-', '_', '.', '\''];
 
@@ -22,36 +24,37 @@ const INVISIBLE_LETTERS: [char; 6] = [
 
 /// A validated nickname, as the user typed it (trimmed).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Nickname {
+pub(crate) struct Nickname {
     display: String,
     key: String,
 }
 
-/// Why a nickname was refused; the text is shown to the user.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InvalidNickname(pub String);
+/// A refusal of a nickname; the text is shown to the user.
+fn invalid(message: impl Into<String>) -> Invalid {
+    Invalid::new(ErrorCode::InvalidNick, message)
+}
 
 impl Nickname {
     /// Validates `raw` against the rules above.
-    pub fn parse(raw: &str, max_chars: usize) -> Result<Self, InvalidNickname> {
+    pub(crate) fn parse(raw: &str, max_chars: usize) -> Result<Self, Invalid> {
         let display = raw.trim();
         let count = display.chars().count();
         if count == 0 {
-            return Err(InvalidNickname("nickname is empty".into()));
+            return Err(invalid("nickname is empty"));
         }
         if count > max_chars {
-            return Err(InvalidNickname(format!(
+            return Err(invalid(format!(
                 "nickname is longer than {max_chars} characters"
             )));
         }
         if display.contains("  ") {
-            return Err(InvalidNickname("nickname has consecutive spaces".into()));
+            return Err(invalid("nickname has consecutive spaces"));
         }
         if let Some(bad) = display.chars().find(|&c| {
             !(c.is_alphanumeric() || c == ' ' || ALLOWED_PUNCTUATION.contains(&c))
                 || INVISIBLE_LETTERS.contains(&c)
         }) {
-            return Err(InvalidNickname(format!(
+            return Err(invalid(format!(
                 "nickname may hold letters, digits, spaces and - _ . ' only (found U+{:04X})",
                 bad as u32
             )));
@@ -64,12 +67,12 @@ impl Nickname {
     }
 
     /// The nickname as shown to others.
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.display
     }
 
     /// The comparison key: two nicknames with equal keys are the same name.
-    pub fn key(&self) -> &str {
+    pub(crate) fn key(&self) -> &str {
         &self.key
     }
 }

@@ -4,7 +4,7 @@
 
 /// One connection's allowance.
 #[derive(Debug, Clone)]
-pub struct RateBucket {
+pub(crate) struct RateBucket {
     /// Tokens available, in thousandths of a frame.
     milli_tokens: u64,
     capacity: u64,
@@ -14,7 +14,7 @@ pub struct RateBucket {
 
 impl RateBucket {
     /// A full bucket.
-    pub fn new(burst: u32, per_sec: u32, now_ms: u64) -> Self {
+    pub(crate) fn new(burst: u32, per_sec: u32, now_ms: u64) -> Self {
         let capacity = u64::from(burst.max(1)) * 1000;
         RateBucket {
             milli_tokens: capacity,
@@ -25,7 +25,7 @@ impl RateBucket {
     }
 
     /// Takes one token, or says how many milliseconds until one is there.
-    pub fn take(&mut self, now_ms: u64) -> Result<(), u64> {
+    pub(crate) fn take(&mut self, now_ms: u64) -> Result<(), u64> {
         let elapsed = now_ms.saturating_sub(self.last_ms);
         self.last_ms = self.last_ms.max(now_ms);
         self.milli_tokens = (self.milli_tokens + elapsed * self.per_sec).min(self.capacity);

@@ -4,41 +4,47 @@
 
 use std::fmt;
 
+use crate::protocol::{ErrorCode, Invalid};
+
 /// The room a client lands in when it names none.
-pub const DEFAULT_ROOM: &str = "lobby";
+pub(crate) const DEFAULT_ROOM: &str = "lobby";
 
 /// Longest room name, in characters.
-pub const MAX_ROOM_CHARS: usize = 32;
+pub(crate) const MAX_ROOM_CHARS: usize = 32;
 
 /// A validated, lower-cased room name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct RoomName(String);
+pub(crate) struct RoomName(String);
 
 impl RoomName {
     /// Validates `raw`: 1 to 32 of `a-z`, `0-9`, `-`, `_` (case-folded).
-    pub fn parse(raw: &str) -> Result<Self, String> {
+    pub(crate) fn parse(raw: &str) -> Result<Self, Invalid> {
         let name = raw.trim().to_ascii_lowercase();
         if name.is_empty() || name.len() > MAX_ROOM_CHARS {
-            return Err(format!(
-                "room name must be 1 to {MAX_ROOM_CHARS} characters"
+            return Err(Invalid::new(
+                ErrorCode::InvalidRoom,
+                format!("room name must be 1 to {MAX_ROOM_CHARS} characters"),
             ));
         }
         if !name
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
         {
-            return Err("room name may hold a-z, 0-9, - and _ only".into());
+            return Err(Invalid::new(
+                ErrorCode::InvalidRoom,
+                "room name may hold a-z, 0-9, - and _ only",
+            ));
         }
         Ok(RoomName(name))
     }
 
     /// The default room.
-    pub fn default_room() -> Self {
+    pub(crate) fn default_room() -> Self {
         RoomName(DEFAULT_ROOM.to_owned())
     }
 
     /// The name as a string.
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.0
     }
 }

@@ -20,7 +20,7 @@ use crate::transport::poll::routes::SESSION_HEADER;
 const PREFLIGHT_MAX_AGE: &str = "600";
 
 /// Middleware for the `/poll` scope.
-pub async fn cors(
+pub(crate) async fn cors(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {

@@ -463,3 +463,7 @@ impl Handler<End> for PollSession {
         ctx.stop();
     }
 }
+
+#[cfg(test)]
+#[path = "session/tests.rs"]
+mod tests;

@@ -11,14 +11,14 @@ use actix_web::dev::Extensions;
 
 /// The raw socket of one accepted connection.
 #[derive(Debug, Clone, Copy)]
-pub struct ConnSocket {
+pub(crate) struct ConnSocket {
     #[cfg(unix)]
     fd: std::os::fd::RawFd,
 }
 
 /// The HTTP service's connect hook (`on_connect_ext`, src/server.rs):
 /// remembers the socket of each connection.
-pub fn capture(conn: &dyn Any, extensions: &mut Extensions) {
+pub(crate) fn capture(conn: &dyn Any, extensions: &mut Extensions) {
     #[cfg(unix)]
     if let Some(tcp) = conn.downcast_ref::<actix_web::rt::net::TcpStream>() {
         use std::os::fd::AsRawFd;
@@ -37,7 +37,7 @@ impl ConnSocket {
     /// runs: the session lives inside the connection's response, so the
     /// connection (and with it the descriptor) is still open then and the
     /// descriptor cannot have been reused for another socket.
-    pub fn cut(self) {
+    pub(crate) fn cut(self) {
         #[cfg(unix)]
         {
             // SAFETY: by the contract above the descriptor is open and is

@@ -51,7 +51,7 @@ const WRITE_SLICES: usize = 32;
 
 /// The actix-web application as one boxed service factory, so the upgrade
 /// path can run its own instance of it on each worker.
-pub type AppFactory = BoxServiceFactory<(), Request, ServiceResponse, actix_web::Error, ()>;
+pub(crate) type AppFactory = BoxServiceFactory<(), Request, ServiceResponse, actix_web::Error, ()>;
 
 type AppService = BoxService<Request, ServiceResponse, actix_web::Error>;
 
@@ -59,7 +59,7 @@ type AppService = BoxService<Request, ServiceResponse, actix_web::Error>;
 /// task of its own, which actix-server does not count, so a graceful stop
 /// waits for them here ([`crate::server::Stopper::stop`]).
 #[derive(Clone, Default)]
-pub struct OpenConnections(Arc<Open>);
+pub(crate) struct OpenConnections(Arc<Open>);
 
 #[derive(Default)]
 struct Open {
@@ -69,7 +69,7 @@ struct Open {
 
 impl OpenConnections {
     /// Waits until no upgraded connection is open.
-    pub async fn drained(&self) {
+    pub(crate) async fn drained(&self) {
         loop {
             // Registered before the check, so a last close in between is
             // not missed.
@@ -102,7 +102,7 @@ impl Drop for OpenGuard {
 /// upgrade with an instance of the application made for this worker, then
 /// carries the response in a task of its own. That lets actix-http's
 /// connection task end, and with it the dispatcher it holds (about 1 KiB).
-pub fn service(
+pub(crate) fn service(
     app: AppFactory,
     open: OpenConnections,
 ) -> impl ServiceFactory<
@@ -351,7 +351,7 @@ impl WriteQueue {
 }
 
 /// An upgraded connection carrying its response: all it holds while idle.
-pub struct UpgradedConnection {
+pub(crate) struct UpgradedConnection {
     io: Rc<TcpStream>,
     body: BoxBody,
     out: WriteQueue,
