@@ -81,7 +81,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
     )
     .route("", web::get().to(page::index))
     .route("/", web::get().to(page::index))
-    .route("/assets/{name}", web::get().to(page::asset))
+    .route(page::ASSET_ROUTE, web::get().to(page::asset))
     .route("/ws", web::get().to(ws_session::route))
     .route("/healthz", web::get().to(ops::healthz))
     .route("/readyz", web::get().to(ops::readyz))

@@ -1,0 +1,78 @@
+/*
+ * The page's wording and colours as pure functions of values: the hue of a
+ * nickname, the clock time of a message, how many participants there are,
+ * the typing line, the connection state's text.
+ *
+ * Owns: nothing mutable.
+ * Must not touch: the DOM, timers or the network; view.js puts the results
+ * on the page (as text, never as HTML).
+ */
+
+/**
+ * A hue from FNV-1a of the case-folded nickname (case-folded because the
+ * server treats Ann and ann as one name), finished with murmur3's 32-bit
+ * mix: plain FNV moves the top bits little for names that differ only at
+ * the end (u20, u21, ...), which then all came out the same red. The CSS
+ * picks a saturation and lightness readable on the theme.
+ */
+export function nickHue(nick) {
+  let hash = 0x811c9dc5;
+  for (const ch of nick.toLowerCase()) {
+    hash ^= ch.codePointAt(0);
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  hash ^= hash >>> 16;
+  hash = Math.imul(hash, 0x85ebca6b) >>> 0;
+  hash ^= hash >>> 13;
+  hash = Math.imul(hash, 0xc2b2ae35) >>> 0;
+  hash ^= hash >>> 16;
+  return Math.floor(((hash >>> 0) / 2 ** 32) * 360);
+}
+
+const two = (n) => String(n).padStart(2, '0');
+
+/** "HH:MM" of a Date, in local time. */
+export function clockTime(when) {
+  return `${two(when.getHours())}:${two(when.getMinutes())}`;
+}
+
+export function participants(n) {
+  return n === 1 ? 'there is 1 participant' : `there are ${n} participants`;
+}
+
+/** The typing line for the nicknames typing ('' when nobody is). */
+export function typingText(names) {
+  if (names.length === 1) return `${names[0]} is typing…`;
+  if (names.length === 2) return `${names[0]} and ${names[1]} are typing…`;
+  if (names.length > 2) return 'several people are typing…';
+  return '';
+}
+
+const CONN_TEXT = {
+  idle: () => 'Not connected',
+  connecting: () => 'Connecting…',
+  connected: () => 'Connected',
+  reconnecting: (_, online) => (online === false ? 'Offline; reconnecting' : 'Reconnecting'),
+  offline: (detail) => (detail ? `Offline (${detail})` : 'Offline'),
+};
+
+/** The connection state's text; `online` is navigator.onLine. */
+export function connText(kind, detail, online) {
+  return CONN_TEXT[kind](detail, online);
+}
+
+/** The reconnect countdown after the state text: " in 3 s…", or "…" when due. */
+export function countdownText(retryAt, now) {
+  const seconds = Math.ceil((retryAt - now) / 1000);
+  return seconds > 0 ? ` in ${seconds} s…` : '…';
+}
+
+/** The message box's counter: '' until COUNTER_FROM of `max` is used. */
+export const COUNTER_FROM = 0.9;
+
+/** What is left to type, or null when the counter stays hidden. */
+export function charsLeft(used, max) {
+  if (!max || used < max * COUNTER_FROM) return null;
+  const left = Math.max(0, max - used);
+  return { left, text: left === 1 ? '1 character left' : `${left} characters left` };
+}

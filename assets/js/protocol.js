@@ -1,0 +1,74 @@
+/*
+ * The wire protocol of src/protocol.rs as the page speaks it: the version a
+ * join announces, the close codes, which errors answer a join, and frames
+ * to text and back. Close codes are WebSocket's whatever the transport: the
+ * polling transport reports its ends in them too, so one close handler
+ * serves both.
+ *
+ * Owns: nothing mutable; constants and pure functions only.
+ * Must not touch: the DOM, the network, timers or storage. Node imports it
+ * as is (tests/js/).
+ */
+
+export const PROTOCOL_VERSION = 1;
+
+/** WebSocket close codes, as both transports report them. */
+export const CLOSE = Object.freeze({
+  NORMAL: 1000,
+  PROTOCOL: 1002,
+  ABNORMAL: 1006,
+  POLICY: 1008,
+  TOO_BIG: 1009,
+  TRY_LATER: 1013,
+  /** Another window opened the same chat: stop, do not reconnect. */
+  REPLACED: 4001,
+  /** The polling session expired: reconnect and resume. */
+  EXPIRED: 4002,
+});
+
+/** Errors that answer a join (and then no welcome follows). */
+const JOIN_ERRORS = new Set([
+  'invalid_nick', 'nick_taken', 'invalid_room', 'too_many_rooms', 'room_full', 'unsupported_version',
+]);
+
+/** Whether an error with this code answers a join. */
+export function isJoinError(code) {
+  return JOIN_ERRORS.has(code);
+}
+
+/** Whether a value is a frame: anything with a string `type`. */
+export function isFrame(value) {
+  return Boolean(value) && typeof value.type === 'string';
+}
+
+/** A frame from its JSON text; null when the text is not one. */
+export function parseFrame(text) {
+  if (typeof text !== 'string') return null;
+  let value;
+  try {
+    value = JSON.parse(text);
+  } catch (_) {
+    return null;
+  }
+  return isFrame(value) ? value : null;
+}
+
+/** A frame's JSON text. */
+export function encodeFrame(frame) {
+  return JSON.stringify(frame);
+}
+
+/**
+ * A join frame. `since` (with `epoch`, the numbering it belongs to) goes
+ * only on a rejoin of the room shown; `resume` whenever a welcome gave one.
+ */
+export function joinFrame({ nick, room, since, epoch, resume }) {
+  const frame = { type: 'join', v: PROTOCOL_VERSION, nick, room };
+  if (since !== undefined) {
+    frame.since = since;
+    // A restarted room ignores a `since` from another numbering.
+    if (epoch) frame.epoch = epoch;
+  }
+  if (resume) frame.resume = resume;
+  return frame;
+}

@@ -1,0 +1,289 @@
+/*
+ * Drawing the page (templates/index.html, styled by chat.css): the two
+ * screens (nickname, chat), the message list with its notices and pending
+ * items, the roster, the typing line, the room's name and the unread count
+ * in the title, the connection state with its reconnect countdown, and
+ * the transport in use. The Stable hooks the browser tests rely on are
+ * listed in main.js; most of them are drawn here.
+ *
+ * User text (nicknames, messages, the server's error messages) reaches
+ * the DOM only through textContent and text nodes, never as HTML.
+ *
+ * Owns: the DOM under <body> except the form controls' values (input.js),
+ * which screen is shown, whether the list follows its end, the unread
+ * count, and the countdown timer.
+ * Must not touch: the network, storage, or any other module's state; it
+ * draws what it is told. It touches the DOM only when called (never on
+ * import).
+ */
+
+import {
+  clockTime, connText, countdownText, nickHue, typingText,
+} from './format.js';
+
+/** Rendered list items kept; older ones are removed so memory stays flat. */
+export const MAX_RENDERED = 1000;
+
+const $ = (id) => document.getElementById(id);
+
+/** 'login' or 'chat'. */
+let screen = 'login';
+/** The list is scrolled to its end, so new items keep it there. */
+let following = true;
+/** Messages that arrived while the tab was hidden. */
+let unread = 0;
+let countdownTimer = 0;
+let countdownTo = 0;
+
+function el(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+function nickSpan(nick) {
+  const span = el('span', 'nick', nick);
+  span.style.setProperty('--hue', String(nickHue(nick)));
+  return span;
+}
+
+function timeElement(ts) {
+  const when = new Date(ts);
+  const time = el('time', 'time', clockTime(when));
+  time.dateTime = when.toISOString();
+  time.title = when.toLocaleString(undefined, { dateStyle: 'full', timeStyle: 'medium' });
+  return time;
+}
+
+// ---- The message list -------------------------------------------------------
+
+/**
+ * Adds an item before the pending placeholders (they stay last until
+ * acknowledged) and trims the oldest items past MAX_RENDERED.
+ */
+function insertItem(li) {
+  const list = $('messages');
+  following = list.scrollHeight - list.scrollTop - list.clientHeight < 48;
+  const firstPending = list.querySelector(':scope > li.pending');
+  list.insertBefore(li, li.classList.contains('pending') ? null : firstPending);
+  while (list.children.length > MAX_RENDERED && !list.firstElementChild.classList.contains('pending')) {
+    list.firstElementChild.remove();
+  }
+}
+
+/** A message from the server: li.message[data-id] (.own when ours). */
+export function addMessage(m, own) {
+  const li = el('li', 'message');
+  li.dataset.id = String(m.id);
+  if (own) li.classList.add('own');
+  li.append(timeElement(m.ts), ' ', nickSpan(m.nick), el('span', 'visually-hidden', ': '), el('span', 'text', m.text));
+  insertItem(li);
+}
+
+/** A message of ours not yet acknowledged: li.message.pending[data-ref]. Returns it. */
+export function addPending(ref, text, nick) {
+  const li = el('li', 'message own pending');
+  li.dataset.ref = ref;
+  li.append(el('span', 'time', '--:--'), ' ', nickSpan(nick),
+    el('span', 'visually-hidden', ': '), el('span', 'text', text), el('span', 'status', 'sending…'));
+  insertItem(li);
+  scrollToEnd();
+  return li;
+}
+
+/** Removes an item (a pending message acknowledged or shown). */
+export function dropItem(li) {
+  li.remove();
+}
+
+/** A pending message the server refused: li.failed, saying why. */
+export function markFailed(li, why) {
+  li.classList.replace('pending', 'failed');
+  li.querySelector('.status').textContent = `not sent: ${why}`;
+}
+
+/** Empties the list but for `items` (another room's messages go). */
+export function resetMessages(items) {
+  $('messages').replaceChildren(...items);
+}
+
+/** A line from the page rather than a person: li.notice (.error for trouble). */
+export function notice(text, kind) {
+  const li = el('li', kind === 'error' ? 'notice error' : 'notice', text);
+  insertItem(li);
+  scrollIfFollowing();
+}
+
+export function scrollIfFollowing() {
+  if (following) scrollToEnd();
+}
+
+export function scrollToEnd() {
+  const list = $('messages');
+  list.scrollTop = list.scrollHeight;
+  following = true;
+}
+
+/** The user scrolled the list: follow its end only while it is there. */
+export function noteScroll() {
+  const list = $('messages');
+  following = list.scrollHeight - list.scrollTop - list.clientHeight < 48;
+}
+
+// ---- Roster and typing ------------------------------------------------------
+
+/** One li.person[data-nick] per person ({nick, typing}); `self` is marked "(you)". */
+export function showRoster(people, count, self) {
+  const items = people.map(({ nick, typing }) => {
+    const li = el('li', typing ? 'person typing' : 'person');
+    li.dataset.nick = nick;
+    const swatch = el('span', 'swatch');
+    swatch.style.setProperty('--hue', String(nickHue(nick)));
+    swatch.setAttribute('aria-hidden', 'true');
+    li.append(swatch, nickSpan(nick));
+    if (nick === self) li.append(el('span', 'you', ' (you)'));
+    if (typing) li.append(el('span', 'typing-mark', ' typing…'));
+    return li;
+  });
+  $('roster').replaceChildren(...items);
+  $('count').textContent = String(count);
+  $('roster-toggle-count').textContent = String(count);
+}
+
+/** The roster may be out of date (the link is down). */
+export function markRosterStale(stale) {
+  $('roster-panel').classList.toggle('stale', stale);
+}
+
+export function showTyping(names) {
+  $('typing').textContent = typingText(names);
+}
+
+export function isRosterOpen() {
+  return document.body.classList.contains('roster-open');
+}
+
+/** Opens or closes the roster panel (on narrow screens); toggles without `open`. */
+export function toggleRoster(open) {
+  const show = open === undefined ? !isRosterOpen() : open;
+  document.body.classList.toggle('roster-open', show);
+  $('roster-toggle').setAttribute('aria-expanded', String(show));
+}
+
+// ---- Room name and unread count ---------------------------------------------
+
+export function showRoom(room) {
+  const label = `#${room}`;
+  $('room-name').textContent = label;
+  $('login-room').textContent = label;
+  $('message-input').placeholder = `Message ${label}`;
+  document.title = `${unread > 0 ? `(${unread}) ` : ''}${label} — Parley`;
+}
+
+/** Someone else's message came; counted in the title while the tab is hidden. */
+export function noteUnread(room) {
+  if (!document.hidden) return;
+  unread += 1;
+  showRoom(room);
+}
+
+/** The tab is visible again: nothing is unread. */
+export function readAll(room) {
+  if (document.hidden || unread === 0) return;
+  unread = 0;
+  showRoom(room);
+}
+
+// ---- Connection state -------------------------------------------------------
+
+function tickCountdown() {
+  const countdown = $('conn-countdown');
+  if (!countdown) return;
+  countdown.textContent = countdownText(countdownTo, Date.now());
+}
+
+/**
+ * #conn-state: data-state is the kind, data-attempt the reconnects
+ * scheduled since the last welcome; while reconnecting, the seconds left
+ * tick after the text.
+ */
+export function showConnState({ kind, detail, attempt, retryAt }) {
+  const status = $('conn-state');
+  status.dataset.state = kind;
+  status.dataset.attempt = String(attempt);
+  status.textContent = connText(kind, detail, navigator.onLine);
+  stopCountdown();
+  if (kind === 'reconnecting') {
+    // The ticking seconds are hidden from assistive technology: the
+    // status region announces the state once, not every second.
+    const countdown = el('span', '', '');
+    countdown.id = 'conn-countdown';
+    countdown.setAttribute('aria-hidden', 'true');
+    status.append(countdown);
+    countdownTo = retryAt;
+    tickCountdown();
+    countdownTimer = setInterval(tickCountdown, 1000);
+  }
+  $('reconnect-now').hidden = !(kind === 'reconnecting' || kind === 'offline');
+}
+
+export function stopCountdown() {
+  clearInterval(countdownTimer);
+  countdownTimer = 0;
+}
+
+/** #conn-state[data-degraded]: the server cannot reach its other instances. */
+export function showDegraded(degraded) {
+  $('conn-state').dataset.degraded = String(degraded);
+}
+
+/** #transport: the transport's name, and in its title why the page fell back. */
+export function showTransport(name, why) {
+  const shown = $('transport');
+  shown.textContent = name || 'none';
+  shown.title = why ? `${why}; using long-polling` : '';
+}
+
+// ---- Screens ----------------------------------------------------------------
+
+export function isChat() {
+  return screen === 'chat';
+}
+
+/** The nickname screen, with `error` (the server's reason) and the nickname to correct. */
+export function showLogin(error, nick) {
+  screen = 'login';
+  document.body.dataset.view = 'login';
+  document.body.classList.remove('roster-open');
+  $('chat-view').hidden = true;
+  $('login-view').hidden = false;
+  const input = $('nick-input');
+  if (nick) input.value = nick;
+  showNickError(error || '');
+  input.focus();
+  if (error) input.select();
+}
+
+export function showNickError(text) {
+  $('nick-error').textContent = text;
+  $('nick-input').setAttribute('aria-invalid', text ? 'true' : 'false');
+}
+
+export function showChat() {
+  if (screen === 'chat') return;
+  screen = 'chat';
+  document.body.dataset.view = 'chat';
+  $('login-view').hidden = true;
+  $('chat-view').hidden = false;
+  $('message-input').focus();
+}
+
+/** The page as it first appears: the nickname screen. */
+export function start({ room, nick, transport, why }) {
+  screen = 'login';
+  document.body.dataset.view = 'login';
+  showTransport(transport, why);
+  $('nick-input').value = nick;
+  showRoom(room);
+}

@@ -1,0 +1,120 @@
+// Fakes the client's modules are driven with in Node: a clock whose timers
+// run only when a test advances it, a server answering fetch() on demand,
+// and helpers to let promise chains run. Not a test file itself (the name
+// does not end in .test.mjs).
+
+/** Lets every pending promise continuation run. */
+export async function settle() {
+  for (let i = 0; i < 10; i += 1) await new Promise((resolve) => { setImmediate(resolve); });
+}
+
+/** Timers and Date.now() under the test's control. */
+export class FakeClock {
+  constructor(start = 1_000_000) {
+    this.time = start;
+    this.timers = new Map();
+    this.lastId = 0;
+    this.now = () => this.time;
+    this.setTimeout = (fn, ms) => this.#add(fn, ms, 0);
+    this.setInterval = (fn, ms) => this.#add(fn, ms, Math.max(1, ms || 0));
+    this.clearTimeout = (id) => { this.timers.delete(id); };
+    this.clearInterval = this.clearTimeout;
+  }
+
+  #add(fn, ms, every) {
+    this.lastId += 1;
+    this.timers.set(this.lastId, { at: this.time + Math.max(0, ms || 0), fn, every });
+    return this.lastId;
+  }
+
+  /** Moves time on by `ms`, running each timer that falls due, in order. */
+  async advance(ms) {
+    const end = this.time + ms;
+    await settle();
+    for (;;) {
+      let next = null;
+      for (const [id, timer] of this.timers) {
+        if (timer.at <= end && (next === null || timer.at < next[1].at)) next = [id, timer];
+      }
+      if (next === null) break;
+      const [id, timer] = next;
+      this.time = timer.at;
+      if (timer.every) timer.at += timer.every;
+      else this.timers.delete(id);
+      timer.fn();
+      await settle();
+    }
+    this.time = end;
+    await settle();
+  }
+
+  /** How many timers are waiting. */
+  get pending() {
+    return this.timers.size;
+  }
+}
+
+/** A fetch() Response with `status`, a JSON `body` (none when undefined) and `headers`. */
+export function response(status, body, headers = {}) {
+  return {
+    status,
+    headers: { get: (name) => (Object.hasOwn(headers, name) ? String(headers[name]) : null) },
+    json: async () => {
+      if (body === undefined) throw new SyntaxError('Unexpected end of JSON input');
+      return body;
+    },
+  };
+}
+
+/**
+ * A server that holds every request until the test answers it. Each
+ * request: {url, method, headers, body, keepalive, aborted, answer(status,
+ * body, headers), drop()}.
+ */
+export class FakeServer {
+  constructor() {
+    this.requests = [];
+    this.fetch = (url, init = {}) => new Promise((resolve, reject) => {
+      const request = {
+        url,
+        method: init.method || 'GET',
+        headers: init.headers || {},
+        body: init.body,
+        keepalive: Boolean(init.keepalive),
+        answered: false,
+        aborted: false,
+        answer: (status, body, headers) => {
+          request.answered = true;
+          resolve(response(status, body, headers));
+        },
+        drop: () => {
+          request.answered = true;
+          reject(new TypeError('Failed to fetch'));
+        },
+      };
+      if (init.signal) {
+        init.signal.addEventListener('abort', () => {
+          request.aborted = true;
+          request.answered = true;
+          reject(new DOMException('The operation was aborted.', 'AbortError'));
+        });
+      }
+      this.requests.push(request);
+    });
+  }
+
+  /** Requests not yet answered. */
+  get waiting() {
+    return this.requests.filter((request) => !request.answered);
+  }
+
+  /** The one unanswered request to `method url`; throws when there is not exactly one. */
+  take(method, url) {
+    const found = this.waiting.filter((request) => request.method === method && request.url === url);
+    if (found.length !== 1) {
+      const seen = this.waiting.map((request) => `${request.method} ${request.url}`).join(', ');
+      throw new Error(`expected one ${method} ${url} waiting, found ${found.length} (waiting: ${seen || 'none'})`);
+    }
+    return found[0];
+  }
+}

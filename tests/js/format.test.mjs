@@ -1,0 +1,68 @@
+// Wording, colours, the address and the message box's reading.
+import { test } from 'node:test';
+import { strict as assert } from 'node:assert';
+
+import {
+  charsLeft, clockTime, connText, countdownText, nickHue, participants, typingText,
+} from '../../assets/js/format.js';
+import { askedTransport, roomFrom } from '../../assets/js/address.js';
+import { parseCommand, readComposer, tooLong } from '../../assets/js/input.js';
+
+test('a nickname\'s hue ignores case and spreads names that differ at the end', () => {
+  assert.equal(nickHue('Ann'), nickHue('ann'));
+  const hues = new Set(Array.from({ length: 10 }, (_, i) => nickHue(`u2${i}`)));
+  assert.ok(hues.size >= 8, `${hues.size} hues for 10 names`);
+  for (const hue of hues) assert.ok(Number.isInteger(hue) && hue >= 0 && hue < 360);
+  assert.equal(nickHue(''), nickHue(''));
+});
+
+test('wording', () => {
+  assert.equal(participants(1), 'there is 1 participant');
+  assert.equal(participants(0), 'there are 0 participants');
+  assert.equal(typingText([]), '');
+  assert.equal(typingText(['ann']), 'ann is typing…');
+  assert.equal(typingText(['ann', 'bob']), 'ann and bob are typing…');
+  assert.equal(typingText(['ann', 'bob', 'cy']), 'several people are typing…');
+  assert.equal(clockTime(new Date(2024, 0, 2, 7, 5)), '07:05');
+  assert.equal(connText('reconnecting', undefined, false), 'Offline; reconnecting');
+  assert.equal(connText('reconnecting', undefined, true), 'Reconnecting');
+  assert.equal(connText('offline', 'opened elsewhere'), 'Offline (opened elsewhere)');
+  assert.equal(connText('offline'), 'Offline');
+  assert.equal(countdownText(10_000, 6_500), ' in 4 s…');
+  assert.equal(countdownText(10_000, 10_000), '…');
+});
+
+test('the counter shows from 90% of the limit', () => {
+  assert.equal(charsLeft(1799, 2000), null);
+  assert.deepEqual(charsLeft(1800, 2000), { left: 200, text: '200 characters left' });
+  assert.deepEqual(charsLeft(1999, 2000), { left: 1, text: '1 character left' });
+  assert.deepEqual(charsLeft(2005, 2000), { left: 0, text: '0 characters left' });
+  assert.equal(charsLeft(5000, undefined), null);
+});
+
+test('the room comes from the hash, then ?room=, then the lobby', () => {
+  assert.equal(roomFrom('#Kitchen', '?room=den'), 'kitchen');
+  assert.equal(roomFrom('', '?room=%20Den%20'), 'den');
+  assert.equal(roomFrom('#caf%C3%A9', ''), 'café');
+  assert.equal(roomFrom('#%E0%A4%A', '?room=den'), 'den', 'a malformed hash is ignored');
+  assert.equal(roomFrom('', ''), 'lobby');
+  assert.equal(askedTransport('?transport=polling&room=x'), 'polling');
+  assert.equal(askedTransport(''), null);
+});
+
+test('the message box holds nothing, a command, or a message', () => {
+  assert.deepEqual(readComposer('  \n'), { kind: 'nothing' });
+  assert.deepEqual(readComposer('/join  #Kitchen '), { kind: 'command', name: 'join', arg: '#Kitchen' });
+  assert.deepEqual(readComposer('/help'), { kind: 'command', name: 'help', arg: '' });
+  assert.deepEqual(readComposer('/nick\nann b'), { kind: 'command', name: 'nick', arg: 'ann b' });
+  assert.deepEqual(readComposer('//shrug'), { kind: 'say', text: '/shrug' });
+  assert.deepEqual(readComposer(' hi /there'), { kind: 'say', text: ' hi /there' });
+  assert.deepEqual(parseCommand('/'), { name: '', arg: '' });
+});
+
+test('length is counted in characters, as the server counts', () => {
+  assert.equal(tooLong('😀😀', 2), false, 'two characters, four UTF-16 units');
+  assert.equal(tooLong('abc', 2), true);
+  assert.equal(tooLong('abc', undefined), false);
+  assert.equal(tooLong('abc', 0), false);
+});

@@ -1,0 +1,422 @@
+// Frame handling: the session fed frames from the server, with a fake link,
+// view and address, watching what it sends and draws.
+import { test } from 'node:test';
+import { strict as assert } from 'node:assert';
+
+import { createSession } from '../../assets/js/session.js';
+import { createTypingReporter } from '../../assets/js/typing.js';
+import { FakeClock } from './fakes.mjs';
+
+/** A view that records every call; pending items are plain objects. */
+function fakeView() {
+  const calls = [];
+  const view = {
+    calls,
+    items: [],
+    addPending(ref, text, nick) {
+      calls.push(['addPending', ref, text, nick]);
+      const item = { ref, text, nick, removed: false, failed: null };
+      view.items.push(item);
+      return item;
+    },
+    dropItem(item) { calls.push(['dropItem', item.ref]); item.removed = true; },
+    markFailed(item, why) { calls.push(['markFailed', item.ref, why]); item.failed = why; },
+    /** The calls named `name`, without the name. */
+    of(name) { return calls.filter((call) => call[0] === name).map((call) => call.slice(1)); },
+    notices() { return view.of('notice').map(([text, kind]) => (kind ? `${kind}: ${text}` : text)); },
+    clear() { calls.length = 0; },
+  };
+  for (const name of [
+    'addMessage', 'resetMessages', 'notice', 'scrollToEnd', 'scrollIfFollowing', 'showRoster',
+    'showTyping', 'showRoom', 'noteUnread', 'showChat', 'showLogin', 'markRosterStale', 'showDegraded',
+  ]) {
+    view[name] = (...args) => { calls.push([name, ...args]); };
+  }
+  return view;
+}
+
+function setUp({ room = 'lobby' } = {}) {
+  const clock = new FakeClock();
+  const sent = [];
+  const link = {
+    open: true,
+    welcomes: 0,
+    reconnects: 0,
+    send: (frame) => { if (!link.open) return false; sent.push(frame); return true; },
+    isOpen: () => link.open,
+    reconnectNow: () => { link.reconnects += 1; },
+    welcomed: () => { link.welcomes += 1; },
+  };
+  const view = fakeView();
+  const addressed = [];
+  const address = {
+    showRoom: (to) => addressed.push(['show', to]),
+    restoreRoom: (to) => addressed.push(['restore', to]),
+  };
+  const remembered = [];
+  const limits = [];
+  let session = null;
+  const typing = createTypingReporter({ send: link.send, joined: () => session.isJoined(), io: clock });
+  let words = 0;
+  session = createSession({
+    room,
+    link,
+    typing,
+    view,
+    address,
+    remember: (nick) => remembered.push(nick),
+    onLimits: (given) => limits.push(given),
+    io: { ...clock, randomWords: () => { words += 1; return [words, words]; } },
+  });
+  return { clock, sent, link, view, address, addressed, remembered, limits, session, typing };
+}
+
+const welcome = (over = {}) => ({
+  type: 'welcome',
+  nick: 'ann',
+  room: 'lobby',
+  session: 'resume-1',
+  epoch: 'e1',
+  cursor: 0,
+  gap: false,
+  history: [],
+  roster: [{ nick: 'ann' }, { nick: 'bob', typing: true }],
+  count: 2,
+  limits: { max_message_chars: 2000, max_frame_bytes: 8192 },
+  ...over,
+});
+
+const message = (id, nick, text) => ({ type: 'message', id, nick, text, ts: 1700000000000 + id });
+
+/** Joins as ann and delivers `w`. */
+function joined(setup, w = welcome()) {
+  setup.session.joinAs('ann');
+  setup.session.handle(w);
+  setup.sent.length = 0;
+  setup.view.clear();
+}
+
+test('nothing is sent when a link opens before the user asked to join', () => {
+  const { session, sent } = setUp();
+  session.linkOpened();
+  assert.deepEqual(sent, []);
+});
+
+test('the nickname form sends a first join, or reconnects when no link is open', () => {
+  const setup = setUp({ room: 'kitchen' });
+  setup.session.joinAs('ann');
+  assert.deepEqual(setup.sent, [{ type: 'join', v: 1, nick: 'ann', room: 'kitchen' }]);
+  assert.equal(setup.session.isAwaitingWelcome(), true);
+
+  const offline = setUp();
+  offline.link.open = false;
+  offline.session.joinAs('ann');
+  assert.deepEqual(offline.sent, []);
+  assert.equal(offline.link.reconnects, 1);
+  offline.link.open = true;
+  offline.session.linkOpened();
+  assert.equal(offline.sent[0].nick, 'ann');
+});
+
+test('a welcome shows the chat, its history and roster, and tells the link', () => {
+  const setup = setUp();
+  const { session, view, link, remembered, limits, addressed } = setup;
+  session.joinAs('ann');
+  session.handle(welcome({ history: [message(1, 'bob', 'hi'), message(2, 'ann', 'hello')], cursor: 2 }));
+  assert.deepEqual(view.of('addMessage').map(([m, own]) => [m.id, own]), [[1, false], [2, true]]);
+  assert.deepEqual(view.of('showRoster').at(-1), [[{ nick: 'ann', typing: false }, { nick: 'bob', typing: true }], 2, 'ann']);
+  assert.deepEqual(view.of('showTyping').at(-1), [['bob']]);
+  assert.deepEqual(view.of('showRoom').at(-1), ['lobby']);
+  assert.deepEqual(view.of('markRosterStale'), [[false]]);
+  assert.equal(view.of('showChat').length, 1);
+  assert.deepEqual(view.of('resetMessages'), [[[]]]);
+  assert.deepEqual(addressed, [['show', 'lobby']]);
+  assert.equal(link.welcomes, 1);
+  assert.deepEqual(remembered, ['ann']);
+  assert.deepEqual(limits, [{ max_message_chars: 2000, max_frame_bytes: 8192 }]);
+  assert.equal(session.isJoined(), true);
+  assert.equal(session.isAwaitingWelcome(), false);
+  assert.deepEqual(view.notices(), [], 'a first join says nothing');
+});
+
+test('a message at or below the highest id shown is a duplicate', () => {
+  const setup = setUp();
+  joined(setup, welcome({ history: [message(4, 'bob', 'four')], cursor: 5 }));
+  const { session, view } = setup;
+  for (const id of [3, 4, 5]) session.handle(message(id, 'bob', 'old'));
+  session.handle(message(6, 'bob', 'six'));
+  session.handle(message(6, 'bob', 'six again'));
+  session.handle({ ...message(7, 'bob', 'bad id'), id: '7' });
+  session.handle(message(8, 'bob', 'eight'));
+  assert.deepEqual(view.of('addMessage').map(([m]) => m.text), ['six', 'eight']);
+  assert.equal(view.of('scrollIfFollowing').length, 7, 'every message frame keeps the list at its end');
+  assert.deepEqual(view.of('noteUnread'), [['lobby'], ['lobby']]);
+});
+
+test('a rejoin after a drop carries since, epoch and resume, and says Reconnected', () => {
+  const setup = setUp();
+  joined(setup, welcome({ history: [message(9, 'bob', 'nine')], cursor: 9 }));
+  const { session, sent, view } = setup;
+  session.handle(message(10, 'bob', 'ten'));
+  session.linkClosed(1006);
+  assert.equal(session.isJoined(), false);
+  assert.deepEqual(view.notices(), ['Connection lost; reconnecting…']);
+  assert.deepEqual(view.of('markRosterStale'), [[true]]);
+  session.linkOpened();
+  assert.deepEqual(sent, [{ type: 'join', v: 1, nick: 'ann', room: 'lobby', since: 10, epoch: 'e1', resume: 'resume-1' }]);
+  view.clear();
+  session.handle(welcome({ session: 'resume-2', cursor: 11, history: [message(10, 'bob', 'ten'), message(11, 'cy', 'eleven')] }));
+  assert.deepEqual(view.of('addMessage').map(([m]) => m.id), [11]);
+  assert.deepEqual(view.notices(), ['Reconnected.']);
+  assert.deepEqual(view.of('resetMessages'), [], 'the same room keeps its list');
+});
+
+test('a rejoin answered from another numbering starts the ids again and warns', () => {
+  const setup = setUp();
+  joined(setup, welcome({ cursor: 40 }));
+  const { session, view } = setup;
+  session.linkClosed(1001);
+  session.linkOpened();
+  view.clear();
+  session.handle(welcome({ epoch: 'e2', cursor: 1, history: [message(1, 'bob', 'new one')] }));
+  assert.deepEqual(view.of('addMessage').map(([m]) => m.text), ['new one']);
+  assert.equal(view.notices()[0], 'error: The server restarted and lost this room\'s history; messages sent while you were away may be missing.');
+  assert.equal(view.notices()[1], 'Reconnected.');
+});
+
+test('a welcome with a gap says messages were missed', () => {
+  const setup = setUp();
+  joined(setup);
+  setup.session.linkClosed(1006);
+  setup.session.linkOpened();
+  setup.view.clear();
+  setup.session.handle(welcome({ gap: true }));
+  assert.deepEqual(setup.view.notices(), ['Reconnected.', 'Some messages were missed while you were away; only the most recent ones are shown.']);
+});
+
+test('messages go one at a time: the next leaves when the previous is acknowledged', () => {
+  const setup = setUp();
+  joined(setup);
+  const { session, sent, view } = setup;
+  session.say('one');
+  session.say('two');
+  assert.deepEqual(view.of('addPending').map(([, text, nick]) => [text, nick]), [['one', 'ann'], ['two', 'ann']]);
+  assert.equal(sent.length, 1);
+  const [first] = sent;
+  assert.equal(first.type, 'say');
+  assert.equal(first.text, 'one');
+  assert.match(first.ref, /^c1-/);
+  // Our message comes back before its ack: the placeholder gives way to it.
+  session.handle(message(1, 'ann', 'one'));
+  assert.equal(view.items[0].removed, true);
+  session.handle({ type: 'ack', ref: first.ref });
+  assert.equal(sent.length, 2);
+  assert.equal(sent[1].text, 'two');
+  assert.notEqual(sent[1].ref, first.ref);
+  session.handle({ type: 'ack', ref: sent[1].ref });
+  assert.equal(view.items[1].removed, true);
+  session.handle({ type: 'ack', ref: 'unknown' });
+  assert.equal(sent.length, 2);
+});
+
+test('a rate-limited message waits retry_ms and goes again with the same ref', async () => {
+  const setup = setUp();
+  joined(setup);
+  const { session, sent, clock, view } = setup;
+  session.say('hello');
+  const { ref } = sent[0];
+  session.handle({ type: 'error', code: 'rate_limited', message: 'slow down', ref, retry_ms: 1500 });
+  assert.equal(sent.length, 1);
+  await clock.advance(1499);
+  assert.equal(sent.length, 1);
+  await clock.advance(1);
+  assert.deepEqual(sent[1], { type: 'say', text: 'hello', ref });
+  assert.deepEqual(view.notices(), []);
+});
+
+test('a message refused for any other reason fails; not_joined keeps it for the next welcome', () => {
+  const setup = setUp();
+  joined(setup);
+  const { session, sent, view } = setup;
+  session.say('a');
+  session.handle({ type: 'error', code: 'not_joined', message: 'join first', ref: sent[0].ref });
+  assert.equal(view.items[0].failed, null);
+  session.linkClosed(1006);
+  session.linkOpened();
+  session.handle(welcome());
+  const resent = sent.filter((frame) => frame.type === 'say');
+  assert.equal(resent.length, 2);
+  assert.equal(resent[1].ref, resent[0].ref);
+  session.handle({ type: 'error', code: 'bad_frame', message: 'text too long', ref: resent[1].ref });
+  assert.equal(view.items[0].failed, 'text too long');
+});
+
+test('a link closed for a too-large frame fails the message in flight instead of resending it', () => {
+  const setup = setUp();
+  joined(setup);
+  const { session, sent, view } = setup;
+  session.say('huge');
+  session.linkClosed(1009);
+  assert.equal(view.items[0].failed, 'too large to send');
+  session.linkOpened();
+  session.handle(welcome());
+  assert.equal(sent.filter((frame) => frame.type === 'say').length, 1);
+});
+
+test('a join refused with a join error goes back to the nickname screen', () => {
+  const setup = setUp();
+  setup.session.joinAs('ann');
+  setup.session.handle({ type: 'error', code: 'nick_taken', message: 'ann is taken' });
+  assert.deepEqual(setup.view.of('showLogin'), [['ann is taken', 'ann']]);
+  assert.equal(setup.session.isAwaitingWelcome(), false);
+  // It no longer wants a room: a new link does not join by itself.
+  setup.sent.length = 0;
+  setup.session.linkOpened();
+  assert.deepEqual(setup.sent, []);
+});
+
+test('a refused switch of rooms stays in the room, fails its messages and restores the address', () => {
+  const setup = setUp();
+  joined(setup);
+  const { session, sent, view, addressed } = setup;
+  session.switchRoom('vip');
+  assert.deepEqual(sent, [{ type: 'join', v: 1, nick: 'ann', room: 'vip', resume: 'resume-1' }]);
+  session.say('for vip');
+  session.handle({ type: 'error', code: 'room_full', message: 'vip is full' });
+  assert.deepEqual(view.notices(), ['error: Could not join #vip: vip is full']);
+  assert.equal(view.items[0].failed, 'could not join #vip');
+  assert.equal(session.currentRoom(), 'lobby');
+  assert.deepEqual(addressed.at(-1), ['restore', 'lobby']);
+  assert.equal(session.isJoined(), true);
+});
+
+test('switching rooms clears the list but for pending messages of the new room', () => {
+  const setup = setUp();
+  joined(setup);
+  const { session, view } = setup;
+  session.say('left behind'); // in flight in the lobby
+  session.switchRoom('kitchen');
+  session.say('for the kitchen');
+  view.clear();
+  session.handle(welcome({ room: 'kitchen', roster: [{ nick: 'ann' }], count: 1 }));
+  assert.equal(view.items[0].failed, 'left the room');
+  assert.deepEqual(view.of('resetMessages'), [[[view.items[1]]]]);
+  assert.deepEqual(view.notices(), [
+    'You left #lobby and joined #kitchen.',
+    'error: 1 unsent message(s) meant for #lobby were dropped.',
+  ]);
+  assert.deepEqual(setup.addressed.at(-1), ['show', 'kitchen']);
+});
+
+test('joining the room we are in says so and sends nothing', () => {
+  const setup = setUp();
+  joined(setup);
+  setup.session.switchRoom('lobby');
+  assert.deepEqual(setup.sent, []);
+  assert.deepEqual(setup.view.notices(), ['You are already in #lobby.']);
+});
+
+test('roster frames keep the list and count and say who came and went', () => {
+  const setup = setUp();
+  joined(setup);
+  const { session, view } = setup;
+  session.handle({ type: 'joined', nick: 'cy', count: 3 });
+  session.handle({ type: 'presence', count: 4, changes: [
+    { nick: 'dee', present: true }, { nick: 'eve', present: true }, { nick: 'bob', present: false }, { nick: 'ann', present: false },
+  ] });
+  session.handle({ type: 'left', nick: 'cy', count: 3 });
+  session.handle({ type: 'renamed', old: 'dee', new: 'dora' });
+  assert.deepEqual(view.notices(), [
+    'cy joined — there are 3 participants',
+    '2 joined, 1 left — there are 4 participants',
+    'cy left — there are 3 participants',
+    'dee is now known as dora.',
+  ]);
+  const [people, count, self] = view.of('showRoster').at(-1);
+  assert.deepEqual(people.map((person) => person.nick), ['ann', 'dora', 'eve']);
+  assert.equal(count, 3);
+  assert.equal(self, 'ann');
+});
+
+test('our own rename is remembered and used for the next join', () => {
+  const setup = setUp();
+  joined(setup);
+  const { session, sent, view, remembered } = setup;
+  assert.equal(session.changeNick('annie'), true);
+  assert.deepEqual(sent, [{ type: 'nick', nick: 'annie' }]);
+  session.handle({ type: 'renamed', old: 'ann', new: 'annie' });
+  assert.deepEqual(view.notices(), ['You are now known as annie.']);
+  assert.deepEqual(remembered, ['ann', 'annie']);
+  session.linkClosed(1006);
+  sent.length = 0;
+  session.linkOpened();
+  assert.equal(sent[0].nick, 'annie');
+  assert.equal(session.changeNick('x'), false, 'not in a room now');
+});
+
+test('typing frames show who types; our own is ignored and a message ends it', () => {
+  const setup = setUp();
+  joined(setup, welcome({ roster: [{ nick: 'ann' }, { nick: 'bob' }, { nick: 'cy' }], count: 3 }));
+  const { session, view } = setup;
+  session.handle({ type: 'typing', nick: 'cy', on: true });
+  session.handle({ type: 'typing', nick: 'ann', on: true });
+  session.handle({ type: 'typing', nick: 'nobody', on: true });
+  assert.deepEqual(view.of('showTyping'), [[['cy']]]);
+  session.handle(message(1, 'cy', 'done'));
+  assert.deepEqual(view.of('showTyping').at(-1), [[]]);
+  session.handle({ type: 'typing', nick: 'bob', on: 1 });
+  session.linkClosed(1006);
+  assert.deepEqual(view.of('showTyping').at(-1), [[]], 'nobody types on a dropped link');
+});
+
+test('a degraded server is reported once, and its recovery releases held messages', async () => {
+  const setup = setUp();
+  joined(setup);
+  const { session, sent, view, clock } = setup;
+  session.handle({ type: 'status', degraded: true });
+  session.handle({ type: 'status', degraded: true });
+  assert.deepEqual(view.of('showDegraded'), [[true]]);
+  session.say('wait');
+  session.handle({ type: 'error', code: 'degraded', message: 'later', ref: sent[0].ref, retry_ms: 60000 });
+  await clock.advance(1000);
+  assert.equal(sent.length, 1);
+  session.handle({ type: 'status', degraded: false });
+  assert.deepEqual(view.of('showDegraded'), [[true], [false]]);
+  assert.equal(sent.length, 2);
+  assert.equal(sent[1].ref, sent[0].ref);
+  assert.equal(view.notices().at(-1), 'The chat has recovered.');
+});
+
+test('a rate-limited join is sent again after the wait', async () => {
+  const setup = setUp();
+  const { session, sent, clock } = setup;
+  session.joinAs('ann');
+  session.handle({ type: 'error', code: 'rate_limited', message: 'slow', retry_ms: 2000 });
+  assert.equal(session.isAwaitingWelcome(), false);
+  await clock.advance(1999);
+  assert.equal(sent.length, 1);
+  await clock.advance(1);
+  assert.equal(sent.length, 2);
+  assert.deepEqual(sent[1], sent[0]);
+});
+
+test('a replaced connection says so and not "connection lost"', () => {
+  const setup = setUp();
+  joined(setup);
+  setup.session.linkClosed(4001);
+  assert.deepEqual(setup.view.notices(), ['error: This chat was opened in another window, so this one stopped.']);
+});
+
+test('left_room stops rejoining; other errors are shown; unknown frames are ignored', () => {
+  const setup = setUp();
+  joined(setup);
+  const { session, sent, view } = setup;
+  session.handle({ type: 'shiny_new_frame', x: 1 });
+  session.handle({ type: 'pong' });
+  session.handle({ type: 'error', code: 'bad_frame', message: 'what?' });
+  session.handle({ type: 'left_room', room: 'lobby' });
+  assert.deepEqual(view.notices(), ['error: what?', 'You left #lobby.']);
+  session.linkClosed(1006);
+  session.linkOpened();
+  assert.deepEqual(sent, []);
+});
