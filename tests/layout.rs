@@ -1,9 +1,11 @@
 //! The layout's rules, checked on the source itself: the room core is pure,
-//! and the layers import each other one way only. `cargo cycles` (run by
-//! `scripts/test`) finds cycles between files from their `use` items; this
-//! test also reads paths written inline (`crate::delivery::hub::polled(..)`)
-//! and works a level up, on folders: each folder of `src/` (and each file at
-//! its top) is one layer, and the graph of layers must be the one below.
+//! no two files import each other (directly or round a longer loop), and
+//! the layers import each other one way only: each folder of `src/` (and
+//! each file at its top) is one layer, and the graph of layers must be the
+//! one below. Imports are read from `crate::` and `super::` paths, in `use`
+//! items and written inline (`crate::delivery::hub::polled(..)`) alike.
+//! Why this is a test of our own and not a published tool: see
+//! docs/DECISIONS.md, "Layout".
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -28,6 +30,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     (
         "transport",
         &[
+            "config",
             "core",
             "delivery",
             "http",
@@ -226,6 +229,163 @@ fn the_core_names_no_actor_runtime_or_io() {
         "the core must stay pure:\n{}",
         wrong.join("\n")
     );
+}
+
+/// A file's module path (`delivery::hub` for `src/delivery/hub.rs` and
+/// `core` for `src/core/mod.rs`).
+fn module_of(src: &Path, path: &Path) -> String {
+    let relative = path.strip_prefix(src).expect("under src/");
+    let mut parts: Vec<String> = relative
+        .with_extension("")
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    if parts.last().is_some_and(|last| last == "mod") {
+        parts.pop();
+    }
+    parts.join("::")
+}
+
+/// Every module path a file's code names, absolute (`super::` resolved
+/// against `module`), with the items of `{..}` groups spelled out.
+fn paths(code: &str, module: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut rest = code;
+    while let Some(at) = rest.find(|c: char| c == 'c' || c == 's') {
+        let before = rest[..at].chars().last();
+        rest = &rest[at..];
+        let base: Vec<&str> = if let Some(tail) = rest.strip_prefix("crate::") {
+            rest = tail;
+            Vec::new()
+        } else if rest.starts_with("super::") {
+            let mut base: Vec<&str> = module.split("::").collect();
+            while let Some(tail) = rest.strip_prefix("super::") {
+                base.pop();
+                rest = tail;
+            }
+            base
+        } else {
+            rest = &rest[1..];
+            continue;
+        };
+        if before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '$') {
+            continue;
+        }
+        let head: String = rest
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == ':')
+            .collect();
+        let head = head.trim_end_matches(':');
+        let prefix: Vec<&str> = base
+            .iter()
+            .copied()
+            .chain(head.split("::"))
+            .filter(|p| !p.is_empty())
+            .collect();
+        let after = &rest[head.len()..];
+        if let Some(group) = after
+            .strip_prefix("::{")
+            .or_else(|| after.strip_prefix('{'))
+        {
+            let end = group.find('}').unwrap_or(group.len());
+            for item in group[..end].split(',') {
+                // A nested group names its module; its items stay in it.
+                let item = item.split(['{', ' ']).find(|p| !p.is_empty()).unwrap_or("");
+                let item = item.trim_end_matches("::");
+                let mut full = prefix.clone();
+                if !item.is_empty() && item != "self" {
+                    full.extend(item.split("::"));
+                }
+                found.push(full.join("::"));
+            }
+        } else {
+            found.push(prefix.join("::"));
+        }
+    }
+    found
+}
+
+#[test]
+fn no_files_import_each_other() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    sources(&src, &mut files);
+    let modules: BTreeMap<String, PathBuf> = files
+        .iter()
+        .map(|path| (module_of(&src, path), path.clone()))
+        .filter(|(module, _)| module != "lib" && module != "main")
+        .collect();
+    // A path names the longest module that is a file; the rest is items.
+    let target = |path: &str| {
+        let parts: Vec<&str> = path.split("::").collect();
+        (1..=parts.len())
+            .rev()
+            .map(|n| parts[..n].join("::"))
+            .find(|m| modules.contains_key(m))
+    };
+    let mut edges: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+    for (module, path) in &modules {
+        let to: BTreeSet<String> = paths(&code(path), module)
+            .iter()
+            .filter_map(|p| target(p))
+            .filter(|t| t != module && !t.starts_with(&format!("{module}::")))
+            .filter(|t| !module.starts_with(&format!("{t}::")))
+            .collect();
+        edges.insert(module, to);
+    }
+    assert!(
+        edges.values().map(BTreeSet::len).sum::<usize>() > 50,
+        "imports are read"
+    );
+    // Depth-first search; a module met again while on the stack closes a cycle.
+    fn visit<'a>(
+        m: &'a str,
+        edges: &'a BTreeMap<&str, BTreeSet<String>>,
+        stack: &mut Vec<&'a str>,
+        done: &mut BTreeSet<&'a str>,
+    ) -> Option<Vec<String>> {
+        if let Some(at) = stack.iter().position(|s| *s == m) {
+            let mut cycle: Vec<String> = stack[at..].iter().map(|s| s.to_string()).collect();
+            cycle.push(m.to_owned());
+            return Some(cycle);
+        }
+        if !done.insert(m) {
+            return None;
+        }
+        stack.push(m);
+        for next in edges.get(m).into_iter().flatten() {
+            if let Some((key, _)) = edges.get_key_value(next.as_str()) {
+                if let Some(cycle) = visit(key, edges, stack, done) {
+                    return Some(cycle);
+                }
+            }
+        }
+        stack.pop();
+        None
+    }
+    let mut done = BTreeSet::new();
+    for module in edges.keys() {
+        let mut stack = Vec::new();
+        if let Some(cycle) = visit(module, &edges, &mut stack, &mut done) {
+            panic!("files import each other: {}", cycle.join(" -> "));
+        }
+    }
+}
+
+#[test]
+fn module_paths_resolve_crate_and_super() {
+    let code = "use crate::{core::ids, delivery::hub::{self, Sink}};\n\
+                use super::super::x::Y;\n\
+                fn f() { crate::a::b(); }";
+    let found = paths(code, "transport::poll::session");
+    let expected = [
+        "core::ids",
+        "delivery::hub",
+        "Sink",
+        "transport::x::Y",
+        "a::b",
+    ];
+    assert_eq!(found, expected);
 }
 
 #[test]
