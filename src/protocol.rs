@@ -5,7 +5,8 @@
 //! Both transports (WebSocket and long-polling) carry exactly these frames as
 //! JSON text; `docs/PROTOCOL.md` is their prose description and must change
 //! with this file. This module owns the shapes only: it decides nothing about
-//! rooms, nicknames or limits (see `room.rs`, `nickname.rs`, `limits.rs`).
+//! rooms, nicknames or limits (see `core/`: `chat_core.rs`, `rules/`, `limits.rs`). The one exception
+//! is [`Invalid`], the refusal every parser of client input answers.
 
 use bytestring::ByteString;
 use serde::{Deserialize, Serialize};

@@ -59,7 +59,7 @@ impl Stopper {
             Err(_) => log::info!("stopping"),
         }
         // WebSockets run outside actix-server's count of connections
-        // (src/upgrade.rs): stop accepting and give them the same time it
+        // (src/transport/ws/upgrade.rs): stop accepting and give them the same time it
         // gives the others to send their close and hear the client's.
         self.http.pause().await;
         let deadline = Duration::from_secs(SHUTDOWN_TIMEOUT_SECS);
@@ -101,7 +101,7 @@ async fn not_found() -> Result<actix_web::HttpResponse, HttpError> {
 ///
 /// The application sees `AppConfig::default()` (host `localhost:8080`)
 /// where `HttpServer` would give the bound address: Parley reads neither
-/// (`client_addr.rs` uses the peer address and forwarding headers).
+/// (`http/client_addr.rs` uses the peer address and forwarding headers).
 fn serve<F, T>(
     listener: TcpListener,
     workers: usize,

@@ -90,7 +90,7 @@ async fn the_page_is_served_with_a_csp_and_links_its_script() {
     let csp = header(&response, "content-security-policy").to_owned();
     assert!(csp.contains("default-src 'self'"), "{csp}");
     let html = response.text().await.expect("page body");
-    let start = html.find("/assets/").expect("page links chat.js");
+    let start = html.find("/assets/").expect("page links its script");
     let end = start + html[start..].find('"').expect("closing quote");
     let script = get(&server.url(&html[start..end])).await;
     assert_eq!(script.status().as_u16(), 200);

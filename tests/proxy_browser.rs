@@ -24,7 +24,7 @@ use fantoccini::{Client, Locator};
 const WS_CONNECTIONS: &str = "parley_connections{transport=\"websocket\"}";
 const POLL_CONNECTIONS: &str = "parley_connections{transport=\"polling\"}";
 
-/// Where chat.js remembers a fallback, for a page served at the root.
+/// Where the page (assets/js/storage.js) remembers a fallback, for a page served at the root.
 const FALLBACK_KEY: &str = "parley.transport:";
 
 /// A Parley server behind nginx, and two browsers (ann and bob) on one

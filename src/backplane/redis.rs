@@ -1,6 +1,6 @@
 //! The Redis backplane: the same decisions and logs as the in-memory one,
 //! kept in a Redis server so that several Parley instances share them. Each
-//! call is one Lua script (`redis_scripts.rs`, which also describes the
+//! call is one Lua script (`redis/scripts.rs`, which also describes the
 //! keys) on a blocking connection, run on the ChatRoom's own thread; the
 //! entries it wrote come back as its answer, and every instance hears them
 //! on one pub/sub channel through a thread of its own (`feed.rs`, started

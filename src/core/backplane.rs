@@ -7,7 +7,8 @@
 //!
 //! The room core (`chat_core.rs`) talks only to the [`Backplane`] trait and
 //! does not know which implementation it has: [`memory::MemoryBackplane`]
-//! for a single instance (the default) or [`redis::RedisBackplane`] for many
+//! for a single instance (the default; pure, so it lives here in the core)
+//! or `RedisBackplane` (`src/backplane/redis.rs`, the I/O side) for many
 //! instances sharing a Redis server. Calls are synchronous: the in-memory one
 //! answers at once, the Redis one with one round trip on the ChatRoom's own
 //! thread. Entries written by other instances reach the ChatRoom as

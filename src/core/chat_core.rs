@@ -7,7 +7,7 @@
 //! and only that turns into frames for local connections. So every instance
 //! shows the same room in the same order. Pure apart from the backplane: each
 //! call takes the clock and returns [`Effect`]s saying what to deliver to
-//! whom. The ChatRoom actor (`chat_room.rs`) is its thin shell. Entering a
+//! whom. The ChatRoom actor (`room_server/chat_room.rs`) is its thin shell. Entering a
 //! room and the welcome are in `chat_core/joining.rs`; turning entries into
 //! frames is in `chat_core/applying.rs`.
 

@@ -38,7 +38,7 @@ pub struct Limits {
     /// live client is never expired between two polls.
     pub session_grace: Duration,
     /// Longest a frame to a connection receiving a fast stream waits, so
-    /// that several leave in one write ([`crate::delivery::coalesce`]); zero sends
+    /// that several leave in one write (`delivery/coalesce.rs`); zero sends
     /// every frame at once.
     pub coalesce: Duration,
 }

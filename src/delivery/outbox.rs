@@ -9,7 +9,7 @@
 //! [`Metered`], wrapped around the session's response stream; its byte count
 //! is the member's [`Backlog`], the bound both transports share. The hub puts
 //! the room's frames straight in the outbox's queue, already encoded as
-//! WebSocket frames ([`Outgoing`]: encoded once per broadcast, the same
+//! WebSocket frames ([`SharedFrame`]: encoded once per broadcast, the same
 //! bytes for every recipient), and wakes the connection's writer, at once
 //! or at the next flush ([`crate::delivery::coalesce`]); the session actor is not
 //! involved. The session adds only its own replies (errors, pongs, the

@@ -3,9 +3,9 @@
 //! event at a time (client frames, and log entries other instances wrote,
 //! as [`FromBackplane`]), encodes each outgoing frame once and hands the same bytes
 //! to the hub of every recipient's worker thread, one message per hub per
-//! event (`delivery/hub.rs`, `room_server/connections.rs`), holding joins
-//! and leaves back briefly to send them together (`core/presence_batch.rs`). It runs the
-//! core's housekeeping (typing expiry, leases, the reaper) and tells
+//! event (`delivery/hub.rs`, `room_server/connections.rs`), holding
+//! joins and leaves back briefly to send them together
+//! (`core/presence_batch.rs`). It runs the core's housekeeping (typing expiry, leases, the reaper) and tells
 //! everyone when the backplane is lost or back. It knows no transport.
 
 use std::collections::HashMap;

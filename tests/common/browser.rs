@@ -1,6 +1,6 @@
 //! Real browsers for the page tests: a chromedriver child process, one
 //! headless Chromium per user (each with a fresh profile), and the waits and
-//! page actions the tests share (log in, say, read the hooks chat.js keeps).
+//! page actions the tests share (log in, say, read the hooks the page's script keeps, assets/js/main.js lists them).
 //!
 //! Needs `/usr/bin/chromium` and `/usr/bin/chromedriver` (`scripts/test`
 //! installs them). Every wait polls for a condition and gives up after

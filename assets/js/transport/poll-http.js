@@ -1,5 +1,5 @@
 /*
- * The HTTP side of long-polling (src/poll_routes.rs): one request and its
+ * The HTTP side of long-polling (src/transport/poll/routes.rs): one request and its
  * answer, what an answer that is not a success means (the judge), ending a
  * session, and asking whether the server answers plain HTTP at all.
  *

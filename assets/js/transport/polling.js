@@ -1,5 +1,5 @@
 /*
- * The HTTP long-polling transport (src/poll_routes.rs). A session opens
+ * The HTTP long-polling transport (src/transport/poll/routes.rs). A session opens
  * with the join frame as the body of POST /poll/open, so this transport
  * "opens" at once and holds no session until the first join is sent
  * through it. Then one GET /poll is outstanding at a time, always with the
@@ -38,7 +38,7 @@ export const POLL_SPACING_MS = 200;
 export const POLL_ABORT_MS = 60000;
 /** Failed polling requests retried in a row before the link counts as dropped. */
 export const POLL_RETRIES = 3;
-/** Most frames one /poll/send may carry (MAX_FRAMES_PER_SEND in src/poll_routes.rs). */
+/** Most frames one /poll/send may carry (MAX_FRAMES_PER_SEND in src/transport/poll/routes.rs). */
 export const MAX_FRAMES_PER_SEND = 32;
 /** Bytes per /poll/send until a welcome announces the server's max_frame_bytes. */
 export const POLL_SEND_BUDGET = 4096;

@@ -3,7 +3,7 @@
 //! for a script to splice in, and the members and messages the scripts
 //! keep in room keys; and [`unreadable`], how stored JSON that does not
 //! parse is answered. The layout of keys and the JSON the scripts write are
-//! `redis_scripts.rs`'s, and these shapes must follow it.
+//! `redis/scripts.rs`'s (and `redis/lua/`), and these shapes must follow it.
 //!
 //! It must not touch a connection: it only turns text into values and back.
 
