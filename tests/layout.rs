@@ -251,7 +251,7 @@ fn module_of(src: &Path, path: &Path) -> String {
 fn paths(code: &str, module: &str) -> Vec<String> {
     let mut found = Vec::new();
     let mut rest = code;
-    while let Some(at) = rest.find(|c: char| c == 'c' || c == 's') {
+    while let Some(at) = rest.find(['c', 's']) {
         let before = rest[..at].chars().last();
         rest = &rest[at..];
         let base: Vec<&str> = if let Some(tail) = rest.strip_prefix("crate::") {
