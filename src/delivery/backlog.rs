@@ -5,16 +5,36 @@
 //! releases the bytes once the client has them: a WebSocket's writer as it
 //! takes frames, a polling session as its client acknowledges them. A
 //! reservation that would pass the limit marks the reader dropped instead,
-//! which is the single "too slow" rule of both transports. Atomics only: the
-//! hub and the transport may run on different threads.
+//! which is the single "too slow" rule of both transports. The hub and the
+//! transport may run on different threads: the count is atomic.
+//!
+//! A WebSocket's encoded frames wait in the same allocation
+//! ([`Waiting`], used by [`crate::delivery::outbox`]): one allocation per
+//! connection rather than two, which is 32 bytes of every idle WebSocket.
+//! A polling session keeps its frames in its actor and leaves it empty.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::task::Waker;
+
+use bytes::Bytes;
 
 #[derive(Debug, Default)]
 struct Counter {
     pending: AtomicUsize,
     dropped: AtomicBool,
+    waiting: Mutex<Waiting>,
+}
+
+/// A WebSocket's encoded frames not yet taken by its writer, and the
+/// writer's waker.
+#[derive(Debug, Default)]
+pub(crate) struct Waiting {
+    /// The frames, oldest first.
+    pub(crate) frames: VecDeque<Bytes>,
+    /// Who to wake when frames are queued.
+    pub(crate) writer: Option<Waker>,
 }
 
 /// Bytes queued for one member and not yet taken by its client.
@@ -68,6 +88,11 @@ impl Backlog {
     /// Whether the reader was dropped.
     pub(crate) fn is_dropped(&self) -> bool {
         self.counter.dropped.load(Ordering::Relaxed)
+    }
+
+    /// The frames waiting for a WebSocket's writer.
+    pub(crate) fn waiting(&self) -> &Mutex<Waiting> {
+        &self.counter.waiting
     }
 }
 

@@ -22,15 +22,15 @@
 
 use std::collections::VecDeque;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
-use std::task::{Context, Poll, Waker};
+use std::sync::{MutexGuard, OnceLock};
+use std::task::{Context, Poll};
 
 use actix_http::ws::{OpCode, Parser};
 use bytes::{Bytes, BytesMut};
 use bytestring::ByteString;
 use futures_core::Stream;
 
-use crate::delivery::backlog::Backlog;
+use crate::delivery::backlog::{Backlog, Waiting};
 
 /// A frame as the room hands it to each recipient: its text, the log seq
 /// it comes from (see [`crate::delivery::member::PollFeed`]), and its encoding as a
@@ -77,20 +77,12 @@ impl SharedFrame {
 /// idle connection does not keep the queue a burst grew.
 const KEPT_SLOTS: usize = 8;
 
-/// The room's encoded frames not yet taken by the writer, and the writer's
-/// waker.
-#[derive(Debug, Default)]
-struct Queue {
-    frames: VecDeque<Bytes>,
-    writer: Option<Waker>,
-}
-
-/// A WebSocket's queue of the room's encoded frames and its byte count,
-/// shared by its hub, its session and its response stream.
+/// A WebSocket's queue of the room's encoded frames and its byte count
+/// (both in its [`Backlog`]), shared by its hub, its session and its
+/// response stream.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Outbox {
     backlog: Backlog,
-    queue: Arc<Mutex<Queue>>,
 }
 
 impl Outbox {
@@ -114,10 +106,11 @@ impl Outbox {
         }
     }
 
-    fn queue(&self) -> MutexGuard<'_, Queue> {
+    fn queue(&self) -> MutexGuard<'_, Waiting> {
         // A panic elsewhere while holding the lock leaves a queue of whole
         // frames, still usable.
-        self.queue
+        self.backlog
+            .waiting()
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -197,7 +190,7 @@ mod tests {
     }
 
     fn next<S: Stream + Unpin>(stream: &mut S) -> Poll<Option<S::Item>> {
-        Pin::new(stream).poll_next(&mut Context::from_waker(Waker::noop()))
+        Pin::new(stream).poll_next(&mut Context::from_waker(std::task::Waker::noop()))
     }
 
     #[test]

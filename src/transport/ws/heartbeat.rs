@@ -6,14 +6,15 @@
 //! [`Beat`], so each session still hears one beat per
 //! [`HEARTBEAT_INTERVAL`] and the pings are spread over the interval rather
 //! than sent all at once. What a beat does is the session's business: this
-//! file knows sessions only as recipients of [`Beat`].
+//! file does not know the session type. The session keeps the thread-local
+//! [`Groups`] of its own handles (a `WeakAddr`, 8 bytes, where a type-erased
+//! recipient would cost every idle connection 24) and says how to beat one.
 
 use std::cell::RefCell;
-
+use std::thread::LocalKey;
 use std::time::Duration;
 
 use actix::prelude::*;
-use actix::WeakRecipient;
 
 /// How often the server pings an idle peer.
 pub(crate) const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(5);
@@ -30,54 +31,47 @@ pub(crate) const SLICES: u32 = 50;
 #[rtype(result = "()")]
 pub(crate) struct Beat;
 
-#[derive(Default)]
-struct Groups {
-    groups: Vec<Vec<WeakRecipient<Beat>>>,
+/// One thread's sessions, spread over [`SLICES`] groups.
+pub(crate) struct Groups<T> {
+    groups: Vec<Vec<T>>,
     /// Where the next session goes.
     next: usize,
 }
 
-thread_local! {
-    /// This thread's sessions; `None` until the first one joins, which
-    /// starts the thread's timer.
-    static SESSIONS: RefCell<Option<Groups>> = const { RefCell::new(None) };
-}
+/// Where a thread keeps its [`Groups`]; `None` until the first session
+/// joins, which starts the thread's timer.
+pub(crate) type Sessions<T> = LocalKey<RefCell<Option<Groups<T>>>>;
 
-/// Gives a session its beat, from the thread it runs on. A session that
-/// stops is dropped from its group at its next turn.
-pub(crate) fn join(session: WeakRecipient<Beat>) {
-    SESSIONS.with(|sessions| {
-        let mut sessions = sessions.borrow_mut();
-        let sessions = sessions.get_or_insert_with(|| {
-            actix_rt::spawn(tick());
+/// Gives `session` its beat, from the thread it runs on: `beat` is called
+/// with it once per [`HEARTBEAT_INTERVAL`] and answers whether the session
+/// is still there (one that is not is dropped from its group).
+pub(crate) fn join<T: 'static>(sessions: &'static Sessions<T>, session: T, beat: fn(&T) -> bool) {
+    sessions.with(|cell| {
+        let mut cell = cell.borrow_mut();
+        let groups = cell.get_or_insert_with(|| {
+            actix_rt::spawn(tick(sessions, beat));
             Groups {
                 groups: (0..SLICES).map(|_| Vec::new()).collect(),
                 next: 0,
             }
         });
-        let slot = sessions.next;
-        sessions.groups[slot].push(session);
-        sessions.next = (slot + 1) % sessions.groups.len();
+        let slot = groups.next;
+        groups.groups[slot].push(session);
+        groups.next = (slot + 1) % groups.groups.len();
     });
 }
 
 /// The thread's timer: beats one group per tick, forever (it ends with the
 /// thread's runtime).
-async fn tick() {
+async fn tick<T: 'static>(sessions: &'static Sessions<T>, beat: fn(&T) -> bool) {
     let mut ticks = actix_rt::time::interval(HEARTBEAT_INTERVAL / SLICES);
     let mut group = 0;
     loop {
         ticks.tick().await;
-        SESSIONS.with(|sessions| {
-            if let Some(sessions) = sessions.borrow_mut().as_mut() {
-                sessions.groups[group].retain(|session| match session.upgrade() {
-                    Some(session) => {
-                        session.do_send(Beat);
-                        true
-                    }
-                    None => false,
-                });
-                group = (group + 1) % sessions.groups.len();
+        sessions.with(|cell| {
+            if let Some(groups) = cell.borrow_mut().as_mut() {
+                groups.groups[group].retain(beat);
+                group = (group + 1) % groups.groups.len();
             }
         });
     }

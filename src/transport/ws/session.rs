@@ -4,9 +4,11 @@
 //! transport can see (frame size, binary frames, fragments, a peer that stops
 //! reading). It holds no chat state.
 
+use std::cell::RefCell;
 use std::time::Instant;
 
 use actix::prelude::*;
+use actix::WeakAddr;
 use actix_web::{web, HttpRequest, HttpResponse};
 use actix_web_actors::ws;
 
@@ -19,8 +21,18 @@ use crate::http::error::HttpError;
 use crate::http::state::AppState;
 use crate::protocol::{error, parse_client_frame, ErrorCode, ServerFrame};
 use crate::room_server::chat_room::{next_member_id, Connect, Disconnect, Inbound};
-use crate::transport::ws::heartbeat::{self, Beat, CLIENT_TIMEOUT};
+use crate::transport::ws::heartbeat::{self, Beat, Groups, CLIENT_TIMEOUT};
 use crate::transport::ws::socket::ConnSocket;
+
+thread_local! {
+    /// This thread's sessions, for the heartbeat.
+    static BEATS: RefCell<Option<Groups<WeakAddr<WsSession>>>> = const { RefCell::new(None) };
+}
+
+/// Sends a session its beat; false once it has stopped.
+fn beat(session: &WeakAddr<WsSession>) -> bool {
+    session.upgrade().map(|s| s.do_send(Beat)).is_some()
+}
 
 /// One WebSocket connection.
 pub(crate) struct WsSession {
@@ -122,7 +134,7 @@ impl Actor for WsSession {
             .metrics
             .connections_of(crate::metrics::Transport::WebSocket)
             .inc();
-        heartbeat::join(ctx.address().downgrade().recipient());
+        heartbeat::join(&BEATS, ctx.address().downgrade(), beat);
         let close = ctx.address().recipient();
         let sink = Sink::Socket(self.outbox.clone());
         let hub = hub::join(self.id, close, sink, &self.state.delivery);
