@@ -196,7 +196,7 @@ impl Config {
     }
 
     /// The port to listen on, after every fallback.
-    pub(crate) fn port(&self) -> u16 {
+    pub fn port(&self) -> u16 {
         self.port
             .or(self.http_platform_port)
             .or(self.aspnetcore_port)

@@ -88,6 +88,11 @@ fn routes(cfg: &mut web::ServiceConfig) {
     .route("/metrics", web::get().to(ops::metrics));
 }
 
+/// The routes of the Autobahn|Testsuite target: only `/ws`, echoing.
+fn echo_routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/ws", web::get().to(ws_session::echo_route));
+}
+
 async fn not_found() -> Result<actix_web::HttpResponse, HttpError> {
     Err(HttpError::NotFound)
 }
@@ -172,6 +177,23 @@ impl Server {
 
     /// Serves on an already-bound listener.
     pub fn from_listener(listener: TcpListener, config: &Config) -> io::Result<Server> {
+        Server::build(listener, config, routes)
+    }
+
+    /// A server whose only route is `/ws`, on the production WebSocket
+    /// path (upgrade, frame gate, codec, limits, close handling), echoing
+    /// every message: the target `examples/autobahn_echo.rs` puts in front
+    /// of Autobahn|Testsuite. Not for chat.
+    #[doc(hidden)]
+    pub fn echo_from_listener(listener: TcpListener, config: &Config) -> io::Result<Server> {
+        Server::build(listener, config, echo_routes)
+    }
+
+    fn build(
+        listener: TcpListener,
+        config: &Config,
+        routes: fn(&mut web::ServiceConfig),
+    ) -> io::Result<Server> {
         let port = listener.local_addr()?.port();
         let limits = config.limits();
         let metrics = Arc::new(Metrics::new());

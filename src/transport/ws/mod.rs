@@ -5,6 +5,7 @@
 //! reading).
 
 pub(crate) mod heartbeat;
+pub(crate) mod inbound;
 pub(crate) mod session;
 pub(crate) mod socket;
 pub(crate) mod upgrade;

@@ -11,6 +11,7 @@ use actix::prelude::*;
 use actix::WeakAddr;
 use actix_web::{web, HttpRequest, HttpResponse};
 use actix_web_actors::ws;
+use bytes::Bytes;
 
 use crate::core::backplane::LeftWhy;
 use crate::delivery::hub::{self, Sink};
@@ -22,6 +23,7 @@ use crate::http::state::AppState;
 use crate::protocol::{error, parse_client_frame, ErrorCode, ServerFrame};
 use crate::room_server::chat_room::{next_member_id, Connect, Disconnect, Inbound};
 use crate::transport::ws::heartbeat::{self, Beat, Groups, CLIENT_TIMEOUT};
+use crate::transport::ws::inbound::{FrameGate, SharedVerdict, Verdict};
 use crate::transport::ws::socket::ConnSocket;
 
 thread_local! {
@@ -34,15 +36,37 @@ fn beat(session: &WeakAddr<WsSession>) -> bool {
     session.upgrade().map(|s| s.do_send(Beat)).is_some()
 }
 
+/// What a session does with the messages it receives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// Protocol frames for the ChatRoom: the server's `/ws`.
+    Chat,
+    /// Every text and binary message sent back as it came, and no room:
+    /// the Autobahn|Testsuite target (`examples/autobahn_echo.rs`), which
+    /// so tests this very session, codec, gate and upgrade path.
+    Echo,
+}
+
+/// A fragmented message being reassembled.
+struct Partial {
+    text: bool,
+    bytes: Vec<u8>,
+    /// How much of `bytes` is known to be valid UTF-8 (text only), so each
+    /// fragment is checked once, and an invalid one fails at once.
+    checked: usize,
+}
+
 /// One WebSocket connection.
 pub(crate) struct WsSession {
     id: u64,
+    mode: Mode,
     state: web::Data<AppState>,
     last_heard: Instant,
     outbox: Outbox,
     socket: Option<ConnSocket>,
-    /// A fragmented text message being reassembled.
-    partial: Option<Vec<u8>>,
+    /// What the frame gate saw, to tell why the decoder failed.
+    verdict: SharedVerdict,
+    partial: Option<Partial>,
     /// Discarding the fragments of a binary message.
     skipping_binary: bool,
 }
@@ -62,10 +86,43 @@ impl WsSession {
     }
 
     fn on_text(&mut self, text: &str, ctx: &mut ws::WebsocketContext<Self>) {
+        if self.mode == Mode::Echo {
+            self.outbox.backlog().add(text.len());
+            ctx.text(text);
+            return;
+        }
         match parse_client_frame(text) {
             Ok(frame) => self.state.room.do_send(Inbound { id: self.id, frame }),
             Err(refusal) => self.send_frame(refusal.frame(), ctx),
         }
+    }
+
+    fn on_binary(&mut self, bytes: Bytes, ctx: &mut ws::WebsocketContext<Self>) {
+        if self.mode == Mode::Echo {
+            self.outbox.backlog().add(bytes.len());
+            ctx.binary(bytes);
+        } else {
+            self.refuse(
+                ErrorCode::BinaryUnsupported,
+                "the protocol is JSON text frames",
+                ctx,
+            );
+        }
+    }
+
+    /// Closes with `code` and a reason, and stops.
+    fn close(&self, code: ws::CloseCode, reason: &str, ctx: &mut ws::WebsocketContext<Self>) {
+        ctx.close(Some(ws::CloseReason {
+            code,
+            description: Some(reason.into()),
+        }));
+        ctx.stop();
+    }
+
+    /// Text that is not UTF-8 fails the connection (RFC 6455 §8.1): 1007.
+    fn not_utf8(&self, ctx: &mut ws::WebsocketContext<Self>) {
+        log::debug!("connection {}: text is not UTF-8", self.id);
+        self.close(ws::CloseCode::Invalid, "text is not UTF-8", ctx);
     }
 
     fn too_large(&self, ctx: &mut ws::WebsocketContext<Self>) {
@@ -75,52 +132,76 @@ impl WsSession {
             &format!("frames are limited to {limit} bytes"),
             ctx,
         );
-        ctx.close(Some(ws::CloseReason {
-            code: ws::CloseCode::Size,
-            description: Some("frame too large".into()),
-        }));
-        ctx.stop();
+        self.close(ws::CloseCode::Size, "frame too large", ctx);
     }
 
     fn on_fragment(&mut self, item: actix_http::ws::Item, ctx: &mut ws::WebsocketContext<Self>) {
+        use actix_http::ws::Item;
         let (bytes, last) = match item {
-            actix_http::ws::Item::FirstText(bytes) => {
-                self.partial = Some(Vec::new());
+            Item::FirstText(bytes) => {
+                self.partial = Some(Partial {
+                    text: true,
+                    bytes: Vec::new(),
+                    checked: 0,
+                });
                 (bytes, false)
             }
-            actix_http::ws::Item::FirstBinary(_) => {
+            Item::FirstBinary(bytes) if self.mode == Mode::Echo => {
+                self.partial = Some(Partial {
+                    text: false,
+                    bytes: Vec::new(),
+                    checked: 0,
+                });
+                (bytes, false)
+            }
+            Item::FirstBinary(_) => {
                 self.skipping_binary = true;
-                self.refuse(
-                    ErrorCode::BinaryUnsupported,
-                    "the protocol is JSON text frames",
-                    ctx,
-                );
+                self.on_binary(Bytes::new(), ctx);
                 return;
             }
-            actix_http::ws::Item::Continue(bytes) => (bytes, false),
-            actix_http::ws::Item::Last(bytes) => (bytes, true),
+            Item::Continue(bytes) => (bytes, false),
+            Item::Last(bytes) => (bytes, true),
         };
         if self.skipping_binary {
             self.skipping_binary = !last;
             return;
         }
-        let Some(buffer) = self.partial.as_mut() else {
-            self.refuse(
-                ErrorCode::BadFrame,
-                "continuation without a first fragment",
-                ctx,
-            );
+        // The codec refuses a continuation with no first fragment, so a
+        // message is always under way here.
+        let Some(partial) = self.partial.as_mut() else {
             return;
         };
-        buffer.extend_from_slice(&bytes);
-        if buffer.len() > self.state.limits.max_frame_bytes {
+        partial.bytes.extend_from_slice(&bytes);
+        if partial.bytes.len() > self.state.limits.max_frame_bytes {
             self.partial = None;
             self.too_large(ctx);
-        } else if last {
-            let whole = self.partial.take().unwrap_or_default();
-            match String::from_utf8(whole) {
-                Ok(text) => self.on_text(&text, ctx),
-                Err(_) => self.refuse(ErrorCode::BadFrame, "text is not UTF-8", ctx),
+            return;
+        }
+        if partial.text {
+            match std::str::from_utf8(&partial.bytes[partial.checked..]) {
+                Ok(_) => partial.checked = partial.bytes.len(),
+                // Cut inside a character: the rest may come with the next
+                // fragment, unless this was the last.
+                Err(err) if err.error_len().is_none() && !last => {
+                    partial.checked += err.valid_up_to();
+                }
+                Err(_) => {
+                    self.partial = None;
+                    self.not_utf8(ctx);
+                    return;
+                }
+            }
+        }
+        if last {
+            let Some(Partial { text, bytes, .. }) = self.partial.take() else {
+                return;
+            };
+            if text {
+                // unwrap: every byte was checked above.
+                let text = String::from_utf8(bytes).unwrap();
+                self.on_text(&text, ctx);
+            } else {
+                self.on_binary(Bytes::from(bytes), ctx);
             }
         }
     }
@@ -135,6 +216,9 @@ impl Actor for WsSession {
             .connections_of(crate::metrics::Transport::WebSocket)
             .inc();
         heartbeat::join(&BEATS, ctx.address().downgrade(), beat);
+        if self.mode == Mode::Echo {
+            return;
+        }
         let close = ctx.address().recipient();
         let sink = Sink::Socket(self.outbox.clone());
         let hub = hub::join(self.id, close, sink, &self.state.delivery);
@@ -150,6 +234,9 @@ impl Actor for WsSession {
             .metrics
             .connections_of(crate::metrics::Transport::WebSocket)
             .dec();
+        if self.mode == Mode::Echo {
+            return;
+        }
         hub::leave(self.id);
         self.state.room.do_send(Disconnect {
             id: self.id,
@@ -198,11 +285,7 @@ impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for WsSession {
         self.last_heard = Instant::now();
         match msg {
             Ok(ws::Message::Text(text)) => self.on_text(&text, ctx),
-            Ok(ws::Message::Binary(_)) => self.refuse(
-                ErrorCode::BinaryUnsupported,
-                "the protocol is JSON text frames",
-                ctx,
-            ),
+            Ok(ws::Message::Binary(bytes)) => self.on_binary(bytes, ctx),
             Ok(ws::Message::Continuation(item)) => self.on_fragment(item, ctx),
             Ok(ws::Message::Ping(payload)) => ctx.pong(&payload),
             Ok(ws::Message::Pong(_)) | Ok(ws::Message::Nop) => {}
@@ -211,13 +294,26 @@ impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for WsSession {
                 ctx.stop();
             }
             Err(ws::ProtocolError::Overflow) => self.too_large(ctx),
+            // The decoder fails with an I/O error for what the gate saw
+            // (the body's own error, its refusals) and for a text frame that
+            // is not UTF-8 (src/transport/ws/inbound.rs).
+            Err(ws::ProtocolError::Io(err)) => match self.verdict.get() {
+                Verdict::TooLarge => self.too_large(ctx),
+                Verdict::Broken => {
+                    log::debug!("connection {}: {err}", self.id);
+                    ctx.stop();
+                }
+                // actix-web-actors reports text that is not UTF-8 as an
+                // I/O error of kind `Other`; anything else is the protocol.
+                Verdict::Fine if err.kind() == std::io::ErrorKind::Other => self.not_utf8(ctx),
+                Verdict::Fine | Verdict::Protocol => {
+                    log::debug!("connection {}: protocol error: {err}", self.id);
+                    self.close(ws::CloseCode::Protocol, "protocol error", ctx);
+                }
+            },
             Err(err) => {
                 log::debug!("connection {}: protocol error: {err}", self.id);
-                ctx.close(Some(ws::CloseReason {
-                    code: ws::CloseCode::Protocol,
-                    description: Some(err.to_string()),
-                }));
-                ctx.stop();
+                self.close(ws::CloseCode::Protocol, &err.to_string(), ctx);
             }
         }
     }
@@ -229,6 +325,24 @@ pub(crate) async fn route(
     stream: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, actix_web::Error> {
+    upgrade(req, stream, state, Mode::Chat)
+}
+
+/// `GET /ws` of the Autobahn|Testsuite target: the same, echoing.
+pub(crate) async fn echo_route(
+    req: HttpRequest,
+    stream: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, actix_web::Error> {
+    upgrade(req, stream, state, Mode::Echo)
+}
+
+fn upgrade(
+    req: HttpRequest,
+    stream: web::Payload,
+    state: web::Data<AppState>,
+    mode: Mode,
+) -> Result<HttpResponse, actix_web::Error> {
     if !state.transports.websocket {
         return Err(HttpError::TransportDisabled("websocket").into());
     }
@@ -236,16 +350,23 @@ pub(crate) async fn route(
     state.origins.check(&req, client.host.as_deref())?;
     let mut response = ws::handshake(&req)?;
     let outbox = Outbox::default();
+    let verdict = SharedVerdict::default();
+    let max_frame_bytes = state.limits.max_frame_bytes;
     let session = WsSession {
         id: next_member_id(),
-        state: state.clone(),
+        mode,
+        state,
         last_heard: Instant::now(),
         outbox: outbox.clone(),
         socket: req.conn_data::<ConnSocket>().copied(),
+        verdict: verdict.clone(),
         partial: None,
         skipping_binary: false,
     };
-    let codec = actix_http::ws::Codec::new().max_size(state.limits.max_frame_bytes);
-    let frames = Box::pin(ws::WebsocketContext::with_codec(session, stream, codec));
+    // The gate refuses oversized frames from their header; the codec's own
+    // limit stays as a second line.
+    let gated = FrameGate::new(stream, max_frame_bytes, verdict);
+    let codec = actix_http::ws::Codec::new().max_size(max_frame_bytes);
+    let frames = Box::pin(ws::WebsocketContext::with_codec(session, gated, codec));
     Ok(response.streaming(outbox.meter(frames)))
 }

@@ -17,8 +17,9 @@
 //! while less than the configured write buffer size is waiting for the
 //! socket, which is what lets [`crate::delivery::outbox`] bound a reader that stopped
 //! reading; a client that half-closes ends the request body with an
-//! "incomplete" error; after the body the connection lingers up to the
-//! client-disconnect timeout for the client's own close, then shuts down.
+//! "incomplete" error; after the body the server ends its side at once (it
+//! closes first, as RFC 6455 §7.1.1 asks) and the connection lingers up to
+//! the client-disconnect timeout for the client's own close.
 //! It knows nothing of chat or of the session.
 
 use std::collections::VecDeque;
@@ -164,25 +165,25 @@ impl Future for Upgraded {
                         log::debug!("upgraded connection ended: {err}");
                         return Poll::Ready(());
                     }
+                    // The server closes first (RFC 6455 §7.1.1): its side
+                    // ends as soon as the body (a WebSocket's close frame
+                    // last) is written.
                     let io = Rc::clone(&connection.io);
+                    shut_down(&io);
                     match connection.config.client_disconnect_deadline() {
                         Some(deadline) => {
                             Phase::Lingering(io, Box::pin(sleep_until(deadline.into())))
                         }
-                        None => {
-                            shut_down(&io);
-                            return Poll::Ready(());
-                        }
+                        None => return Poll::Ready(()),
                     }
                 }
                 Phase::Lingering(io, deadline) => {
-                    // Reads and discards until the client closes or the
+                    // Reads and discards until the client closes too or the
                     // deadline passes, so a client's close frame or last
                     // bytes do not turn into a reset.
                     if deadline.as_mut().poll(cx).is_pending() {
                         while let Ok(Some(_)) = ready!(read(io, cx)) {}
                     }
-                    shut_down(io);
                     return Poll::Ready(());
                 }
             };

@@ -1,0 +1,201 @@
+//! The WebSocket path at the level of bytes, with a raw TCP client that
+//! writes frames by hand: an oversized frame is refused from its header
+//! (1009 with not one byte of payload sent), text that is not UTF-8 closes
+//! with 1007 (whole, and fragmented as soon as a fragment is invalid),
+//! reserved bits with 1002, and after the closing handshake the server
+//! closes TCP first. Meanwhile two users chat in the same room and lose
+//! nothing. Every wait is for the server's own bytes; the timeout only turns
+//! a hang into a failure.
+
+mod common;
+
+use std::time::Duration;
+
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use common::inbox::Inbox;
+use common::ws::Client;
+
+const PATIENCE: Duration = Duration::from_secs(10);
+
+/// A raw client after the opening handshake.
+struct Raw {
+    socket: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl Raw {
+    async fn connect(port: u16) -> Raw {
+        let mut socket = TcpStream::connect(("127.0.0.1", port))
+            .await
+            .expect("connects");
+        let request = format!(
+            "GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n\
+             Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+             Sec-WebSocket-Version: 13\r\n\r\n"
+        );
+        socket
+            .write_all(request.as_bytes())
+            .await
+            .expect("handshake sent");
+        let mut raw = Raw {
+            socket,
+            buf: Vec::new(),
+        };
+        loop {
+            if let Some(end) = raw.buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = String::from_utf8_lossy(&raw.buf[..end]).into_owned();
+                assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+                raw.buf.drain(..end + 4);
+                return raw;
+            }
+            assert!(raw.fill().await > 0, "closed during the handshake");
+        }
+    }
+
+    /// Reads more; answers how many bytes came (0 at the end).
+    async fn fill(&mut self) -> usize {
+        let mut chunk = [0u8; 4096];
+        let read = tokio::time::timeout(PATIENCE, self.socket.read(&mut chunk));
+        let n = read.await.expect("the server answers in time").unwrap_or(0);
+        self.buf.extend_from_slice(&chunk[..n]);
+        n
+    }
+
+    /// Sends a masked frame with this first byte and payload; the length
+    /// may be declared larger than the payload sent.
+    async fn send(&mut self, first: u8, payload: &[u8], declared: u64) {
+        let mut frame = vec![first];
+        if declared < 126 {
+            frame.push(0x80 | declared as u8);
+        } else if declared < 65536 {
+            frame.push(0x80 | 126);
+            frame.extend_from_slice(&(declared as u16).to_be_bytes());
+        } else {
+            frame.push(0x80 | 127);
+            frame.extend_from_slice(&declared.to_be_bytes());
+        }
+        // A zero mask leaves the payload as it is.
+        frame.extend_from_slice(&[0, 0, 0, 0]);
+        frame.extend_from_slice(payload);
+        self.socket.write_all(&frame).await.expect("frame sent");
+    }
+
+    /// Frames from the server until a close; answers its code.
+    async fn close_code(&mut self) -> u16 {
+        loop {
+            while self.buf.len() >= 2 {
+                let len = usize::from(self.buf[1] & 0x7f);
+                let (start, len) = match len {
+                    126 if self.buf.len() >= 4 => (
+                        4,
+                        usize::from(u16::from_be_bytes([self.buf[2], self.buf[3]])),
+                    ),
+                    126 | 127 => break,
+                    n => (2, n),
+                };
+                if self.buf.len() < start + len {
+                    break;
+                }
+                let opcode = self.buf[0] & 0x0f;
+                let payload: Vec<u8> = self.buf[start..start + len].to_vec();
+                self.buf.drain(..start + len);
+                if opcode == 8 {
+                    return u16::from_be_bytes([payload[0], payload[1]]);
+                }
+            }
+            assert!(self.fill().await > 0, "ended without a close frame");
+        }
+    }
+
+    /// Whether the server has ended its side: reading gives the end of the
+    /// stream while this client has not closed its own.
+    async fn server_closed(&mut self) -> bool {
+        loop {
+            if self.fill().await == 0 {
+                return true;
+            }
+        }
+    }
+}
+
+/// Two users chatting in `lobby`, who must see each other's messages
+/// whatever the raw client does.
+async fn bystanders(url: &str) -> (Client, Client) {
+    let (ann, _) = Client::join(url, "Ann", "lobby").await;
+    let (bob, _) = Client::join(url, "Bob", "lobby").await;
+    (ann, bob)
+}
+
+async fn still_chatting(ann: &mut Client, bob: &mut Client, text: &str) {
+    ann.send(json!({"type": "say", "text": text})).await;
+    let heard = bob.until("message").await;
+    assert_eq!(heard["text"], text);
+}
+
+#[tokio::test]
+async fn an_oversized_frame_is_refused_from_its_header_alone() {
+    let server = common::start(&[]);
+    let (mut ann, mut bob) = bystanders(&server.ws_url()).await;
+    let mut raw = Raw::connect(server.port).await;
+    // A header declaring 2^62 bytes, and not one byte of payload.
+    raw.send(0x82, &[], 1 << 62).await;
+    assert_eq!(raw.close_code().await, 1009);
+    assert!(raw.server_closed().await);
+    // Just over the limit, text this time.
+    let mut raw = Raw::connect(server.port).await;
+    raw.send(0x81, &[], 64 * 1024 + 1).await;
+    assert_eq!(raw.close_code().await, 1009);
+    still_chatting(&mut ann, &mut bob, "still here").await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn text_that_is_not_utf8_closes_with_1007() {
+    let server = common::start(&[]);
+    let (mut ann, mut bob) = bystanders(&server.ws_url()).await;
+    let mut raw = Raw::connect(server.port).await;
+    raw.send(0x81, b"\xff\xfe", 2).await;
+    assert_eq!(raw.close_code().await, 1007);
+    // Fragmented: the first fragment is already invalid, and the server
+    // does not wait for the last.
+    let mut raw = Raw::connect(server.port).await;
+    raw.send(0x01, b"ok \xc0\xaf", 5).await;
+    assert_eq!(raw.close_code().await, 1007);
+    // A character cut between two fragments is fine.
+    let mut raw = Raw::connect(server.port).await;
+    let ping = [br#"{"type":"ping","t":""#.as_slice(), &[0xc3]].concat();
+    raw.send(0x01, &ping, ping.len() as u64).await;
+    raw.send(0x80, b"\xa9\"}", 3).await;
+    raw.send(0x88, &1000u16.to_be_bytes(), 2).await;
+    assert_eq!(
+        raw.close_code().await,
+        1000,
+        "the message was taken, then the close"
+    );
+    still_chatting(&mut ann, &mut bob, "after the bad bytes").await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn reserved_bits_close_with_1002() {
+    let server = common::start(&[]);
+    let mut raw = Raw::connect(server.port).await;
+    raw.send(0xc1, b"{}", 2).await;
+    assert_eq!(raw.close_code().await, 1002);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn after_the_closing_handshake_the_server_closes_tcp_first() {
+    let server = common::start(&[]);
+    let mut raw = Raw::connect(server.port).await;
+    raw.send(0x88, &1000u16.to_be_bytes(), 2).await;
+    assert_eq!(raw.close_code().await, 1000);
+    // This client keeps its side open: the end of the stream is the
+    // server's doing.
+    assert!(raw.server_closed().await);
+    server.stop().await;
+}
