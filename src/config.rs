@@ -123,6 +123,12 @@ pub struct Config {
     #[arg(long, env = "PARLEY_MAX_OUTBOX_BYTES", default_value_t = Limits::default().max_outbox_bytes)]
     pub(crate) max_outbox_bytes: usize,
 
+    /// Seconds a WebSocket client may take none of what is queued for it
+    /// before its connection is cut (a reader that stopped reading but
+    /// stays under --max-outbox-bytes).
+    #[arg(long, env = "PARLEY_WRITE_STALL_SECS", default_value_t = Limits::default().write_stall.as_secs())]
+    pub(crate) write_stall_secs: u64,
+
     /// Milliseconds a WebSocket connection receiving a fast stream (frames
     /// less than a quarter of this apart) may wait for its frames, so that
     /// several leave in one write. Other connections get theirs at once; 0
@@ -235,6 +241,7 @@ impl Config {
             rate_burst: self.rate_burst,
             rate_per_sec: self.rate_per_sec,
             max_outbox_bytes: self.max_outbox_bytes,
+            write_stall: Duration::from_secs(self.write_stall_secs.max(1)),
             poll_wait: Duration::from_secs(self.poll_wait_secs.max(1)),
             // A grace shorter than the wait would expire sessions mid-poll.
             session_grace: Duration::from_secs(

@@ -3,9 +3,11 @@
 //! (1009 with not one byte of payload sent), text that is not UTF-8 closes
 //! with 1007 (whole, and fragmented as soon as a fragment is invalid),
 //! reserved bits with 1002, and after the closing handshake the server
-//! closes TCP first. Meanwhile two users chat in the same room and lose
-//! nothing. Every wait is for the server's own bytes; the timeout only turns
-//! a hang into a failure.
+//! closes TCP first. A ping flood gets a bounded number of pongs; a client
+//! that stops reading while under its backlog bound is cut by the
+//! write-stall timeout. Meanwhile two users chat in the same room and lose
+//! nothing. Every wait is for the server's own bytes or events; the
+//! timeout only turns a hang into a failure.
 
 mod common;
 
@@ -13,7 +15,7 @@ use std::time::Duration;
 
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 
 use common::inbox::Inbox;
 use common::ws::Client;
@@ -28,9 +30,25 @@ struct Raw {
 
 impl Raw {
     async fn connect(port: u16) -> Raw {
-        let mut socket = TcpStream::connect(("127.0.0.1", port))
+        let socket = TcpStream::connect(("127.0.0.1", port))
             .await
             .expect("connects");
+        Raw::handshake(socket, port).await
+    }
+
+    /// Connects with a 4 KiB receive buffer, so that not reading backs up
+    /// into the server at once.
+    async fn connect_tiny(port: u16) -> Raw {
+        let socket = TcpSocket::new_v4().expect("socket");
+        socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
+        let socket = socket
+            .connect(([127, 0, 0, 1], port).into())
+            .await
+            .expect("connects");
+        Raw::handshake(socket, port).await
+    }
+
+    async fn handshake(mut socket: TcpStream, port: u16) -> Raw {
         let request = format!(
             "GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n\
              Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
@@ -83,31 +101,46 @@ impl Raw {
         self.socket.write_all(&frame).await.expect("frame sent");
     }
 
-    /// Frames from the server until a close; answers its code.
-    async fn close_code(&mut self) -> u16 {
+    /// Every whole frame received so far: (opcode, payload).
+    fn frames(&mut self) -> Vec<(u8, Vec<u8>)> {
+        let mut frames = Vec::new();
+        while self.buf.len() >= 2 {
+            let len = usize::from(self.buf[1] & 0x7f);
+            let (start, len) = match len {
+                126 if self.buf.len() >= 4 => (
+                    4,
+                    usize::from(u16::from_be_bytes([self.buf[2], self.buf[3]])),
+                ),
+                126 | 127 => break,
+                n => (2, n),
+            };
+            if self.buf.len() < start + len {
+                break;
+            }
+            frames.push((self.buf[0] & 0x0f, self.buf[start..start + len].to_vec()));
+            self.buf.drain(..start + len);
+        }
+        frames
+    }
+
+    /// Frames from the server until a close: its code, and the frames
+    /// before it.
+    async fn until_close(&mut self) -> (u16, Vec<(u8, Vec<u8>)>) {
+        let mut before = Vec::new();
         loop {
-            while self.buf.len() >= 2 {
-                let len = usize::from(self.buf[1] & 0x7f);
-                let (start, len) = match len {
-                    126 if self.buf.len() >= 4 => (
-                        4,
-                        usize::from(u16::from_be_bytes([self.buf[2], self.buf[3]])),
-                    ),
-                    126 | 127 => break,
-                    n => (2, n),
-                };
-                if self.buf.len() < start + len {
-                    break;
-                }
-                let opcode = self.buf[0] & 0x0f;
-                let payload: Vec<u8> = self.buf[start..start + len].to_vec();
-                self.buf.drain(..start + len);
+            for (opcode, payload) in self.frames() {
                 if opcode == 8 {
-                    return u16::from_be_bytes([payload[0], payload[1]]);
+                    return (u16::from_be_bytes([payload[0], payload[1]]), before);
                 }
+                before.push((opcode, payload));
             }
             assert!(self.fill().await > 0, "ended without a close frame");
         }
+    }
+
+    /// The code of the server's close frame.
+    async fn close_code(&mut self) -> u16 {
+        self.until_close().await.0
     }
 
     /// Whether the server has ended its side: reading gives the end of the
@@ -131,8 +164,11 @@ async fn bystanders(url: &str) -> (Client, Client) {
 
 async fn still_chatting(ann: &mut Client, bob: &mut Client, text: &str) {
     ann.send(json!({"type": "say", "text": text})).await;
-    let heard = bob.until("message").await;
-    assert_eq!(heard["text"], text);
+    // Bob may still have older messages to read first.
+    let heard = bob
+        .until_matches(|frame| frame["type"] == "message" && frame["text"] == text)
+        .await;
+    assert_eq!(heard["nick"], "Ann");
 }
 
 #[tokio::test]
@@ -197,5 +233,89 @@ async fn after_the_closing_handshake_the_server_closes_tcp_first() {
     // This client keeps its side open: the end of the stream is the
     // server's doing.
     assert!(raw.server_closed().await);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_ping_flood_gets_a_bounded_number_of_answers() {
+    let server = common::start(&[]);
+    let (mut ann, mut bob) = bystanders(&server.ws_url()).await;
+    let mut raw = Raw::connect(server.port).await;
+    let started = std::time::Instant::now();
+    for _ in 0..2000 {
+        raw.send(0x89, &[b'p'; 125], 125).await;
+    }
+    raw.send(0x88, &1000u16.to_be_bytes(), 2).await;
+    let (code, before) = raw.until_close().await;
+    assert_eq!(code, 1000);
+    let elapsed = started.elapsed().as_secs_f64();
+    let pongs = before.iter().filter(|(opcode, _)| *opcode == 10).count();
+    let notices: Vec<String> = before
+        .iter()
+        .filter(|(opcode, _)| *opcode == 1)
+        .map(|(_, text)| String::from_utf8_lossy(text).into_owned())
+        .collect();
+    // A burst of 20, then 10 a second (src/transport/ws/session.rs).
+    let allowed = 20 + (10.0 * elapsed).ceil() as usize;
+    assert!(
+        pongs <= allowed,
+        "{pongs} pongs in {elapsed:.2} s; allowed {allowed}"
+    );
+    assert!(pongs >= 20, "the burst is answered: {pongs}");
+    assert!(
+        notices.iter().any(|n| n.contains("rate_limited")),
+        "told once: {notices:?}"
+    );
+    still_chatting(&mut ann, &mut bob, "after the pings").await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_reader_that_stops_under_its_bound_is_cut_by_the_write_stall() {
+    let server = common::start(&[
+        "--write-stall-secs",
+        "1",
+        "--max-outbox-bytes",
+        "16777216",
+        "--rate-burst",
+        "100000",
+        "--rate-per-sec",
+        "100000",
+    ]);
+    let (mut ann, mut bob) = bystanders(&server.ws_url()).await;
+    let mut raw = Raw::connect_tiny(server.port).await;
+    let join = br#"{"type":"join","nick":"Stuck","room":"lobby"}"#;
+    raw.send(0x81, join, join.len() as u64).await;
+    bob.until("joined").await;
+    // From here on Stuck reads nothing. Ann's messages fill its socket's
+    // buffers and then wait in its writer, always under the 16 MiB backlog
+    // bound set for this test.
+    let text = "x".repeat(1900);
+    let mut sent = 0;
+    loop {
+        for _ in 0..20 {
+            ann.send(json!({"type": "say", "text": text})).await;
+            sent += 1;
+        }
+        assert!(sent < 6000, "never cut after {sent} messages");
+        // Bob hears Stuck leave once the writer has cut it.
+        let mut left = false;
+        for _ in 0..20 {
+            let frame = bob.next().await;
+            if frame["type"] == "left" && frame["nick"] == "Stuck" {
+                left = true;
+                break;
+            }
+        }
+        if left {
+            break;
+        }
+    }
+    assert_eq!(
+        server.metric("parley_slow_clients_dropped_total").await,
+        0.0,
+        "cut by the stall timeout, not by the backlog bound"
+    );
+    still_chatting(&mut ann, &mut bob, "after the stall").await;
     server.stop().await;
 }

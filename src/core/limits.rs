@@ -30,6 +30,9 @@ pub struct Limits {
     pub rate_per_sec: u32,
     /// Bytes queued for one slow reader before it is dropped.
     pub max_outbox_bytes: usize,
+    /// A WebSocket whose socket takes nothing of what is queued for this
+    /// long is cut by its writer, whether or not its session runs.
+    pub write_stall: Duration,
     /// Longest a long-poll waits before answering empty. Under the idle
     /// timeouts of common proxies (nginx 60 s, IIS ARR 120 s, Azure 230 s).
     pub poll_wait: Duration,
@@ -56,6 +59,9 @@ impl Default for Limits {
             rate_burst: 20,
             rate_per_sec: 10,
             max_outbox_bytes: 1024 * 1024,
+            // Twice the heartbeat's client timeout (15 s): a client the
+            // heartbeat would still count alive is not cut for a slow link.
+            write_stall: Duration::from_secs(30),
             poll_wait: Duration::from_secs(25),
             session_grace: Duration::from_secs(45),
             coalesce: Duration::from_millis(20),

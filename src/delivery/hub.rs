@@ -312,6 +312,11 @@ impl Registry {
             );
             self.settings.metrics.slow_clients_dropped.inc();
             backlog.drop_reader();
+            // A WebSocket's writer ends the connection when it sees the
+            // mark, even if the socket is full and its session cannot run.
+            if let Sink::Socket(outbox) = &local.sink {
+                outbox.wake();
+            }
             local.close.do_send(Close(CloseKind::SlowReader));
             self.members.remove(&id);
             slow.push(id);

@@ -14,6 +14,7 @@ use actix_web_actors::ws;
 use bytes::Bytes;
 
 use crate::core::backplane::LeftWhy;
+use crate::core::rules::rate_limit::RateBucket;
 use crate::delivery::hub::{self, Sink};
 use crate::delivery::member::{Close, CloseKind};
 use crate::delivery::outbox::Outbox;
@@ -21,10 +22,11 @@ use crate::http::client_addr::client_addr;
 use crate::http::error::HttpError;
 use crate::http::state::AppState;
 use crate::protocol::{error, parse_client_frame, ErrorCode, ServerFrame};
-use crate::room_server::chat_room::{next_member_id, Connect, Disconnect, Inbound};
+use crate::room_server::chat_room::{next_member_id, now_ms, Connect, Disconnect, Inbound};
 use crate::transport::ws::heartbeat::{self, Beat, Groups, CLIENT_TIMEOUT};
 use crate::transport::ws::inbound::{FrameGate, SharedVerdict, Verdict};
 use crate::transport::ws::socket::ConnSocket;
+use crate::transport::ws::upgrade::Watch;
 
 thread_local! {
     /// This thread's sessions, for the heartbeat.
@@ -69,38 +71,110 @@ pub(crate) struct WsSession {
     partial: Option<Partial>,
     /// Discarding the fragments of a binary message.
     skipping_binary: bool,
+    /// Direct answers (pongs, errors) the client may still draw.
+    answers: RateBucket,
+    /// Whether the client has been told its answers are rate-limited.
+    quieted: bool,
 }
 
+/// Replies of the session's own (pongs, error frames) a client may draw in
+/// a burst, and per second after it: a client that sends pings or broken
+/// frames faster gets no more answers, and one `rate_limited` notice.
+const REPLY_BURST: u32 = 20;
+const REPLIES_PER_SEC: u32 = 10;
+
 impl WsSession {
-    fn send_frame(&self, frame: ServerFrame, ctx: &mut ws::WebsocketContext<Self>) {
+    /// Queues a reply of the session's own, within the member's backlog
+    /// bound like the room's frames; a client that has let the bound fill
+    /// is dropped instead.
+    fn reply(&mut self, len: usize, ctx: &mut ws::WebsocketContext<Self>) -> bool {
+        let limit = self.state.limits.max_outbox_bytes;
+        if self.outbox.backlog().try_reserve(len, limit) {
+            return true;
+        }
+        log::warn!(
+            "connection {} is not reading its replies; dropping it",
+            self.id
+        );
+        self.state.metrics.slow_clients_dropped.inc();
+        self.outbox.backlog().drop_reader();
+        self.outbox.wake();
+        if let Some(socket) = self.socket.take() {
+            socket.cut();
+        }
+        ctx.stop();
+        false
+    }
+
+    /// Whether a frame that asks for a direct answer (a ping, a frame that
+    /// is refused) may have one now; the first time not, the client hears
+    /// `rate_limited` once.
+    fn may_answer(&mut self, ctx: &mut ws::WebsocketContext<Self>) -> bool {
+        match self.answers.take(now_ms()) {
+            Ok(()) => {
+                self.quieted = false;
+                true
+            }
+            Err(retry_ms) => {
+                if !std::mem::replace(&mut self.quieted, true) {
+                    let notice = ServerFrame::Error {
+                        code: ErrorCode::RateLimited,
+                        message: "too many pings or refused frames; answers resume shortly".into(),
+                        reference: None,
+                        retry_ms: Some(retry_ms),
+                    };
+                    self.send_frame(notice, ctx);
+                }
+                false
+            }
+        }
+    }
+
+    fn send_frame(&mut self, frame: ServerFrame, ctx: &mut ws::WebsocketContext<Self>) {
         if let ServerFrame::Error { code, .. } = &frame {
             self.state.metrics.error(*code);
         }
         let text = frame.encode();
-        self.outbox.backlog().add(text.len());
-        ctx.text(text);
+        if self.reply(text.len(), ctx) {
+            ctx.text(text);
+        }
     }
 
-    fn refuse(&self, code: ErrorCode, message: &str, ctx: &mut ws::WebsocketContext<Self>) {
-        self.send_frame(error(code, message), ctx);
+    /// Answers a frame with an error, if answers are not rate-limited now.
+    fn refuse(&mut self, code: ErrorCode, message: &str, ctx: &mut ws::WebsocketContext<Self>) {
+        if self.may_answer(ctx) {
+            self.send_frame(error(code, message), ctx);
+        }
     }
 
     fn on_text(&mut self, text: &str, ctx: &mut ws::WebsocketContext<Self>) {
         if self.mode == Mode::Echo {
-            self.outbox.backlog().add(text.len());
-            ctx.text(text);
+            if self.reply(text.len(), ctx) {
+                ctx.text(text);
+            }
             return;
         }
         match parse_client_frame(text) {
             Ok(frame) => self.state.room.do_send(Inbound { id: self.id, frame }),
-            Err(refusal) => self.send_frame(refusal.frame(), ctx),
+            Err(refusal) => {
+                if self.may_answer(ctx) {
+                    self.send_frame(refusal.frame(), ctx);
+                }
+            }
+        }
+    }
+
+    fn on_ping(&mut self, payload: &[u8], ctx: &mut ws::WebsocketContext<Self>) {
+        if self.may_answer(ctx) && self.reply(payload.len() + 2, ctx) {
+            ctx.pong(payload);
         }
     }
 
     fn on_binary(&mut self, bytes: Bytes, ctx: &mut ws::WebsocketContext<Self>) {
         if self.mode == Mode::Echo {
-            self.outbox.backlog().add(bytes.len());
-            ctx.binary(bytes);
+            if self.reply(bytes.len(), ctx) {
+                ctx.binary(bytes);
+            }
         } else {
             self.refuse(
                 ErrorCode::BinaryUnsupported,
@@ -125,7 +199,7 @@ impl WsSession {
         self.close(ws::CloseCode::Invalid, "text is not UTF-8", ctx);
     }
 
-    fn too_large(&self, ctx: &mut ws::WebsocketContext<Self>) {
+    fn too_large(&mut self, ctx: &mut ws::WebsocketContext<Self>) {
         let limit = self.state.limits.max_frame_bytes;
         self.refuse(
             ErrorCode::FrameTooLarge,
@@ -238,9 +312,14 @@ impl Actor for WsSession {
             return;
         }
         hub::leave(self.id);
+        let why = if self.outbox.backlog().is_dropped() {
+            LeftWhy::Dropped
+        } else {
+            LeftWhy::Gone
+        };
         self.state.room.do_send(Disconnect {
             id: self.id,
-            why: Some(LeftWhy::Gone),
+            why: Some(why),
         });
     }
 }
@@ -287,7 +366,7 @@ impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for WsSession {
             Ok(ws::Message::Text(text)) => self.on_text(&text, ctx),
             Ok(ws::Message::Binary(bytes)) => self.on_binary(bytes, ctx),
             Ok(ws::Message::Continuation(item)) => self.on_fragment(item, ctx),
-            Ok(ws::Message::Ping(payload)) => ctx.pong(&payload),
+            Ok(ws::Message::Ping(payload)) => self.on_ping(&payload, ctx),
             Ok(ws::Message::Pong(_)) | Ok(ws::Message::Nop) => {}
             Ok(ws::Message::Close(reason)) => {
                 ctx.close(reason);
@@ -352,6 +431,7 @@ fn upgrade(
     let outbox = Outbox::default();
     let verdict = SharedVerdict::default();
     let max_frame_bytes = state.limits.max_frame_bytes;
+    let write_stall = state.limits.write_stall;
     let session = WsSession {
         id: next_member_id(),
         mode,
@@ -362,11 +442,19 @@ fn upgrade(
         verdict: verdict.clone(),
         partial: None,
         skipping_binary: false,
+        answers: RateBucket::new(REPLY_BURST, REPLIES_PER_SEC, now_ms()),
+        quieted: false,
     };
     // The gate refuses oversized frames from their header; the codec's own
     // limit stays as a second line.
     let gated = FrameGate::new(stream, max_frame_bytes, verdict);
     let codec = actix_http::ws::Codec::new().max_size(max_frame_bytes);
     let frames = Box::pin(ws::WebsocketContext::with_codec(session, gated, codec));
+    // The connection's writer (src/transport/ws/upgrade.rs) ends it as soon
+    // as the backlog is marked dropped, whether or not the session runs.
+    response.extensions_mut().insert(Watch {
+        backlog: outbox.backlog().clone(),
+        stall: write_stall,
+    });
     Ok(response.streaming(outbox.meter(frames)))
 }

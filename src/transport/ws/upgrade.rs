@@ -30,6 +30,7 @@ use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
+use std::time::Duration;
 
 use actix_codec::{Encoder, Framed};
 use actix_http::body::{BodySize, BoxBody, MessageBody};
@@ -39,16 +40,32 @@ use actix_http::{BoxedPayloadStream, ConnectionType, Payload, Request, Response,
 use actix_service::boxed::{BoxService, BoxServiceFactory};
 use actix_web::dev::{fn_factory, fn_service, Service, ServiceFactory, ServiceResponse};
 use actix_web::rt::net::TcpStream;
-use actix_web::rt::time::{sleep_until, Sleep};
+use actix_web::rt::time::{sleep_until, Instant, Sleep};
 use bytes::{Buf, Bytes, BytesMut};
 use futures_core::Stream;
 use tokio::sync::Notify;
+
+use crate::delivery::backlog::Backlog;
 
 /// The most one read takes. The buffer lives on the stack for the call.
 const READ_CHUNK: usize = 8 * 1024;
 
 /// The most chunks handed to one vectored write.
 const WRITE_SLICES: usize = 32;
+
+/// What the session asks of its connection's writer, put in the
+/// response's extensions: end the connection once `backlog` is marked
+/// dropped, and cut a client whose socket takes nothing of what is queued
+/// for `stall` (`--write-stall-secs`), whether or not the session runs: a
+/// reader that stopped reading but stays under its backlog bound would
+/// otherwise hold its connection for ever.
+#[derive(Clone)]
+pub(crate) struct Watch {
+    /// The member's backlog.
+    pub(crate) backlog: Backlog,
+    /// The write-stall timeout.
+    pub(crate) stall: Duration,
+}
 
 /// The actix-web application as one boxed service factory, so the upgrade
 /// path can run its own instance of it on each worker.
@@ -228,6 +245,7 @@ async fn answer(
         Err(err) => err.into(),
     };
     let (mut head, body) = response.into_parts();
+    let watch = head.extensions().get::<Watch>().cloned();
     let upgraded = head.upgrade();
     if !upgraded {
         // The request body (the rest of the connection) was not read.
@@ -241,6 +259,8 @@ async fn answer(
     }
     out.push(encoded.freeze());
     Some(UpgradedConnection {
+        watch,
+        stall: None,
         config: codec.config().clone(),
         done: matches!(size, BodySize::None | BodySize::Sized(0)),
         // After a 101 the codec passes chunks through untouched (the
@@ -356,6 +376,11 @@ pub(crate) struct UpgradedConnection {
     io: Rc<TcpStream>,
     body: BoxBody,
     out: WriteQueue,
+    /// A WebSocket's [`Watch`], from the response's extensions.
+    watch: Option<Watch>,
+    /// Armed while the socket takes nothing: when it fires, the client is
+    /// cut. With the bytes queued when it was armed.
+    stall: Option<(Pin<Box<Sleep>>, usize)>,
     /// Encodes the body as the head announced; `None` after a 101, whose
     /// body goes out as it is.
     codec: Option<Box<Codec>>,
@@ -370,6 +395,12 @@ impl UpgradedConnection {
     /// Moves the body to the socket; `Ready(Ok)` once the body has ended
     /// and all of it is written.
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if self.watch.as_ref().is_some_and(|w| w.backlog.is_dropped()) {
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the client stopped reading",
+            )));
+        }
         loop {
             let mut full = false;
             while !self.done {
@@ -389,7 +420,10 @@ impl UpgradedConnection {
                     Poll::Pending => break,
                 }
             }
-            ready!(self.out.poll_write(&self.io, cx))?;
+            if self.out.poll_write(&self.io, cx)?.is_pending() {
+                return self.stalled(cx);
+            }
+            self.stall = None;
             if self.done {
                 return Poll::Ready(Ok(()));
             }
@@ -397,6 +431,31 @@ impl UpgradedConnection {
                 return Poll::Pending;
             }
         }
+    }
+
+    /// The socket took less than was queued: arms the stall timer, or
+    /// re-arms it if the socket took anything since; cuts the client when
+    /// it fires.
+    fn stalled(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let Some(watch) = &self.watch else {
+            return Poll::Pending;
+        };
+        let queued = self.out.queued;
+        let timeout = watch.stall;
+        let stall = match &mut self.stall {
+            Some((timer, armed_at)) if *armed_at <= queued => timer,
+            stall => {
+                let deadline = Instant::now() + timeout;
+                &mut stall.insert((Box::pin(sleep_until(deadline)), queued)).0
+            }
+        };
+        if stall.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the client took nothing for the write-stall timeout",
+            )));
+        }
+        Poll::Pending
     }
 
     fn send(&mut self, chunk: Option<Bytes>) -> io::Result<()> {
