@@ -104,9 +104,11 @@ fn connect(room: &Addr<ChatRoom>, settings: &HubSettings) -> Member {
         backlog: Backlog::default(),
     };
     let hub = hub::join(id, session.recipient(), sink, settings);
+    let client = ClientKey::of([127, 0, 0, 1].into(), Limits::default().subnet_bits());
     room.do_send(Connect {
         id,
         hub,
+        client,
         poll: None,
     });
     Member { id, heard }
