@@ -13,10 +13,12 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use actix_web_actors::ws;
 
 use crate::core::backplane::LeftWhy;
+use crate::core::client_key::ClientKey;
 use crate::delivery::hub::{self, Sink};
 use crate::delivery::member::{Close, CloseKind};
 use crate::delivery::outbox::Outbox;
 use crate::http::client_addr::client_addr;
+use crate::http::client_gate::WebSocketSlot;
 use crate::http::error::HttpError;
 use crate::http::state::AppState;
 use crate::protocol::{error, parse_client_frame, ErrorCode, ServerFrame};
@@ -45,6 +47,10 @@ pub(crate) struct WsSession {
     partial: Option<Vec<u8>>,
     /// Discarding the fragments of a binary message.
     skipping_binary: bool,
+    /// Its client, for the room's per-client buckets.
+    client: ClientKey,
+    /// Its place among its client's WebSockets, given back when it stops.
+    slot: Option<WebSocketSlot>,
 }
 
 impl WsSession {
@@ -141,11 +147,13 @@ impl Actor for WsSession {
         self.state.room.do_send(Connect {
             id: self.id,
             hub,
+            client: self.client,
             poll: None,
         });
     }
 
     fn stopped(&mut self, _: &mut Self::Context) {
+        self.slot = None;
         self.state
             .metrics
             .connections_of(crate::metrics::Transport::WebSocket)
@@ -223,7 +231,8 @@ impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for WsSession {
     }
 }
 
-/// `GET /ws`: upgrades to a WebSocket session after the origin check.
+/// `GET /ws`: upgrades to a WebSocket session after the origin check and
+/// the client's connection limits (attempts per second, WebSockets open).
 pub(crate) async fn route(
     req: HttpRequest,
     stream: web::Payload,
@@ -234,6 +243,9 @@ pub(crate) async fn route(
     }
     let client = client_addr(&req, &state.trusted_proxies);
     state.origins.check(&req, client.host.as_deref())?;
+    let key = state.gate.key(client.ip);
+    state.gate.attempt(key)?;
+    let slot = state.gate.open_websocket(key)?;
     let mut response = ws::handshake(&req)?;
     let outbox = Outbox::default();
     let session = WsSession {
@@ -244,6 +256,8 @@ pub(crate) async fn route(
         socket: req.conn_data::<ConnSocket>().copied(),
         partial: None,
         skipping_binary: false,
+        client: key,
+        slot: Some(slot),
     };
     let codec = actix_http::ws::Codec::new().max_size(state.limits.max_frame_bytes);
     let frames = Box::pin(ws::WebsocketContext::with_codec(session, stream, codec));
