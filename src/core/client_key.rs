@@ -1,17 +1,20 @@
 //! Who a client is, for the limits that must follow it across connections:
 //! its address reduced to a subnet (an IPv6 /64 by default, since one
-//! subscriber usually holds a whole /64; an IPv4 /32). Computed at the HTTP
-//! edge from the real client address (after trusted proxies) and handed to
-//! the core with the connection; pure, so the reduction is unit-tested here.
-
-use std::fmt;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+//! subscriber usually holds a whole /64; an IPv4 /32). The HTTP edge reads
+//! the real client address (after trusted proxies) and builds the key with
+//! [`ClientKey::v4`] or [`ClientKey::v6`] (`http/client_addr.rs`); the core
+//! only compares keys. Pure arithmetic on the address's bits: no sockets,
+//! no `std::net`.
 
 /// A client address with the bits past its subnet prefix cleared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) struct ClientKey {
-    net: IpAddr,
-    bits: u8,
+    /// The subnet's address bits (an IPv4 address in the low 32).
+    net: u128,
+    /// The prefix length kept.
+    prefix: u8,
+    /// IPv6, else IPv4.
+    v6: bool,
 }
 
 /// How many leading bits of an address name its client.
@@ -24,34 +27,32 @@ pub(crate) struct SubnetBits {
 }
 
 impl ClientKey {
-    /// The key of `ip`: an IPv4-mapped IPv6 address counts as IPv4.
-    pub(crate) fn of(ip: IpAddr, bits: SubnetBits) -> Self {
-        match ip.to_canonical() {
-            IpAddr::V4(v4) => {
-                let bits = bits.v4.min(32);
-                let mask = u32::MAX.checked_shl(32 - u32::from(bits)).unwrap_or(0);
-                let net = Ipv4Addr::from(u32::from(v4) & mask);
-                ClientKey {
-                    net: IpAddr::V4(net),
-                    bits,
-                }
-            }
-            IpAddr::V6(v6) => {
-                let bits = bits.v6.min(128);
-                let mask = u128::MAX.checked_shl(128 - u32::from(bits)).unwrap_or(0);
-                let net = Ipv6Addr::from(u128::from(v6) & mask);
-                ClientKey {
-                    net: IpAddr::V6(net),
-                    bits,
-                }
-            }
+    /// The key of an IPv4 address, keeping its first `bits` bits.
+    pub(crate) fn v4(addr: u32, bits: u8) -> Self {
+        let prefix = bits.min(32);
+        let mask = u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0);
+        ClientKey {
+            net: u128::from(addr & mask),
+            prefix,
+            v6: false,
         }
     }
-}
 
-impl fmt::Display for ClientKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.net, self.bits)
+    /// The key of an IPv6 address, keeping its first `bits` bits.
+    pub(crate) fn v6(addr: u128, bits: u8) -> Self {
+        let prefix = bits.min(128);
+        let mask = u128::MAX.checked_shl(128 - u32::from(prefix)).unwrap_or(0);
+        ClientKey {
+            net: addr & mask,
+            prefix,
+            v6: true,
+        }
+    }
+
+    /// The subnet's address bits, its prefix length and whether it is IPv6,
+    /// for the edge to print.
+    pub(crate) fn parts(&self) -> (u128, u8, bool) {
+        (self.net, self.prefix, self.v6)
     }
 }
 
@@ -59,41 +60,38 @@ impl fmt::Display for ClientKey {
 mod tests {
     use super::*;
 
-    const DEFAULT: SubnetBits = SubnetBits { v4: 32, v6: 64 };
-
-    fn key(ip: &str, bits: SubnetBits) -> String {
-        ClientKey::of(ip.parse().unwrap(), bits).to_string()
-    }
-
     #[test]
-    fn ipv6_addresses_of_one_slash_64_are_one_client() {
-        assert_eq!(key("2001:db8:1:2:aaaa::1", DEFAULT), "2001:db8:1:2::/64");
+    fn the_bits_past_the_prefix_are_cleared() {
         assert_eq!(
-            ClientKey::of("2001:db8:1:2::1".parse().unwrap(), DEFAULT),
-            ClientKey::of("2001:db8:1:2:ffff:ffff:ffff:ffff".parse().unwrap(), DEFAULT)
+            ClientKey::v4(0xcb00_7109, 32).parts(),
+            (0xcb00_7109, 32, false)
         );
-        assert_ne!(
-            ClientKey::of("2001:db8:1:2::1".parse().unwrap(), DEFAULT),
-            ClientKey::of("2001:db8:1:3::1".parse().unwrap(), DEFAULT)
+        assert_eq!(
+            ClientKey::v4(0xcb00_7109, 24).parts(),
+            (0xcb00_7100, 24, false)
         );
+        assert_eq!(ClientKey::v4(0xcb00_7109, 0).parts(), (0, 0, false));
+        assert_eq!(
+            ClientKey::v4(0xcb00_7109, 99).parts(),
+            (0xcb00_7109, 32, false)
+        );
+        let a = 0x2001_0db8_0001_0002_aaaa_0000_0000_0001_u128;
+        assert_eq!(
+            ClientKey::v6(a, 64).parts().0,
+            0x2001_0db8_0001_0002_u128 << 64
+        );
+        assert_eq!(ClientKey::v6(a, 128).parts(), (a, 128, true));
+        assert_eq!(ClientKey::v6(a, 0).parts(), (0, 0, true));
     }
 
     #[test]
-    fn ipv4_is_per_address_by_default_and_can_be_widened() {
-        assert_eq!(key("203.0.113.9", DEFAULT), "203.0.113.9/32");
-        let wide = SubnetBits { v4: 24, v6: 48 };
-        assert_eq!(key("203.0.113.9", wide), "203.0.113.0/24");
-        assert_eq!(key("2001:db8:1:2::1", wide), "2001:db8:1::/48");
-    }
-
-    #[test]
-    fn mapped_addresses_count_as_ipv4_and_extremes_hold() {
-        assert_eq!(key("::ffff:127.0.0.1", DEFAULT), "127.0.0.1/32");
-        let none = SubnetBits { v4: 0, v6: 0 };
-        assert_eq!(key("203.0.113.9", none), "0.0.0.0/0");
-        assert_eq!(key("2001:db8::1", none), "::/0");
-        let over = SubnetBits { v4: 99, v6: 200 };
-        assert_eq!(key("203.0.113.9", over), "203.0.113.9/32");
-        assert_eq!(key("2001:db8::1", over), "2001:db8::1/128");
+    fn one_slash_64_is_one_client_and_families_stay_apart() {
+        let base = 0x2001_0db8_0001_0002_u128 << 64;
+        assert_eq!(
+            ClientKey::v6(base | 1, 64),
+            ClientKey::v6(base | u128::from(u64::MAX), 64)
+        );
+        assert_ne!(ClientKey::v6(base, 64), ClientKey::v6(base + (1 << 64), 64));
+        assert_ne!(ClientKey::v4(1, 32), ClientKey::v6(1, 32));
     }
 }

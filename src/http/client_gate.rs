@@ -15,6 +15,7 @@ use crate::core::bucket_map::BucketMap;
 use crate::core::chat_core::MAX_BUCKETS;
 use crate::core::client_key::{ClientKey, SubnetBits};
 use crate::core::limits::Limits;
+use crate::http::client_addr::client_key;
 use crate::http::error::HttpError;
 
 /// How soon a client at its WebSocket cap is told to retry: a connection
@@ -59,7 +60,7 @@ impl ClientGate {
 
     /// The client an address belongs to.
     pub(crate) fn key(&self, ip: IpAddr) -> ClientKey {
-        ClientKey::of(ip, self.bits)
+        client_key(ip, self.bits)
     }
 
     /// Counts one connection attempt of `key`; refused past its allowance.

@@ -52,8 +52,7 @@ fn say(text: &str, reference: &str) -> ClientFrame {
 
 /// A client address of its own per connection id, unless a test shares one.
 fn key(id: MemberId) -> ClientKey {
-    let bits = Limits::default().subnet_bits();
-    ClientKey::of(std::net::Ipv4Addr::from(id as u32).into(), bits)
+    ClientKey::v4(id as u32, 32)
 }
 
 fn connect_and_join(core: &mut ChatCore, id: MemberId, nick: &str, room: &str) -> Vec<Effect> {

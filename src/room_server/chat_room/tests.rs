@@ -104,7 +104,7 @@ fn connect(room: &Addr<ChatRoom>, settings: &HubSettings) -> Member {
         backlog: Backlog::default(),
     };
     let hub = hub::join(id, session.recipient(), sink, settings);
-    let client = ClientKey::of([127, 0, 0, 1].into(), Limits::default().subnet_bits());
+    let client = ClientKey::v4(0x7f00_0001, 32);
     room.do_send(Connect {
         id,
         hub,
