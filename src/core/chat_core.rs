@@ -36,8 +36,8 @@ pub(crate) use crate::core::ids::MemberId;
 pub(crate) const TYPING_TIMEOUT_MS: u64 = 8_000;
 
 /// Rate buckets kept per map (addresses, tokens, connection attempts). At
-/// the bound a map's table has 131,072 slots: about 8.5 MB for addresses
-/// (64-byte entries), about 11 MB for tokens (48-byte entries, plus the
+/// the bound a map's table has 131,072 slots: about 7.5 MB for addresses
+/// (56-byte entries), about 11 MB for tokens (48-byte entries, plus the
 /// 48-byte token string once no connection shares it); sizes checked in
 /// `bucket_map.rs`.
 pub(crate) const MAX_BUCKETS: usize = 100_000;

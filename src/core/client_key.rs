@@ -6,11 +6,14 @@
 //! only compares keys. Pure arithmetic on the address's bits: no sockets,
 //! no `std::net`.
 
-/// A client address with the bits past its subnet prefix cleared.
+/// A client address with the bits past its subnet prefix cleared. 24 bytes:
+/// the address is two `u64`s rather than a `u128`, whose 16-byte alignment
+/// would make it 32, and every WebSocket carries one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) struct ClientKey {
-    /// The subnet's address bits (an IPv4 address in the low 32).
-    net: u128,
+    /// The subnet's address bits, high half first (an IPv4 address in the
+    /// low 32 bits).
+    net: [u64; 2],
     /// The prefix length kept.
     prefix: u8,
     /// IPv6, else IPv4.
@@ -32,7 +35,7 @@ impl ClientKey {
         let prefix = bits.min(32);
         let mask = u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0);
         ClientKey {
-            net: u128::from(addr & mask),
+            net: [0, u64::from(addr & mask)],
             prefix,
             v6: false,
         }
@@ -42,8 +45,9 @@ impl ClientKey {
     pub(crate) fn v6(addr: u128, bits: u8) -> Self {
         let prefix = bits.min(128);
         let mask = u128::MAX.checked_shl(128 - u32::from(prefix)).unwrap_or(0);
+        let net = addr & mask;
         ClientKey {
-            net: addr & mask,
+            net: [(net >> 64) as u64, net as u64],
             prefix,
             v6: true,
         }
@@ -52,7 +56,8 @@ impl ClientKey {
     /// The subnet's address bits, its prefix length and whether it is IPv6,
     /// for the edge to print.
     pub(crate) fn parts(&self) -> (u128, u8, bool) {
-        (self.net, self.prefix, self.v6)
+        let net = (u128::from(self.net[0]) << 64) | u128::from(self.net[1]);
+        (net, self.prefix, self.v6)
     }
 }
 
@@ -82,6 +87,11 @@ mod tests {
         );
         assert_eq!(ClientKey::v6(a, 128).parts(), (a, 128, true));
         assert_eq!(ClientKey::v6(a, 0).parts(), (0, 0, true));
+    }
+
+    #[test]
+    fn a_key_is_small() {
+        assert_eq!(std::mem::size_of::<ClientKey>(), 24);
     }
 
     #[test]

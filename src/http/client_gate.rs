@@ -98,6 +98,13 @@ impl ClientGate {
     }
 }
 
+impl WebSocketSlot {
+    /// The client it counts against.
+    pub(crate) fn key(&self) -> ClientKey {
+        self.key
+    }
+}
+
 impl Drop for WebSocketSlot {
     fn drop(&mut self) {
         let mut open = lock(&self.gate.websockets);

@@ -13,7 +13,6 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use actix_web_actors::ws;
 
 use crate::core::backplane::LeftWhy;
-use crate::core::client_key::ClientKey;
 use crate::delivery::hub::{self, Sink};
 use crate::delivery::member::{Close, CloseKind};
 use crate::delivery::outbox::Outbox;
@@ -47,9 +46,8 @@ pub(crate) struct WsSession {
     partial: Option<Vec<u8>>,
     /// Discarding the fragments of a binary message.
     skipping_binary: bool,
-    /// Its client, for the room's per-client buckets.
-    client: ClientKey,
-    /// Its place among its client's WebSockets, given back when it stops.
+    /// Its place among its client's WebSockets (which names the client for
+    /// the room's buckets), given back when it stops.
     slot: Option<WebSocketSlot>,
 }
 
@@ -147,7 +145,8 @@ impl Actor for WsSession {
         self.state.room.do_send(Connect {
             id: self.id,
             hub,
-            client: self.client,
+            // unwrap: the slot is taken only when the session stops.
+            client: self.slot.as_ref().map(WebSocketSlot::key).unwrap(),
             poll: None,
         });
     }
@@ -256,7 +255,6 @@ pub(crate) async fn route(
         socket: req.conn_data::<ConnSocket>().copied(),
         partial: None,
         skipping_binary: false,
-        client: key,
         slot: Some(slot),
     };
     let codec = actix_http::ws::Codec::new().max_size(state.limits.max_frame_bytes);
