@@ -67,7 +67,8 @@ impl ClientGate {
     pub(crate) fn attempt(&self, key: ClientKey) -> Result<(), HttpError> {
         let now_ms = self.epoch.elapsed().as_millis() as u64;
         lock(&self.attempts).take(&key, now_ms).map_err(|retry_ms| {
-            log::info!("refused a connection attempt from {key}: too many per second");
+            // Debug, not info: under a flood, a line per refusal would be the flood.
+            log::debug!("refused a connection attempt from {key}: too many per second");
             HttpError::TooManyConnections(retry_ms)
         })
     }
@@ -84,7 +85,7 @@ impl ClientGate {
             if *count == 0 {
                 open.remove(&key);
             }
-            log::info!(
+            log::debug!(
                 "refused a WebSocket from {key}: {} open",
                 self.max_websockets
             );
