@@ -73,11 +73,12 @@ pub struct Config {
     #[arg(long, env = "PARLEY_MAX_ROOM_MEMBERS", default_value_t = Limits::default().max_room_members)]
     pub(crate) max_room_members: usize,
 
-    /// Frames one connection may send in a burst.
+    /// Frames one client may send in a burst; the allowance follows its
+    /// resume token across reconnects and takeovers.
     #[arg(long, env = "PARLEY_RATE_BURST", default_value_t = Limits::default().rate_burst)]
     pub(crate) rate_burst: u32,
 
-    /// Frames per second one connection may sustain.
+    /// Frames per second one client may sustain.
     #[arg(long, env = "PARLEY_RATE_PER_SEC", default_value_t = Limits::default().rate_per_sec)]
     pub(crate) rate_per_sec: u32,
 
@@ -110,9 +111,57 @@ pub struct Config {
     #[arg(long, env = "PARLEY_TRUSTED_PROXIES", value_delimiter = ',')]
     pub(crate) trusted_proxies: Vec<IpAddr>,
 
-    /// Polling sessions one client address may hold.
+    /// Polling sessions one client address (its subnet, see
+    /// --ipv4-subnet-bits) may hold.
     #[arg(long, env = "PARLEY_MAX_SESSIONS_PER_IP", default_value_t = 64)]
     pub(crate) max_sessions_per_ip: usize,
+
+    /// WebSockets one client address (its subnet) may hold open; more are
+    /// refused with 429 too_many_connections.
+    #[arg(long, env = "PARLEY_MAX_WEBSOCKETS_PER_IP", default_value_t = Limits::default().max_websockets_per_ip)]
+    pub(crate) max_websockets_per_ip: usize,
+
+    /// Connection attempts (WebSocket upgrades and /poll/open) one client
+    /// address may make in a burst; more are refused with 429.
+    #[arg(long, env = "PARLEY_CONNECT_BURST", default_value_t = Limits::default().connect_burst)]
+    pub(crate) connect_burst: u32,
+
+    /// Connection attempts per second one client address may sustain.
+    #[arg(long, env = "PARLEY_CONNECT_PER_SEC", default_value_t = Limits::default().connect_per_sec)]
+    pub(crate) connect_per_sec: u32,
+
+    /// Leading bits of an IPv4 client address that name one client (for
+    /// every per-address limit); 32 is one address.
+    #[arg(long, env = "PARLEY_IPV4_SUBNET_BITS", default_value_t = Limits::default().ipv4_subnet_bits, value_parser = clap::value_parser!(u8).range(0..=32))]
+    pub(crate) ipv4_subnet_bits: u8,
+
+    /// Leading bits of an IPv6 client address that name one client; 64 is
+    /// one subscriber's usual allocation.
+    #[arg(long, env = "PARLEY_IPV6_SUBNET_BITS", default_value_t = Limits::default().ipv6_subnet_bits, value_parser = clap::value_parser!(u8).range(0..=128))]
+    pub(crate) ipv6_subnet_bits: u8,
+
+    /// Frames one client address may send in a burst, all its connections
+    /// together (raise it where many users share one address).
+    #[arg(long, env = "PARLEY_ADDRESS_RATE_BURST", default_value_t = Limits::default().address_rate_burst)]
+    pub(crate) address_rate_burst: u32,
+
+    /// Frames per second one client address may sustain.
+    #[arg(long, env = "PARLEY_ADDRESS_RATE_PER_SEC", default_value_t = Limits::default().address_rate_per_sec)]
+    pub(crate) address_rate_per_sec: u32,
+
+    /// Messages a room takes in a burst, from all its members together.
+    #[arg(long, env = "PARLEY_ROOM_RATE_BURST", default_value_t = Limits::default().room_rate_burst)]
+    pub(crate) room_rate_burst: u32,
+
+    /// Messages per second a room takes, from all its members together;
+    /// a message past it is refused with rate_limited to its sender.
+    #[arg(long, env = "PARLEY_ROOM_RATE_PER_SEC", default_value_t = Limits::default().room_rate_per_sec)]
+    pub(crate) room_rate_per_sec: u32,
+
+    /// Seconds a client may take to send a polling request's body; a
+    /// slower one is answered 408 body_timeout.
+    #[arg(long, env = "PARLEY_BODY_TIMEOUT_SECS", default_value_t = Limits::default().body_timeout.as_secs(), value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) body_timeout_secs: u64,
 
     /// Polling sessions the server holds in all.
     #[arg(long, env = "PARLEY_MAX_POLL_SESSIONS", default_value_t = 20_000)]
@@ -240,6 +289,16 @@ impl Config {
             max_room_members: self.max_room_members,
             rate_burst: self.rate_burst,
             rate_per_sec: self.rate_per_sec,
+            address_rate_burst: self.address_rate_burst,
+            address_rate_per_sec: self.address_rate_per_sec,
+            room_rate_burst: self.room_rate_burst,
+            room_rate_per_sec: self.room_rate_per_sec,
+            ipv4_subnet_bits: self.ipv4_subnet_bits,
+            ipv6_subnet_bits: self.ipv6_subnet_bits,
+            max_websockets_per_ip: self.max_websockets_per_ip,
+            connect_burst: self.connect_burst,
+            connect_per_sec: self.connect_per_sec,
+            body_timeout: Duration::from_secs(self.body_timeout_secs),
             max_outbox_bytes: self.max_outbox_bytes,
             write_stall: Duration::from_secs(self.write_stall_secs.max(1)),
             poll_wait: Duration::from_secs(self.poll_wait_secs.max(1)),

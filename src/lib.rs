@@ -14,8 +14,9 @@
 //!   (`routes.rs`), one actor per session (`session.rs`), the bounded token
 //!   map (`registry.rs`) and CORS for listed origins (`cors.rs`).
 //! - `http/` is the rest of the HTTP edge: the state every handler shares
-//!   (`state.rs`), origin check, client address, the JSON error shape, the
-//!   page and its assets, health and metrics.
+//!   (`state.rs`), origin check, client address and its subnet key, the
+//!   per-client connection limits (`client_gate.rs`), the JSON error shape,
+//!   the page and its assets, health and metrics.
 //! - `room_server/` is the ChatRoom actor, owner of every room of this
 //!   instance, and its table of connections by hub.
 //! - `delivery/` owns "frames for member M reach M's client", for both
@@ -24,7 +25,8 @@
 //! - `core/` is pure (no actix, no tokio, no I/O): the room core
 //!   (`chat_core.rs`), a room's mirror and history, presence batching, the
 //!   backplane contract with its in-memory implementation, the parsing
-//!   rules, ids and limits.
+//!   rules, ids and limits, client keys and the rate buckets kept per
+//!   client (`bucket_map.rs`).
 //! - `backplane/` holds the backplanes that do I/O (Redis) and the choice.
 //! - `protocol.rs` holds the wire frames both transports speak;
 //!   `metrics.rs` the Prometheus metrics. Both are leaves.

@@ -23,6 +23,7 @@ use actix_web::{web, App};
 use crate::backplane;
 use crate::config::Config;
 use crate::delivery::hub::HubSettings;
+use crate::http::client_gate::ClientGate;
 use crate::http::error::HttpError;
 use crate::http::origin::OriginPolicy;
 use crate::http::state::AppState;
@@ -226,6 +227,7 @@ impl Server {
             page: page::render(&base, &transports.names()),
             transports,
             trusted_proxies: config.trusted_proxies.clone(),
+            gate: Arc::new(ClientGate::new(&limits)),
             degraded,
         });
         let scope = base.clone();

@@ -15,6 +15,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::core::backplane::{Backplane, Entry, LeftWhy, PollRecord, Refusal, ResumeToken};
+use crate::core::bucket_map::BucketMap;
+use crate::core::client_key::ClientKey;
 use crate::core::limits::Limits;
 use crate::core::mirror::Mirror;
 use crate::core::rules::message_text::MessageText;
@@ -32,6 +34,13 @@ pub(crate) use crate::core::ids::MemberId;
 /// server. Clients renew it (send `typing` `on` again) while typing; the
 /// page sends off after 3 s without a keystroke, well inside this.
 pub(crate) const TYPING_TIMEOUT_MS: u64 = 8_000;
+
+/// Rate buckets kept per map (addresses, tokens, connection attempts). At
+/// the bound a map's table has 131,072 slots: about 7.5 MB for addresses
+/// (56-byte entries), about 11 MB for tokens (48-byte entries, plus the
+/// 48-byte token string once no connection shares it); sizes checked in
+/// `bucket_map.rs`.
+pub(crate) const MAX_BUCKETS: usize = 100_000;
 
 /// Longest `ref` a client may attach to a `say`.
 pub(crate) const MAX_REF_CHARS: usize = 64;
@@ -91,7 +100,9 @@ struct Attachment {
     room: Option<RoomName>,
     /// Its member token, from its first join on; kept across rooms.
     token: Option<ResumeToken>,
-    bucket: RateBucket,
+    /// Whose address (subnet) it comes from: its frames draw on that
+    /// address's bucket as well as on its token's.
+    client: ClientKey,
     /// A polling session's token: its lease is renewed by its polls, not
     /// by this instance, and its record lets any instance serve it.
     poll: Option<Arc<str>>,
@@ -112,6 +123,12 @@ pub(crate) struct ChatCore {
     /// Members in rooms, kept as they enter and leave so that the metrics
     /// read after every event do not walk every room.
     members_in_rooms: usize,
+    /// Frame allowance per address, across its connections.
+    address_buckets: BucketMap<ClientKey>,
+    /// Frame allowance per resume token, across reconnects and takeovers.
+    token_buckets: BucketMap<ResumeToken>,
+    /// Message allowance per room mirrored here; dropped with the mirror.
+    room_buckets: HashMap<RoomName, RateBucket>,
 }
 
 fn to_member(id: MemberId, frame: ServerFrame) -> Effect {
@@ -157,6 +174,9 @@ impl ChatCore {
             rooms: HashMap::new(),
             tokens: HashMap::new(),
             members_in_rooms: 0,
+            address_buckets: BucketMap::new(limits.address_allowance(), MAX_BUCKETS),
+            token_buckets: BucketMap::new(limits.client_allowance(), MAX_BUCKETS),
+            room_buckets: HashMap::new(),
         }
     }
 
@@ -165,19 +185,33 @@ impl ChatCore {
         self.backplane.as_mut()
     }
 
-    /// Registers a new connection (not yet in a room); `poll` is the
-    /// session token of a polling session.
-    pub(crate) fn connect(&mut self, id: MemberId, poll: Option<Arc<str>>, now_ms: u64) {
-        let bucket = RateBucket::new(self.limits.rate_burst, self.limits.rate_per_sec, now_ms);
+    /// Registers a new connection (not yet in a room) from `client`;
+    /// `poll` is the session token of a polling session.
+    pub(crate) fn connect(&mut self, id: MemberId, client: ClientKey, poll: Option<Arc<str>>) {
         self.connections.insert(
             id,
             Attachment {
                 room: None,
                 token: None,
-                bucket,
+                client,
                 poll,
             },
         );
+    }
+
+    /// Takes a frame's token from the connection's address bucket and,
+    /// once it has a resume token, from that token's bucket: neither a new
+    /// connection nor a takeover starts with a full allowance.
+    fn take_frame(&mut self, id: MemberId, now_ms: u64) -> Option<Result<(), u64>> {
+        let conn = self.connections.get(&id)?;
+        let taken = self
+            .address_buckets
+            .take(&conn.client, now_ms)
+            .and_then(|()| match &conn.token {
+                Some(token) => self.token_buckets.take(token, now_ms),
+                None => Ok(()),
+            });
+        Some(taken)
     }
 
     /// A polling session was polled: its member's lease and its record
@@ -253,6 +287,8 @@ impl ChatCore {
     fn drop_mirror_if_unused(&mut self, room_name: &RoomName) {
         if self.rooms.get(room_name).is_some_and(Mirror::has_no_local) {
             self.rooms.remove(room_name);
+            self.room_buckets.remove(room_name);
+            crate::core::shrink::when_sparse(&mut self.room_buckets);
             self.backplane.watch(room_name, false);
         }
     }
@@ -290,10 +326,10 @@ impl ChatCore {
 
     /// Handles one frame from a connection.
     pub(crate) fn handle(&mut self, id: MemberId, frame: ClientFrame, now_ms: u64) -> Vec<Effect> {
-        let Some(conn) = self.connections.get_mut(&id) else {
+        let Some(taken) = self.take_frame(id, now_ms) else {
             return Vec::new();
         };
-        if let Err(retry_ms) = conn.bucket.take(now_ms) {
+        if let Err(retry_ms) = taken {
             let reference = match &frame {
                 ClientFrame::Say { reference, .. } => reference.clone(),
                 _ => None,
@@ -365,6 +401,19 @@ impl ChatCore {
             Ok(text) => text.into_string(),
             Err(invalid) => return refuse(invalid.code, invalid.message, reference),
         };
+        let (burst, per_sec) = (self.limits.room_rate_burst, self.limits.room_rate_per_sec);
+        let room_bucket = self
+            .room_buckets
+            .entry(room_name.clone())
+            .or_insert_with(|| RateBucket::new(burst, per_sec, now_ms));
+        if let Err(retry_ms) = room_bucket.take(now_ms) {
+            let mut refusal = Refusal::new(
+                ErrorCode::RateLimited,
+                format!("this room is busy; retry in {retry_ms} ms"),
+            );
+            refusal.retry_ms = Some(retry_ms);
+            return refused(id, refusal, reference);
+        }
         match self
             .backplane
             .say(&room_name, &token, text, reference.clone(), now_ms)

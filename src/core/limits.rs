@@ -5,6 +5,8 @@
 
 use std::time::Duration;
 
+use crate::core::bucket_map::Allowance;
+use crate::core::client_key::SubnetBits;
 use crate::protocol::AnnouncedLimits;
 
 /// Limits in force for a server.
@@ -24,10 +26,33 @@ pub struct Limits {
     pub max_rooms: usize,
     /// Participants per room.
     pub max_room_members: usize,
-    /// Frames a connection may send in a burst.
+    /// Frames a client (one resume token, across its reconnects) may send
+    /// in a burst.
     pub rate_burst: u32,
-    /// Frames per second a connection may sustain.
+    /// Frames per second a client may sustain.
     pub rate_per_sec: u32,
+    /// Frames one address (its subnet, see `ipv4_subnet_bits`) may send in
+    /// a burst, all its connections together.
+    pub address_rate_burst: u32,
+    /// Frames per second one address may sustain.
+    pub address_rate_per_sec: u32,
+    /// Messages a room takes in a burst (per instance), whoever sends them.
+    pub room_rate_burst: u32,
+    /// Messages per second a room takes (per instance).
+    pub room_rate_per_sec: u32,
+    /// Leading bits of an IPv4 address that name one client.
+    pub ipv4_subnet_bits: u8,
+    /// Leading bits of an IPv6 address that name one client.
+    pub ipv6_subnet_bits: u8,
+    /// WebSockets one address may hold open at once.
+    pub max_websockets_per_ip: usize,
+    /// Connection attempts (WebSocket upgrades and `/poll/open`) one
+    /// address may make in a burst.
+    pub connect_burst: u32,
+    /// Connection attempts per second one address may sustain.
+    pub connect_per_sec: u32,
+    /// Longest a client may take to send a request body.
+    pub body_timeout: Duration,
     /// Bytes queued for one slow reader before it is dropped.
     pub max_outbox_bytes: usize,
     /// A WebSocket whose socket takes nothing of what is queued for this
@@ -58,6 +83,16 @@ impl Default for Limits {
             max_room_members: 20_000,
             rate_burst: 20,
             rate_per_sec: 10,
+            address_rate_burst: 20,
+            address_rate_per_sec: 10,
+            room_rate_burst: 30,
+            room_rate_per_sec: 10,
+            ipv4_subnet_bits: 32,
+            ipv6_subnet_bits: 64,
+            max_websockets_per_ip: 50,
+            connect_burst: 20,
+            connect_per_sec: 5,
+            body_timeout: Duration::from_secs(10),
             max_outbox_bytes: 1024 * 1024,
             // Twice the heartbeat's client timeout (15 s): a client the
             // heartbeat would still count alive is not cut for a slow link.
@@ -78,6 +113,38 @@ impl Limits {
             max_frame_bytes: self.max_frame_bytes,
             rate_burst: self.rate_burst,
             rate_per_sec: self.rate_per_sec,
+        }
+    }
+
+    /// The bits of an address that name its client.
+    pub(crate) fn subnet_bits(&self) -> SubnetBits {
+        SubnetBits {
+            v4: self.ipv4_subnet_bits,
+            v6: self.ipv6_subnet_bits,
+        }
+    }
+
+    /// A client's (a resume token's) frame allowance.
+    pub(crate) fn client_allowance(&self) -> Allowance {
+        Allowance {
+            burst: self.rate_burst,
+            per_sec: self.rate_per_sec,
+        }
+    }
+
+    /// An address's frame allowance.
+    pub(crate) fn address_allowance(&self) -> Allowance {
+        Allowance {
+            burst: self.address_rate_burst,
+            per_sec: self.address_rate_per_sec,
+        }
+    }
+
+    /// An address's connection attempts allowance.
+    pub(crate) fn connect_allowance(&self) -> Allowance {
+        Allowance {
+            burst: self.connect_burst,
+            per_sec: self.connect_per_sec,
         }
     }
 

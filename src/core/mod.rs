@@ -5,12 +5,15 @@
 //! single-instance implementation), mirrors each room it has members in
 //! ([`mirror`], with its [`history`]), and batches presence in big rooms
 //! ([`presence_batch`]). [`rules`] parses what clients send; [`ids`] and
-//! [`limits`] are the values everything shares; [`shrink`] gives memory
+//! [`limits`] are the values everything shares; [`client_key`] names a
+//! client by its subnet and [`bucket_map`] keeps rate buckets per client; [`shrink`] gives memory
 //! back. The core imports nothing of the crate but itself and
 //! [`crate::protocol`] (checked by `tests/layout.rs`).
 
 pub(crate) mod backplane;
+pub(crate) mod bucket_map;
 pub(crate) mod chat_core;
+pub(crate) mod client_key;
 pub(crate) mod history;
 pub(crate) mod ids;
 pub(crate) mod limits;

@@ -1,11 +1,39 @@
 //! Who the client is, seen through reverse proxies. `X-Forwarded-For` and
 //! `X-Forwarded-Host` are believed only when the request comes straight from
 //! an address listed in `--trusted-proxies`; otherwise anyone could claim any
-//! address (and dodge per-address limits) by sending the header.
+//! address (and dodge per-address limits) by sending the header. The
+//! address, reduced to its subnet, is the [`ClientKey`] every per-client
+//! limit is keyed by.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use actix_web::HttpRequest;
+
+use crate::core::client_key::{ClientKey, SubnetBits};
+
+/// The client an address belongs to: an IPv4-mapped IPv6 address counts as
+/// IPv4.
+pub(crate) fn client_key(ip: IpAddr, bits: SubnetBits) -> ClientKey {
+    match ip.to_canonical() {
+        IpAddr::V4(v4) => ClientKey::v4(u32::from(v4), bits.v4),
+        IpAddr::V6(v6) => ClientKey::v6(u128::from(v6), bits.v6),
+    }
+}
+
+/// Printed as a subnet, `203.0.113.9/32` or `2001:db8:1:2::/64`, for logs.
+/// Here rather than in the core, which names no `std::net`.
+impl fmt::Display for ClientKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (net, prefix, v6) = self.parts();
+        if v6 {
+            write!(f, "{}/{prefix}", Ipv6Addr::from(net))
+        } else {
+            // The low 32 bits hold an IPv4 key's address.
+            write!(f, "{}/{prefix}", Ipv4Addr::from(net as u32))
+        }
+    }
+}
 
 /// The client's address and the host it asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,6 +120,26 @@ mod tests {
             ip("1.2.3.4")
         );
         assert_eq!(addr("127.0.0.1", None, &["127.0.0.1"]), ip("127.0.0.1"));
+    }
+
+    fn key(ip: &str, bits: SubnetBits) -> String {
+        client_key(ip.parse().unwrap(), bits).to_string()
+    }
+
+    #[test]
+    fn an_address_is_reduced_to_its_subnet() {
+        let default = SubnetBits { v4: 32, v6: 64 };
+        assert_eq!(key("2001:db8:1:2:aaaa::1", default), "2001:db8:1:2::/64");
+        assert_eq!(key("203.0.113.9", default), "203.0.113.9/32");
+        assert_eq!(key("::ffff:127.0.0.1", default), "127.0.0.1/32");
+        let wide = SubnetBits { v4: 24, v6: 48 };
+        assert_eq!(key("203.0.113.9", wide), "203.0.113.0/24");
+        assert_eq!(key("2001:db8:1:2::1", wide), "2001:db8:1::/48");
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert_eq!(
+            client_key(ip("2001:db8:1:2::1"), default),
+            client_key(ip("2001:db8:1:2:ffff::9"), default)
+        );
     }
 
     #[test]

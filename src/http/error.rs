@@ -27,6 +27,11 @@ pub(crate) enum HttpError {
     TooManySessions,
     /// Polling too fast; retry after this many milliseconds.
     RateLimited(u64),
+    /// This client (its subnet) opens connections too often or holds as
+    /// many WebSockets as it may; retry after this many milliseconds.
+    TooManyConnections(u64),
+    /// The request body did not arrive within this many seconds.
+    BodyTimeout(u64),
     /// The backplane (Redis) is unreachable, so a session opened on another
     /// instance cannot be looked up; retry shortly.
     Degraded,
@@ -44,6 +49,8 @@ impl HttpError {
             HttpError::BadRequest(_) => "bad_frame",
             HttpError::TooManySessions => "too_many_sessions",
             HttpError::RateLimited(_) => "rate_limited",
+            HttpError::TooManyConnections(_) => "too_many_connections",
+            HttpError::BodyTimeout(_) => "body_timeout",
             HttpError::Degraded => "degraded",
         }
     }
@@ -68,6 +75,15 @@ impl fmt::Display for HttpError {
                 f.write_str("too many polling sessions; close one or use WebSocket")
             }
             HttpError::RateLimited(ms) => write!(f, "polling too fast; retry in {ms} ms"),
+            HttpError::TooManyConnections(ms) => {
+                write!(
+                    f,
+                    "too many connections from your address; retry in {ms} ms"
+                )
+            }
+            HttpError::BodyTimeout(secs) => {
+                write!(f, "the request body did not arrive within {secs} s")
+            }
             HttpError::Degraded => {
                 f.write_str("the chat's shared store is unreachable; retry shortly")
             }
@@ -83,7 +99,10 @@ impl ResponseError for HttpError {
             HttpError::TransportDisabled(_) => StatusCode::FORBIDDEN,
             HttpError::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             HttpError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            HttpError::TooManySessions | HttpError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            HttpError::TooManySessions
+            | HttpError::RateLimited(_)
+            | HttpError::TooManyConnections(_) => StatusCode::TOO_MANY_REQUESTS,
+            HttpError::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             HttpError::Degraded => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -92,7 +111,7 @@ impl ResponseError for HttpError {
         let mut response = HttpResponse::build(self.status_code());
         response.insert_header(("Cache-Control", "no-store"));
         match self {
-            HttpError::RateLimited(ms) => {
+            HttpError::RateLimited(ms) | HttpError::TooManyConnections(ms) => {
                 response.insert_header(("Retry-After", ms.div_ceil(1000).to_string()));
             }
             HttpError::Degraded => {

@@ -16,6 +16,7 @@ use actix::Addr;
 use crate::config::Transports;
 use crate::core::limits::Limits;
 use crate::delivery::hub::HubSettings;
+use crate::http::client_gate::ClientGate;
 use crate::http::origin::OriginPolicy;
 use crate::metrics::Metrics;
 use crate::room_server::chat_room::ChatRoom;
@@ -38,6 +39,8 @@ pub(crate) struct AppState {
     pub(crate) transports: Transports,
     /// Reverse proxies whose forwarding headers are believed.
     pub(crate) trusted_proxies: Vec<IpAddr>,
+    /// Per-client connection limits.
+    pub(crate) gate: Arc<ClientGate>,
     /// Set while the backplane is unreachable.
     pub(crate) degraded: Arc<AtomicBool>,
 }

@@ -17,6 +17,7 @@ use actix::prelude::*;
 
 use crate::core::backplane::{Backplane, LeftWhy, Logged, PollRecord, Refusal};
 use crate::core::chat_core::{Audience, ChatCore, CloseReason, Effect};
+use crate::core::client_key::ClientKey;
 use crate::core::ids::MemberId;
 use crate::core::limits::Limits;
 use crate::core::presence_batch::{PendingPresence, BATCH_FROM_MEMBERS, PRESENCE_FLUSH};
@@ -51,6 +52,8 @@ pub(crate) struct Connect {
     pub(crate) id: MemberId,
     /// Its thread's hub.
     pub(crate) hub: HubHandle,
+    /// Its client's address, reduced to the subnet that names the client.
+    pub(crate) client: ClientKey,
     /// For a polling session, its session token: the session's record in
     /// the backplane lets any instance serve it.
     pub(crate) poll: Option<Arc<str>>,
@@ -369,7 +372,7 @@ impl Handler<Connect> for ChatRoom {
             msg.hub.addr.do_send(Orders(vec![close]));
             return;
         }
-        self.core.connect(msg.id, msg.poll, now_ms());
+        self.core.connect(msg.id, msg.client, msg.poll);
         self.connections.insert(msg.id, msg.hub);
         // A newcomer while degraded learns it before anything is refused.
         if self.degraded.load(Ordering::SeqCst) {

@@ -27,6 +27,19 @@ pub struct TestServer {
     thread: Option<thread::JoinHandle<std::io::Result<()>>>,
 }
 
+/// Per-address limits lifted for tests that do not name them: every test
+/// client comes from 127.0.0.1, so one test's clients would otherwise share
+/// one address's allowance. Tests of those limits pass their own values.
+const LOOSE_PER_ADDRESS: [(&str, &str); 7] = [
+    ("--address-rate-burst", "1000000"),
+    ("--address-rate-per-sec", "1000000"),
+    ("--max-websockets-per-ip", "1000000"),
+    ("--connect-burst", "1000000"),
+    ("--connect-per-sec", "1000000"),
+    ("--room-rate-burst", "1000000"),
+    ("--room-rate-per-sec", "1000000"),
+];
+
 /// Starts a server with the given extra command-line arguments.
 pub fn start(args: &[&str]) -> TestServer {
     let mut argv: Vec<String> = [
@@ -42,6 +55,11 @@ pub fn start(args: &[&str]) -> TestServer {
     .map(|s| s.to_string())
     .collect();
     argv.extend(args.iter().map(|s| s.to_string()));
+    for (flag, value) in LOOSE_PER_ADDRESS {
+        if !args.contains(&flag) {
+            argv.extend([flag.to_string(), value.to_string()]);
+        }
+    }
     let _ = env_logger::builder().is_test(true).try_init();
     let config = Config::parse_args(argv).expect("test arguments parse");
     let (tx, rx) = mpsc::channel();

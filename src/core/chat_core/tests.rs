@@ -50,8 +50,13 @@ fn say(text: &str, reference: &str) -> ClientFrame {
     }
 }
 
+/// A client address of its own per connection id, unless a test shares one.
+fn key(id: MemberId) -> ClientKey {
+    ClientKey::v4(id as u32, 32)
+}
+
 fn connect_and_join(core: &mut ChatCore, id: MemberId, nick: &str, room: &str) -> Vec<Effect> {
-    core.connect(id, None, 0);
+    core.connect(id, key(id), None);
     core.handle(id, join_frame(nick, room), 0)
 }
 
@@ -151,7 +156,7 @@ fn a_resume_token_takes_over_a_ghost_without_notices() {
     let mut core = core();
     connect_and_join(&mut core, 1, "bob", "lobby");
     let session = session_of(&connect_and_join(&mut core, 2, "ann", "lobby"));
-    core.connect(3, None, 0);
+    core.connect(3, key(3), None);
     let effects = core.handle(3, resume_frame("ann", "lobby", &session), 0);
     assert!(effects.contains(&Effect::Close {
         member: 2,
@@ -173,7 +178,7 @@ fn a_refused_resume_leaves_the_old_connection_alone() {
     let mut core = core();
     connect_and_join(&mut core, 1, "bob", "lobby");
     let session = session_of(&connect_and_join(&mut core, 2, "ann", "lobby"));
-    core.connect(3, None, 0);
+    core.connect(3, key(3), None);
     let effects = core.handle(3, resume_frame("bob", "lobby", &session), 0);
     assert_eq!(error_code(&effects), Some(ErrorCode::NickTaken));
     assert!(!effects.iter().any(|e| matches!(e, Effect::Close { .. })));
@@ -183,7 +188,7 @@ fn a_refused_resume_leaves_the_old_connection_alone() {
 #[test]
 fn say_needs_a_room_and_is_acked_and_deduplicated() {
     let mut core = core();
-    core.connect(1, None, 0);
+    core.connect(1, key(1), None);
     assert_eq!(
         error_code(&core.handle(1, say("hi", "r1"), 0)),
         Some(ErrorCode::NotJoined)
@@ -234,6 +239,85 @@ fn floods_are_refused_with_a_retry_hint() {
             ..
         }
     ));
+}
+
+/// How many of `tries` says from `id` at `now_ms` are accepted; the others
+/// must be refused as `rate_limited`.
+fn accepted_says(core: &mut ChatCore, id: MemberId, tries: usize, now_ms: u64) -> usize {
+    (0..tries)
+        .filter(|i| {
+            let effects = core.handle(id, say("x", &format!("{id}-{now_ms}-{i}")), now_ms);
+            match error_code(&effects) {
+                None => true,
+                Some(code) => {
+                    assert_eq!(code, ErrorCode::RateLimited, "{effects:?}");
+                    false
+                }
+            }
+        })
+        .count()
+}
+
+#[test]
+fn the_allowance_follows_the_token_across_a_takeover() {
+    let mut core = core();
+    let session = session_of(&connect_and_join(&mut core, 1, "ann", "lobby"));
+    // The join took one of address 1's 20; the says take the rest.
+    assert_eq!(accepted_says(&mut core, 1, 25, 0), 19);
+    // Taken over from another address: the token's bucket has one left,
+    // not a fresh 20.
+    core.connect(2, key(2), None);
+    core.handle(2, resume_frame("ann", "lobby", &session), 0);
+    assert_eq!(accepted_says(&mut core, 2, 5, 0), 1);
+    // It refills at the sustained rate, 10 a second.
+    assert_eq!(accepted_says(&mut core, 2, 20, 1_000), 10);
+}
+
+#[test]
+fn connections_of_one_address_share_its_allowance() {
+    let mut core = core();
+    let names = ["ann", "bob", "cy"];
+    for (i, nick) in names.iter().enumerate() {
+        let id = i as MemberId + 1;
+        core.connect(id, key(1), None);
+        core.handle(id, join_frame(nick, &format!("room{}", i % 2)), 0);
+    }
+    let accepted: usize = (1..=3).map(|id| accepted_says(&mut core, id, 10, 0)).sum();
+    assert_eq!(accepted, 20 - 3, "one bucket of 20, the joins included");
+}
+
+#[test]
+fn a_busy_room_refuses_past_its_budget_to_the_sender_only() {
+    let limits = Limits {
+        room_rate_burst: 3,
+        room_rate_per_sec: 1,
+        ..Limits::default()
+    };
+    let mut core = ChatCore::new(
+        limits,
+        Arc::from("node"),
+        15_000,
+        Box::new(MemoryBackplane::new(limits.history_size, limits.max_rooms)),
+    );
+    connect_and_join(&mut core, 1, "ann", "lobby");
+    connect_and_join(&mut core, 2, "bob", "lobby");
+    connect_and_join(&mut core, 3, "cy", "elsewhere");
+    assert_eq!(accepted_says(&mut core, 1, 2, 0), 2);
+    assert_eq!(accepted_says(&mut core, 2, 1, 0), 1);
+    let refused = frames(&core.handle(2, say("x", "late"), 0));
+    assert!(
+        matches!(
+            refused.as_slice(),
+            [(Audience::Member(2), ServerFrame::Error { code: ErrorCode::RateLimited, retry_ms: Some(1000), reference: Some(r), .. })] if r == "late"
+        ),
+        "{refused:?}"
+    );
+    assert_eq!(
+        accepted_says(&mut core, 3, 3, 0),
+        3,
+        "other rooms are apart"
+    );
+    assert_eq!(accepted_says(&mut core, 1, 2, 1_000), 1);
 }
 
 #[test]
@@ -306,7 +390,7 @@ fn disconnect_tells_the_room() {
 fn a_lapsed_lease_takes_the_member_out_and_closes_its_connection() {
     let mut core = core();
     connect_and_join(&mut core, 1, "ann", "lobby");
-    core.connect(2, Some(Arc::from("poll")), 0);
+    core.connect(2, key(2), Some(Arc::from("poll")));
     core.handle(2, join_frame("bob", "lobby"), 0);
     // The polling session was touched with the grace period when it
     // joined; expire it at once.

@@ -1,4 +1,4 @@
-//! A token bucket per connection: `burst` frames at once, refilled at
+//! A token bucket (per client, per resume token, per room): `burst` frames at once, refilled at
 //! `per_sec` frames a second. Pure arithmetic on a caller-supplied clock in
 //! milliseconds, so the room core stays deterministic and testable.
 
@@ -35,6 +35,18 @@ impl RateBucket {
         } else {
             Err((1000 - self.milli_tokens).div_ceil(self.per_sec))
         }
+    }
+
+    /// Whether the bucket has refilled completely by `now_ms`: it then
+    /// says nothing a new bucket would not.
+    pub(crate) fn is_full(&self, now_ms: u64) -> bool {
+        let elapsed = now_ms.saturating_sub(self.last_ms);
+        self.milli_tokens + elapsed.saturating_mul(self.per_sec) >= self.capacity
+    }
+
+    /// When a token was last asked for.
+    pub(crate) fn last_ms(&self) -> u64 {
+        self.last_ms
     }
 }
 

@@ -104,9 +104,11 @@ fn connect(room: &Addr<ChatRoom>, settings: &HubSettings) -> Member {
         backlog: Backlog::default(),
     };
     let hub = hub::join(id, session.recipient(), sink, settings);
+    let client = ClientKey::v4(0x7f00_0001, 32);
     room.do_send(Connect {
         id,
         hub,
+        client,
         poll: None,
     });
     Member { id, heard }

@@ -1,13 +1,13 @@
 //! Which polling sessions exist: token to session, shared by every HTTP
 //! worker. It bounds how many sessions there are in all and per client
-//! address, so neither a crowd nor one greedy client can grow memory without
+//! (its address's subnet, a [`ClientKey`]), so neither a crowd nor one greedy client can grow memory without
 //! limit. It holds handles only (the session actors' addresses, a type it
 //! does not name); the sessions' state is in their actors.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use crate::core::client_key::ClientKey;
 use crate::core::ids::MemberId;
 
 /// A live session, as the HTTP handlers reach it.
@@ -17,13 +17,13 @@ pub(crate) struct SessionRef<H> {
     pub(crate) id: MemberId,
     /// Its actor.
     pub(crate) addr: H,
-    ip: IpAddr,
+    client: ClientKey,
 }
 
 /// Why a session could not be opened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum OpenRefused {
-    /// This address holds as many sessions as it may.
+    /// This client (subnet) holds as many sessions as it may.
     PerAddress,
     /// The server holds as many sessions as it may.
     Total,
@@ -31,7 +31,7 @@ pub(crate) enum OpenRefused {
 
 struct Inner<H> {
     sessions: HashMap<Arc<str>, SessionRef<H>>,
-    per_ip: HashMap<IpAddr, usize>,
+    per_client: HashMap<ClientKey, usize>,
 }
 
 /// The registry, of sessions reached through handles of type `H`.
@@ -47,7 +47,7 @@ impl<H: Clone> PollRegistry<H> {
         PollRegistry {
             inner: Mutex::new(Inner {
                 sessions: HashMap::new(),
-                per_ip: HashMap::new(),
+                per_client: HashMap::new(),
             }),
             max_total,
             max_per_ip,
@@ -62,22 +62,22 @@ impl<H: Clone> PollRegistry<H> {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Registers a session for `ip` under `token`, if the bounds allow;
+    /// Registers a session for `client` under `token`, if the bounds allow;
     /// `start` creates it only then.
     pub(crate) fn open(
         &self,
-        ip: IpAddr,
+        client: ClientKey,
         token: Arc<str>,
         id: MemberId,
         start: impl FnOnce() -> H,
     ) -> Result<SessionRef<H>, OpenRefused> {
-        self.insert(&mut self.lock(), ip, token, id, start)
+        self.insert(&mut self.lock(), client, token, id, start)
     }
 
     fn insert(
         &self,
         inner: &mut Inner<H>,
-        ip: IpAddr,
+        client: ClientKey,
         token: Arc<str>,
         id: MemberId,
         start: impl FnOnce() -> H,
@@ -85,7 +85,7 @@ impl<H: Clone> PollRegistry<H> {
         if inner.sessions.len() >= self.max_total {
             return Err(OpenRefused::Total);
         }
-        let count = inner.per_ip.entry(ip).or_default();
+        let count = inner.per_client.entry(client).or_default();
         if *count >= self.max_per_ip {
             return Err(OpenRefused::PerAddress);
         }
@@ -93,7 +93,7 @@ impl<H: Clone> PollRegistry<H> {
         let session = SessionRef {
             id,
             addr: start(),
-            ip,
+            client,
         };
         inner.sessions.insert(token, session.clone());
         Ok(session)
@@ -104,7 +104,7 @@ impl<H: Clone> PollRegistry<H> {
     /// says whether it was started now.
     pub(crate) fn adopt(
         &self,
-        ip: IpAddr,
+        client: ClientKey,
         token: Arc<str>,
         id: MemberId,
         start: impl FnOnce() -> H,
@@ -113,7 +113,7 @@ impl<H: Clone> PollRegistry<H> {
         if let Some(session) = inner.sessions.get(&token) {
             return Ok((session.clone(), false));
         }
-        self.insert(&mut inner, ip, token, id, start)
+        self.insert(&mut inner, client, token, id, start)
             .map(|s| (s, true))
     }
 
@@ -126,10 +126,10 @@ impl<H: Clone> PollRegistry<H> {
     pub(crate) fn remove(&self, token: &str) {
         let mut inner = self.lock();
         if let Some(session) = inner.sessions.remove(token) {
-            if let Some(count) = inner.per_ip.get_mut(&session.ip) {
+            if let Some(count) = inner.per_client.get_mut(&session.client) {
                 *count -= 1;
                 if *count == 0 {
-                    inner.per_ip.remove(&session.ip);
+                    inner.per_client.remove(&session.client);
                 }
             }
         }

@@ -7,6 +7,9 @@
 //! - `POST /poll/send`: body is one client frame or an array of them.
 //! - `POST /poll/close`: ends the session; the user leaves.
 //!
+//! A body must arrive whole within `--body-timeout-secs` (408 otherwise),
+//! so a client trickling bytes cannot hold a request open for ever.
+//!
 //! The session token travels in the `Parley-Session` header, never in the
 //! URL, so that it does not end up in proxy access logs.
 
@@ -19,6 +22,7 @@ use serde::Deserialize;
 use tokio::sync::oneshot;
 
 use crate::core::backplane::LeftWhy;
+use crate::core::client_key::ClientKey;
 use crate::core::ids;
 use crate::delivery::backlog::Backlog;
 use crate::delivery::hub::{self, Sink};
@@ -59,13 +63,14 @@ fn json(body: String) -> HttpResponse {
         .body(body)
 }
 
-fn guard(req: &HttpRequest, state: &AppState) -> Result<std::net::IpAddr, HttpError> {
+/// Checks the transport and the origin; answers the client.
+fn guard(req: &HttpRequest, state: &AppState) -> Result<ClientKey, HttpError> {
     if !state.transports.polling {
         return Err(HttpError::TransportDisabled("polling"));
     }
     let client = client_addr(req, &state.trusted_proxies);
     state.origins.check(req, client.host.as_deref())?;
-    Ok(client.ip)
+    Ok(state.gate.key(client.ip))
 }
 
 /// The session a request names: served here already, or, when another
@@ -75,7 +80,7 @@ async fn session_of(
     req: &HttpRequest,
     state: &web::Data<AppState>,
     sessions: &web::Data<Sessions>,
-    ip: std::net::IpAddr,
+    client: ClientKey,
     cursor: Option<u64>,
 ) -> Result<Session, HttpError> {
     let token = req
@@ -114,14 +119,15 @@ async fn session_of(
         )
         .start()
     };
-    let (session, started) = sessions
-        .adopt(ip, token.clone(), id, start)
-        .map_err(|refused| {
-            log::info!("refused to serve a polling session for {ip}: {refused:?}");
-            HttpError::TooManySessions
-        })?;
+    let (session, started) =
+        sessions
+            .adopt(client, token.clone(), id, start)
+            .map_err(|refused| {
+                log::info!("refused to serve a polling session for {client}: {refused:?}");
+                HttpError::TooManySessions
+            })?;
     if started {
-        connect(state, &session, token, backlog);
+        connect(state, &session, client, token, backlog);
         state.room.do_send(Attach {
             id,
             record,
@@ -134,7 +140,13 @@ async fn session_of(
 /// Registers a session just started here with this thread's hub, then
 /// tells the room about it; anything the room sends it comes through the
 /// hub.
-fn connect(state: &AppState, session: &Session, token: Arc<str>, backlog: Backlog) {
+fn connect(
+    state: &AppState,
+    session: &Session,
+    client: ClientKey,
+    token: Arc<str>,
+    backlog: Backlog,
+) {
     let feed = session.addr.clone().recipient();
     let close = session.addr.clone().recipient();
     let hub = hub::join(
@@ -146,12 +158,19 @@ fn connect(state: &AppState, session: &Session, token: Arc<str>, backlog: Backlo
     state.room.do_send(Connect {
         id: session.id,
         hub,
+        client,
         poll: Some(token),
     });
 }
 
-async fn read_body(payload: web::Payload, limit: usize) -> Result<Bytes, HttpError> {
-    match payload.to_bytes_limited(limit).await {
+/// The whole body, at most `limit` bytes, within the body timeout.
+async fn read_body(payload: web::Payload, state: &AppState) -> Result<Bytes, HttpError> {
+    let limit = state.limits.max_frame_bytes;
+    let within = state.limits.body_timeout;
+    let Ok(read) = tokio::time::timeout(within, payload.to_bytes_limited(limit)).await else {
+        return Err(HttpError::BodyTimeout(within.as_secs()));
+    };
+    match read {
         Ok(Ok(body)) => Ok(body),
         Ok(Err(err)) => Err(HttpError::BadRequest(format!(
             "could not read the body: {err}"
@@ -181,8 +200,9 @@ pub(crate) async fn open(
     state: web::Data<AppState>,
     sessions: web::Data<Sessions>,
 ) -> Result<HttpResponse, HttpError> {
-    let ip = guard(&req, &state)?;
-    let body = read_body(payload, state.limits.max_frame_bytes).await?;
+    let client = guard(&req, &state)?;
+    state.gate.attempt(client)?;
+    let body = read_body(payload, &state).await?;
     let join = match parse_client_frame(utf8(&body)?) {
         Ok(frame @ ClientFrame::Join { .. }) => frame,
         Ok(_) => {
@@ -209,14 +229,14 @@ pub(crate) async fn open(
         .start()
     };
     let session = sessions
-        .open(ip, token.clone(), id, start)
+        .open(client, token.clone(), id, start)
         .map_err(|refused| {
-            log::info!("refused a polling session for {ip}: {refused:?}");
+            log::info!("refused a polling session for {client}: {refused:?}");
             HttpError::TooManySessions
         })?;
     // Connect and join from here, in this order, so the room cannot see the
     // join before the member.
-    connect(&state, &session, token.clone(), backlog);
+    connect(&state, &session, client, token.clone(), backlog);
     state.room.do_send(Inbound { id, frame: join });
     let batch = poll_once(&session, 0).await?;
     Ok(json(batch.to_json(Some(&token))))
@@ -229,8 +249,8 @@ pub(crate) async fn poll(
     state: web::Data<AppState>,
     sessions: web::Data<Sessions>,
 ) -> Result<HttpResponse, HttpError> {
-    let ip = guard(&req, &state)?;
-    let session = session_of(&req, &state, &sessions, ip, Some(query.cursor)).await?;
+    let client = guard(&req, &state)?;
+    let session = session_of(&req, &state, &sessions, client, Some(query.cursor)).await?;
     Ok(json(poll_once(&session, query.cursor).await?.to_json(None)))
 }
 
@@ -241,9 +261,9 @@ pub(crate) async fn send(
     state: web::Data<AppState>,
     sessions: web::Data<Sessions>,
 ) -> Result<HttpResponse, HttpError> {
-    let ip = guard(&req, &state)?;
-    let session = session_of(&req, &state, &sessions, ip, None).await?;
-    let body = read_body(payload, state.limits.max_frame_bytes).await?;
+    let client = guard(&req, &state)?;
+    let session = session_of(&req, &state, &sessions, client, None).await?;
+    let body = read_body(payload, &state).await?;
     let text = utf8(&body)?;
     session.addr.do_send(Heard);
     // One frame, or an array of frames sent in order; the body is parsed
@@ -293,8 +313,8 @@ pub(crate) async fn close(
     state: web::Data<AppState>,
     sessions: web::Data<Sessions>,
 ) -> Result<HttpResponse, HttpError> {
-    let ip = guard(&req, &state)?;
-    let session = session_of(&req, &state, &sessions, ip, None).await?;
+    let client = guard(&req, &state)?;
+    let session = session_of(&req, &state, &sessions, client, None).await?;
     session.addr.do_send(End);
     // The member has left, and the session is forgotten on every instance,
     // before the answer: a request right after it, anywhere, finds nothing.

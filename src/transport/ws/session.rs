@@ -19,6 +19,7 @@ use crate::delivery::hub::{self, Sink};
 use crate::delivery::member::{Close, CloseKind};
 use crate::delivery::outbox::Outbox;
 use crate::http::client_addr::client_addr;
+use crate::http::client_gate::WebSocketSlot;
 use crate::http::error::HttpError;
 use crate::http::state::AppState;
 use crate::protocol::{error, parse_client_frame, ErrorCode, ServerFrame};
@@ -75,6 +76,9 @@ pub(crate) struct WsSession {
     answers: RateBucket,
     /// Whether the client has been told its answers are rate-limited.
     quieted: bool,
+    /// Its place among its client's WebSockets (which names the client for
+    /// the room's buckets), given back when it stops.
+    slot: Option<WebSocketSlot>,
 }
 
 /// Replies of the session's own (pongs, error frames) a client may draw in
@@ -299,11 +303,14 @@ impl Actor for WsSession {
         self.state.room.do_send(Connect {
             id: self.id,
             hub,
+            // unwrap: the slot is taken only when the session stops.
+            client: self.slot.as_ref().map(WebSocketSlot::key).unwrap(),
             poll: None,
         });
     }
 
     fn stopped(&mut self, _: &mut Self::Context) {
+        self.slot = None;
         self.state
             .metrics
             .connections_of(crate::metrics::Transport::WebSocket)
@@ -398,7 +405,8 @@ impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for WsSession {
     }
 }
 
-/// `GET /ws`: upgrades to a WebSocket session after the origin check.
+/// `GET /ws`: upgrades to a WebSocket session after the origin check and
+/// the client's connection limits (attempts per second, WebSockets open).
 pub(crate) async fn route(
     req: HttpRequest,
     stream: web::Payload,
@@ -427,6 +435,9 @@ fn upgrade(
     }
     let client = client_addr(&req, &state.trusted_proxies);
     state.origins.check(&req, client.host.as_deref())?;
+    let key = state.gate.key(client.ip);
+    state.gate.attempt(key)?;
+    let slot = state.gate.open_websocket(key)?;
     let mut response = ws::handshake(&req)?;
     let outbox = Outbox::default();
     let verdict = SharedVerdict::default();
@@ -444,6 +455,7 @@ fn upgrade(
         skipping_binary: false,
         answers: RateBucket::new(REPLY_BURST, REPLIES_PER_SEC, now_ms()),
         quieted: false,
+        slot: Some(slot),
     };
     // The gate refuses oversized frames from their header; the codec's own
     // limit stays as a second line.

@@ -13,6 +13,7 @@ use crate::config::Transports;
 use crate::core::backplane::memory::MemoryBackplane;
 use crate::core::limits::Limits;
 use crate::delivery::hub::HubSettings;
+use crate::http::client_gate::ClientGate;
 use crate::http::origin::OriginPolicy;
 use crate::metrics::Metrics;
 use crate::room_server::chat_room::ChatRoom;
@@ -42,6 +43,7 @@ fn state() -> web::Data<AppState> {
             polling: true,
         },
         trusted_proxies: Vec::new(),
+        gate: Arc::new(ClientGate::new(&limits)),
         degraded,
     })
 }

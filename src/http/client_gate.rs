@@ -1,0 +1,146 @@
+//! The per-client limits checked before a connection exists: connection
+//! attempts per second (WebSocket upgrades and `/poll/open`, one token
+//! bucket per client) and WebSockets open at once, both keyed by the
+//! client's subnet ([`ClientKey`], from the real client address after
+//! trusted proxies). Shared by every HTTP worker; both maps are bounded
+//! (the attempts by [`MAX_BUCKETS`], the open counts by the connections
+//! themselves). A refusal is HTTP 429 `too_many_connections`.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use crate::core::bucket_map::BucketMap;
+use crate::core::chat_core::MAX_BUCKETS;
+use crate::core::client_key::{ClientKey, SubnetBits};
+use crate::core::limits::Limits;
+use crate::http::client_addr::client_key;
+use crate::http::error::HttpError;
+
+/// How soon a client at its WebSocket cap is told to retry: a connection
+/// of its own has to end first, which takes a while.
+const FULL_RETRY_MS: u64 = 10_000;
+
+/// The per-client admission checks.
+pub(crate) struct ClientGate {
+    bits: SubnetBits,
+    max_websockets: usize,
+    /// The buckets' clock starts here.
+    epoch: Instant,
+    attempts: Mutex<BucketMap<ClientKey>>,
+    websockets: Mutex<HashMap<ClientKey, usize>>,
+}
+
+/// One open WebSocket counted against its client; dropping it (when the
+/// session stops) gives the place back.
+pub(crate) struct WebSocketSlot {
+    gate: Arc<ClientGate>,
+    key: ClientKey,
+}
+
+/// A poisoned lock is usable: every update is one insert or remove.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl ClientGate {
+    /// A gate enforcing `limits`.
+    pub(crate) fn new(limits: &Limits) -> Self {
+        ClientGate {
+            bits: limits.subnet_bits(),
+            max_websockets: limits.max_websockets_per_ip,
+            epoch: Instant::now(),
+            attempts: Mutex::new(BucketMap::new(limits.connect_allowance(), MAX_BUCKETS)),
+            websockets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The client an address belongs to.
+    pub(crate) fn key(&self, ip: IpAddr) -> ClientKey {
+        client_key(ip, self.bits)
+    }
+
+    /// Counts one connection attempt of `key`; refused past its allowance.
+    pub(crate) fn attempt(&self, key: ClientKey) -> Result<(), HttpError> {
+        let now_ms = self.epoch.elapsed().as_millis() as u64;
+        lock(&self.attempts).take(&key, now_ms).map_err(|retry_ms| {
+            // Debug, not info: under a flood, a line per refusal would be the flood.
+            log::debug!("refused a connection attempt from {key}: too many per second");
+            HttpError::TooManyConnections(retry_ms)
+        })
+    }
+
+    /// A place for one more WebSocket of `key`, if it holds fewer than the
+    /// cap.
+    pub(crate) fn open_websocket(
+        self: &Arc<Self>,
+        key: ClientKey,
+    ) -> Result<WebSocketSlot, HttpError> {
+        let mut open = lock(&self.websockets);
+        let count = open.entry(key).or_default();
+        if *count >= self.max_websockets {
+            if *count == 0 {
+                open.remove(&key);
+            }
+            log::debug!(
+                "refused a WebSocket from {key}: {} open",
+                self.max_websockets
+            );
+            return Err(HttpError::TooManyConnections(FULL_RETRY_MS));
+        }
+        *count += 1;
+        Ok(WebSocketSlot {
+            gate: self.clone(),
+            key,
+        })
+    }
+}
+
+impl WebSocketSlot {
+    /// The client it counts against.
+    pub(crate) fn key(&self) -> ClientKey {
+        self.key
+    }
+}
+
+impl Drop for WebSocketSlot {
+    fn drop(&mut self) {
+        let mut open = lock(&self.gate.websockets);
+        if let Some(count) = open.get_mut(&self.key) {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(&self.key);
+                crate::core::shrink::when_sparse(&mut open);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn websockets_are_counted_per_subnet_until_their_slots_drop() {
+        let limits = Limits {
+            max_websockets_per_ip: 2,
+            ..Limits::default()
+        };
+        let gate = Arc::new(ClientGate::new(&limits));
+        let a = gate.key("2001:db8::1".parse().unwrap());
+        let same = gate.key("2001:db8::2".parse().unwrap());
+        let other = gate.key("2001:db8:0:1::1".parse().unwrap());
+        let first = gate.open_websocket(a).unwrap();
+        let _second = gate.open_websocket(same).unwrap();
+        assert_eq!(
+            gate.open_websocket(a).err(),
+            Some(HttpError::TooManyConnections(FULL_RETRY_MS))
+        );
+        assert!(gate.open_websocket(other).is_ok());
+        drop(first);
+        assert!(gate.open_websocket(a).is_ok());
+    }
+}
