@@ -71,6 +71,9 @@ pub(crate) struct RedisBackplane {
     retry_at: Instant,
     scripts: Scripts,
     prefix: String,
+    /// Rooms with members the cluster may hold at once (the join script
+    /// counts them in `P rooms`).
+    max_rooms: usize,
     /// The URL without its password, for logs.
     shown: String,
     shared: Arc<FeedState>,
@@ -158,9 +161,17 @@ impl RedisBackplane {
             retry_at: Instant::now(),
             scripts,
             prefix: prefix.to_owned(),
+            max_rooms: usize::MAX,
             shown,
             shared: Arc::default(),
         })
+    }
+
+    /// Refuses joins that would make more than `max_rooms` rooms with
+    /// members, cluster-wide (unbounded until set).
+    pub(crate) fn with_max_rooms(mut self, max_rooms: usize) -> Self {
+        self.max_rooms = max_rooms;
+        self
     }
 
     /// Starts passing entries of watched rooms written by any instance to
@@ -272,9 +283,14 @@ impl Backplane for RedisBackplane {
                 &ids::new_secret()[..12],
                 &head,
                 &request.lease_ms.to_string(),
+                &self.max_rooms.min(i64::MAX as usize).to_string(),
             ],
         )?;
         match status.as_str() {
+            "too_many_rooms" => Err(Refusal::new(
+                ErrorCode::TooManyRooms,
+                "the server holds as many rooms as it may; try an existing room",
+            )),
             "nick_taken" => Err(nick_taken(&request.nick, &request.room)),
             "room_full" => Err(Refusal::new(
                 ErrorCode::RoomFull,

@@ -112,6 +112,8 @@ pub(crate) struct ChatCore {
     /// Members in rooms, kept as they enter and leave so that the metrics
     /// read after every event do not walk every room.
     members_in_rooms: usize,
+    /// Bytes the mirrors' histories hold, kept as they change.
+    mirror_history_bytes: usize,
 }
 
 fn to_member(id: MemberId, frame: ServerFrame) -> Effect {
@@ -157,6 +159,7 @@ impl ChatCore {
             rooms: HashMap::new(),
             tokens: HashMap::new(),
             members_in_rooms: 0,
+            mirror_history_bytes: 0,
         }
     }
 
@@ -252,9 +255,42 @@ impl ChatCore {
     /// Stops mirroring a room nobody here is in.
     fn drop_mirror_if_unused(&mut self, room_name: &RoomName) {
         if self.rooms.get(room_name).is_some_and(Mirror::has_no_local) {
-            self.rooms.remove(room_name);
+            self.forget_mirror(room_name);
             self.backplane.watch(room_name, false);
         }
+    }
+
+    /// Starts mirroring a room from its snapshot.
+    fn keep_mirror(&mut self, room_name: &RoomName, mirror: Mirror) {
+        self.mirror_history_bytes += mirror.history_bytes();
+        if let Some(old) = self.rooms.insert(room_name.clone(), mirror) {
+            self.mirror_history_bytes -= old.history_bytes();
+        }
+        self.hold_history_bound();
+    }
+
+    /// Stops mirroring a room; answers its mirror.
+    fn forget_mirror(&mut self, room_name: &RoomName) -> Option<Mirror> {
+        let old = self.rooms.remove(room_name)?;
+        self.mirror_history_bytes -= old.history_bytes();
+        Some(old)
+    }
+
+    /// Holds the mirrors' histories to `max_history_bytes` in all, taking
+    /// the oldest messages of the least recently active rooms first.
+    fn hold_history_bound(&mut self) {
+        if self.mirror_history_bytes > self.limits.max_history_bytes {
+            let excess = self.mirror_history_bytes - self.limits.max_history_bytes;
+            let rooms = self.rooms.values_mut().map(Mirror::recency_and_history);
+            self.mirror_history_bytes -= crate::core::history::evict_least_recent(rooms, excess);
+        }
+    }
+
+    /// Bytes of history held here: by the backplane (the in-memory one
+    /// keeps every room's) and by this instance's mirrors. With the
+    /// in-memory backplane the two share their messages' allocations.
+    pub(crate) fn history_bytes(&self) -> (usize, usize) {
+        (self.backplane.history_bytes(), self.mirror_history_bytes)
     }
 
     /// Number of rooms mirrored and of members connected here.

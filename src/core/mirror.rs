@@ -51,9 +51,22 @@ pub(crate) struct Mirror {
 }
 
 impl Mirror {
-    /// A mirror starting from `snapshot`, keeping `history_size` messages.
-    pub(crate) fn from_snapshot(snapshot: Snapshot, history_size: usize) -> Self {
-        let mut history = History::new(history_size);
+    /// A mirror starting from `snapshot`, keeping `history_size` messages
+    /// and `max_history_bytes` bytes of them.
+    pub(crate) fn from_snapshot(
+        snapshot: Snapshot,
+        history_size: usize,
+        max_history_bytes: usize,
+    ) -> Self {
+        let mut history = History::new(history_size, max_history_bytes);
+        // What the snapshot no longer has (trimmed, or evicted by a bound)
+        // is a gap for a cursor before it.
+        history.dropped_through(
+            snapshot
+                .history
+                .first()
+                .map_or(snapshot.last_id, |m| m.id - 1),
+        );
         for message in snapshot.history {
             history.push(message, None);
         }
@@ -79,6 +92,17 @@ impl Mirror {
             typers: 0,
             epoch: snapshot.epoch,
         }
+    }
+
+    /// Bytes of history this mirror holds.
+    pub(crate) fn history_bytes(&self) -> usize {
+        self.history.bytes()
+    }
+
+    /// The room's last activity (its newest seq) and its history, for the
+    /// bound across rooms (`history::evict_least_recent`).
+    pub(crate) fn recency_and_history(&mut self) -> (u64, &mut History) {
+        (self.seq, &mut self.history)
     }
 
     /// Number of participants, cluster-wide.
@@ -280,6 +304,7 @@ mod tests {
                 history: Vec::new(),
             },
             10,
+            usize::MAX,
         )
     }
 
@@ -375,12 +400,12 @@ mod tests {
                     Event::Message {
                         token: Arc::from("t"),
                         reference: None,
-                        message: ChatMessage {
+                        message: Arc::new(ChatMessage {
                             id,
                             ts: 0,
                             nick: "ann".into(),
                             text: "x".into(),
-                        },
+                        }),
                     },
                 ),
                 0,

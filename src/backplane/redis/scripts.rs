@@ -14,6 +14,8 @@
 //!   `:msgs` (list of `{"m": message, "r": ref key}`, the history) and
 //!   `:refs` (hash `token \x1f ref` → message id, an entry deleted when its
 //!   message leaves `:msgs`, as `History` does in memory);
+//! - `P rooms` (set of the rooms with members, kept by `settle`, so the
+//!   join script counts them against `--max-rooms`);
 //! - `P place` (hash token → room), `P leases` (sorted set token → expiry
 //!   in ms of the Redis clock), `P poll:ID` (string → token, with a TTL);
 //! - channel `P ev`: every script that logs publishes its entries there, as
@@ -37,7 +39,8 @@ use redis::{Connection, FromRedisValue, RedisResult, Script};
 const COMMON: &str = include_str!("lua/common.lua");
 
 /// ARGV: room, token, nick, nick key, max members, new epoch, the Joined
-/// event's JSON without `count` and `resumed`.
+/// event's JSON without `count` and `resumed`, lease ms, max rooms with
+/// members (answers {'too_many_rooms', ''} past it).
 const JOIN: &str = include_str!("lua/join.lua");
 
 /// ARGV: room, token, why (LeftWhy's serde name).

@@ -17,7 +17,7 @@ fn core() -> ChatCore {
         limits,
         Arc::from("node"),
         15_000,
-        Box::new(MemoryBackplane::new(limits.history_size, limits.max_rooms)),
+        Box::new(MemoryBackplane::new(&limits)),
     )
 }
 

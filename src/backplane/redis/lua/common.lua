@@ -43,9 +43,15 @@ local function finish()
   return {'ok', batch}
 end
 
--- An empty room's keys expire after IDLE_MS; a room with members keeps them.
+-- An empty room's keys expire after IDLE_MS; a room with members keeps them
+-- and is counted in `P rooms` (the set `--max-rooms` bounds).
 local function settle(room)
   local empty = redis.call('HLEN', rk(room, 'members')) == 0
+  if empty then
+    redis.call('SREM', P .. 'rooms', room)
+  else
+    redis.call('SADD', P .. 'rooms', room)
+  end
   for _, part in ipairs({'meta', 'log', 'msgs', 'refs'}) do
     if empty then
       redis.call('PEXPIRE', rk(room, part), IDLE_MS)
