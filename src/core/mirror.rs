@@ -416,4 +416,80 @@ mod tests {
         assert_eq!(replay.messages.len(), 2);
         assert_eq!(room.cursor(), 2);
     }
+
+    fn message(id: u64, text: &str) -> Arc<ChatMessage> {
+        Arc::new(ChatMessage {
+            id,
+            ts: 0,
+            nick: "ann".into(),
+            text: text.into(),
+        })
+    }
+
+    #[test]
+    fn a_snapshot_without_its_oldest_messages_replays_them_as_a_gap() {
+        let evicted = Mirror::from_snapshot(
+            Snapshot {
+                epoch: "e".into(),
+                seq: 9,
+                last_id: 5,
+                members: Vec::new(),
+                history: Vec::new(),
+            },
+            10,
+            usize::MAX,
+        );
+        assert!(evicted.replay(Some(3), 5).gap, "all five were evicted");
+        assert!(!evicted.replay(Some(5), 5).gap);
+        let trimmed = Mirror::from_snapshot(
+            Snapshot {
+                epoch: "e".into(),
+                seq: 9,
+                last_id: 5,
+                members: Vec::new(),
+                history: vec![message(4, "a"), message(5, "b")],
+            },
+            10,
+            usize::MAX,
+        );
+        assert!(trimmed.replay(Some(2), 5).gap);
+        assert_eq!(trimmed.replay(Some(3), 5).messages.len(), 2);
+        assert!(!trimmed.replay(Some(3), 5).gap);
+    }
+
+    #[test]
+    fn a_mirror_keeps_its_history_to_the_byte_bound_sharing_the_entries_messages() {
+        let text = "x".repeat(100);
+        let one = crate::core::history::cost(&message(1, &text));
+        let mut room = Mirror::from_snapshot(
+            Snapshot {
+                epoch: "e".into(),
+                seq: 0,
+                last_id: 0,
+                members: Vec::new(),
+                history: Vec::new(),
+            },
+            10,
+            2 * one,
+        );
+        let mut last = None;
+        for id in 1..=3 {
+            let shared = message(id, &text);
+            let event = Event::Message {
+                token: Arc::from("t"),
+                reference: None,
+                message: shared.clone(),
+            };
+            room.apply(&entry(id, event), 0);
+            last = Some(shared);
+        }
+        assert_eq!(room.history_bytes(), 2 * one);
+        let replay = room.replay(Some(1), 5);
+        assert!(!replay.gap);
+        assert!(
+            Arc::ptr_eq(&replay.messages[1], &last.unwrap()),
+            "not a copy"
+        );
+        assert!(room.replay(Some(0), 5).gap);
+    }
 }

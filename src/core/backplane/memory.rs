@@ -531,3 +531,6 @@ impl Backplane for MemoryBackplane {
         self.history_bytes
     }
 }
+
+#[cfg(test)]
+mod tests;
