@@ -152,24 +152,26 @@ impl History {
 /// Applies a bound across rooms: frees at least `excess` bytes by dropping
 /// the oldest messages of the room least recently active (its newest seq,
 /// higher is more recent) among those keeping any, then of the next, and
-/// answers the bytes freed. `rooms` yields (last activity, history). It
-/// sorts the rooms, but runs only past the bound, not on the usual path.
+/// answers the bytes freed. `rooms` yields (last activity, history). Runs
+/// only past the bound; there it usually drops one message, after one walk
+/// over the rooms to find the least recent (no sort).
 pub(crate) fn evict_least_recent<'a>(
     rooms: impl Iterator<Item = (u64, &'a mut History)>,
     mut excess: usize,
 ) -> usize {
     let mut rooms: Vec<(u64, &mut History)> = rooms.filter(|(_, h)| h.bytes > 0).collect();
-    rooms.sort_unstable_by_key(|(active, _)| *active);
     let mut freed = 0;
-    for (_, history) in rooms {
+    while excess > 0 {
+        let Some(least) = (0..rooms.len()).min_by_key(|&i| rooms[i].0) else {
+            break;
+        };
+        let history = &mut rooms[least].1;
         while excess > 0 && history.bytes > 0 {
             let bytes = history.drop_oldest();
             freed += bytes;
             excess = excess.saturating_sub(bytes);
         }
-        if excess == 0 {
-            break;
-        }
+        rooms.swap_remove(least);
     }
     freed
 }
