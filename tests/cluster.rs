@@ -761,7 +761,7 @@ async fn a_closed_polling_session_is_unknown_on_every_instance() {
 /// `--max-rooms` holds cluster-wide with Redis, counted in Redis: each
 /// instance mirrors one room, but the cluster holds two with members, so a
 /// third is refused on either with the memory backplane's code; a room
-/// that empties stops counting.
+/// that empties makes way for a new one.
 #[tokio::test]
 async fn max_rooms_is_applied_across_instances_through_redis() {
     let redis = RedisServer::start().await;

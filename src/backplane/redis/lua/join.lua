@@ -2,10 +2,7 @@
 -- event's JSON without `count` and `resumed`, lease ms, max rooms.
 local room, token, nick, key = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
 local members, nicks, meta = rk(room, 'members'), rk(room, 'nicks'), rk(room, 'meta')
--- A room without members is not counted (`settle` keeps P rooms): the
--- memory backplane evicts such rooms to make space; here they expire.
-if redis.call('SISMEMBER', P .. 'rooms', room) == 0
-    and redis.call('SCARD', P .. 'rooms') >= tonumber(ARGV[13]) then
+if not make_room(room, tonumber(ARGV[13])) then
   return {'too_many_rooms', ''}
 end
 redis.call('HSETNX', meta, 'epoch', ARGV[10])

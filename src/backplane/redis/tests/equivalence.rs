@@ -226,10 +226,11 @@ fn logs_the_same_events_as_the_memory_backplane() {
     );
 }
 
-/// `--max-rooms` holds on Redis as in memory: a join that would make one
-/// room with members too many is refused with `too_many_rooms`, a room
-/// that empties stops counting, and joining a room that has members is
-/// never refused for it.
+/// `--max-rooms` holds on Redis as in memory: at the bound a new room
+/// takes the place of the empty room idle longest (forgotten, keys and
+/// all), and when every room has members it is refused with
+/// `too_many_rooms`, by `join` and by `snapshot`; joining a room that has
+/// members is never refused for it.
 #[test]
 fn refuses_rooms_past_max_rooms_like_the_memory_backplane() {
     use Step::*;
@@ -243,6 +244,9 @@ fn refuses_rooms_past_max_rooms_like_the_memory_backplane() {
         Join("d", "Dee", "two", 10),
         Leave("a", "one", LeftWhy::Left),
         Join("d", "Dee", "two", 10),
+        Join("e", "Eve", "four", 10),
+        Say("d", "two", "bye", None),
+        Leave("d", "two", LeftWhy::Left),
         Join("e", "Eve", "four", 10),
     ];
     let redis = TestRedis::start();
@@ -262,9 +266,26 @@ fn refuses_rooms_past_max_rooms_like_the_memory_backplane() {
         .map(|(i, _)| i)
         .collect();
     assert_eq!(refused, vec![2, 6, 9], "the steps past the bound");
-    let counted: usize = redis::cmd("SCARD")
+    for bp in [&mut in_memory as &mut dyn Backplane, &mut on_redis] {
+        let refusal = bp.snapshot(&room("five")).unwrap_err();
+        assert_eq!(refusal.code, ErrorCode::TooManyRooms);
+    }
+    let mut raw = redis.conn();
+    let (with_members, idle, two_kept): (usize, usize, usize) = redis::pipe()
+        .cmd("SCARD")
         .arg("parley:rooms")
-        .query(&mut redis.conn())
+        .cmd("ZCARD")
+        .arg("parley:idle")
+        .cmd("EXISTS")
+        .arg("parley:room:two:meta")
+        .arg("parley:room:two:msgs")
+        .arg("parley:room:two:log")
+        .query(&mut raw)
         .unwrap();
-    assert_eq!(counted, 2, "three and two have members");
+    assert_eq!(
+        (with_members, idle),
+        (2, 0),
+        "three and four, nothing empty"
+    );
+    assert_eq!(two_kept, 0, "the room made way for four is forgotten");
 }
