@@ -48,6 +48,16 @@ pub struct Config {
     #[arg(long, env = "PARLEY_HISTORY_SIZE", default_value_t = Limits::default().history_size)]
     pub(crate) history_size: usize,
 
+    /// Bytes of history kept per room (text, nickname and a fixed cost per
+    /// message); the log tail kept for catching up has the same bound.
+    #[arg(long, env = "PARLEY_MAX_ROOM_HISTORY_BYTES", default_value_t = Limits::default().max_room_history_bytes)]
+    pub(crate) max_room_history_bytes: usize,
+
+    /// Bytes of history kept across all rooms; past it the least recently
+    /// active rooms lose their oldest messages first.
+    #[arg(long, env = "PARLEY_MAX_HISTORY_BYTES", default_value_t = Limits::default().max_history_bytes)]
+    pub(crate) max_history_bytes: usize,
+
     /// Messages shown to someone joining afresh.
     #[arg(long, env = "PARLEY_HISTORY_ON_JOIN", default_value_t = Limits::default().history_on_join)]
     pub(crate) history_on_join: usize,
@@ -284,6 +294,8 @@ impl Config {
             max_nick_chars: self.max_nick_chars,
             max_frame_bytes: self.max_frame_bytes,
             history_size: self.history_size,
+            max_room_history_bytes: self.max_room_history_bytes,
+            max_history_bytes: self.max_history_bytes,
             history_on_join: self.history_on_join,
             max_rooms: self.max_rooms,
             max_room_members: self.max_room_members,

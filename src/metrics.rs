@@ -37,6 +37,11 @@ pub(crate) struct Metrics {
     pub(crate) rooms: IntGauge,
     /// Members in rooms.
     pub(crate) users: IntGauge,
+    /// Bytes of history held, by holder: `backplane` (the in-memory one's
+    /// histories) and `mirrors` (this instance's rooms), which share their
+    /// messages' allocations. Resolved once, as they are set after every
+    /// event.
+    pub(crate) history_bytes: [IntGauge; 2],
     /// Chat messages accepted.
     pub(crate) messages_in: IntCounter,
     /// Frames handed to connections (one per recipient).
@@ -65,6 +70,11 @@ impl Metrics {
         .unwrap();
         let rooms = IntGauge::new("parley_rooms", "Rooms held").unwrap();
         let users = IntGauge::new("parley_users", "Members in rooms").unwrap();
+        let history_bytes = IntGaugeVec::new(
+            Opts::new("parley_history_bytes", "Bytes of history held, by holder"),
+            &["holder"],
+        )
+        .unwrap();
         let messages_in =
             IntCounter::new("parley_messages_in_total", "Chat messages accepted").unwrap();
         let deliveries =
@@ -93,6 +103,7 @@ impl Metrics {
             Box::new(connections.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(rooms.clone()),
             Box::new(users.clone()),
+            Box::new(history_bytes.clone()),
             Box::new(messages_in.clone()),
             Box::new(deliveries.clone()),
             Box::new(deliveries_held.clone()),
@@ -113,6 +124,7 @@ impl Metrics {
             connections,
             rooms,
             users,
+            history_bytes: ["backplane", "mirrors"].map(|h| history_bytes.with_label_values(&[h])),
             messages_in,
             deliveries,
             deliveries_held,

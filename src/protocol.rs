@@ -8,6 +8,8 @@
 //! rooms, nicknames or limits (see `core/`: `chat_core.rs`, `rules/`, `limits.rs`). The one exception
 //! is [`Invalid`], the refusal every parser of client input answers.
 
+use std::sync::Arc;
+
 use bytestring::ByteString;
 use serde::{Deserialize, Serialize};
 
@@ -138,7 +140,7 @@ pub(crate) enum ServerFrame {
         /// Number of participants.
         count: usize,
         /// Recent messages, oldest first.
-        history: Vec<ChatMessage>,
+        history: Vec<Arc<ChatMessage>>,
         /// Id of the newest message in the room (0 when none); resume from it.
         cursor: u64,
         /// True when messages after the client's `since` are no longer kept.
@@ -146,8 +148,8 @@ pub(crate) enum ServerFrame {
         /// Limits that apply to this connection.
         limits: AnnouncedLimits,
     },
-    /// A chat message.
-    Message(ChatMessage),
+    /// A chat message, shared with the histories that keep it.
+    Message(Arc<ChatMessage>),
     /// Confirms that a `say` was accepted under message id `id`.
     Ack {
         /// The client's `ref`.
@@ -461,12 +463,12 @@ mod tests {
 
     #[test]
     fn encodes_with_type_tags_and_stable_codes() {
-        let msg = ServerFrame::Message(ChatMessage {
+        let msg = ServerFrame::Message(Arc::new(ChatMessage {
             id: 7,
             ts: 1,
             nick: "ann".into(),
             text: "hi".into(),
-        });
+        }));
         assert_eq!(
             &*msg.encode(),
             r#"{"type":"message","id":7,"ts":1,"nick":"ann","text":"hi"}"#

@@ -757,3 +757,27 @@ async fn a_closed_polling_session_is_unknown_on_every_instance() {
     assert_eq!(elsewhere.poll_at(elsewhere.cursor).await.status(), 404);
     assert_eq!(cara.poll_at(cara.cursor).await.status(), 404);
 }
+
+/// `--max-rooms` holds cluster-wide with Redis, counted in Redis: each
+/// instance mirrors one room, but the cluster holds two with members, so a
+/// third is refused on either with the memory backplane's code; a room
+/// that empties makes way for a new one.
+#[tokio::test]
+async fn max_rooms_is_applied_across_instances_through_redis() {
+    let redis = RedisServer::start().await;
+    let a = instance(&redis, &["--max-rooms", "2"]).await;
+    let b = instance(&redis, &["--max-rooms", "2"]).await;
+    let (_ann, _) = Client::join(&a.ws_url(), "ann", "one").await;
+    let (mut bob, _) = Client::join(&b.ws_url(), "bob", "two").await;
+    join_refused(&a.ws_url(), "cat", "three", "too_many_rooms").await;
+    join_refused(&b.ws_url(), "cat", "three", "too_many_rooms").await;
+    let (_dan, _) = Client::join(&b.ws_url(), "dan", "one").await;
+
+    // bob moves to room one: two is empty, and three fits.
+    bob.send(json!({"type": "join", "nick": "bob", "room": "one"}))
+        .await;
+    bob.until("welcome").await;
+    let (_cat, welcome) = Client::join(&a.ws_url(), "cat", "three").await;
+    assert_eq!(welcome["room"], "three");
+    join_refused(&b.ws_url(), "eve", "four", "too_many_rooms").await;
+}

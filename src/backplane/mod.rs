@@ -16,14 +16,12 @@ use crate::core::limits::Limits;
 /// given (connected once now, so a wrong URL stops the start), else memory.
 pub(crate) fn open(config: &Config, limits: &Limits) -> std::io::Result<Box<dyn Backplane>> {
     match &config.redis_url {
-        None => Ok(Box::new(MemoryBackplane::new(
-            limits.history_size,
-            limits.max_rooms,
-        ))),
+        None => Ok(Box::new(MemoryBackplane::new(limits))),
         Some(url) => {
             let backplane =
                 redis::RedisBackplane::connect(url, &config.redis_prefix, limits.history_size)
-                    .map_err(std::io::Error::other)?;
+                    .map_err(std::io::Error::other)?
+                    .with_max_rooms(limits.max_rooms);
             log::info!(
                 "sharing rooms through Redis (key prefix {:?})",
                 config.redis_prefix

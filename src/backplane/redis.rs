@@ -71,6 +71,9 @@ pub(crate) struct RedisBackplane {
     retry_at: Instant,
     scripts: Scripts,
     prefix: String,
+    /// Rooms the cluster may hold at once (`P rooms` with members, `P idle`
+    /// empty; the empty one idle longest is forgotten to make space).
+    max_rooms: usize,
     /// The URL without its password, for logs.
     shown: String,
     shared: Arc<FeedState>,
@@ -158,9 +161,18 @@ impl RedisBackplane {
             retry_at: Instant::now(),
             scripts,
             prefix: prefix.to_owned(),
+            max_rooms: usize::MAX,
             shown,
             shared: Arc::default(),
         })
+    }
+
+    /// Holds at most `max_rooms` rooms cluster-wide, forgetting the empty
+    /// room idle longest to make space and refusing joins when every room
+    /// has members (unbounded until set).
+    pub(crate) fn with_max_rooms(mut self, max_rooms: usize) -> Self {
+        self.max_rooms = max_rooms;
+        self
     }
 
     /// Starts passing entries of watched rooms written by any instance to
@@ -252,6 +264,14 @@ fn nick_taken(nick: &Nickname, room: &RoomName) -> Refusal {
     )
 }
 
+/// The refusal of a new room when every room held has members.
+fn too_many_rooms() -> Refusal {
+    Refusal::new(
+        ErrorCode::TooManyRooms,
+        "the server holds as many rooms as it may; try an existing room",
+    )
+}
+
 impl Backplane for RedisBackplane {
     fn join(&mut self, request: JoinRequest) -> Result<Vec<Entry>, Refusal> {
         let head = json(&JoinedHead {
@@ -272,9 +292,11 @@ impl Backplane for RedisBackplane {
                 &ids::new_secret()[..12],
                 &head,
                 &request.lease_ms.to_string(),
+                &self.max_rooms.min(i64::MAX as usize).to_string(),
             ],
         )?;
         match status.as_str() {
+            "too_many_rooms" => Err(too_many_rooms()),
             "nick_taken" => Err(nick_taken(&request.nick, &request.room)),
             "room_full" => Err(Refusal::new(
                 ErrorCode::RoomFull,
@@ -369,8 +391,13 @@ impl Backplane for RedisBackplane {
     fn snapshot(&mut self, room: &RoomName) -> Result<Snapshot, Refusal> {
         type Reply = (String, String, String, Vec<String>, Vec<String>);
         let epoch = ids::new_secret()[..12].to_owned();
-        let (epoch, seq, last_id, members, msgs): Reply =
-            self.run(|conn, scripts| scripts.run(Op::Snapshot, &[room.as_str(), &epoch], conn))?;
+        let max_rooms = self.max_rooms.min(i64::MAX as usize).to_string();
+        let (epoch, seq, last_id, members, msgs): Reply = self.run(|conn, scripts| {
+            scripts.run(Op::Snapshot, &[room.as_str(), &epoch, &max_rooms], conn)
+        })?;
+        if epoch.is_empty() {
+            return Err(too_many_rooms());
+        }
         let members = members
             .chunks(2)
             .map(|pair| {

@@ -114,8 +114,9 @@ pub(crate) enum Event {
         /// The sender's `ref`.
         #[serde(rename = "ref")]
         reference: Option<String>,
-        /// The message as everyone sees it.
-        message: ChatMessage,
+        /// The message as everyone sees it, one allocation shared by the
+        /// log, the histories and the frames.
+        message: Arc<ChatMessage>,
     },
 }
 
@@ -215,7 +216,7 @@ pub(crate) struct Snapshot {
     /// Members, in any order.
     pub(crate) members: Vec<SnapshotMember>,
     /// The most recent messages kept, oldest first.
-    pub(crate) history: Vec<ChatMessage>,
+    pub(crate) history: Vec<Arc<ChatMessage>>,
 }
 
 /// A join to decide.
@@ -313,6 +314,11 @@ pub(crate) trait Backplane: Send {
     fn subscribe(&mut self, _to: LogFeed) {}
     /// Rooms the ChatRoom mirrors, whose entries it must be sent.
     fn watch(&mut self, _room: &RoomName, _on: bool) {}
+    /// Bytes of history this process holds for the backplane (the
+    /// in-memory one's histories; Redis keeps its own).
+    fn history_bytes(&self) -> usize {
+        0
+    }
     /// Whether the backplane is reachable now.
     fn healthy(&self) -> bool {
         true

@@ -129,6 +129,8 @@ pub(crate) struct ChatCore {
     token_buckets: BucketMap<ResumeToken>,
     /// Message allowance per room mirrored here; dropped with the mirror.
     room_buckets: HashMap<RoomName, RateBucket>,
+    /// Bytes the mirrors' histories hold, kept as they change.
+    mirror_history_bytes: usize,
 }
 
 fn to_member(id: MemberId, frame: ServerFrame) -> Effect {
@@ -177,6 +179,7 @@ impl ChatCore {
             address_buckets: BucketMap::new(limits.address_allowance(), MAX_BUCKETS),
             token_buckets: BucketMap::new(limits.client_allowance(), MAX_BUCKETS),
             room_buckets: HashMap::new(),
+            mirror_history_bytes: 0,
         }
     }
 
@@ -286,11 +289,44 @@ impl ChatCore {
     /// Stops mirroring a room nobody here is in.
     fn drop_mirror_if_unused(&mut self, room_name: &RoomName) {
         if self.rooms.get(room_name).is_some_and(Mirror::has_no_local) {
-            self.rooms.remove(room_name);
+            self.forget_mirror(room_name);
             self.room_buckets.remove(room_name);
             crate::core::shrink::when_sparse(&mut self.room_buckets);
             self.backplane.watch(room_name, false);
         }
+    }
+
+    /// Starts mirroring a room from its snapshot.
+    fn keep_mirror(&mut self, room_name: &RoomName, mirror: Mirror) {
+        self.mirror_history_bytes += mirror.history_bytes();
+        if let Some(old) = self.rooms.insert(room_name.clone(), mirror) {
+            self.mirror_history_bytes -= old.history_bytes();
+        }
+        self.hold_history_bound();
+    }
+
+    /// Stops mirroring a room; answers its mirror.
+    fn forget_mirror(&mut self, room_name: &RoomName) -> Option<Mirror> {
+        let old = self.rooms.remove(room_name)?;
+        self.mirror_history_bytes -= old.history_bytes();
+        Some(old)
+    }
+
+    /// Holds the mirrors' histories to `max_history_bytes` in all, taking
+    /// the oldest messages of the least recently active rooms first.
+    fn hold_history_bound(&mut self) {
+        if self.mirror_history_bytes > self.limits.max_history_bytes {
+            let excess = self.mirror_history_bytes - self.limits.max_history_bytes;
+            let rooms = self.rooms.values_mut().map(Mirror::recency_and_history);
+            self.mirror_history_bytes -= crate::core::history::evict_least_recent(rooms, excess);
+        }
+    }
+
+    /// Bytes of history held here: by the backplane (the in-memory one
+    /// keeps every room's) and by this instance's mirrors. With the
+    /// in-memory backplane the two share their messages' allocations.
+    pub(crate) fn history_bytes(&self) -> (usize, usize) {
+        (self.backplane.history_bytes(), self.mirror_history_bytes)
     }
 
     /// Number of rooms mirrored and of members connected here.

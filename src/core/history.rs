@@ -1,8 +1,13 @@
-//! A room's recent messages: a ring of at most `capacity` entries in id
-//! order, answering "everything after cursor N" and "the last K". It also
+//! A room's recent messages: a ring in id order, bounded twice (at most
+//! `capacity` messages and at most `max_bytes` as [`cost`] counts them),
+//! answering "everything after cursor N" and "the last K". It also
 //! remembers which (resume token, client ref) produced each kept message, so
 //! a client that resends after a lost ack gets the original id back instead
 //! of a duplicate; that memory is dropped with the entry, keeping it bounded.
+//! Messages are held as `Arc<ChatMessage>`, the same allocation the log
+//! entry, the other histories and the frames hold, so keeping a message in
+//! three places costs it once. The bound across rooms is the holder's
+//! ([`evict_least_recent`] applies it).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -12,44 +17,98 @@ use crate::protocol::ChatMessage;
 /// Who sent a kept message, for idempotent resends.
 type Origin = (Arc<str>, String);
 
+/// Bytes a kept message costs beyond its nickname and text: the message
+/// struct and its `Arc` header (80 B), its slot in the ring with its
+/// origin (48 B), and the allocator's rounding of the two strings. Counted
+/// generously so the byte bounds bound the heap, not just the text.
+pub(crate) const MESSAGE_OVERHEAD: usize = 160;
+
+/// The bytes a kept message is counted as.
+pub(crate) fn cost(message: &ChatMessage) -> usize {
+    MESSAGE_OVERHEAD + message.nick.len() + message.text.len()
+}
+
 /// The bounded history of one room.
 #[derive(Debug)]
 pub(crate) struct History {
-    entries: VecDeque<(ChatMessage, Option<Origin>)>,
+    entries: VecDeque<(Arc<ChatMessage>, Option<Origin>)>,
     by_origin: HashMap<Origin, u64>,
     capacity: usize,
+    max_bytes: usize,
+    bytes: usize,
+    /// Id of the newest message dropped (0 when none), so a cursor before
+    /// it is a gap even once nothing is kept.
+    dropped_through: u64,
 }
 
 /// Messages after a cursor, and whether some were already dropped.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct Replay {
     /// The messages, oldest first.
-    pub(crate) messages: Vec<ChatMessage>,
+    pub(crate) messages: Vec<Arc<ChatMessage>>,
     /// True when the cursor is older than the oldest kept message.
     pub(crate) gap: bool,
 }
 
 impl History {
-    /// An empty history keeping at most `capacity` messages.
-    pub(crate) fn new(capacity: usize) -> Self {
+    /// An empty history keeping at most `capacity` messages and
+    /// `max_bytes` bytes. The newest message is kept whatever its size.
+    pub(crate) fn new(capacity: usize, max_bytes: usize) -> Self {
         History {
             entries: VecDeque::with_capacity(capacity.min(64)),
             by_origin: HashMap::new(),
             capacity: capacity.max(1),
+            max_bytes,
+            bytes: 0,
+            dropped_through: 0,
         }
     }
 
-    /// Appends a message (its id must be above every kept id).
-    pub(crate) fn push(&mut self, message: ChatMessage, origin: Option<Origin>) {
-        if self.entries.len() == self.capacity {
-            if let Some((_, Some(old))) = self.entries.pop_front() {
-                self.by_origin.remove(&old);
-            }
-        }
+    /// Bytes held, as [`cost`] counts them.
+    pub(crate) fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Appends a message (its id must be above every kept id), dropping the
+    /// oldest past either bound.
+    pub(crate) fn push(&mut self, message: Arc<ChatMessage>, origin: Option<Origin>) {
         if let Some(origin) = &origin {
             self.by_origin.insert(origin.clone(), message.id);
         }
+        self.bytes += cost(&message);
         self.entries.push_back((message, origin));
+        while self.entries.len() > self.capacity
+            || (self.bytes > self.max_bytes && self.entries.len() > 1)
+        {
+            self.drop_oldest();
+        }
+    }
+
+    /// Drops the oldest kept message; answers the bytes it freed (0 when
+    /// nothing is kept).
+    pub(crate) fn drop_oldest(&mut self) -> usize {
+        let Some((message, origin)) = self.entries.pop_front() else {
+            return 0;
+        };
+        if let Some(origin) = origin {
+            self.by_origin.remove(&origin);
+        }
+        let freed = cost(&message);
+        self.bytes -= freed;
+        self.dropped_through = self.dropped_through.max(message.id);
+        if self.entries.is_empty() {
+            // Give back what the ring grew to: a room emptied by the global
+            // bound should not keep its high-water mark.
+            self.entries = VecDeque::new();
+            self.by_origin = HashMap::new();
+        }
+        freed
+    }
+
+    /// Records that messages up to `id` exist but are not kept (a history
+    /// started from a partial snapshot).
+    pub(crate) fn dropped_through(&mut self, id: u64) {
+        self.dropped_through = self.dropped_through.max(id);
     }
 
     /// The id already given to this (token, ref), if still kept.
@@ -60,7 +119,7 @@ impl History {
     }
 
     /// The newest `count` messages.
-    pub(crate) fn last(&self, count: usize) -> Vec<ChatMessage> {
+    pub(crate) fn last(&self, count: usize) -> Vec<Arc<ChatMessage>> {
         let skip = self.entries.len().saturating_sub(count);
         self.entries
             .iter()
@@ -71,7 +130,13 @@ impl History {
 
     /// Every kept message with an id above `cursor`.
     pub(crate) fn after(&self, cursor: u64) -> Replay {
-        let oldest = self.entries.front().map(|(m, _)| m.id);
+        // Ids are consecutive within a room: anything between the cursor
+        // and the oldest kept id was dropped.
+        let floor = self
+            .entries
+            .front()
+            .map_or(0, |(m, _)| m.id - 1)
+            .max(self.dropped_through);
         let start = self.entries.partition_point(|(m, _)| m.id <= cursor);
         Replay {
             messages: self
@@ -79,31 +144,58 @@ impl History {
                 .range(start..)
                 .map(|(m, _)| m.clone())
                 .collect(),
-            gap: oldest.is_some_and(|oldest| cursor + 1 < oldest),
+            gap: cursor < floor,
         }
     }
+}
+
+/// Applies a bound across rooms: frees at least `excess` bytes by dropping
+/// the oldest messages of the room least recently active (its newest seq,
+/// higher is more recent) among those keeping any, then of the next, and
+/// answers the bytes freed. `rooms` yields (last activity, history). Runs
+/// only past the bound; there it usually drops one message, after one walk
+/// over the rooms to find the least recent (no sort).
+pub(crate) fn evict_least_recent<'a>(
+    rooms: impl Iterator<Item = (u64, &'a mut History)>,
+    mut excess: usize,
+) -> usize {
+    let mut rooms: Vec<(u64, &mut History)> = rooms.filter(|(_, h)| h.bytes > 0).collect();
+    let mut freed = 0;
+    while excess > 0 {
+        let Some(least) = (0..rooms.len()).min_by_key(|&i| rooms[i].0) else {
+            break;
+        };
+        let history = &mut rooms[least].1;
+        while excess > 0 && history.bytes > 0 {
+            let bytes = history.drop_oldest();
+            freed += bytes;
+            excess = excess.saturating_sub(bytes);
+        }
+        rooms.swap_remove(least);
+    }
+    freed
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn msg(id: u64) -> ChatMessage {
-        ChatMessage {
+    fn msg(id: u64) -> Arc<ChatMessage> {
+        Arc::new(ChatMessage {
             id,
             ts: id,
             nick: "n".into(),
             text: format!("m{id}"),
-        }
+        })
     }
 
-    fn ids(messages: &[ChatMessage]) -> Vec<u64> {
+    fn ids(messages: &[Arc<ChatMessage>]) -> Vec<u64> {
         messages.iter().map(|m| m.id).collect()
     }
 
     #[test]
     fn keeps_the_newest_and_replays_after_a_cursor() {
-        let mut history = History::new(3);
+        let mut history = History::new(3, usize::MAX);
         for id in 1..=5 {
             history.push(msg(id), None);
         }
@@ -122,18 +214,69 @@ mod tests {
         );
         assert!(history.after(1).gap, "message 2 is gone");
         assert_eq!(ids(&history.after(5).messages), Vec::<u64>::new());
-        assert!(!History::new(3).after(9).gap);
+        assert!(!History::new(3, usize::MAX).after(9).gap);
     }
 
     #[test]
     fn remembers_origins_only_while_the_entry_is_kept() {
         let token: Arc<str> = Arc::from("t");
-        let mut history = History::new(2);
+        let mut history = History::new(2, usize::MAX);
         history.push(msg(1), Some((token.clone(), "a".into())));
         history.push(msg(2), Some((token.clone(), "b".into())));
         assert_eq!(history.id_for(&token, "a"), Some(1));
         history.push(msg(3), None);
         assert_eq!(history.id_for(&token, "a"), None);
         assert_eq!(history.id_for(&token, "b"), Some(2));
+    }
+
+    #[test]
+    fn the_byte_bound_drops_the_oldest_but_keeps_the_newest() {
+        let one = cost(&msg(1));
+        let mut history = History::new(100, 3 * one);
+        for id in 1..=5 {
+            history.push(msg(id), None);
+        }
+        assert_eq!(ids(&history.last(10)), vec![3, 4, 5]);
+        assert_eq!(history.bytes(), 3 * one);
+        assert!(history.after(1).gap);
+        assert!(!history.after(2).gap);
+        let mut tiny = History::new(100, 1);
+        tiny.push(msg(1), None);
+        tiny.push(msg(2), None);
+        assert_eq!(ids(&tiny.last(10)), vec![2], "the newest stays");
+    }
+
+    #[test]
+    fn a_history_emptied_by_eviction_still_reports_the_gap() {
+        let mut history = History::new(10, usize::MAX);
+        history.push(msg(1), None);
+        history.push(msg(2), None);
+        while history.drop_oldest() > 0 {}
+        assert_eq!(history.bytes(), 0);
+        assert!(history.after(1).gap);
+        assert!(!history.after(2).gap);
+        let mut partial = History::new(10, usize::MAX);
+        partial.dropped_through(7);
+        assert!(partial.after(3).gap);
+    }
+
+    #[test]
+    fn eviction_takes_the_least_recent_rooms_oldest_first() {
+        let one = cost(&msg(1));
+        let mut quiet = History::new(10, usize::MAX);
+        let mut busy = History::new(10, usize::MAX);
+        for id in 1..=3 {
+            quiet.push(msg(id), None);
+            busy.push(msg(id), None);
+        }
+        let rooms = vec![(9, &mut busy), (2, &mut quiet)];
+        let freed = evict_least_recent(rooms.into_iter(), 4 * one);
+        assert_eq!(freed, 4 * one);
+        assert_eq!(quiet.bytes(), 0, "the quiet room goes first, whole");
+        assert_eq!(
+            ids(&busy.last(10)),
+            vec![2, 3],
+            "then the busy one's oldest"
+        );
     }
 }

@@ -20,6 +20,13 @@ pub struct Limits {
     pub max_frame_bytes: usize,
     /// Messages kept per room.
     pub history_size: usize,
+    /// Bytes of history kept per room (`core/history.rs` counts them); the
+    /// log tail kept for catching up is bounded by the same figure.
+    pub max_room_history_bytes: usize,
+    /// Bytes of history kept across all rooms by each holder (the
+    /// in-memory backplane, this instance's mirrors); past it the least
+    /// recently active rooms lose their oldest messages first.
+    pub max_history_bytes: usize,
     /// Messages shown to a new (not resuming) joiner.
     pub history_on_join: usize,
     /// Rooms held at once (empty rooms are evicted, oldest first, past it).
@@ -78,6 +85,8 @@ impl Default for Limits {
             max_nick_chars: 24,
             max_frame_bytes: 64 * 1024,
             history_size: 500,
+            max_room_history_bytes: 256 * 1024,
+            max_history_bytes: 64 * 1024 * 1024,
             history_on_join: 50,
             max_rooms: 1000,
             max_room_members: 20_000,

@@ -51,9 +51,22 @@ pub(crate) struct Mirror {
 }
 
 impl Mirror {
-    /// A mirror starting from `snapshot`, keeping `history_size` messages.
-    pub(crate) fn from_snapshot(snapshot: Snapshot, history_size: usize) -> Self {
-        let mut history = History::new(history_size);
+    /// A mirror starting from `snapshot`, keeping `history_size` messages
+    /// and `max_history_bytes` bytes of them.
+    pub(crate) fn from_snapshot(
+        snapshot: Snapshot,
+        history_size: usize,
+        max_history_bytes: usize,
+    ) -> Self {
+        let mut history = History::new(history_size, max_history_bytes);
+        // What the snapshot no longer has (trimmed, or evicted by a bound)
+        // is a gap for a cursor before it.
+        history.dropped_through(
+            snapshot
+                .history
+                .first()
+                .map_or(snapshot.last_id, |m| m.id - 1),
+        );
         for message in snapshot.history {
             history.push(message, None);
         }
@@ -79,6 +92,17 @@ impl Mirror {
             typers: 0,
             epoch: snapshot.epoch,
         }
+    }
+
+    /// Bytes of history this mirror holds.
+    pub(crate) fn history_bytes(&self) -> usize {
+        self.history.bytes()
+    }
+
+    /// The room's last activity (its newest seq) and its history, for the
+    /// bound across rooms (`history::evict_least_recent`).
+    pub(crate) fn recency_and_history(&mut self) -> (u64, &mut History) {
+        (self.seq, &mut self.history)
     }
 
     /// Number of participants, cluster-wide.
@@ -280,6 +304,7 @@ mod tests {
                 history: Vec::new(),
             },
             10,
+            usize::MAX,
         )
     }
 
@@ -375,12 +400,12 @@ mod tests {
                     Event::Message {
                         token: Arc::from("t"),
                         reference: None,
-                        message: ChatMessage {
+                        message: Arc::new(ChatMessage {
                             id,
                             ts: 0,
                             nick: "ann".into(),
                             text: "x".into(),
-                        },
+                        }),
                     },
                 ),
                 0,
@@ -390,5 +415,81 @@ mod tests {
         assert!(replay.gap);
         assert_eq!(replay.messages.len(), 2);
         assert_eq!(room.cursor(), 2);
+    }
+
+    fn message(id: u64, text: &str) -> Arc<ChatMessage> {
+        Arc::new(ChatMessage {
+            id,
+            ts: 0,
+            nick: "ann".into(),
+            text: text.into(),
+        })
+    }
+
+    #[test]
+    fn a_snapshot_without_its_oldest_messages_replays_them_as_a_gap() {
+        let evicted = Mirror::from_snapshot(
+            Snapshot {
+                epoch: "e".into(),
+                seq: 9,
+                last_id: 5,
+                members: Vec::new(),
+                history: Vec::new(),
+            },
+            10,
+            usize::MAX,
+        );
+        assert!(evicted.replay(Some(3), 5).gap, "all five were evicted");
+        assert!(!evicted.replay(Some(5), 5).gap);
+        let trimmed = Mirror::from_snapshot(
+            Snapshot {
+                epoch: "e".into(),
+                seq: 9,
+                last_id: 5,
+                members: Vec::new(),
+                history: vec![message(4, "a"), message(5, "b")],
+            },
+            10,
+            usize::MAX,
+        );
+        assert!(trimmed.replay(Some(2), 5).gap);
+        assert_eq!(trimmed.replay(Some(3), 5).messages.len(), 2);
+        assert!(!trimmed.replay(Some(3), 5).gap);
+    }
+
+    #[test]
+    fn a_mirror_keeps_its_history_to_the_byte_bound_sharing_the_entries_messages() {
+        let text = "x".repeat(100);
+        let one = crate::core::history::cost(&message(1, &text));
+        let mut room = Mirror::from_snapshot(
+            Snapshot {
+                epoch: "e".into(),
+                seq: 0,
+                last_id: 0,
+                members: Vec::new(),
+                history: Vec::new(),
+            },
+            10,
+            2 * one,
+        );
+        let mut last = None;
+        for id in 1..=3 {
+            let shared = message(id, &text);
+            let event = Event::Message {
+                token: Arc::from("t"),
+                reference: None,
+                message: shared.clone(),
+            };
+            room.apply(&entry(id, event), 0);
+            last = Some(shared);
+        }
+        assert_eq!(room.history_bytes(), 2 * one);
+        let replay = room.replay(Some(1), 5);
+        assert!(!replay.gap);
+        assert!(
+            Arc::ptr_eq(&replay.messages[1], &last.unwrap()),
+            "not a copy"
+        );
+        assert!(room.replay(Some(0), 5).gap);
     }
 }

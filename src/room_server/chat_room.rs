@@ -176,6 +176,9 @@ impl ChatRoom {
         let (rooms, users) = self.core.stats();
         self.metrics.rooms.set(rooms as i64);
         self.metrics.users.set(users as i64);
+        let (backplane, mirrors) = self.core.history_bytes();
+        self.metrics.history_bytes[0].set(backplane as i64);
+        self.metrics.history_bytes[1].set(mirrors as i64);
     }
 
     /// Whether a presence change in `room` waits for a batch.

@@ -14,6 +14,9 @@
 //!   `:msgs` (list of `{"m": message, "r": ref key}`, the history) and
 //!   `:refs` (hash `token \x1f ref` → message id, an entry deleted when its
 //!   message leaves `:msgs`, as `History` does in memory);
+//! - `P rooms` (set of the rooms with members) and `P idle` (sorted set of
+//!   the empty rooms held, by when last active), kept by `settle`; together
+//!   the rooms `--max-rooms` bounds (`make_room`);
 //! - `P place` (hash token → room), `P leases` (sorted set token → expiry
 //!   in ms of the Redis clock), `P poll:ID` (string → token, with a TTL);
 //! - channel `P ev`: every script that logs publishes its entries there, as
@@ -37,7 +40,8 @@ use redis::{Connection, FromRedisValue, RedisResult, Script};
 const COMMON: &str = include_str!("lua/common.lua");
 
 /// ARGV: room, token, nick, nick key, max members, new epoch, the Joined
-/// event's JSON without `count` and `resumed`.
+/// event's JSON without `count` and `resumed`, lease ms, max rooms with
+/// members (answers {'too_many_rooms', ''} past it).
 const JOIN: &str = include_str!("lua/join.lua");
 
 /// ARGV: room, token, why (LeftWhy's serde name).
@@ -54,8 +58,9 @@ const TYPING: &str = include_str!("lua/typing.lua");
 /// Answers {'dup', id} for a ref still in the history.
 const SAY: &str = include_str!("lua/say.lua");
 
-/// ARGV: room, new epoch. Answers {epoch, last_seq, last_id, members as
-/// HGETALL, history oldest first}.
+/// ARGV: room, new epoch, max rooms. Answers {epoch, last_seq, last_id,
+/// members as HGETALL, history oldest first}, with an empty epoch when the
+/// room is new and every room held has members.
 const SNAPSHOT: &str = include_str!("lua/snapshot.lua");
 
 /// ARGV: TTL in ms, then the tokens.

@@ -7,6 +7,8 @@
 //!
 //! It must not touch a connection: it only turns text into values and back.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use crate::core::backplane::{Entry, Event, Origin, Refusal};
@@ -80,7 +82,7 @@ pub(super) struct Held {
 /// A history entry as `:msgs` holds it.
 #[derive(Deserialize)]
 pub(super) struct Kept {
-    pub(super) m: ChatMessage,
+    pub(super) m: Arc<ChatMessage>,
 }
 
 /// The refusal for stored data this code cannot read: a bug or a foreign

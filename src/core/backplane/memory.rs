@@ -3,18 +3,24 @@
 //! It keeps, per room, who holds which nickname, the message counter, the
 //! recent history with the (token, ref) of each message for idempotent
 //! resends, and a bounded tail of the log for polling sessions catching up.
+//! Both are bounded in messages and in bytes per room, and the histories of
+//! all rooms together by `max_history_bytes`: past it the least recently
+//! active rooms lose their oldest messages first (a cursor from before what
+//! is kept then gets a gap, as for any trimmed history).
 //! Leases work as they do on Redis, so an unpolled polling session expires
 //! the same way in both.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::{
     Backplane, Entry, Event, JoinRequest, LeftWhy, PollRecord, Refusal, ResumeToken, Said,
     Snapshot, SnapshotMember, LOG_TAIL,
 };
-use crate::core::history::History;
+use crate::core::history::{self, History};
 use crate::core::ids;
+use crate::core::limits::Limits;
 use crate::core::rules::nickname::Nickname;
 use crate::core::rules::room_name::RoomName;
 use crate::protocol::{ChatMessage, ErrorCode};
@@ -42,6 +48,8 @@ struct MemRoom {
     last_seq: u64,
     joins: u64,
     log: VecDeque<Entry>,
+    /// Bytes the log holds, as [`entry_cost`] counts them.
+    log_bytes: usize,
     /// Last time anything happened, for evicting idle empty rooms.
     last_active_ms: u64,
 }
@@ -58,13 +66,31 @@ pub(crate) struct MemoryBackplane {
     polls: HashMap<String, (ResumeToken, u64)>,
     seq: u64,
     history_size: usize,
+    max_room_history_bytes: usize,
+    max_history_bytes: usize,
+    /// Bytes all rooms' histories hold.
+    history_bytes: usize,
     max_rooms: usize,
 }
 
+/// Bytes a log entry is counted as: the entry and its slot (the message it
+/// carries is shared with the history, but counted here too, since the log
+/// may outlive the history's copy).
+fn entry_cost(entry: &Entry) -> usize {
+    const ENTRY_OVERHEAD: usize = 160;
+    ENTRY_OVERHEAD
+        + match &entry.event {
+            Event::Message { message, .. } => history::cost(message),
+            Event::Joined { nick, .. } | Event::Left { nick, .. } | Event::Typing { nick, .. } => {
+                nick.len()
+            }
+            Event::Renamed { old, new, .. } => old.len() + new.len(),
+        }
+}
+
 impl MemoryBackplane {
-    /// An empty backplane keeping `history_size` messages per room and at
-    /// most `max_rooms` rooms.
-    pub(crate) fn new(history_size: usize, max_rooms: usize) -> Self {
+    /// An empty backplane keeping the history and rooms `limits` allow.
+    pub(crate) fn new(limits: &Limits) -> Self {
         MemoryBackplane {
             rooms: HashMap::new(),
             place: HashMap::new(),
@@ -72,8 +98,11 @@ impl MemoryBackplane {
             expiries: BTreeSet::new(),
             polls: HashMap::new(),
             seq: 0,
-            history_size,
-            max_rooms,
+            history_size: limits.history_size,
+            max_room_history_bytes: limits.max_room_history_bytes,
+            max_history_bytes: limits.max_history_bytes,
+            history_bytes: 0,
+            max_rooms: limits.max_rooms,
         }
     }
 
@@ -90,7 +119,9 @@ impl MemoryBackplane {
                     .map(|(name, _)| name.clone());
                 match idle {
                     Some(idle) => {
-                        self.rooms.remove(&idle);
+                        if let Some(room) = self.rooms.remove(&idle) {
+                            self.history_bytes -= room.history.bytes();
+                        }
                     }
                     None => {
                         return Err(Refusal::new(
@@ -106,11 +137,12 @@ impl MemoryBackplane {
                     epoch: ids::new_secret()[..12].to_owned(),
                     members: HashMap::new(),
                     by_key: HashMap::new(),
-                    history: History::new(self.history_size),
+                    history: History::new(self.history_size, self.max_room_history_bytes),
                     last_id: 0,
                     last_seq: 0,
                     joins: 0,
                     log: VecDeque::new(),
+                    log_bytes: 0,
                     last_active_ms: now_ms(),
                 },
             );
@@ -138,14 +170,45 @@ impl MemoryBackplane {
             // but no log (a read from before this entry is a gap, answered
             // with a welcome), and gives back what its maps grew to.
             room.log = VecDeque::new();
+            room.log_bytes = 0;
             room.members = HashMap::new();
             room.by_key = HashMap::new();
         }
-        if room.log.len() == cap {
-            room.log.pop_front();
-        }
+        room.log_bytes += entry_cost(&entry);
         room.log.push_back(entry.clone());
+        // A log trimmed past a reader's position answers it `None` (a gap),
+        // so the byte bound keeps `read` correct; the newest entry stays.
+        while room.log.len() > cap
+            || (room.log_bytes > self.max_room_history_bytes && room.log.len() > 1)
+        {
+            if let Some(old) = room.log.pop_front() {
+                room.log_bytes -= entry_cost(&old);
+            }
+        }
         entry
+    }
+
+    /// Keeps a message in its room's history, then holds all histories to
+    /// the global bound.
+    fn keep(
+        &mut self,
+        name: &RoomName,
+        message: Arc<ChatMessage>,
+        origin: Option<(ResumeToken, String)>,
+    ) {
+        // unwrap: `say` has just found the room.
+        let room = self.rooms.get_mut(name).unwrap();
+        let before = room.history.bytes();
+        room.history.push(message, origin);
+        self.history_bytes = self.history_bytes - before + room.history.bytes();
+        if self.history_bytes > self.max_history_bytes {
+            let excess = self.history_bytes - self.max_history_bytes;
+            let rooms = self
+                .rooms
+                .values_mut()
+                .map(|room| (room.last_seq, &mut room.history));
+            self.history_bytes -= history::evict_least_recent(rooms, excess);
+        }
     }
 
     fn set_lease(&mut self, token: &ResumeToken, until: u64) {
@@ -363,23 +426,25 @@ impl Backplane for MemoryBackplane {
             });
         }
         room.last_id += 1;
-        let message = ChatMessage {
+        let message = Arc::new(ChatMessage {
             id: room.last_id,
             ts: now_ms,
             nick: holder.nick.clone(),
             text,
-        };
+        });
         let origin = reference.clone().map(|r| (token.clone(), r));
-        room.history.push(message.clone(), origin);
         let id = message.id;
+        // Appended first, so that this room is the most recent one when
+        // the global bound picks whom to trim.
         let entry = self.append(
             name,
             Event::Message {
                 token: token.clone(),
                 reference,
-                message,
+                message: message.clone(),
             },
         );
+        self.keep(name, message, origin);
         Ok(Said {
             id,
             entries: vec![entry],
@@ -461,4 +526,11 @@ impl Backplane for MemoryBackplane {
         self.polls.remove(poll);
         Ok(())
     }
+
+    fn history_bytes(&self) -> usize {
+        self.history_bytes
+    }
 }
+
+#[cfg(test)]
+mod tests;

@@ -64,10 +64,14 @@ impl ChatCore {
         snapshot: Snapshot,
         effects: &mut Vec<Effect>,
     ) {
-        let Some(old) = self.rooms.remove(room_name) else {
+        let Some(old) = self.forget_mirror(room_name) else {
             return;
         };
-        let mut room = Mirror::from_snapshot(snapshot, self.limits.history_size);
+        let mut room = Mirror::from_snapshot(
+            snapshot,
+            self.limits.history_size,
+            self.limits.max_room_history_bytes,
+        );
         let locals: Vec<_> = old
             .local_ids()
             .filter_map(|id| old.local_token(id).map(|t| (id, t.clone())))
@@ -90,7 +94,7 @@ impl ChatCore {
                 });
             }
         }
-        self.rooms.insert(room_name.clone(), room);
+        self.keep_mirror(room_name, room);
         for (id, token) in welcomed {
             let frame = self.welcome(room_name, &token, Some(u64::MAX));
             effects.push(Effect::Send {
@@ -105,9 +109,15 @@ impl ChatCore {
     fn apply_one(&mut self, entry: Entry, now_ms: u64, effects: &mut Vec<Effect>) {
         // unwrap: callers found the mirror.
         let room = self.rooms.get_mut(&entry.room).unwrap();
+        let before = room.history_bytes();
         let applied = room.apply(&entry, now_ms);
         if applied.stale {
             return;
+        }
+        let after = room.history_bytes();
+        if after != before {
+            self.mirror_history_bytes = self.mirror_history_bytes - before + after;
+            self.hold_history_bound();
         }
         let at = entry.seq;
         let name = entry.room;

@@ -118,8 +118,12 @@ impl ChatCore {
         self.backplane.watch(room_name, true);
         match self.backplane.snapshot(room_name) {
             Ok(snapshot) => {
-                let room = Mirror::from_snapshot(snapshot, self.limits.history_size);
-                self.rooms.insert(room_name.clone(), room);
+                let room = Mirror::from_snapshot(
+                    snapshot,
+                    self.limits.history_size,
+                    self.limits.max_room_history_bytes,
+                );
+                self.keep_mirror(room_name, room);
                 Ok(())
             }
             Err(refusal) => {

@@ -17,7 +17,7 @@ fn core() -> ChatCore {
         limits,
         Arc::from("node"),
         15_000,
-        Box::new(MemoryBackplane::new(limits.history_size, limits.max_rooms)),
+        Box::new(MemoryBackplane::new(&limits)),
     )
 }
 
@@ -297,7 +297,7 @@ fn a_busy_room_refuses_past_its_budget_to_the_sender_only() {
         limits,
         Arc::from("node"),
         15_000,
-        Box::new(MemoryBackplane::new(limits.history_size, limits.max_rooms)),
+        Box::new(MemoryBackplane::new(&limits)),
     );
     connect_and_join(&mut core, 1, "ann", "lobby");
     connect_and_join(&mut core, 2, "bob", "lobby");
@@ -412,4 +412,45 @@ fn a_lapsed_lease_takes_the_member_out_and_closes_its_connection() {
 
 fn core_token(core: &ChatCore, id: MemberId) -> ResumeToken {
     core.connections[&id].token.clone().unwrap()
+}
+
+/// The mirrors are held to `max_history_bytes` in all, as the backplane
+/// is: the least recently active room loses its oldest messages first, and
+/// a joiner of the active room still gets its recent history.
+#[test]
+fn mirrors_are_held_to_the_global_history_bound() {
+    let one = crate::core::history::cost(&crate::protocol::ChatMessage {
+        id: 0,
+        ts: 0,
+        nick: "ann".into(),
+        text: "m0".into(),
+    });
+    let limits = Limits {
+        history_on_join: 10,
+        max_history_bytes: 4 * one,
+        ..Limits::default()
+    };
+    let backplane = Box::new(MemoryBackplane::new(&limits));
+    let mut core = ChatCore::new(limits, Arc::from("node"), 15_000, backplane);
+    connect_and_join(&mut core, 1, "ann", "quiet");
+    connect_and_join(&mut core, 2, "bob", "busy");
+    for n in 0..3 {
+        core.handle(1, say(&format!("m{n}"), &format!("q{n}")), 0);
+    }
+    for n in 0..3 {
+        core.handle(2, say(&format!("m{n}"), &format!("b{n}")), 0);
+    }
+    assert_eq!(core.history_bytes(), (4 * one, 4 * one));
+    let welcome = frames(&connect_and_join(&mut core, 3, "cat", "busy"));
+    let (_, ServerFrame::Welcome { history, .. }) = &welcome[0] else {
+        panic!("a welcome first");
+    };
+    let ids: Vec<u64> = history.iter().map(|m| m.id).collect();
+    assert_eq!(ids, vec![1, 2, 3], "the busy room keeps all it said");
+    let welcome = frames(&connect_and_join(&mut core, 4, "dan", "quiet"));
+    let (_, ServerFrame::Welcome { history, .. }) = &welcome[0] else {
+        panic!("a welcome first");
+    };
+    let ids: Vec<u64> = history.iter().map(|m| m.id).collect();
+    assert_eq!(ids, vec![3], "the quiet room lost its oldest two");
 }

@@ -80,7 +80,7 @@ impl Member {
 fn start_room() -> (Addr<ChatRoom>, HubSettings) {
     let limits = Limits::default();
     let metrics = Arc::new(Metrics::new());
-    let backplane = Box::new(MemoryBackplane::new(limits.history_size, limits.max_rooms));
+    let backplane = Box::new(MemoryBackplane::new(&limits));
     let degraded = Arc::new(AtomicBool::new(false));
     let lease = Duration::from_secs(15);
     let room = ChatRoom::new(limits, metrics.clone(), backplane, lease, degraded).start();

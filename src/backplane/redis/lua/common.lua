@@ -44,8 +44,17 @@ local function finish()
 end
 
 -- An empty room's keys expire after IDLE_MS; a room with members keeps them.
+-- The rooms held are those with members (set `P rooms`) and the empty ones
+-- not yet forgotten (sorted set `P idle`, by when they were last active).
 local function settle(room)
   local empty = redis.call('HLEN', rk(room, 'members')) == 0
+  if empty then
+    redis.call('SREM', P .. 'rooms', room)
+    redis.call('ZADD', P .. 'idle', now_ms(), room)
+  else
+    redis.call('SADD', P .. 'rooms', room)
+    redis.call('ZREM', P .. 'idle', room)
+  end
   for _, part in ipairs({'meta', 'log', 'msgs', 'refs'}) do
     if empty then
       redis.call('PEXPIRE', rk(room, part), IDLE_MS)
@@ -53,6 +62,29 @@ local function settle(room)
       redis.call('PERSIST', rk(room, part))
     end
   end
+end
+
+-- Makes space for `room` among at most `max_rooms` rooms held, as
+-- MemoryBackplane::room_mut does: a room already held needs none; else, at
+-- the bound, the empty room idle longest is forgotten (its keys deleted).
+-- Answers false when every room held has members.
+local function make_room(room, max_rooms)
+  local rooms, idle = P .. 'rooms', P .. 'idle'
+  if redis.call('SISMEMBER', rooms, room) == 1 or redis.call('ZSCORE', idle, room) then
+    return true
+  end
+  -- Rooms whose keys expired on their own are no longer held.
+  redis.call('ZREMRANGEBYSCORE', idle, '-inf', now_ms() - tonumber(IDLE_MS))
+  if redis.call('SCARD', rooms) + redis.call('ZCARD', idle) < max_rooms then
+    return true
+  end
+  local oldest = redis.call('ZRANGE', idle, 0, 0)[1]
+  if not oldest then return false end
+  redis.call('ZREM', idle, oldest)
+  for _, part in ipairs({'meta', 'log', 'msgs', 'refs', 'members', 'nicks'}) do
+    redis.call('DEL', rk(oldest, part))
+  end
+  return true
 end
 
 -- Takes a member out of a room, as MemoryBackplane::leave does.

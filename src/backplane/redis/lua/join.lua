@@ -1,7 +1,10 @@
 -- ARGV: room, token, nick, nick key, max members, new epoch, the Joined
--- event's JSON without `count` and `resumed`.
+-- event's JSON without `count` and `resumed`, lease ms, max rooms.
 local room, token, nick, key = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
 local members, nicks, meta = rk(room, 'members'), rk(room, 'nicks'), rk(room, 'meta')
+if not make_room(room, tonumber(ARGV[13])) then
+  return {'too_many_rooms', ''}
+end
 redis.call('HSETNX', meta, 'epoch', ARGV[10])
 local holder = redis.call('HGET', nicks, key)
 local mine = redis.call('HEXISTS', members, token) == 1

@@ -6,6 +6,7 @@
 
 use super::*;
 use crate::core::backplane::memory::MemoryBackplane;
+use crate::core::limits::Limits;
 
 #[derive(Debug, Clone)]
 enum Step {
@@ -174,7 +175,11 @@ fn logs_the_same_events_as_the_memory_backplane() {
     ];
     let redis = TestRedis::start();
     let mut on_redis = backplane(&redis, "parley:", 3);
-    let mut in_memory = MemoryBackplane::new(3, 100);
+    let mut in_memory = MemoryBackplane::new(&Limits {
+        history_size: 3,
+        max_rooms: 100,
+        ..Limits::default()
+    });
     let (want, memory_entries) = drive(&mut in_memory, &steps);
     let (got, redis_entries) = drive(&mut on_redis, &steps);
     for (i, (want, got)) in want.iter().zip(&got).enumerate() {
@@ -219,4 +224,68 @@ fn logs_the_same_events_as_the_memory_backplane() {
         vec![last.clone()],
         "read after a seq returns what followed"
     );
+}
+
+/// `--max-rooms` holds on Redis as in memory: at the bound a new room
+/// takes the place of the empty room idle longest (forgotten, keys and
+/// all), and when every room has members it is refused with
+/// `too_many_rooms`, by `join` and by `snapshot`; joining a room that has
+/// members is never refused for it.
+#[test]
+fn refuses_rooms_past_max_rooms_like_the_memory_backplane() {
+    use Step::*;
+    let steps = [
+        Join("a", "Ann", "one", 10),
+        Join("b", "Bob", "two", 10),
+        Join("c", "Cee", "three", 10),
+        Join("c", "Cee", "one", 10),
+        Leave("b", "two", LeftWhy::Left),
+        Join("c", "Cee", "three", 10),
+        Join("d", "Dee", "two", 10),
+        Leave("a", "one", LeftWhy::Left),
+        Join("d", "Dee", "two", 10),
+        Join("e", "Eve", "four", 10),
+        Say("d", "two", "bye", None),
+        Leave("d", "two", LeftWhy::Left),
+        Join("e", "Eve", "four", 10),
+    ];
+    let redis = TestRedis::start();
+    let mut on_redis = backplane(&redis, "parley:", 3).with_max_rooms(2);
+    let mut in_memory = MemoryBackplane::new(&Limits {
+        history_size: 3,
+        max_rooms: 2,
+        ..Limits::default()
+    });
+    let (want, _) = drive(&mut in_memory, &steps);
+    let (got, _) = drive(&mut on_redis, &steps);
+    assert_eq!(got, want);
+    let refused: Vec<usize> = want
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| **o == Outcome::Refused(ErrorCode::TooManyRooms))
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(refused, vec![2, 6, 9], "the steps past the bound");
+    for bp in [&mut in_memory as &mut dyn Backplane, &mut on_redis] {
+        let refusal = bp.snapshot(&room("five")).unwrap_err();
+        assert_eq!(refusal.code, ErrorCode::TooManyRooms);
+    }
+    let mut raw = redis.conn();
+    let (with_members, idle, two_kept): (usize, usize, usize) = redis::pipe()
+        .cmd("SCARD")
+        .arg("parley:rooms")
+        .cmd("ZCARD")
+        .arg("parley:idle")
+        .cmd("EXISTS")
+        .arg("parley:room:two:meta")
+        .arg("parley:room:two:msgs")
+        .arg("parley:room:two:log")
+        .query(&mut raw)
+        .unwrap();
+    assert_eq!(
+        (with_members, idle),
+        (2, 0),
+        "three and four, nothing empty"
+    );
+    assert_eq!(two_kept, 0, "the room made way for four is forgotten");
 }

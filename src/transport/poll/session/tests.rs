@@ -21,7 +21,7 @@ use crate::room_server::chat_room::ChatRoom;
 fn state() -> web::Data<AppState> {
     let limits = Limits::default();
     let metrics = Arc::new(Metrics::new());
-    let backplane = Box::new(MemoryBackplane::new(limits.history_size, limits.max_rooms));
+    let backplane = Box::new(MemoryBackplane::new(&limits));
     let degraded = Arc::new(AtomicBool::new(false));
     let lease = Duration::from_secs(15);
     let room = ChatRoom::new(limits, metrics.clone(), backplane, lease, degraded.clone()).start();
