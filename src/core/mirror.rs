@@ -295,6 +295,11 @@ mod tests {
     use crate::protocol::ChatMessage;
 
     fn empty() -> Mirror {
+        empty_within(usize::MAX)
+    }
+
+    /// An empty room of 10 messages and `bytes` of history at most.
+    fn empty_within(bytes: usize) -> Mirror {
         Mirror::from_snapshot(
             Snapshot {
                 epoch: "e".into(),
@@ -304,7 +309,7 @@ mod tests {
                 history: Vec::new(),
             },
             10,
-            usize::MAX,
+            bytes,
         )
     }
 
@@ -461,17 +466,7 @@ mod tests {
     fn a_mirror_keeps_its_history_to_the_byte_bound_sharing_the_entries_messages() {
         let text = "x".repeat(100);
         let one = crate::core::history::cost(&message(1, &text));
-        let mut room = Mirror::from_snapshot(
-            Snapshot {
-                epoch: "e".into(),
-                seq: 0,
-                last_id: 0,
-                members: Vec::new(),
-                history: Vec::new(),
-            },
-            10,
-            2 * one,
-        );
+        let mut room = empty_within(2 * one);
         let mut last = None;
         for id in 1..=3 {
             let shared = message(id, &text);

@@ -23,7 +23,7 @@ use tokio::sync::oneshot;
 
 use crate::core::backplane::LeftWhy;
 use crate::core::client_key::ClientKey;
-use crate::core::ids;
+use crate::core::ids::{self, MemberId};
 use crate::delivery::backlog::Backlog;
 use crate::delivery::hub::{self, Sink};
 use crate::delivery::member::PollFeed;
@@ -106,19 +106,7 @@ async fn session_of(
     };
     let id = next_member_id();
     let backlog = Backlog::default();
-    let start = || {
-        let (state, sessions) = (state.clone(), sessions.clone());
-        PollSession::new(
-            id,
-            token.clone(),
-            state,
-            sessions,
-            backlog.clone(),
-            now_ms(),
-            cursor,
-        )
-        .start()
-    };
+    let start = || start_session(state, sessions, id, &token, &backlog, cursor);
     let (session, started) =
         sessions
             .adopt(client, token.clone(), id, start)
@@ -135,6 +123,29 @@ async fn session_of(
         });
     }
     Ok(session)
+}
+
+/// Starts the actor of session `token` (member `id`) on this thread, its
+/// client having every frame up to `cursor` (see [`PollSession::new`]).
+fn start_session(
+    state: &web::Data<AppState>,
+    sessions: &web::Data<Sessions>,
+    id: MemberId,
+    token: &Arc<str>,
+    backlog: &Backlog,
+    cursor: Option<u64>,
+) -> Addr<PollSession> {
+    let (state, sessions) = (state.clone(), sessions.clone());
+    PollSession::new(
+        id,
+        token.clone(),
+        state,
+        sessions,
+        backlog.clone(),
+        now_ms(),
+        cursor,
+    )
+    .start()
 }
 
 /// Registers a session just started here with this thread's hub, then
@@ -215,19 +226,7 @@ pub(crate) async fn open(
     let token: Arc<str> = Arc::from(ids::new_secret());
     let id = next_member_id();
     let backlog = Backlog::default();
-    let start = || {
-        let (state, sessions) = (state.clone(), sessions.clone());
-        PollSession::new(
-            id,
-            token.clone(),
-            state,
-            sessions,
-            backlog.clone(),
-            now_ms(),
-            Some(0),
-        )
-        .start()
-    };
+    let start = || start_session(&state, &sessions, id, &token, &backlog, Some(0));
     let session = sessions
         .open(client, token.clone(), id, start)
         .map_err(|refused| {
