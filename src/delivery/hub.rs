@@ -304,7 +304,16 @@ impl Registry {
             return false;
         };
         let backlog = local.sink.backlog();
-        if !backlog.try_reserve(frame.text().len(), self.settings.max_backlog_bytes) {
+        if backlog.is_dropped() {
+            // Dropped already (by its session, for its own replies): it
+            // leaves through its session; nothing more is queued or counted.
+            return false;
+        }
+        let cost = match &local.sink {
+            Sink::Socket(_) => frame.wire_len(),
+            Sink::Poll { .. } => frame.text().len(),
+        };
+        if !backlog.try_reserve(cost, self.settings.max_backlog_bytes) {
             // Nothing more is queued for it; its connection is cut.
             log::warn!(
                 "connection {id} is not reading ({} bytes waiting); dropping it",

@@ -63,6 +63,12 @@ impl SharedFrame {
         self.at
     }
 
+    /// Its size as a WebSocket frame, header included: what it costs a
+    /// WebSocket's backlog, and what the writer gives back.
+    pub(crate) fn wire_len(&self) -> usize {
+        wire_len(self.text.len())
+    }
+
     /// As a server's WebSocket text frame: unmasked, one fragment.
     fn encoded(&self) -> &Bytes {
         self.encoded.get_or_init(|| {
@@ -71,6 +77,16 @@ impl SharedFrame {
             frame.freeze()
         })
     }
+}
+
+/// The size of a server's unmasked WebSocket frame of `payload` bytes.
+pub(crate) fn wire_len(payload: usize) -> usize {
+    let header = match payload {
+        0..=125 => 2,
+        126..=65535 => 4,
+        _ => 10,
+    };
+    header + payload
 }
 
 /// Queues kept past this many slots are given back once drained, so an
@@ -194,11 +210,19 @@ mod tests {
     }
 
     #[test]
+    fn wire_len_is_the_encoded_size() {
+        for len in [0, 125, 126, 65535, 65536] {
+            let frame = SharedFrame::new(ByteString::from("x".repeat(len)), 0);
+            assert_eq!(frame.wire_len(), frame.encoded().len(), "{len}");
+        }
+    }
+
+    #[test]
     fn queued_frames_go_first_encoded_once_and_are_counted_out() {
         let outbox = Outbox::default();
         let frame = SharedFrame::new(ByteString::from_static("hi"), 7);
         for _ in 0..2 {
-            assert!(outbox.backlog().try_reserve(frame.text().len(), 1000));
+            assert!(outbox.backlog().try_reserve(frame.wire_len(), 1000));
             outbox.push(&frame);
         }
         let mut metered = outbox.meter(Session(Some(Bytes::from_static(b"close"))));

@@ -70,7 +70,9 @@ impl Handler<Heard> for Recorder {
     }
 }
 
-const LIMIT: usize = 10;
+/// Two WebSocket frames of 5 bytes (7 with their headers), or one polling
+/// frame of 8 and not two.
+const LIMIT: usize = 14;
 
 fn registry(recorder: &Addr<Recorder>) -> Registry {
     Registry::new(HubSettings {
@@ -107,10 +109,10 @@ async fn a_websocket_past_its_bound_is_dropped_and_the_room_told() {
         Order::Frame(frame("world", 2), vec![1]),
     ];
     hub.carry_out(orders, now);
-    assert_eq!(outbox.backlog().pending(), 10, "both fit the 10 bytes");
+    assert_eq!(outbox.backlog().pending(), 14, "both fit, headers counted");
     hub.carry_out(vec![Order::Frame(frame("!", 3), vec![1])], now);
     assert!(outbox.backlog().is_dropped());
-    assert_eq!(outbox.backlog().pending(), 10, "nothing more queued");
+    assert_eq!(outbox.backlog().pending(), 14, "nothing more queued");
     assert!(!hub.members.contains_key(&1), "forgotten by the hub");
     let heard = recorder.send(Heard).await.unwrap();
     assert_eq!(heard, ["close SlowReader", "slow [1]"]);
@@ -129,15 +131,15 @@ async fn a_polling_session_gets_frames_in_order_under_the_same_bound() {
     let now = Instant::now();
     let orders = vec![
         Order::Restart(7, 4),
-        Order::Frame(frame("abcdef", 5), vec![7]),
+        Order::Frame(frame("abcdefgh", 5), vec![7]),
         Order::Close(7, CloseKind::Expired),
     ];
     // Nothing is woken for a polling session: it answers its poll itself.
     assert!(!hub.carry_out(orders, now));
-    assert_eq!(backlog.pending(), 6);
+    assert_eq!(backlog.pending(), 8, "a polling frame costs its text");
     let heard = recorder.send(Heard).await.unwrap();
-    assert_eq!(heard, ["restart 4", "frame abcdef @5", "close Expired"]);
-    hub.carry_out(vec![Order::Frame(frame("ghijkl", 6), vec![7])], now);
+    assert_eq!(heard, ["restart 4", "frame abcdefgh @5", "close Expired"]);
+    hub.carry_out(vec![Order::Frame(frame("ijklmnop", 6), vec![7])], now);
     assert!(backlog.is_dropped(), "the same rule as a WebSocket's");
     let heard = recorder.send(Heard).await.unwrap();
     assert_eq!(heard, ["close SlowReader", "slow [7]"]);
@@ -173,4 +175,23 @@ async fn a_busy_websocket_is_held_for_one_flush() {
     assert!(!hub.carry_out(vec![Order::Frame(frame("c", 3), vec![1])], soon));
     hub.flush();
     assert!(hub.held.is_empty() && !hub.flush_due);
+}
+
+#[actix_rt::test]
+async fn a_reader_its_session_dropped_is_not_dropped_twice() {
+    let recorder = Recorder::default().start();
+    let mut hub = registry(&recorder);
+    let outbox = Outbox::default();
+    add(&mut hub, 1, Sink::Socket(outbox.clone()), &recorder);
+    outbox.backlog().drop_reader();
+    hub.carry_out(
+        vec![Order::Frame(frame("hello", 1), vec![1])],
+        Instant::now(),
+    );
+    assert_eq!(outbox.backlog().pending(), 0, "nothing queued");
+    assert_eq!(hub.settings.metrics.slow_clients_dropped.get(), 0);
+    assert!(
+        recorder.send(Heard).await.unwrap().is_empty(),
+        "its session tells the room"
+    );
 }

@@ -56,6 +56,11 @@ pub(crate) fn seq_of(number: u64) -> u64 {
     number >> SUB_BITS
 }
 
+/// Answers to refused frames a session may draw in a burst, and per second
+/// after it (as on WebSocket).
+const REPLY_BURST: u32 = 20;
+const REPLIES_PER_SEC: u32 = 10;
+
 /// Polls a session may make in a burst, and per second after it.
 const POLL_BURST: u32 = 10;
 const POLLS_PER_SEC: u32 = 5;
@@ -172,6 +177,8 @@ pub(crate) struct PollSession {
     /// up with a busy room polls as often as frames come and is never
     /// limited; one re-polling without progress (hammering) is.
     polls: RateBucket,
+    /// Answers to refused frames the client may still draw.
+    replies: RateBucket,
 }
 
 impl PollSession {
@@ -207,6 +214,7 @@ impl PollSession {
             closed: None,
             acked: start,
             polls: RateBucket::new(POLL_BURST, POLLS_PER_SEC, now_ms),
+            replies: RateBucket::new(REPLY_BURST, REPLIES_PER_SEC, now_ms),
         }
     }
 
@@ -354,15 +362,26 @@ impl Actor for PollSession {
 impl Handler<PollFeed> for PollSession {
     type Result = ();
 
-    fn handle(&mut self, msg: PollFeed, _: &mut Context<Self>) {
+    fn handle(&mut self, msg: PollFeed, ctx: &mut Context<Self>) {
         match msg {
             // Reserved in the backlog by the hub; after the end, given back.
             PollFeed::Frame(frame, _) if self.closed.is_some() => self.backlog.release(frame.len()),
             PollFeed::Frame(frame, at) => self.queue(frame, at),
             PollFeed::Reply(_) if self.closed.is_some() => {}
+            // Refusals a client draws faster than the reply bucket allows
+            // get no answer; those it does get count against its bound, so
+            // a session that sends refused frames and never polls is
+            // dropped like any reader that does not read.
+            PollFeed::Reply(_) if self.replies.take(now_ms()).is_err() => {}
             PollFeed::Reply(frame) => {
-                self.backlog.add(frame.len());
-                self.queue(frame, 0);
+                let limit = self.state.limits.max_outbox_bytes;
+                if self.backlog.try_reserve(frame.len(), limit) {
+                    self.queue(frame, 0);
+                } else {
+                    self.state.metrics.slow_clients_dropped.inc();
+                    self.backlog.drop_reader();
+                    self.end(CloseKind::SlowReader, ctx);
+                }
             }
             PollFeed::Restart(after) => {
                 // What the room sends next replaces what is queued: the

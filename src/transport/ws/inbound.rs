@@ -9,7 +9,8 @@
 //!
 //! - a data frame whose header declares more than the limit is refused from
 //!   its header, before any of its payload is read; the session then
-//!   closes with 1009 ([`Verdict::TooLarge`]);
+//!   closes with 1009 ([`Verdict::TooLarge`]); so is a control frame over
+//!   125 bytes, a fragmented one or a reserved opcode, with 1002;
 //! - each round of reading (the decoder polls until the body is pending)
 //!   carries at most one frame's end, so the decoder's buffer holds at most
 //!   one frame (the limit plus its header) and the gate at most one read
@@ -40,7 +41,8 @@ pub(crate) enum Verdict {
     /// A data frame declared more than the limit.
     TooLarge,
     /// A header broke the protocol: reserved bits set with no extension
-    /// negotiated (the codec reports it as an I/O error).
+    /// negotiated (the codec reports it as an I/O error), a reserved
+    /// opcode, or a control frame over 125 bytes or fragmented.
     Protocol,
     /// The body itself failed (the socket).
     Broken,
@@ -109,9 +111,21 @@ impl<S> FrameGate<S> {
                     if *have == 1 && bytes[0] & 0x70 != 0 {
                         return Err(Verdict::Protocol);
                     }
-                    if let Some((length, data)) = header_length(&bytes[..*have]) {
-                        if data && length > self.max_frame_bytes as u64 {
-                            return Err(Verdict::TooLarge);
+                    if let Some(length) = header_length(&bytes[..*have]) {
+                        let (fin, opcode) = (bytes[0] & 0x80 != 0, bytes[0] & 0x0f);
+                        match opcode {
+                            // Text, binary, continuation: the limit.
+                            0..=2 if length > self.max_frame_bytes as u64 => {
+                                return Err(Verdict::TooLarge)
+                            }
+                            0..=2 => {}
+                            // Close, ping, pong: 125 bytes at most, never
+                            // fragmented (RFC 6455 §5.5), refused from the
+                            // header too, before a long one is buffered.
+                            8..=10 if length > 125 || !fin => return Err(Verdict::Protocol),
+                            8..=10 => {}
+                            // Reserved opcodes.
+                            _ => return Err(Verdict::Protocol),
                         }
                         if length == 0 {
                             self.position = Position::Header {
@@ -143,19 +157,18 @@ impl<S> FrameGate<S> {
     }
 }
 
-/// A complete header's payload length and whether it is a data frame
-/// (text, binary or continuation); `None` while more bytes are needed.
-fn header_length(header: &[u8]) -> Option<(u64, bool)> {
+/// A complete header's payload length; `None` while more bytes are
+/// needed.
+fn header_length(header: &[u8]) -> Option<u64> {
     if header.len() < 2 {
         return None;
     }
-    let opcode = header[0] & 0x0f;
     let masked = header[1] & 0x80 != 0;
     let mask = if masked { 4 } else { 0 };
     let (length, size) = match header[1] & 0x7f {
         126 => (2, 4),
         127 => (8, 10),
-        short => return (header.len() == 2 + mask).then_some((u64::from(short), opcode < 8)),
+        short => return (header.len() == 2 + mask).then_some(u64::from(short)),
     };
     if header.len() < size + mask {
         return None;
@@ -164,7 +177,7 @@ fn header_length(header: &[u8]) -> Option<(u64, bool)> {
     for byte in &header[2..2 + length] {
         value = (value << 8) | u64::from(*byte);
     }
-    Some((value, opcode < 8))
+    Some(value)
 }
 
 impl<S> Stream for FrameGate<S>
@@ -310,6 +323,23 @@ mod tests {
         assert!(out.is_empty(), "nothing of the refused frame is handed on");
         assert!(matches!(err, Some(PayloadError::Overflow)));
         assert_eq!(verdict.get(), Verdict::TooLarge);
+    }
+
+    #[test]
+    fn a_long_control_frame_is_refused_from_its_header() {
+        let mut ping = vec![0x89, 0x80 | 127];
+        ping.extend_from_slice(&(1u64 << 40).to_be_bytes());
+        ping.extend_from_slice(&[0, 0, 0, 0]);
+        for header in [
+            ping,
+            frame(9, &[0; 126]),
+            vec![0x09, 0x80, 0, 0, 0, 0],
+            frame(3, b""),
+        ] {
+            let (mut gate, verdict) = gated(vec![header], 1 << 20);
+            assert!(round(&mut gate).1.is_some());
+            assert_eq!(verdict.get(), Verdict::Protocol);
+        }
     }
 
     #[test]

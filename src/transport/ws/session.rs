@@ -17,7 +17,7 @@ use crate::core::backplane::LeftWhy;
 use crate::core::rules::rate_limit::RateBucket;
 use crate::delivery::hub::{self, Sink};
 use crate::delivery::member::{Close, CloseKind};
-use crate::delivery::outbox::Outbox;
+use crate::delivery::outbox::{wire_len, Outbox};
 use crate::http::client_addr::client_addr;
 use crate::http::client_gate::WebSocketSlot;
 use crate::http::error::HttpError;
@@ -93,7 +93,7 @@ impl WsSession {
     /// is dropped instead.
     fn reply(&mut self, len: usize, ctx: &mut ws::WebsocketContext<Self>) -> bool {
         let limit = self.state.limits.max_outbox_bytes;
-        if self.outbox.backlog().try_reserve(len, limit) {
+        if self.outbox.backlog().try_reserve(wire_len(len), limit) {
             return true;
         }
         log::warn!(
@@ -169,7 +169,7 @@ impl WsSession {
     }
 
     fn on_ping(&mut self, payload: &[u8], ctx: &mut ws::WebsocketContext<Self>) {
-        if self.may_answer(ctx) && self.reply(payload.len() + 2, ctx) {
+        if self.may_answer(ctx) && self.reply(payload.len(), ctx) {
             ctx.pong(payload);
         }
     }
@@ -188,13 +188,30 @@ impl WsSession {
         }
     }
 
+    /// Counts a frame of the session's own that is never refused (a ping,
+    /// a close: small, and at most one per beat or per connection) in the
+    /// backlog, which the writer releases as it writes it.
+    fn count(&self, payload: usize) {
+        self.outbox.backlog().add(wire_len(payload));
+    }
+
+    /// Sends `reason` as the close frame (its size counted), and stops.
+    fn send_close(&self, reason: Option<ws::CloseReason>, ctx: &mut ws::WebsocketContext<Self>) {
+        let payload = reason
+            .as_ref()
+            .map_or(0, |r| 2 + r.description.as_ref().map_or(0, String::len));
+        self.count(payload);
+        ctx.close(reason);
+        ctx.stop();
+    }
+
     /// Closes with `code` and a reason, and stops.
     fn close(&self, code: ws::CloseCode, reason: &str, ctx: &mut ws::WebsocketContext<Self>) {
-        ctx.close(Some(ws::CloseReason {
+        let reason = ws::CloseReason {
             code,
             description: Some(reason.into()),
-        }));
-        ctx.stop();
+        };
+        self.send_close(Some(reason), ctx);
     }
 
     /// Text that is not UTF-8 fails the connection (RFC 6455 §8.1): 1007.
@@ -339,6 +356,7 @@ impl Handler<Beat> for WsSession {
             log::debug!("connection {} timed out", self.id);
             ctx.stop();
         } else {
+            self.count(0);
             ctx.ping(b"");
         }
     }
@@ -355,14 +373,11 @@ impl Handler<Close> for WsSession {
             if let Some(socket) = self.socket.take() {
                 socket.cut();
             }
+            ctx.stop();
         } else {
             let (code, reason) = kind.code_and_reason();
-            ctx.close(Some(ws::CloseReason {
-                code: ws::CloseCode::from(code),
-                description: Some(reason.into()),
-            }));
+            self.close(ws::CloseCode::from(code), reason, ctx);
         }
-        ctx.stop();
     }
 }
 
@@ -375,10 +390,7 @@ impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for WsSession {
             Ok(ws::Message::Continuation(item)) => self.on_fragment(item, ctx),
             Ok(ws::Message::Ping(payload)) => self.on_ping(&payload, ctx),
             Ok(ws::Message::Pong(_)) | Ok(ws::Message::Nop) => {}
-            Ok(ws::Message::Close(reason)) => {
-                ctx.close(reason);
-                ctx.stop();
-            }
+            Ok(ws::Message::Close(reason)) => self.send_close(reason, ctx),
             Err(ws::ProtocolError::Overflow) => self.too_large(ctx),
             // The decoder fails with an I/O error for what the gate saw
             // (the body's own error, its refusals) and for a text frame that

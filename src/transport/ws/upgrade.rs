@@ -323,6 +323,8 @@ impl Stream for Incoming {
 struct WriteQueue {
     chunks: VecDeque<Bytes>,
     queued: usize,
+    /// Bytes written in all, so a stall can be told from slow progress.
+    written: u64,
 }
 
 impl WriteQueue {
@@ -358,6 +360,7 @@ impl WriteQueue {
 
     fn advance(&mut self, mut written: usize) {
         self.queued -= written;
+        self.written += written as u64;
         while written > 0 {
             // unwrap: the socket took no more than was queued.
             let front = self.chunks.front_mut().unwrap();
@@ -379,8 +382,8 @@ pub(crate) struct UpgradedConnection {
     /// A WebSocket's [`Watch`], from the response's extensions.
     watch: Option<Watch>,
     /// Armed while the socket takes nothing: when it fires, the client is
-    /// cut. With the bytes queued when it was armed.
-    stall: Option<(Pin<Box<Sleep>>, usize)>,
+    /// cut. With the bytes written in all when it was armed.
+    stall: Option<(Pin<Box<Sleep>>, u64)>,
     /// Encodes the body as the head announced; `None` after a 101, whose
     /// body goes out as it is.
     codec: Option<Box<Codec>>,
@@ -434,19 +437,19 @@ impl UpgradedConnection {
     }
 
     /// The socket took less than was queued: arms the stall timer, or
-    /// re-arms it if the socket took anything since; cuts the client when
-    /// it fires.
+    /// re-arms it if the socket has taken anything since it was armed (a
+    /// slow reader makes progress; only one that takes nothing is cut).
     fn stalled(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let Some(watch) = &self.watch else {
             return Poll::Pending;
         };
-        let queued = self.out.queued;
+        let written = self.out.written;
         let timeout = watch.stall;
         let stall = match &mut self.stall {
-            Some((timer, armed_at)) if *armed_at <= queued => timer,
+            Some((timer, armed_at)) if *armed_at == written => timer,
             stall => {
                 let deadline = Instant::now() + timeout;
-                &mut stall.insert((Box::pin(sleep_until(deadline)), queued)).0
+                &mut stall.insert((Box::pin(sleep_until(deadline)), written)).0
             }
         };
         if stall.as_mut().poll(cx).is_ready() {

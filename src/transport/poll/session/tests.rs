@@ -163,3 +163,30 @@ fn a_batch_is_json_with_the_frames_as_they_are() {
     let plain: Value = serde_json::from_str(&Batch::default().to_json(None)).expect("valid JSON");
     assert_eq!(plain, serde_json::json!({"cursor": 0, "frames": []}));
 }
+
+#[actix_rt::test]
+async fn refusals_are_rate_limited_and_bounded_like_frames() {
+    let backlog = Backlog::default();
+    let session = start(&backlog);
+    // 25 refusals at once: the reply bucket answers the first 20.
+    for _ in 0..25 {
+        session.do_send(PollFeed::Reply(ByteString::from_static("\"e\"")));
+    }
+    assert_eq!(poll(&session, 0).await.frames.len(), 20);
+
+    // Refusals that pass the backlog bound (1 MiB) while the client does
+    // not poll end the session as a slow reader, as frames would.
+    let backlog = Backlog::default();
+    let session = start(&backlog);
+    let big = ByteString::from("x".repeat(100_000));
+    for _ in 0..15 {
+        session.do_send(PollFeed::Reply(big.clone()));
+    }
+    let (reply, answer) = oneshot::channel();
+    session.do_send(Poll { cursor: 0, reply });
+    // Answered with the close, or not at all if the session is gone.
+    if let Ok(Ok(batch)) = answer.await {
+        assert_eq!(batch.closed, Some(CloseKind::SlowReader));
+    }
+    assert!(backlog.is_dropped(), "dropped past its bound");
+}
