@@ -119,25 +119,22 @@ fn say(room: &Addr<ChatRoom>, id: MemberId, json: &str) {
     room.do_send(Inbound { id, frame });
 }
 
+/// Ann, then Bob, join `tea`; both welcomed, Ann told of Bob.
+async fn ann_and_bob_in_tea(room: &Addr<ChatRoom>, settings: &HubSettings) -> (Member, Member) {
+    let mut ann = connect(room, settings);
+    let mut bob = connect(room, settings);
+    say(room, ann.id, r#"{"type":"join","nick":"Ann","room":"tea"}"#);
+    assert_eq!(ann.until("welcome").await["room"], "tea");
+    say(room, bob.id, r#"{"type":"join","nick":"Bob","room":"tea"}"#);
+    assert_eq!(bob.until("welcome").await["count"], 2);
+    assert_eq!(ann.until("joined").await["nick"], "Bob");
+    (ann, bob)
+}
+
 #[actix_rt::test]
 async fn a_message_reaches_every_member_through_the_hub() {
     let (room, settings) = start_room();
-    let mut ann = connect(&room, &settings);
-    let mut bob = connect(&room, &settings);
-    say(
-        &room,
-        ann.id,
-        r#"{"type":"join","nick":"Ann","room":"tea"}"#,
-    );
-    assert_eq!(ann.until("welcome").await["room"], "tea");
-    say(
-        &room,
-        bob.id,
-        r#"{"type":"join","nick":"Bob","room":"tea"}"#,
-    );
-    let welcome = bob.until("welcome").await;
-    assert_eq!(welcome["count"], 2);
-    assert_eq!(ann.until("joined").await["nick"], "Bob");
+    let (mut ann, mut bob) = ann_and_bob_in_tea(&room, &settings).await;
     say(&room, bob.id, r#"{"type":"say","text":"hello","ref":"b1"}"#);
     let to_ann = ann.until("message").await;
     let to_bob = bob.until("message").await;
@@ -149,20 +146,7 @@ async fn a_message_reaches_every_member_through_the_hub() {
 #[actix_rt::test]
 async fn a_slow_reader_reported_by_its_hub_leaves_its_room() {
     let (room, settings) = start_room();
-    let mut ann = connect(&room, &settings);
-    let mut bob = connect(&room, &settings);
-    say(
-        &room,
-        ann.id,
-        r#"{"type":"join","nick":"Ann","room":"tea"}"#,
-    );
-    ann.until("welcome").await;
-    say(
-        &room,
-        bob.id,
-        r#"{"type":"join","nick":"Bob","room":"tea"}"#,
-    );
-    bob.until("welcome").await;
+    let (mut ann, bob) = ann_and_bob_in_tea(&room, &settings).await;
     room.do_send(SlowReaders(vec![bob.id]));
     let left = ann.until("left").await;
     assert_eq!(left["nick"], "Bob");
