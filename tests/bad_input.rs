@@ -501,3 +501,33 @@ fn roster_of(welcome: &Value) -> Vec<&str> {
         .map(|e| e["nick"].as_str().expect("nick"))
         .collect()
 }
+
+/// Finding 6 of the hardening issue: text that shows nothing, a
+/// right-to-left override, and a nickname that poses as another.
+#[tokio::test]
+async fn invisible_text_overrides_and_look_alike_names_are_refused() {
+    let mut scene = Scene::new(&[]).await;
+    for text in ["\u{200B}\u{200B}", " \u{2060}\u{FEFF} ", "\u{3164}"] {
+        scene.refused_json(say(text), "empty_message").await;
+    }
+    scene
+        .refused_json(say("\u{202E}gpj.exe"), "invalid_text")
+        .await;
+    // A Cyrillic А among Latin letters is refused; an all-Cyrillic name
+    // that looks like a taken one is taken.
+    scene
+        .refused_json(
+            json!({"type": "nick", "nick": "\u{0410}nna"}),
+            "invalid_nick",
+        )
+        .await;
+    scene
+        .refused_json(
+            json!({"type": "nick", "nick": "\u{0412}\u{041E}\u{0412}"}),
+            "nick_taken",
+        )
+        .await;
+    // Right-to-left text itself is what people type.
+    let (message, _) = scene.ann.say("\u{200F}שלום", "rtl").await;
+    assert_eq!(scene.bob.next().await, message);
+}

@@ -4,6 +4,18 @@
 
 use crate::protocol::{ErrorCode, Invalid};
 
+/// Characters that show nothing on their own (Unicode's
+/// Default_Ignorable_Code_Point, and the fillers that render blank): a
+/// message of these and white space only is empty.
+fn invisible(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}'
+        | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{206F}' | '\u{2800}' | '\u{3164}' | '\u{FE00}'..='\u{FE0F}'
+        | '\u{FEFF}' | '\u{FFA0}' | '\u{FFF0}'..='\u{FFF8}' | '\u{1BCA0}'..='\u{1BCA3}'
+        | '\u{1D173}'..='\u{1D17A}' | '\u{E0000}'..='\u{E0FFF}')
+}
+
 /// A validated message text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct MessageText(String);
@@ -18,7 +30,7 @@ impl MessageText {
         } else {
             raw
         };
-        if raw.trim().is_empty() {
+        if raw.chars().all(|c| c.is_whitespace() || invisible(c)) {
             return Err(Invalid::new(ErrorCode::EmptyMessage, "message is empty"));
         }
         let chars = raw.chars().count();
@@ -35,6 +47,12 @@ impl MessageText {
             return Err(Invalid::new(
                 ErrorCode::InvalidText,
                 "message holds control characters",
+            ));
+        }
+        if raw.chars().any(|c| ('\u{202A}'..='\u{202E}').contains(&c)) {
+            return Err(Invalid::new(
+                ErrorCode::InvalidText,
+                "message holds bidirectional embedding or override characters (U+202A to U+202E)",
             ));
         }
         Ok(MessageText(raw))
@@ -69,5 +87,17 @@ mod tests {
         assert_eq!(code("bell\u{7}"), Some(ErrorCode::InvalidText));
         assert_eq!(code("crlf\r\nok"), None);
         assert_eq!(code("lone\rcr"), Some(ErrorCode::InvalidText));
+        // Nothing visible: zero-width and other invisible characters only.
+        assert_eq!(code("\u{200B}\u{200B}"), Some(ErrorCode::EmptyMessage));
+        assert_eq!(
+            code(" \u{2060}\u{FEFF}\u{3164}"),
+            Some(ErrorCode::EmptyMessage)
+        );
+        assert_eq!(code("a\u{200D}b"), None, "a joiner between letters is fine");
+        // A right-to-left override (the "txt.exe" trick) is refused;
+        // marks and isolates, which right-to-left text needs, are not.
+        assert_eq!(code("\u{202E}exe.txt"), Some(ErrorCode::InvalidText));
+        assert_eq!(code("\u{200F}שלום"), None);
+        assert_eq!(code("\u{2067}שלום\u{2069}"), None);
     }
 }

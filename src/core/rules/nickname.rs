@@ -4,12 +4,16 @@
 //! A nickname is 1 to `max_chars` characters after trimming: letters and
 //! digits of any script, single inner spaces, and `-` `_` `.` `'`. That rules
 //! out control, format (zero-width, bidi) and other invisible characters by
-//! construction. Uniqueness is decided on [`Nickname::key`], the NFKC form
-//! lower-cased, so `Ann`, `ann` and fullwidth `Ａｎｎ` are one name. This
-//! module knows nothing of rooms.
+//! construction. A nickname is written in one script (Unicode TR #39's
+//! mixed-script test, where digits and punctuation go with any script), so
+//! `Аnn` with a Cyrillic `А` is refused. Uniqueness is decided on
+//! [`Nickname::key`], the confusable skeleton (TR #39) of the NFKC form,
+//! lower-cased, so `Ann`, `ann`, fullwidth `Ａｎｎ` and an all-Cyrillic
+//! `Аnn` look-alike are one name. This module knows nothing of rooms.
 
 use std::fmt;
 use unicode_normalization::UnicodeNormalization;
+use unicode_security::{skeleton, MixedScript};
 
 use crate::protocol::{ErrorCode, Invalid};
 
@@ -59,7 +63,15 @@ impl Nickname {
                 bad as u32
             )));
         }
-        let key: String = display.nfkc().collect::<String>().to_lowercase();
+        if !display.is_single_script() {
+            return Err(invalid(
+                "nickname mixes letters of several scripts (such as Latin and Cyrillic)",
+            ));
+        }
+        // The skeleton of what is seen (capitals included: Cyrillic `В`
+        // looks like `B`, its lower case `в` not like `b`), then folded.
+        let seen = display.nfkc().collect::<String>();
+        let key: String = skeleton(&seen).collect::<String>().to_lowercase();
         Ok(Nickname {
             display: display.to_owned(),
             key,
@@ -132,6 +144,19 @@ mod tests {
         ] {
             assert!(bad(raw), "{raw:?} should be refused");
         }
+    }
+
+    #[test]
+    fn mixed_scripts_are_refused_and_look_alikes_collide() {
+        // A Cyrillic А before Latin letters.
+        assert!(bad("\u{0410}nn"));
+        assert!(bad("p\u{0430}ypal"));
+        // Whole-script look-alikes are allowed, and take the same name.
+        assert_eq!(ok("\u{0410}\u{0412}\u{0415}").key(), ok("ABE").key());
+        assert_eq!(ok("\u{0440}\u{0430}\u{0443}").key(), ok("pay").key());
+        // Digits go with any script.
+        assert!(!bad("Иван2"));
+        assert!(!bad("Zoë 2"));
     }
 
     #[test]
