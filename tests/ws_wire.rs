@@ -319,3 +319,19 @@ async fn a_reader_that_stops_under_its_bound_is_cut_by_the_write_stall() {
     still_chatting(&mut ann, &mut bob, "after the stall").await;
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_client_far_past_the_rate_limit_is_closed_before_the_room_hears_it() {
+    let server = common::start(&[]);
+    let (mut ann, mut bob) = bystanders(&server.ws_url()).await;
+    let mut raw = Raw::connect(server.port).await;
+    // Five times the per-user burst (20) is let through, each answered by
+    // the room; the 101st message in a burst closes the connection.
+    let ping = br#"{"type":"ping"}"#;
+    for _ in 0..150 {
+        raw.send(0x81, ping, ping.len() as u64).await;
+    }
+    assert_eq!(raw.close_code().await, 1008);
+    still_chatting(&mut ann, &mut bob, "after the flood").await;
+    server.stop().await;
+}

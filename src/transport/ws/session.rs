@@ -76,6 +76,9 @@ pub(crate) struct WsSession {
     answers: RateBucket,
     /// Whether the client has been told its answers are rate-limited.
     quieted: bool,
+    /// Text messages the client may still send before it is cut:
+    /// [`INBOUND_FACTOR`] times the room's own allowance.
+    inbound: RateBucket,
     /// Its place among its client's WebSockets (which names the client for
     /// the room's buckets), given back when it stops.
     slot: Option<WebSocketSlot>,
@@ -86,6 +89,12 @@ pub(crate) struct WsSession {
 /// frames faster gets no more answers, and one `rate_limited` notice.
 const REPLY_BURST: u32 = 20;
 const REPLIES_PER_SEC: u32 = 10;
+
+/// How far past the per-user rate limit (`--rate-burst`,
+/// `--rate-per-sec`) a WebSocket may send text messages before it is closed
+/// with 1008: the room answers `rate_limited` up to here, so a client that
+/// honours those answers never comes near it.
+const INBOUND_FACTOR: u32 = 5;
 
 impl WsSession {
     /// Queues a reply of the session's own, within the member's backlog
@@ -152,6 +161,15 @@ impl WsSession {
     }
 
     fn on_text(&mut self, text: &str, ctx: &mut ws::WebsocketContext<Self>) {
+        // Far past what the room would accept from one person: the room's
+        // own limits answer each frame, but on its one thread; a client
+        // that keeps this up is cut here, before its frames reach it.
+        if self.inbound.take(now_ms()).is_err() {
+            log::debug!("connection {} sends too fast; closing it", self.id);
+            self.state.metrics.error(ErrorCode::RateLimited);
+            self.close(ws::CloseCode::Policy, "sending too fast", ctx);
+            return;
+        }
         if self.mode == Mode::Echo {
             if self.reply(text.len(), ctx) {
                 ctx.text(text);
@@ -455,6 +473,7 @@ fn upgrade(
     let verdict = SharedVerdict::default();
     let max_frame_bytes = state.limits.max_frame_bytes;
     let write_stall = state.limits.write_stall;
+    let (inbound_burst, inbound_per_sec) = (state.limits.rate_burst, state.limits.rate_per_sec);
     let session = WsSession {
         id: next_member_id(),
         mode,
@@ -467,6 +486,11 @@ fn upgrade(
         skipping_binary: false,
         answers: RateBucket::new(REPLY_BURST, REPLIES_PER_SEC, now_ms()),
         quieted: false,
+        inbound: RateBucket::new(
+            inbound_burst.saturating_mul(INBOUND_FACTOR),
+            inbound_per_sec.saturating_mul(INBOUND_FACTOR),
+            now_ms(),
+        ),
         slot: Some(slot),
     };
     // The gate refuses oversized frames from their header; the codec's own
