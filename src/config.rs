@@ -174,13 +174,28 @@ pub struct Config {
     pub(crate) body_timeout_secs: u64,
 
     /// Polling sessions the server holds in all.
-    #[arg(long, env = "PARLEY_MAX_POLL_SESSIONS", default_value_t = 20_000)]
+    #[arg(long, env = "PARLEY_MAX_POLL_SESSIONS", default_value_t = 1_000)]
     pub(crate) max_poll_sessions: usize,
+
+    /// WebSockets the server holds open in all; more are refused with 503
+    /// server_full.
+    #[arg(long, env = "PARLEY_MAX_WEBSOCKETS", default_value_t = Limits::default().max_websockets)]
+    pub(crate) max_websockets: usize,
+
+    /// HTTP connections (page loads, long-polls, sends; not WebSockets)
+    /// the server holds open in all; past it, new ones wait to be accepted.
+    #[arg(long, env = "PARLEY_MAX_HTTP_CONNECTIONS", default_value_t = 1_024)]
+    pub(crate) max_http_connections: usize,
 
     /// Bytes queued for a client that does not read before it is dropped
     /// (it then resumes from history when it reconnects).
     #[arg(long, env = "PARLEY_MAX_OUTBOX_BYTES", default_value_t = Limits::default().max_outbox_bytes)]
     pub(crate) max_outbox_bytes: usize,
+
+    /// Bytes queued to all clients together; past it, the client with the
+    /// most waiting is dropped to make room (it resumes from history).
+    #[arg(long, env = "PARLEY_MAX_QUEUED_BYTES", default_value_t = Limits::default().max_queued_bytes)]
+    pub(crate) max_queued_bytes: usize,
 
     /// Seconds a WebSocket client may take none of what is queued for it
     /// before its connection is cut (a reader that stopped reading but
@@ -312,6 +327,8 @@ impl Config {
             connect_per_sec: self.connect_per_sec,
             body_timeout: Duration::from_secs(self.body_timeout_secs),
             max_outbox_bytes: self.max_outbox_bytes,
+            max_queued_bytes: self.max_queued_bytes,
+            max_websockets: self.max_websockets,
             write_stall: Duration::from_secs(self.write_stall_secs.max(1)),
             poll_wait: Duration::from_secs(self.poll_wait_secs.max(1)),
             // A grace shorter than the wait would expire sessions mid-poll.

@@ -51,6 +51,11 @@ pub(crate) struct Metrics {
     pub(crate) deliveries_held: IntCounter,
     /// Connections dropped for not reading.
     pub(crate) slow_clients_dropped: IntCounter,
+    /// Bytes queued to all connections (`--max-queued-bytes` bounds it),
+    /// read from the pool when the metrics are rendered.
+    pub(crate) queued_bytes: IntGauge,
+    /// Readers dropped to keep the server's queued bytes within bound.
+    pub(crate) queue_evictions: IntCounter,
     /// Error frames and refusals sent, by code.
     pub(crate) errors: IntCounterVec,
     /// 1 while the backplane is unreachable.
@@ -89,6 +94,16 @@ impl Metrics {
             "Connections dropped for not reading",
         )
         .unwrap();
+        let queued_bytes = IntGauge::new(
+            "parley_queued_bytes",
+            "Bytes queued to all connections and not yet taken by their clients",
+        )
+        .unwrap();
+        let queue_evictions = IntCounter::new(
+            "parley_queue_evictions_total",
+            "Readers dropped, most bytes waiting first, to keep the queued bytes within bound",
+        )
+        .unwrap();
         let degraded = IntGauge::new(
             "parley_backplane_degraded",
             "1 while the backplane (Redis) is unreachable",
@@ -108,6 +123,8 @@ impl Metrics {
             Box::new(deliveries.clone()),
             Box::new(deliveries_held.clone()),
             Box::new(slow_clients_dropped.clone()),
+            Box::new(queued_bytes.clone()),
+            Box::new(queue_evictions.clone()),
             Box::new(errors.clone()),
             Box::new(degraded.clone()),
         ] {
@@ -129,6 +146,8 @@ impl Metrics {
             deliveries,
             deliveries_held,
             slow_clients_dropped,
+            queued_bytes,
+            queue_evictions,
             errors,
             degraded,
         }

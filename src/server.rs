@@ -22,6 +22,7 @@ use actix_web::{web, App};
 
 use crate::backplane;
 use crate::config::Config;
+use crate::delivery::backlog::QueuePool;
 use crate::delivery::hub::HubSettings;
 use crate::http::client_gate::ClientGate;
 use crate::http::error::HttpError;
@@ -111,6 +112,7 @@ async fn not_found() -> Result<actix_web::HttpResponse, HttpError> {
 fn serve<F, T>(
     listener: TcpListener,
     workers: usize,
+    max_http_connections: usize,
     open: upgrade::OpenConnections,
     app: F,
 ) -> io::Result<actix_web::dev::Server>
@@ -133,6 +135,14 @@ where
     if workers > 0 {
         builder = builder.workers(workers);
     }
+    // actix-server caps connections per worker; upgraded WebSockets leave
+    // its count (they run as tasks of their own) and have their own cap.
+    let threads = if workers > 0 {
+        workers
+    } else {
+        std::thread::available_parallelism().map_or(1, usize::from)
+    };
+    builder = builder.max_concurrent_connections(max_http_connections.div_ceil(threads).max(1));
     let name = format!("parley-{local_addr}");
     let builder = builder.listen(name, listener, move || {
         let drain = drain.clone();
@@ -218,6 +228,7 @@ impl Server {
             config.max_poll_sessions,
             config.max_sessions_per_ip,
         ));
+        let evictions = metrics.queue_evictions.clone();
         let state = web::Data::new(AppState {
             room: room.clone(),
             delivery,
@@ -229,6 +240,7 @@ impl Server {
             trusted_proxies: config.trusted_proxies.clone(),
             gate: Arc::new(ClientGate::new(&limits)),
             degraded,
+            queued: QueuePool::new(limits.max_queued_bytes, evictions),
         });
         let scope = base.clone();
         let app = move || {
@@ -242,7 +254,13 @@ impl Server {
                 .default_service(web::to(not_found))
         };
         let open = upgrade::OpenConnections::default();
-        let http = serve(listener, config.workers, open.clone(), app)?;
+        let http = serve(
+            listener,
+            config.workers,
+            config.max_http_connections,
+            open.clone(),
+            app,
+        )?;
         let stopper = Stopper {
             room,
             http: http.handle(),

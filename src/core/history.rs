@@ -50,6 +50,30 @@ pub(crate) struct Replay {
     pub(crate) gap: bool,
 }
 
+impl Replay {
+    /// Keeps the newest messages whose [`cost`] adds up to `max_bytes` at
+    /// most; when some are left out and `missed` (they were asked for by a
+    /// cursor), the replay is marked as a gap.
+    pub(crate) fn within(mut self, max_bytes: usize, missed: bool) -> Replay {
+        let mut total = 0;
+        let keep = self
+            .messages
+            .iter()
+            .rev()
+            .take_while(|m| {
+                total += cost(m);
+                total <= max_bytes
+            })
+            .count();
+        let cut = self.messages.len() - keep;
+        if cut > 0 {
+            self.messages.drain(..cut);
+            self.gap |= missed;
+        }
+        self
+    }
+}
+
 impl History {
     /// An empty history keeping at most `capacity` messages and
     /// `max_bytes` bytes. The newest message is kept whatever its size.
@@ -187,6 +211,28 @@ mod tests {
             nick: "n".into(),
             text: format!("m{id}"),
         })
+    }
+
+    #[test]
+    fn a_replay_keeps_the_newest_that_fit_and_says_what_it_left_out() {
+        let replay = || Replay {
+            messages: (1..=5).map(msg).collect(),
+            gap: false,
+        };
+        let each = cost(&msg(1));
+        let cut = replay().within(2 * each, true);
+        assert_eq!(
+            cut.messages.iter().map(|m| m.id).collect::<Vec<_>>(),
+            [4, 5]
+        );
+        assert!(cut.gap, "a resume that asked for them has missed some");
+        assert!(
+            !replay().within(2 * each, false).gap,
+            "a first join has not"
+        );
+        let whole = replay().within(5 * each, true);
+        assert_eq!(whole.messages.len(), 5);
+        assert!(!whole.gap);
     }
 
     fn ids(messages: &[Arc<ChatMessage>]) -> Vec<u64> {

@@ -14,8 +14,10 @@
 //! or at the next flush ([`crate::delivery::coalesce`]); the session actor is not
 //! involved. The session adds only its own replies (errors, pongs, the
 //! close) to its context's stream. [`Metered`] hands the writer the queued
-//! frames first, then the session's, and counts bytes out again as the
-//! writer takes them. When a reservation would pass the limit the hub
+//! frames first, then the session's; the bytes stay counted until the
+//! socket has taken them (the connection's writer,
+//! `transport/ws/upgrade.rs`, releases them as it writes), so what waits in
+//! the writer counts against the bound too. When a reservation would pass the limit the hub
 //! marks the reader dropped and queues nothing more for it, so what it
 //! holds stays bounded; the connection is aborted as soon as anything polls
 //! it again.
@@ -102,6 +104,11 @@ pub(crate) struct Outbox {
 }
 
 impl Outbox {
+    /// An outbox counting against `backlog`.
+    pub(crate) fn new(backlog: Backlog) -> Self {
+        Outbox { backlog }
+    }
+
     /// The byte count: what the hub reserves against, and the session's
     /// own replies add to.
     pub(crate) fn backlog(&self) -> &Backlog {
@@ -140,8 +147,9 @@ impl Outbox {
     }
 }
 
-/// A response stream that reports what it yields to its [`Outbox`], and ends
-/// the connection with an error once the reader has been dropped.
+/// A response stream that hands the writer the room's frames before the
+/// session's own, and ends the connection with an error once the reader
+/// has been dropped.
 pub(crate) struct Metered<S> {
     inner: S,
     outbox: Outbox,
@@ -168,7 +176,6 @@ where
                     queue.frames = VecDeque::new();
                 }
                 drop(queue);
-                self.outbox.backlog.release(frame.len());
                 return Poll::Ready(Some(Ok(frame)));
             }
             if !queue
@@ -179,11 +186,7 @@ where
                 queue.writer = Some(cx.waker().clone());
             }
         }
-        let polled = Pin::new(&mut self.inner).poll_next(cx);
-        if let Poll::Ready(Some(Ok(chunk))) = &polled {
-            self.outbox.backlog.release(chunk.len());
-        }
-        polled
+        Pin::new(&mut self.inner).poll_next(cx)
     }
 }
 
@@ -242,6 +245,10 @@ mod tests {
             other => panic!("expected the session's chunk, got {other:?}"),
         }
         assert!(next(&mut metered).is_pending());
-        assert_eq!(outbox.backlog().pending(), 0);
+        assert_eq!(
+            outbox.backlog().pending(),
+            2 * frame.wire_len(),
+            "counted until the socket takes them"
+        );
     }
 }

@@ -30,6 +30,9 @@ pub(crate) enum HttpError {
     /// This client (its subnet) opens connections too often or holds as
     /// many WebSockets as it may; retry after this many milliseconds.
     TooManyConnections(u64),
+    /// The server holds as many WebSockets as it may
+    /// (`--max-websockets`); retry after this many milliseconds.
+    ServerFull(u64),
     /// The request body did not arrive within this many seconds.
     BodyTimeout(u64),
     /// The backplane (Redis) is unreachable, so a session opened on another
@@ -50,6 +53,7 @@ impl HttpError {
             HttpError::TooManySessions => "too_many_sessions",
             HttpError::RateLimited(_) => "rate_limited",
             HttpError::TooManyConnections(_) => "too_many_connections",
+            HttpError::ServerFull(_) => "server_full",
             HttpError::BodyTimeout(_) => "body_timeout",
             HttpError::Degraded => "degraded",
         }
@@ -81,6 +85,12 @@ impl fmt::Display for HttpError {
                     "too many connections from your address; retry in {ms} ms"
                 )
             }
+            HttpError::ServerFull(ms) => {
+                write!(
+                    f,
+                    "the server holds as many connections as it may; retry in {ms} ms"
+                )
+            }
             HttpError::BodyTimeout(secs) => {
                 write!(f, "the request body did not arrive within {secs} s")
             }
@@ -103,7 +113,7 @@ impl ResponseError for HttpError {
             | HttpError::RateLimited(_)
             | HttpError::TooManyConnections(_) => StatusCode::TOO_MANY_REQUESTS,
             HttpError::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
-            HttpError::Degraded => StatusCode::SERVICE_UNAVAILABLE,
+            HttpError::Degraded | HttpError::ServerFull(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -111,7 +121,9 @@ impl ResponseError for HttpError {
         let mut response = HttpResponse::build(self.status_code());
         response.insert_header(("Cache-Control", "no-store"));
         match self {
-            HttpError::RateLimited(ms) | HttpError::TooManyConnections(ms) => {
+            HttpError::RateLimited(ms)
+            | HttpError::TooManyConnections(ms)
+            | HttpError::ServerFull(ms) => {
                 response.insert_header(("Retry-After", ms.div_ceil(1000).to_string()));
             }
             HttpError::Degraded => {

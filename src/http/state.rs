@@ -15,6 +15,7 @@ use actix::Addr;
 
 use crate::config::Transports;
 use crate::core::limits::Limits;
+use crate::delivery::backlog::QueuePool;
 use crate::delivery::hub::HubSettings;
 use crate::http::client_gate::ClientGate;
 use crate::http::origin::OriginPolicy;
@@ -43,4 +44,6 @@ pub(crate) struct AppState {
     pub(crate) gate: Arc<ClientGate>,
     /// Set while the backplane is unreachable.
     pub(crate) degraded: Arc<AtomicBool>,
+    /// The bound on bytes queued to all connections together.
+    pub(crate) queued: Arc<QueuePool>,
 }

@@ -26,7 +26,7 @@ use crate::core::client_key::ClientKey;
 use crate::core::ids::{self, MemberId};
 use crate::delivery::backlog::Backlog;
 use crate::delivery::hub::{self, Sink};
-use crate::delivery::member::PollFeed;
+use crate::delivery::member::{Close, CloseKind, PollFeed};
 use crate::http::client_addr::client_addr;
 use crate::http::error::HttpError;
 use crate::http::state::AppState;
@@ -105,7 +105,7 @@ async fn session_of(
         _ => return Err(HttpError::UnknownSession),
     };
     let id = next_member_id();
-    let backlog = Backlog::default();
+    let backlog = state.queued.backlog();
     let start = || start_session(state, sessions, id, &token, &backlog, cursor);
     let (session, started) =
         sessions
@@ -158,6 +158,8 @@ fn connect(
     token: Arc<str>,
     backlog: Backlog,
 ) {
+    let evicted = session.addr.clone();
+    backlog.on_evict(move || evicted.do_send(Close(CloseKind::SlowReader)));
     let feed = session.addr.clone().recipient();
     let close = session.addr.clone().recipient();
     let hub = hub::join(
@@ -225,7 +227,7 @@ pub(crate) async fn open(
     };
     let token: Arc<str> = Arc::from(ids::new_secret());
     let id = next_member_id();
-    let backlog = Backlog::default();
+    let backlog = state.queued.backlog();
     let start = || start_session(&state, &sessions, id, &token, &backlog, Some(0));
     let session = sessions
         .open(client, token.clone(), id, start)

@@ -65,6 +65,12 @@ const REPLIES_PER_SEC: u32 = 10;
 const POLL_BURST: u32 = 10;
 const POLLS_PER_SEC: u32 = 5;
 
+/// Most bytes of frames one poll's answer carries (at least one frame,
+/// whatever its size); the client polls again at once for the rest. An
+/// answer is a copy of its frames that waits in the HTTP connection until
+/// the client reads it, so this bounds what each connection holds.
+pub(crate) const MAX_BATCH_BYTES: usize = 64 * 1024;
+
 /// What a poll returns.
 #[derive(Debug, Default)]
 pub(crate) struct Batch {
@@ -219,17 +225,16 @@ impl PollSession {
     }
 
     fn batch_after(&self, cursor: u64) -> Batch {
-        let frames: Vec<ByteString> = self
-            .frames
-            .iter()
-            .filter(|(seq, _)| *seq > cursor)
-            .map(|(_, f)| f.clone())
-            .collect();
-        let cursor = if frames.is_empty() {
-            cursor.min(self.last_seq)
-        } else {
-            self.last_seq
-        };
+        let (mut frames, mut bytes, mut last) = (Vec::new(), 0, None);
+        for (seq, frame) in self.frames.iter().filter(|(seq, _)| *seq > cursor) {
+            bytes += frame.len();
+            if last.is_some() && bytes > MAX_BATCH_BYTES {
+                break;
+            }
+            frames.push(frame.clone());
+            last = Some(*seq);
+        }
+        let cursor = last.unwrap_or(cursor.min(self.last_seq));
         let closed = if frames.is_empty() { self.closed } else { None };
         Batch {
             cursor,

@@ -12,6 +12,7 @@ use super::*;
 use crate::config::Transports;
 use crate::core::backplane::memory::MemoryBackplane;
 use crate::core::limits::Limits;
+use crate::delivery::backlog::QueuePool;
 use crate::delivery::hub::HubSettings;
 use crate::http::client_gate::ClientGate;
 use crate::http::origin::OriginPolicy;
@@ -34,7 +35,7 @@ fn state() -> web::Data<AppState> {
             slow_readers: room.clone().recipient(),
             polled: room.recipient(),
         },
-        metrics,
+        metrics: metrics.clone(),
         limits,
         origins: OriginPolicy::new(&[]),
         page: String::new(),
@@ -45,6 +46,7 @@ fn state() -> web::Data<AppState> {
         trusted_proxies: Vec::new(),
         gate: Arc::new(ClientGate::new(&limits)),
         degraded,
+        queued: QueuePool::new(limits.max_queued_bytes, metrics.queue_evictions.clone()),
     })
 }
 
@@ -103,6 +105,25 @@ async fn frames_wait_for_a_poll_and_acknowledged_ones_free_their_bytes() {
     assert_eq!(batch.frames, ["\"c\""]);
     assert_eq!(batch.cursor, 2 << SUB_BITS);
     assert_eq!(backlog.pending(), 3, "the first two given back");
+}
+
+#[actix_rt::test]
+async fn an_answer_carries_a_bounded_batch_and_the_next_poll_the_rest() {
+    let backlog = Backlog::default();
+    let session = start(&backlog);
+    let big: &'static str = format!("\"{}\"", "x".repeat(MAX_BATCH_BYTES / 2)).leak();
+    for seq in 1..=3 {
+        feed(&session, &backlog, big, seq);
+    }
+    let first = poll(&session, 0).await;
+    assert_eq!(first.frames.len(), 1, "two would pass the bound");
+    assert_eq!(first.cursor, 1 << SUB_BITS);
+    let second = poll(&session, first.cursor).await;
+    assert_eq!(second.frames.len(), 1);
+    assert_eq!(second.cursor, 2 << SUB_BITS);
+    let third = poll(&session, second.cursor).await;
+    assert_eq!(third.cursor, 3 << SUB_BITS);
+    assert_eq!(backlog.pending(), big.len(), "only the last kept");
 }
 
 #[actix_rt::test]
