@@ -10,12 +10,20 @@
 //! the single "too slow" rule of both transports. The hub and the
 //! transport may run on different threads: the counts are atomic.
 //!
-//! Past the server's bound, room is made by evicting the member with the
-//! most bytes waiting (marked dropped, its queue emptied, its transport
-//! woken to end it), so the bytes a few clients pin by reading slowly
-//! cannot make the server refuse everyone else: what all clients together
-//! have queued stays within the pool's limit (plus, while a reservation
-//! races another, one frame per thread).
+//! The server's bound counts memory, not deliveries: each allocation queued
+//! for clients (a broadcast's encoding, shared by all its recipients; a
+//! polling copy of it; a welcome; a session's own replies) is charged once
+//! when it is made, through [`QueuePool::charged`], and given back when its
+//! last reference is dropped (the charge is the owner of its `Bytes`). A
+//! member's own count ([`Backlog`]) still counts every frame it waits for,
+//! so its bound is about what it alone holds back.
+//!
+//! When an allocation would pass the server's bound, room is made by
+//! evicting the members with the most bytes waiting (each marked dropped,
+//! its queue emptied, its transport woken to end it), so the bytes a few
+//! clients pin by reading slowly cannot make the server refuse everyone
+//! else. An evicted polling session frees its frames when its actor handles
+//! the end, a moment later.
 //!
 //! A WebSocket's encoded frames wait in the same allocation
 //! ([`Waiting`], used by [`crate::delivery::outbox`]): one allocation per
@@ -50,6 +58,9 @@ type OnEvict = Box<dyn FnOnce() + Send>;
 struct State {
     pending: AtomicUsize,
     dropped: AtomicBool,
+    /// What it held when evicted, counted as on its way out of the pool
+    /// until the member ends.
+    evicted: AtomicUsize,
     waiting: Mutex<Waiting>,
     on_evict: Mutex<Option<OnEvict>>,
 }
@@ -70,12 +81,15 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// The bytes queued to every member of the server together, their bound,
-/// and the members to evict from when it is reached.
+/// The bytes of every allocation queued for the server's clients, their
+/// bound, and the members to evict from when it is reached.
 #[derive(Debug)]
 pub(crate) struct QueuePool {
     limit: usize,
     queued: AtomicUsize,
+    /// Bytes held by evicted members that have not ended yet: freed as
+    /// their transports let go, so not a reason to evict more.
+    leaving: AtomicUsize,
     next_slot: AtomicU64,
     members: Mutex<HashMap<u64, Arc<State>>>,
     evictions: Option<IntCounter>,
@@ -87,6 +101,7 @@ impl QueuePool {
         Arc::new(QueuePool {
             limit,
             queued: AtomicUsize::new(0),
+            leaving: AtomicUsize::new(0),
             next_slot: AtomicU64::new(0),
             members: Mutex::new(HashMap::new()),
             evictions: Some(evictions),
@@ -98,13 +113,14 @@ impl QueuePool {
         Arc::new(QueuePool {
             limit: usize::MAX,
             queued: AtomicUsize::new(0),
+            leaving: AtomicUsize::new(0),
             next_slot: AtomicU64::new(0),
             members: Mutex::new(HashMap::new()),
             evictions: None,
         })
     }
 
-    /// Bytes queued to all members now.
+    /// Bytes of the allocations queued for clients now.
     pub(crate) fn queued(&self) -> usize {
         self.queued.load(Ordering::Relaxed)
     }
@@ -123,8 +139,43 @@ impl QueuePool {
         }
     }
 
-    fn take(&self, len: usize) {
+    /// `bytes`, a new allocation for `asking`'s client, counted for as long
+    /// as the returned `Bytes` or a clone of it lives, once room is made
+    /// for it; `None` when `asking` holds the most itself (it is the one to
+    /// drop).
+    pub(crate) fn charged<T>(self: &Arc<Self>, bytes: T, asking: &Backlog) -> Option<Bytes>
+    where
+        T: AsRef<[u8]> + Send + 'static,
+    {
+        let len = bytes.as_ref().len();
+        if !self.make_room(len, &asking.counter.state) {
+            return None;
+        }
+        Some(self.charge(bytes, len))
+    }
+
+    /// As [`Self::charged`] for bytes already allowed for: a session's own
+    /// replies, each checked against its member's bound when queued.
+    pub(crate) fn charged_anyway<T>(self: &Arc<Self>, bytes: T) -> Bytes
+    where
+        T: AsRef<[u8]> + Send + 'static,
+    {
+        let len = bytes.as_ref().len();
+        self.charge(bytes, len)
+    }
+
+    fn charge<T>(self: &Arc<Self>, bytes: T, len: usize) -> Bytes
+    where
+        T: AsRef<[u8]> + Send + 'static,
+    {
         self.queued.fetch_add(len, Ordering::Relaxed);
+        Bytes::from_owner(Charged {
+            bytes,
+            _charge: Charge {
+                pool: Arc::clone(self),
+                len,
+            },
+        })
     }
 
     fn give_back(&self, len: usize) {
@@ -132,28 +183,33 @@ impl QueuePool {
     }
 
     /// Makes room for `len` more bytes by evicting the members with the
-    /// most waiting; false when `asking` holds the most itself (it is the
-    /// one to drop).
+    /// most waiting, until what the evicted members still hold covers the
+    /// excess (it is freed as their transports let go of it); false when
+    /// `asking` holds the most itself.
     fn make_room(&self, len: usize, asking: &Arc<State>) -> bool {
-        while self.queued().saturating_add(len) > self.limit {
+        loop {
+            let excess = (self.queued() + len).saturating_sub(self.limit);
+            if excess <= self.leaving.load(Ordering::Relaxed) {
+                return true;
+            }
             let victim = lock(&self.members)
                 .values()
+                .filter(|member| !member.dropped.load(Ordering::Relaxed))
                 .max_by_key(|member| member.pending.load(Ordering::Relaxed))
                 .cloned();
             let Some(victim) = victim else {
                 return true;
             };
             if Arc::ptr_eq(&victim, asking) {
-                // Dropped by its caller, as any reader past a bound.
-                self.count_eviction();
+                // Its caller drops it too, as any reader past a bound.
+                self.evict(&victim);
                 return false;
             }
             if victim.pending.load(Ordering::Relaxed) == 0 {
-                return false;
+                return true;
             }
             self.evict(&victim);
         }
-        true
     }
 
     fn count_eviction(&self) {
@@ -162,12 +218,14 @@ impl QueuePool {
         }
     }
 
-    /// Drops `victim` as a reader: its bytes leave the count, its queued
-    /// frames are freed now, and its transport is told.
+    /// Drops `victim` as a reader: its queued frames are freed now (and
+    /// their bytes with them, unless others still wait for them), and its
+    /// transport is told.
     fn evict(&self, victim: &State) {
         victim.dropped.store(true, Ordering::Relaxed);
         let had = victim.pending.swap(0, Ordering::Relaxed);
-        self.give_back(had);
+        victim.evicted.store(had, Ordering::Relaxed);
+        self.leaving.fetch_add(had, Ordering::Relaxed);
         self.count_eviction();
         log::warn!("queued bytes at the server's bound; dropping the reader with the most waiting ({had} bytes)");
         let writer = {
@@ -184,7 +242,33 @@ impl QueuePool {
     }
 }
 
-/// One member's count in its pool; leaving the pool gives its bytes back.
+/// Bytes counted in a pool until dropped.
+#[derive(Debug)]
+struct Charge {
+    pool: Arc<QueuePool>,
+    len: usize,
+}
+
+impl Drop for Charge {
+    fn drop(&mut self) {
+        self.pool.give_back(self.len);
+    }
+}
+
+/// An allocation and its charge: the owner of a charged `Bytes`, dropped
+/// with its last clone.
+struct Charged<T> {
+    bytes: T,
+    _charge: Charge,
+}
+
+impl<T: AsRef<[u8]>> AsRef<[u8]> for Charged<T> {
+    fn as_ref(&self) -> &[u8] {
+        self.bytes.as_ref()
+    }
+}
+
+/// One member's place in its pool's registry, left when the member ends.
 #[derive(Debug)]
 struct Counter {
     state: Arc<State>,
@@ -197,8 +281,8 @@ impl Drop for Counter {
         if let Some(slot) = self.slot {
             lock(&self.pool.members).remove(&slot);
         }
-        let left = self.state.pending.swap(0, Ordering::Relaxed);
-        self.pool.give_back(left);
+        let left = self.state.evicted.swap(0, Ordering::Relaxed);
+        self.pool.leaving.fetch_sub(left, Ordering::Relaxed);
     }
 }
 
@@ -231,47 +315,39 @@ impl Backlog {
         self.state().pending.load(Ordering::Relaxed)
     }
 
-    /// Reserves `len` bytes unless that would pass `limit`, or the pool's
-    /// bound when no member holds more than this one. An empty backlog
-    /// takes any one frame, so a single large frame (a resume welcome with
-    /// a long history) cannot get its reader dropped on every attempt.
+    /// The pool its member's allocations are charged to.
+    pub(crate) fn pool(&self) -> &Arc<QueuePool> {
+        &self.counter.pool
+    }
+
+    /// Reserves `len` bytes unless that would pass `limit`. An empty
+    /// backlog takes any one frame, so a single large frame (a resume
+    /// welcome with a long history) cannot get its reader dropped on every
+    /// attempt.
     pub(crate) fn try_reserve(&self, len: usize, limit: usize) -> bool {
-        let fits = |pending: usize| pending == 0 || pending + len <= limit;
-        if !fits(self.pending()) || !self.counter.pool.make_room(len, &self.counter.state) {
-            return false;
-        }
-        let reserved = self
-            .state()
+        self.state()
             .pending
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |pending| {
-                fits(pending).then_some(pending + len)
+                (pending == 0 || pending + len <= limit).then_some(pending + len)
             })
-            .is_ok();
-        if reserved {
-            self.counter.pool.take(len);
-        }
-        reserved
+            .is_ok()
     }
 
     /// Records `len` bytes queued, unconditionally: the transport's own
     /// frames to its client (pings, the close), one per beat at most.
     pub(crate) fn add(&self, len: usize) {
         self.state().pending.fetch_add(len, Ordering::Relaxed);
-        self.counter.pool.take(len);
     }
 
-    /// Releases `len` bytes the client has taken. Saturating, so that
-    /// bytes an eviction already gave back are not given back twice.
+    /// Releases `len` bytes the client has taken. Saturating: an eviction
+    /// zeroes the count while the writer may still hold some.
     pub(crate) fn release(&self, len: usize) {
-        let before = self
-            .state()
-            .pending
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |pending| {
-                Some(pending.saturating_sub(len))
-            })
-            // unwrap_or: the closure always answers Some.
-            .unwrap_or_else(|pending| pending);
-        self.counter.pool.give_back(before.min(len));
+        let _ =
+            self.state()
+                .pending
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |pending| {
+                    Some(pending.saturating_sub(len))
+                });
     }
 
     /// Marks the reader as dropped for not reading.
@@ -338,19 +414,21 @@ mod tests {
     }
 
     #[test]
-    fn the_pool_counts_every_member_and_gets_back_what_leaves() {
+    fn an_allocation_is_counted_once_until_its_last_clone_is_dropped() {
         let pool = pool(10_000);
-        let a = pool.backlog();
-        let b = pool.backlog();
-        assert!(a.try_reserve(300, 1000));
-        assert!(b.try_reserve(200, 1000));
-        b.add(50);
-        assert_eq!(pool.queued(), 550);
-        a.release(1000);
-        assert_eq!(pool.queued(), 250, "a release gives back what was held");
-        drop(b);
-        assert_eq!(pool.queued(), 0, "a member that ends gives back the rest");
-        assert!(lock(&pool.members).len() == 1);
+        let reader = pool.backlog();
+        let frame = pool.charged(vec![0u8; 300], &reader).unwrap();
+        let copies: Vec<Bytes> = (0..5).map(|_| frame.clone()).collect();
+        assert_eq!(pool.queued(), 300, "shared by six, counted once");
+        drop(frame);
+        assert_eq!(pool.queued(), 300);
+        drop(copies);
+        assert_eq!(pool.queued(), 0);
+        let own = pool.charged_anyway(Bytes::from_static(b"pong"));
+        assert_eq!(pool.queued(), 4);
+        drop((own, reader));
+        assert_eq!(pool.queued(), 0);
+        assert!(lock(&pool.members).is_empty(), "a member that ends leaves");
     }
 
     #[test]
@@ -361,27 +439,22 @@ mod tests {
         let flag = Arc::clone(&told);
         hog.on_evict(move || flag.store(true, Ordering::Relaxed));
         let reader = pool.backlog();
-        assert!(hog.try_reserve(600, 800));
-        assert!(hog.try_reserve(200, 800));
-        assert!(reader.try_reserve(100, 800));
-        lock(hog.waiting())
-            .frames
-            .push_back(Bytes::from_static(b"queued"));
-        assert!(reader.try_reserve(150, 800), "room is made for the reader");
+        let held = pool.charged(vec![0u8; 800], &hog).unwrap();
+        assert!(hog.try_reserve(800, 2000));
+        lock(hog.waiting()).frames.push_back(held);
+        let small = pool.charged(vec![0u8; 100], &reader).unwrap();
+        assert!(reader.try_reserve(100, 2000));
+        let next = pool.charged(vec![0u8; 150], &reader);
+        assert!(next.is_some(), "room is made for the reader");
         assert!(hog.is_dropped() && told.load(Ordering::Relaxed));
         assert!(
             lock(hog.waiting()).frames.is_empty(),
             "its frames are freed"
         );
         assert!(!reader.is_dropped());
-        assert_eq!(pool.queued(), 250);
+        assert_eq!(pool.queued(), 250, "the hog's bytes went with its frames");
         assert_eq!(pool.evictions.as_ref().unwrap().get(), 1);
-        hog.release(800);
-        assert_eq!(
-            pool.queued(),
-            250,
-            "what was evicted is not given back twice"
-        );
+        drop((small, next));
     }
 
     #[test]
@@ -389,11 +462,12 @@ mod tests {
         let pool = pool(1000);
         let hog = pool.backlog();
         let reader = pool.backlog();
+        let _small = pool.charged(vec![0u8; 100], &reader).unwrap();
         assert!(reader.try_reserve(100, 2000));
+        let _big = pool.charged(vec![0u8; 900], &hog).unwrap();
         assert!(hog.try_reserve(900, 2000));
-        assert!(!hog.try_reserve(10, 2000));
+        assert!(pool.charged(vec![0u8; 10], &hog).is_none());
         assert!(!reader.is_dropped());
         assert_eq!(pool.evictions.as_ref().unwrap().get(), 1, "counted too");
-        assert_eq!(pool.queued(), 1000);
     }
 }

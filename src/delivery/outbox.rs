@@ -35,14 +35,18 @@ use futures_core::Stream;
 use crate::delivery::backlog::{Backlog, Waiting};
 
 /// A frame as the room hands it to each recipient: its text, the log seq
-/// it comes from (see [`crate::delivery::member::PollFeed`]), and its encoding as a
-/// WebSocket text frame, made on first need and shared by every WebSocket
-/// recipient, on any thread.
+/// it comes from (see [`crate::delivery::member::PollFeed`]), and the two
+/// forms recipients keep, each made on first need, charged to the server's
+/// queued-bytes pool ([`crate::delivery::backlog::QueuePool`]) for as long
+/// as any recipient holds it, and shared by every recipient on any thread:
+/// its encoding as a WebSocket text frame, and the text as polling
+/// sessions keep it.
 #[derive(Debug)]
 pub(crate) struct SharedFrame {
     text: ByteString,
     at: u64,
     encoded: OnceLock<Bytes>,
+    polled: OnceLock<ByteString>,
 }
 
 impl SharedFrame {
@@ -52,6 +56,7 @@ impl SharedFrame {
             text,
             at,
             encoded: OnceLock::new(),
+            polled: OnceLock::new(),
         }
     }
 
@@ -71,13 +76,33 @@ impl SharedFrame {
         wire_len(self.text.len())
     }
 
-    /// As a server's WebSocket text frame: unmasked, one fragment.
-    fn encoded(&self) -> &Bytes {
-        self.encoded.get_or_init(|| {
-            let mut frame = BytesMut::with_capacity(self.text.len() + 10);
-            Parser::write_message(&mut frame, self.text.as_bytes(), OpCode::Text, true, false);
-            frame.freeze()
-        })
+    /// As a server's WebSocket text frame (unmasked, one fragment) for the
+    /// WebSocket of `backlog`; `None` when the server's pool has no room and
+    /// that member holds the most (it is to be dropped).
+    pub(crate) fn encoded_for(&self, backlog: &Backlog) -> Option<Bytes> {
+        if let Some(encoded) = self.encoded.get() {
+            return Some(encoded.clone());
+        }
+        let mut frame = BytesMut::with_capacity(self.text.len() + 10);
+        Parser::write_message(&mut frame, self.text.as_bytes(), OpCode::Text, true, false);
+        let charged = backlog.pool().charged(frame.freeze(), backlog)?;
+        // Another thread may have made it meanwhile: theirs is kept, ours
+        // (and its charge) dropped.
+        Some(self.encoded.get_or_init(|| charged).clone())
+    }
+
+    /// The text, as the polling session of `backlog` keeps it; `None` as
+    /// for [`Self::encoded_for`].
+    pub(crate) fn text_for(&self, backlog: &Backlog) -> Option<ByteString> {
+        if let Some(text) = self.polled.get() {
+            return Some(text.clone());
+        }
+        let charged = backlog
+            .pool()
+            .charged(self.text.as_bytes().clone(), backlog)?;
+        // unwrap-free: the bytes are the text's own, so UTF-8.
+        let text = ByteString::try_from(charged).unwrap_or_else(|_| self.text.clone());
+        Some(self.polled.get_or_init(|| text).clone())
     }
 }
 
@@ -115,10 +140,10 @@ impl Outbox {
         &self.backlog
     }
 
-    /// Queues `frame` for the writer, which must have been reserved
-    /// ([`Backlog::try_reserve`]). The writer takes it when next woken.
-    pub(crate) fn push(&self, frame: &SharedFrame) {
-        let encoded = frame.encoded().clone();
+    /// Queues a frame's encoding ([`SharedFrame::encoded_for`]) for the
+    /// writer; its bytes must have been reserved ([`Backlog::try_reserve`]).
+    /// The writer takes it when next woken.
+    pub(crate) fn push(&self, encoded: Bytes) {
         self.queue().frames.push_back(encoded);
     }
 
@@ -148,8 +173,8 @@ impl Outbox {
 }
 
 /// A response stream that hands the writer the room's frames before the
-/// session's own, and ends the connection with an error once the reader
-/// has been dropped.
+/// session's own (charged to the server's pool), and ends the connection
+/// with an error once the reader has been dropped.
 pub(crate) struct Metered<S> {
     inner: S,
     outbox: Outbox,
@@ -186,7 +211,16 @@ where
                 queue.writer = Some(cx.waker().clone());
             }
         }
-        Pin::new(&mut self.inner).poll_next(cx)
+        // The session's own frames (replies, pongs, the close), each
+        // checked against the member's bound when queued, are charged to
+        // the server's pool from here until the socket has them.
+        match Pin::new(&mut self.inner).poll_next(cx) {
+            Poll::Ready(Some(Ok(chunk))) => {
+                let charged = self.outbox.backlog.pool().charged_anyway(chunk);
+                Poll::Ready(Some(Ok(charged)))
+            }
+            other => other,
+        }
     }
 }
 
@@ -216,7 +250,8 @@ mod tests {
     fn wire_len_is_the_encoded_size() {
         for len in [0, 125, 126, 65535, 65536] {
             let frame = SharedFrame::new(ByteString::from("x".repeat(len)), 0);
-            assert_eq!(frame.wire_len(), frame.encoded().len(), "{len}");
+            let encoded = frame.encoded_for(&Backlog::default()).unwrap();
+            assert_eq!(frame.wire_len(), encoded.len(), "{len}");
         }
     }
 
@@ -226,7 +261,7 @@ mod tests {
         let frame = SharedFrame::new(ByteString::from_static("hi"), 7);
         for _ in 0..2 {
             assert!(outbox.backlog().try_reserve(frame.wire_len(), 1000));
-            outbox.push(&frame);
+            outbox.push(frame.encoded_for(outbox.backlog()).unwrap());
         }
         let mut metered = outbox.meter(Session(Some(Bytes::from_static(b"close"))));
         let first = match next(&mut metered) {

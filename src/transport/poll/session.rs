@@ -381,7 +381,13 @@ impl Handler<PollFeed> for PollSession {
             PollFeed::Reply(frame) => {
                 let limit = self.state.limits.max_outbox_bytes;
                 if self.backlog.try_reserve(frame.len(), limit) {
-                    self.queue(frame, 0);
+                    // A reply is this session's alone: charged to the
+                    // server's pool until acknowledged.
+                    let charged = self
+                        .backlog
+                        .pool()
+                        .charged_anyway(frame.clone().into_bytes());
+                    self.queue(ByteString::try_from(charged).unwrap_or(frame), 0);
                 } else {
                     self.state.metrics.slow_clients_dropped.inc();
                     self.backlog.drop_reader();
