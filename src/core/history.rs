@@ -28,6 +28,27 @@ pub(crate) fn cost(message: &ChatMessage) -> usize {
     MESSAGE_OVERHEAD + message.nick.len() + message.text.len()
 }
 
+/// Bytes of a message's JSON object beyond its two strings: the keys, the
+/// id and the timestamp (`{"id":…,"ts":…,"nick":"","text":""}`, with both
+/// numbers at their longest).
+const FRAMED_OVERHEAD: usize = 80;
+
+/// The bytes a message takes once written as JSON, its strings escaped: a
+/// quote or a backslash takes two bytes, a control character up to six.
+pub(crate) fn framed_len(message: &ChatMessage) -> usize {
+    FRAMED_OVERHEAD + escaped_len(&message.nick) + escaped_len(&message.text)
+}
+
+fn escaped_len(text: &str) -> usize {
+    text.bytes()
+        .map(|b| match b {
+            b'"' | b'\\' => 2,
+            0..=0x1f => 6,
+            _ => 1,
+        })
+        .sum()
+}
+
 /// The bounded history of one room.
 #[derive(Debug)]
 pub(crate) struct History {
@@ -51,9 +72,9 @@ pub(crate) struct Replay {
 }
 
 impl Replay {
-    /// Keeps the newest messages whose [`cost`] adds up to `max_bytes` at
-    /// most; when some are left out and `missed` (they were asked for by a
-    /// cursor), the replay is marked as a gap.
+    /// Keeps the newest messages that take `max_bytes` at most as JSON
+    /// ([`framed_len`]); when some are left out and `missed` (they were
+    /// asked for by a cursor), the replay is marked as a gap.
     pub(crate) fn within(mut self, max_bytes: usize, missed: bool) -> Replay {
         let mut total = 0;
         let keep = self
@@ -61,7 +82,7 @@ impl Replay {
             .iter()
             .rev()
             .take_while(|m| {
-                total += cost(m);
+                total += framed_len(m) + 1;
                 total <= max_bytes
             })
             .count();
@@ -214,12 +235,26 @@ mod tests {
     }
 
     #[test]
+    fn a_message_is_measured_as_its_json_with_escapes() {
+        for text in ["plain", "say \"hi\"", "back\\slash", "tab\there", "\u{1}", "é 🎉"] {
+            let message = ChatMessage {
+                id: u64::MAX,
+                ts: u64::MAX,
+                nick: "a\"b".into(),
+                text: text.into(),
+            };
+            let json = serde_json::to_string(&message).unwrap();
+            assert!(json.len() <= framed_len(&message), "{json}");
+        }
+    }
+
+    #[test]
     fn a_replay_keeps_the_newest_that_fit_and_says_what_it_left_out() {
         let replay = || Replay {
             messages: (1..=5).map(msg).collect(),
             gap: false,
         };
-        let each = cost(&msg(1));
+        let each = framed_len(&msg(1)) + 1;
         let cut = replay().within(2 * each, true);
         assert_eq!(
             cut.messages.iter().map(|m| m.id).collect::<Vec<_>>(),
