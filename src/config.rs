@@ -44,6 +44,13 @@ pub struct Config {
     #[arg(long, env = "PARLEY_ALLOWED_ORIGINS", value_delimiter = ',')]
     pub(crate) allowed_origins: Vec<String>,
 
+    /// The address users open, e.g. https://chat.example.com/chat/, when a
+    /// proxy stands in front: a browser page from its origin may connect
+    /// whatever Host the proxy sends, and its path is the base path unless
+    /// --base-path says otherwise.
+    #[arg(long, env = "PARLEY_PUBLIC_URL", value_parser = PublicUrl::parse)]
+    pub(crate) public_url: Option<PublicUrl>,
+
     /// Messages kept per room (for history on join and resume).
     #[arg(long, env = "PARLEY_HISTORY_SIZE", default_value_t = Limits::default().history_size)]
     pub(crate) history_size: usize,
@@ -227,6 +234,47 @@ pub struct Config {
     pub(crate) lease_secs: u64,
 }
 
+/// The address users open Parley at, as `--public-url` gives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PublicUrl {
+    /// Its origin as a browser writes it: scheme, host and port (only when
+    /// not the scheme's default), lower case, e.g. `https://chat.example.com`.
+    pub(crate) origin: String,
+    /// Its path, e.g. `/chat/` (`/` when none).
+    pub(crate) path: String,
+}
+
+impl PublicUrl {
+    /// Parses `http[s]://host[:port][/path]`.
+    pub(crate) fn parse(text: &str) -> Result<PublicUrl, String> {
+        let text = text.trim();
+        let (scheme, rest) = text
+            .split_once("://")
+            .ok_or_else(|| format!("{text:?} is not a URL like https://chat.example.com/"))?;
+        let scheme = scheme.to_ascii_lowercase();
+        let default_port = match scheme.as_str() {
+            "http" => ":80",
+            "https" => ":443",
+            _ => return Err(format!("{text:?}: the scheme must be http or https")),
+        };
+        let (authority, path) = rest.find('/').map_or((rest, "/"), |at| rest.split_at(at));
+        let authority = authority.to_ascii_lowercase();
+        let authority = authority.strip_suffix(default_port).unwrap_or(&authority);
+        if authority.is_empty() || authority.contains(['@', '?', '#', ' ']) {
+            return Err(format!(
+                "{text:?}: no host, or one with user info or a query"
+            ));
+        }
+        if path.contains(['?', '#']) {
+            return Err(format!("{text:?}: a public URL has no query or fragment"));
+        }
+        Ok(PublicUrl {
+            origin: format!("{scheme}://{authority}"),
+            path: path.to_owned(),
+        })
+    }
+}
+
 /// A transport, as named on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub(crate) enum TransportName {
@@ -292,9 +340,15 @@ impl Config {
     }
 
     /// The base path, normalised: empty, or `/` and segments without a
-    /// trailing `/` (`chat/` becomes `/chat`).
+    /// trailing `/` (`chat/` becomes `/chat`); the public URL's path when
+    /// none is given.
     pub(crate) fn base_path(&self) -> String {
-        let trimmed = self.base_path.trim().trim_matches('/');
+        let given = self.base_path.trim();
+        let path = match &self.public_url {
+            Some(public) if given.is_empty() => public.path.as_str(),
+            _ => given,
+        };
+        let trimmed = path.trim_matches('/');
         if trimmed.is_empty() {
             String::new()
         } else {
@@ -398,5 +452,39 @@ mod tests {
             config.allowed_origins,
             vec!["https://a.example", "https://b.example"]
         );
+    }
+
+    #[test]
+    fn a_public_url_gives_an_origin_and_the_base_path() {
+        let url = PublicUrl::parse("HTTPS://Chat.Example.com:443/chat/").unwrap();
+        assert_eq!(url.origin, "https://chat.example.com");
+        assert_eq!(url.path, "/chat/");
+        let plain = PublicUrl::parse("http://127.0.0.1:8080").unwrap();
+        assert_eq!(
+            (plain.origin.as_str(), plain.path.as_str()),
+            ("http://127.0.0.1:8080", "/")
+        );
+        for bad in [
+            "chat.example.com",
+            "ftp://x/",
+            "https:///",
+            "https://u@x/",
+            "https://x/?q",
+        ] {
+            assert!(PublicUrl::parse(bad).is_err(), "{bad}");
+        }
+        let config =
+            Config::parse_args(["parley", "--public-url", "https://chat.example.com/chat/"])
+                .unwrap();
+        assert_eq!(config.base_path(), "/chat");
+        let both = Config::parse_args([
+            "parley",
+            "--public-url",
+            "https://chat.example.com/chat/",
+            "--base-path",
+            "/other",
+        ])
+        .unwrap();
+        assert_eq!(both.base_path(), "/other", "--base-path wins");
     }
 }

@@ -58,6 +58,8 @@ pub(crate) struct Metrics {
     pub(crate) queue_evictions: IntCounter,
     /// Error frames and refusals sent, by code.
     pub(crate) errors: IntCounterVec,
+    /// HTTP refusals (403, 404, 429, 503...) answered, by code.
+    pub(crate) refusals: IntCounterVec,
     /// 1 while the backplane is unreachable.
     pub(crate) degraded: IntGauge,
 }
@@ -109,6 +111,14 @@ impl Metrics {
             "1 while the backplane (Redis) is unreachable",
         )
         .unwrap();
+        let refusals = IntCounterVec::new(
+            Opts::new(
+                "parley_http_refusals_total",
+                "HTTP requests refused, by code",
+            ),
+            &["code"],
+        )
+        .unwrap();
         let errors = IntCounterVec::new(
             Opts::new("parley_errors_total", "Errors sent to clients, by code"),
             &["code"],
@@ -126,6 +136,7 @@ impl Metrics {
             Box::new(queued_bytes.clone()),
             Box::new(queue_evictions.clone()),
             Box::new(errors.clone()),
+            Box::new(refusals.clone()),
             Box::new(degraded.clone()),
         ] {
             registry.register(collector).unwrap();
@@ -149,6 +160,7 @@ impl Metrics {
             queued_bytes,
             queue_evictions,
             errors,
+            refusals,
             degraded,
         }
     }

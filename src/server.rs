@@ -14,6 +14,7 @@ use std::time::Duration;
 use actix::prelude::*;
 use actix_http::{HttpService, KeepAlive};
 use actix_service::{boxed, map_config, IntoServiceFactory, ServiceFactoryExt};
+use actix_web::dev::Service as _;
 use actix_web::dev::{
     AppConfig, Extensions, ServerHandle, ServiceFactory, ServiceRequest, ServiceResponse,
 };
@@ -25,7 +26,7 @@ use crate::config::Config;
 use crate::delivery::backlog::QueuePool;
 use crate::delivery::hub::HubSettings;
 use crate::http::client_gate::ClientGate;
-use crate::http::error::HttpError;
+use crate::http::error::{HttpError, RefusalCode};
 use crate::http::origin::OriginPolicy;
 use crate::http::state::AppState;
 use crate::http::{ops, page};
@@ -234,7 +235,7 @@ impl Server {
             delivery,
             metrics,
             limits,
-            origins: OriginPolicy::new(&config.allowed_origins),
+            origins: OriginPolicy::new(&config.allowed_origins, config.public_url.as_ref()),
             page: page::render(&base, &transports.names()),
             transports,
             trusted_proxies: config.trusted_proxies.clone(),
@@ -243,8 +244,29 @@ impl Server {
             queued: QueuePool::new(limits.max_queued_bytes, evictions),
         });
         let scope = base.clone();
+        for code in HttpError::CODES {
+            state.metrics.refusals.with_label_values(&[code]);
+        }
         let app = move || {
+            let metrics = state.metrics.clone();
             App::new()
+                // Counts every refusal by its code, whichever route refused.
+                .wrap_fn(move |req, service| {
+                    let answered = service.call(req);
+                    let metrics = metrics.clone();
+                    async move {
+                        let response = answered.await?;
+                        if let Some(RefusalCode(code)) = response
+                            .response()
+                            .extensions()
+                            .get::<RefusalCode>()
+                            .copied()
+                        {
+                            metrics.refusals.with_label_values(&[code]).inc();
+                        }
+                        Ok(response)
+                    }
+                })
                 .app_data(state.clone())
                 .app_data(polling.clone())
                 .app_data(web::QueryConfig::default().error_handler(|err, _| {

@@ -236,7 +236,14 @@ mod tests {
 
     #[test]
     fn a_message_is_measured_as_its_json_with_escapes() {
-        for text in ["plain", "say \"hi\"", "back\\slash", "tab\there", "\u{1}", "é 🎉"] {
+        for text in [
+            "plain",
+            "say \"hi\"",
+            "back\\slash",
+            "tab\there",
+            "\u{1}",
+            "é 🎉",
+        ] {
             let message = ChatMessage {
                 id: u64::MAX,
                 ts: u64::MAX,

@@ -12,7 +12,12 @@ use serde_json::json;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum HttpError {
     /// A browser page from another origin tried to open a WebSocket.
-    OriginNotAllowed(String),
+    OriginNotAllowed {
+        /// The `Origin` it sent.
+        origin: String,
+        /// What was seen and how to fix it, for the operator.
+        hint: String,
+    },
     /// No such route or asset.
     NotFound,
     /// The server runs with this transport switched off.
@@ -40,11 +45,32 @@ pub(crate) enum HttpError {
     Degraded,
 }
 
+/// The code of a refusal, left in its response's extensions so that
+/// `/metrics` can count refusals by code whatever refused.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RefusalCode(pub(crate) &'static str);
+
 impl HttpError {
+    /// Every code a refusal can carry.
+    pub(crate) const CODES: [&'static str; 12] = [
+        "origin_not_allowed",
+        "not_found",
+        "transport_disabled",
+        "unknown_session",
+        "body_too_large",
+        "bad_frame",
+        "too_many_sessions",
+        "rate_limited",
+        "too_many_connections",
+        "server_full",
+        "body_timeout",
+        "degraded",
+    ];
+
     /// The stable machine-readable code.
     pub(crate) fn code(&self) -> &'static str {
         match self {
-            HttpError::OriginNotAllowed(_) => "origin_not_allowed",
+            HttpError::OriginNotAllowed { .. } => "origin_not_allowed",
             HttpError::NotFound => "not_found",
             HttpError::TransportDisabled(_) => "transport_disabled",
             HttpError::UnknownSession => "unknown_session",
@@ -63,7 +89,7 @@ impl HttpError {
 impl fmt::Display for HttpError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            HttpError::OriginNotAllowed(origin) => {
+            HttpError::OriginNotAllowed { origin, .. } => {
                 write!(f, "origin {origin} may not open a connection here")
             }
             HttpError::NotFound => f.write_str("no such resource"),
@@ -104,7 +130,7 @@ impl fmt::Display for HttpError {
 impl ResponseError for HttpError {
     fn status_code(&self) -> StatusCode {
         match self {
-            HttpError::OriginNotAllowed(_) => StatusCode::FORBIDDEN,
+            HttpError::OriginNotAllowed { .. } => StatusCode::FORBIDDEN,
             HttpError::NotFound | HttpError::UnknownSession => StatusCode::NOT_FOUND,
             HttpError::TransportDisabled(_) => StatusCode::FORBIDDEN,
             HttpError::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -131,6 +157,12 @@ impl ResponseError for HttpError {
             }
             _ => {}
         }
-        response.json(json!({ "error": { "code": self.code(), "message": self.to_string() } }))
+        let mut error = json!({ "code": self.code(), "message": self.to_string() });
+        if let HttpError::OriginNotAllowed { hint, .. } = self {
+            error["hint"] = json!(hint);
+        }
+        let mut response = response.json(json!({ "error": error }));
+        response.extensions_mut().insert(RefusalCode(self.code()));
+        response
     }
 }

@@ -83,6 +83,27 @@ impl Nginx {
         Nginx::launch(port, dir, &conf, None).await
     }
 
+    /// Starts nginx on `port` with the shortest config a hurried user
+    /// writes, `location / { proxy_pass http://127.0.0.1:UPSTREAM; }`: it
+    /// sends `Host: 127.0.0.1:UPSTREAM` upstream, no forwarding headers, and
+    /// (speaking HTTP/1.0 upstream) no `Upgrade`. With `upgrades`, the three
+    /// lines that let WebSocket through are added, `Host` still not kept.
+    pub async fn start_hurried(port: u16, upstream: u16, upgrades: bool) -> Nginx {
+        let dir = prefix_dir(port);
+        let extra = if upgrades {
+            "\n            proxy_http_version 1.1;\n            \
+             proxy_set_header Upgrade $http_upgrade;\n            \
+             proxy_set_header Connection \"upgrade\";"
+        } else {
+            ""
+        };
+        let location = format!(
+            "location / {{\n            proxy_pass http://127.0.0.1:{upstream};{extra}\n        }}"
+        );
+        let conf = skeleton(&dir, port, "access_log off;", &location);
+        Nginx::launch(port, dir, &conf, None).await
+    }
+
     /// Writes `conf` into `dir`, runs nginx with it and waits until it
     /// listens on `port`.
     async fn launch(port: u16, dir: PathBuf, conf: &str, stall: Option<TcpListener>) -> Nginx {

@@ -225,7 +225,9 @@ test('a refused open closes at once with the matching code: the page backs off, 
   const cases = [
     [429, { error: { code: 'too_many_sessions', message: 'too many' } }, { code: 1013, reason: '' }],
     [400, { error: { code: 'bad_frame', message: 'bad join' } }, { code: 1002, reason: 'bad join' }],
-    [403, { error: { code: 'origin_not_allowed', message: 'no' } }, { code: 1008, reason: 'no' }],
+    [403, { error: { code: 'transport_disabled', message: 'no' } }, { code: 1008, reason: 'no' }],
+    [403, { error: { code: 'origin_not_allowed', message: 'no', hint: 'fix it' } }, { code: 4030, reason: 'fix it' }],
+    [403, { error: { code: 'origin_not_allowed', message: 'no' } }, { code: 4030, reason: 'no' }],
     [502, undefined, { code: 1006, reason: '' }],
   ];
   for (const [status, body, expected] of cases) {

@@ -37,7 +37,7 @@ fn state() -> web::Data<AppState> {
         },
         metrics: metrics.clone(),
         limits,
-        origins: OriginPolicy::new(&[]),
+        origins: OriginPolicy::new(&[], None),
         page: String::new(),
         transports: Transports {
             websocket: true,

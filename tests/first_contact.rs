@@ -1,0 +1,186 @@
+//! First contact behind the proxy a user really has: nginx with the
+//! one-line config (`proxy_pass` and nothing else, so `Host` is rewritten
+//! to the upstream's and WebSocket upgrades are stripped). Without
+//! `--public-url` every connection is refused, and the refusal says why:
+//! the page stops retrying and shows the hint (keeping the nickname typed),
+//! the 403 body carries it, the server logs it once, and `/metrics` counts
+//! it. With `--public-url` set to the proxy's address, two browsers chat
+//! (over polling through the one-liner; over WebSocket once the proxy lets
+//! upgrades through, `Host` still rewritten).
+//!
+//! Needs nginx, Chromium and chromedriver (`scripts/test` installs them).
+//! Waits are bounded hang guards, never timing assertions.
+
+mod common;
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+
+use common::browser::{
+    eventually, log_in, say, submit_nick, text_of, wait_all_acknowledged, wait_message,
+    wait_transport, Driver,
+};
+use common::nginx::Nginx;
+use fantoccini::{Client, Locator};
+use serde_json::Value;
+
+const REFUSALS: &str = "parley_http_refusals_total{code=\"origin_not_allowed\"}";
+
+/// Each says something and the other sees it.
+async fn chat_both_ways(ann: &Client, bob: &Client) {
+    for ((from, sender), (to, reader)) in
+        [((ann, "ann"), (bob, "bob")), ((bob, "bob"), (ann, "ann"))]
+    {
+        let text = format!("{sender} to {reader}, through the one-line proxy");
+        say(from, &text).await;
+        wait_message(to, reader, &text).await;
+        wait_all_acknowledged(from, sender).await;
+    }
+}
+
+/// A `POST /poll/open` through the proxy, as the page on `origin` sends it.
+async fn open_through(nginx: &Nginx, origin: &str) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .post(nginx.url("/poll/open"))
+        .header("Origin", origin)
+        .body(r#"{"type":"join","nick":"probe"}"#)
+        .send()
+        .await
+        .expect("the proxy answers");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn behind_the_one_line_proxy_the_refusal_names_the_fix_everywhere() {
+    let server = common::start(&[]);
+    let port = common::free_port();
+    let nginx = Nginx::start_hurried(port, server.port, false).await;
+    let origin = format!("http://127.0.0.1:{port}");
+
+    let (status, body) = open_through(&nginx, &origin).await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body["error"]["code"], "origin_not_allowed");
+    let hint = body["error"]["hint"].as_str().expect("a hint").to_owned();
+    for part in [
+        format!("origin is {origin}"),
+        format!("host 127.0.0.1:{}", server.port),
+        format!("--public-url {origin}/"),
+        "proxy_set_header Host $http_host".to_owned(),
+    ] {
+        assert!(hint.contains(&part), "{part:?} not in {hint:?}");
+    }
+    assert!(server.metric(REFUSALS).await >= 1.0);
+
+    // The page: it stops, says why, and keeps what was typed.
+    let driver = Driver::start("first-contact-refused").await;
+    let ann = driver.browser().await;
+    ann.goto(&nginx.url("/")).await.expect("open the page");
+    submit_nick(&ann, "ann").await;
+    let shown = eventually("the refusal to be explained", || async {
+        let banner = ann
+            .find(Locator::Css("#refused"))
+            .await
+            .map_err(|e| e.to_string())?;
+        if banner.is_displayed().await.map_err(|e| e.to_string())? {
+            text_of(&ann, "#refused-hint").await
+        } else {
+            Err(format!(
+                "no explanation yet; #conn-state = {:?}",
+                text_of(&ann, "#conn-state").await
+            ))
+        }
+    })
+    .await;
+    assert!(
+        shown.contains(&format!("--public-url {origin}/")),
+        "{shown}"
+    );
+    assert_eq!(
+        text_of(&ann, "#conn-state").await.unwrap(),
+        "Offline (refused by the server)",
+        "no reconnect countdown"
+    );
+    let typed = ann
+        .find(Locator::Css("#nick-input"))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap();
+    assert_eq!(typed.as_deref(), Some("ann"), "what was typed stays");
+    ann.close().await.unwrap();
+    drop(driver);
+    drop(nginx);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn the_refusal_is_logged_once_with_the_hint() {
+    // The real binary, for its log: a hurried proxy, the same origin five
+    // times, one warning.
+    let upstream = common::free_port();
+    let log = std::env::temp_dir().join(format!("parley-first-contact-{upstream}.log"));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_parley"))
+        .args(["--port", &upstream.to_string(), "--bind", "127.0.0.1"])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .expect("start parley");
+    eventually("parley to listen", || async {
+        tokio::net::TcpStream::connect(("127.0.0.1", upstream))
+            .await
+            .map_err(|e| e.to_string())
+    })
+    .await;
+    let port = common::free_port();
+    let nginx = Nginx::start_hurried(port, upstream, false).await;
+    let origin = format!("http://127.0.0.1:{port}");
+    for _ in 0..5 {
+        assert_eq!(open_through(&nginx, &origin).await.0, 403);
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let mut text = String::new();
+    std::fs::File::open(&log)
+        .unwrap()
+        .read_to_string(&mut text)
+        .unwrap();
+    let warnings: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("refused a connection"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{text}");
+    assert!(
+        warnings[0].contains(&format!("--public-url {origin}/")),
+        "{text}"
+    );
+    let _ = std::fs::remove_file(log);
+}
+
+#[tokio::test]
+async fn with_the_public_url_two_browsers_chat_through_the_one_line_proxy() {
+    for upgrades in [false, true] {
+        let port = common::free_port();
+        let public = format!("http://127.0.0.1:{port}/");
+        let server = common::start(&["--public-url", &public]);
+        let nginx = Nginx::start_hurried(port, server.port, upgrades).await;
+        let driver = Driver::start("first-contact-public-url").await;
+        let (ann, bob) = (driver.browser().await, driver.browser().await);
+        log_in(&ann, &nginx.url("/?room=hurried"), "ann").await;
+        log_in(&bob, &nginx.url("/?room=hurried"), "bob").await;
+        let transport = if upgrades { "websocket" } else { "polling" };
+        for (browser, who) in [(&ann, "ann"), (&bob, "bob")] {
+            wait_transport(browser, who, transport).await;
+        }
+        chat_both_ways(&ann, &bob).await;
+        assert_eq!(server.metric(REFUSALS).await, 0.0);
+        for browser in [ann, bob] {
+            browser.close().await.unwrap();
+        }
+        drop(driver);
+        drop(nginx);
+        server.stop().await;
+    }
+}
