@@ -17,8 +17,8 @@ use std::io::Read;
 use std::process::{Command, Stdio};
 
 use common::browser::{
-    eventually, log_in, say, submit_nick, text_of, wait_all_acknowledged, wait_message,
-    wait_transport, Driver,
+    eventually, log_in, say, screenshot, submit_nick, text_of, wait_all_acknowledged,
+    wait_message, wait_transport, Driver,
 };
 use common::nginx::Nginx;
 use fantoccini::{Client, Locator};
@@ -109,6 +109,7 @@ async fn behind_the_one_line_proxy_the_refusal_names_the_fix_everywhere() {
         .await
         .unwrap();
     assert_eq!(typed.as_deref(), Some("ann"), "what was typed stays");
+    screenshot(&ann, "first-contact-refused.png").await;
     ann.close().await.unwrap();
     drop(driver);
     drop(nginx);
