@@ -29,7 +29,7 @@ use crate::http::client_gate::ClientGate;
 use crate::http::error::{HttpError, RefusalCode};
 use crate::http::origin::OriginPolicy;
 use crate::http::state::AppState;
-use crate::http::{ops, page};
+use crate::http::{check, ops, page};
 use crate::metrics::Metrics;
 use crate::room_server::chat_room::{ChatRoom, Shutdown};
 use crate::transport::poll::session::Sessions;
@@ -86,6 +86,9 @@ fn routes(cfg: &mut web::ServiceConfig) {
     .route("/", web::get().to(page::index))
     .route(page::ASSET_ROUTE, web::get().to(page::asset))
     .route("/ws", web::get().to(ws_session::route))
+    .route("/check", web::get().to(check::page))
+    .route("/check/seen", web::post().to(check::seen))
+    .route("/check/wait", web::get().to(check::wait))
     .route("/healthz", web::get().to(ops::healthz))
     .route("/readyz", web::get().to(ops::readyz))
     .route("/metrics", web::get().to(ops::metrics));
@@ -235,8 +238,14 @@ impl Server {
             delivery,
             metrics,
             limits,
-            origins: OriginPolicy::new(&config.allowed_origins, config.public_url.as_ref()),
+            origins: OriginPolicy::new(&config.allowed_origins, config.public_url.as_ref(), &base),
             page: page::render(&base, &transports.names()),
+            check_page: check::render(&base, &transports.names()),
+            base_path: base.clone(),
+            public_url: config
+                .public_url
+                .as_ref()
+                .map(|u| format!("{}{}", u.origin, u.path)),
             transports,
             trusted_proxies: config.trusted_proxies.clone(),
             gate: Arc::new(ClientGate::new(&limits)),

@@ -17,8 +17,8 @@ use std::io::Read;
 use std::process::{Command, Stdio};
 
 use common::browser::{
-    eventually, log_in, say, screenshot, submit_nick, text_of, wait_all_acknowledged,
-    wait_message, wait_transport, Driver,
+    eventually, log_in, say, screenshot, submit_nick, text_of, wait_all_acknowledged, wait_message,
+    wait_transport, Driver,
 };
 use common::nginx::Nginx;
 use fantoccini::{Client, Locator};
@@ -184,4 +184,83 @@ async fn with_the_public_url_two_browsers_chat_through_the_one_line_proxy() {
         drop(nginx);
         server.stop().await;
     }
+}
+
+/// Runs `{base}/check` at `url` in `browser` and waits for it to finish:
+/// each check's name and verdict.
+async fn run_check(browser: &Client, url: &str) -> Vec<(String, String, String)> {
+    browser.goto(url).await.expect("open the check page");
+    eventually("the check to finish", || async {
+        let done = browser
+            .find(Locator::Css("body"))
+            .await
+            .map_err(|e| e.to_string())?
+            .attr("data-done")
+            .await
+            .map_err(|e| e.to_string())?;
+        done.ok_or_else(|| "still checking".to_owned())
+    })
+    .await;
+    let mut seen = Vec::new();
+    for item in browser
+        .find_all(Locator::Css("#checks li"))
+        .await
+        .expect("the results")
+    {
+        let name = item.attr("data-check").await.unwrap().unwrap_or_default();
+        let verdict = item.attr("data-verdict").await.unwrap().unwrap_or_default();
+        let text = item.text().await.unwrap_or_default();
+        seen.push((name, verdict, text));
+    }
+    seen
+}
+
+#[tokio::test]
+async fn the_check_page_is_green_directly_and_names_the_fix_behind_a_proxy_without_upgrades() {
+    let server = common::start(&["--poll-wait-secs", "2"]);
+    let driver = Driver::start("first-contact-check").await;
+    let browser = driver.browser().await;
+
+    let direct = run_check(&browser, &server.url("/check")).await;
+    let failed: Vec<_> = direct.iter().filter(|(_, v, _)| v == "fail").collect();
+    assert!(failed.is_empty(), "{failed:#?}");
+    for name in [
+        "Origin and host",
+        "WebSocket round trip",
+        "Long-poll answers arrive at once",
+        "Idle timeout",
+    ] {
+        assert!(
+            direct.iter().any(|(n, v, _)| n == name && v == "pass"),
+            "{name}: {direct:#?}"
+        );
+    }
+
+    let nginx = Nginx::start(common::nginx::Proxy {
+        upstream: server.port,
+        location: "/",
+        upgrades: common::nginx::Upgrades::Strip,
+    })
+    .await;
+    let proxied = run_check(&browser, &nginx.url("/check")).await;
+    let websocket = proxied
+        .iter()
+        .find(|(n, _, _)| n == "WebSocket opens")
+        .expect("a WebSocket check");
+    assert_eq!(websocket.1, "fail", "{proxied:#?}");
+    assert!(
+        websocket.2.contains("proxy_set_header Upgrade"),
+        "{}",
+        websocket.2
+    );
+    for name in ["Origin and host", "Long-poll answers arrive at once"] {
+        assert!(
+            proxied.iter().any(|(n, v, _)| n == name && v == "pass"),
+            "{name}: {proxied:#?}"
+        );
+    }
+    browser.close().await.unwrap();
+    drop(driver);
+    drop(nginx);
+    server.stop().await;
 }

@@ -33,6 +33,8 @@ pub(crate) struct OriginPolicy {
     allowed: Vec<String>,
     /// `--public-url`'s origin.
     public: Option<String>,
+    /// The base path, for the check page the hint points to.
+    base: String,
     warned: Arc<Mutex<HashMap<(String, String), Instant>>>,
 }
 
@@ -73,8 +75,8 @@ fn hosts_named(req: &HttpRequest, host: Option<&str>) -> Vec<String> {
 
 impl OriginPolicy {
     /// A policy from the `--allowed-origins` list (`*` allows any) and the
-    /// `--public-url`, if any.
-    pub(crate) fn new(list: &[String], public: Option<&PublicUrl>) -> Self {
+    /// `--public-url`, if any, for a server under `base`.
+    pub(crate) fn new(list: &[String], public: Option<&PublicUrl>, base: &str) -> Self {
         OriginPolicy {
             any: list.iter().any(|o| o.trim() == "*"),
             allowed: list
@@ -83,6 +85,7 @@ impl OriginPolicy {
                 .filter(|o| !o.is_empty())
                 .collect(),
             public: public.map(|p| p.origin.clone()),
+            base: base.to_owned(),
             warned: Arc::default(),
         }
     }
@@ -124,7 +127,7 @@ impl OriginPolicy {
         }
         let origin = origin.unwrap_or_default();
         let seen = hosts.first().map_or("(none)", String::as_str);
-        let hint = hint(origin, seen);
+        let hint = hint(origin, seen, &self.base);
         if self.first_in_a_while(origin, seen) {
             log::warn!("refused a connection: {hint}");
         }
@@ -152,7 +155,7 @@ impl OriginPolicy {
 }
 
 /// What a refused origin is told, and the log says.
-fn hint(origin: &str, host: &str) -> String {
+fn hint(origin: &str, host: &str, base: &str) -> String {
     let origin = normalise(origin);
     format!(
         "the page's origin is {origin} but the request reached Parley for host {host}. \
@@ -160,7 +163,8 @@ fn hint(origin: &str, host: &str) -> String {
          Parley with --public-url {origin}/ (or --allowed-origins {origin}), or make the proxy \
          pass the original Host (nginx: proxy_set_header Host $http_host; Apache: \
          ProxyPreserveHost On; IIS ARR: preserveHostHeader true). If {origin} is another site, \
-         list it in --allowed-origins to let its pages connect."
+         list it in --allowed-origins to let its pages connect. To test the whole set-up from a \
+         browser, open {base}/check at the address users use."
     )
 }
 
@@ -174,7 +178,7 @@ mod tests {
 
     #[test]
     fn same_origin_and_listed_origins_pass() {
-        let default = OriginPolicy::new(&[], None);
+        let default = OriginPolicy::new(&[], None, "");
         let chat = hosts(&["chat.example"]);
         assert!(default.allows(None, &chat));
         assert!(default.allows(Some("http://localhost:3000"), &hosts(&["localhost:3000"])));
@@ -184,19 +188,21 @@ mod tests {
         assert!(!default.allows(Some("http://localhost:3001"), &hosts(&["localhost:3000"])));
         assert!(!default.allows(Some("null"), &chat));
         assert!(!default.allows(Some("https://chat.example"), &[]));
-        let listed = OriginPolicy::new(&["https://app.example/".into()], None);
+        let listed = OriginPolicy::new(&["https://app.example/".into()], None, "");
         assert!(listed.allows(Some("https://app.example"), &chat));
-        assert!(OriginPolicy::new(&["*".into()], None).allows(Some("https://evil.example"), &[]));
+        assert!(
+            OriginPolicy::new(&["*".into()], None, "").allows(Some("https://evil.example"), &[])
+        );
     }
 
     #[test]
     fn the_public_url_or_a_forwarded_host_makes_a_rewritten_host_harmless() {
         let public = PublicUrl::parse("http://127.0.0.1:8080/chat/").unwrap();
-        let policy = OriginPolicy::new(&[], Some(&public));
+        let policy = OriginPolicy::new(&[], Some(&public), "");
         let upstream = hosts(&["127.0.0.1:3000"]);
         assert!(policy.allows(Some("http://127.0.0.1:8080"), &upstream));
         assert!(!policy.allows(Some("http://127.0.0.1:8081"), &upstream));
-        let default = OriginPolicy::new(&[], None);
+        let default = OriginPolicy::new(&[], None, "");
         assert!(!default.allows(Some("http://127.0.0.1:8080"), &upstream));
         let forwarded = hosts(&["127.0.0.1:3000", "127.0.0.1:8080"]);
         assert!(default.allows(Some("http://127.0.0.1:8080"), &forwarded));
@@ -219,7 +225,7 @@ mod tests {
 
     #[test]
     fn a_refusal_names_what_was_seen_and_both_fixes_and_is_logged_once_a_minute() {
-        let policy = OriginPolicy::new(&[], None);
+        let policy = OriginPolicy::new(&[], None, "");
         let req = actix_web::test::TestRequest::default()
             .insert_header(("Origin", "http://127.0.0.1:8080"))
             .to_http_request();

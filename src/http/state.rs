@@ -36,6 +36,12 @@ pub(crate) struct AppState {
     pub(crate) origins: OriginPolicy,
     /// The rendered chat page.
     pub(crate) page: String,
+    /// The rendered transport check page.
+    pub(crate) check_page: String,
+    /// The base path ("" at the root).
+    pub(crate) base_path: String,
+    /// `--public-url`, as given.
+    pub(crate) public_url: Option<String>,
     /// Which transports are on.
     pub(crate) transports: Transports,
     /// Reverse proxies whose forwarding headers are believed.

@@ -37,8 +37,11 @@ fn state() -> web::Data<AppState> {
         },
         metrics: metrics.clone(),
         limits,
-        origins: OriginPolicy::new(&[], None),
+        origins: OriginPolicy::new(&[], None, ""),
         page: String::new(),
+        check_page: String::new(),
+        base_path: String::new(),
+        public_url: None,
         transports: Transports {
             websocket: true,
             polling: true,
