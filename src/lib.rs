@@ -28,6 +28,9 @@
 //!   rules, ids and limits, client keys and the rate buckets kept per
 //!   client (`bucket_map.rs`).
 //! - `backplane/` holds the backplanes that do I/O (Redis) and the choice.
+//! - `doctor.rs` is `parley doctor URL`: the connection check from the
+//!   command line, a client of the deployed server, beside it rather than
+//!   in it.
 //! - `protocol.rs` holds the wire frames both transports speak;
 //!   `metrics.rs` the Prometheus metrics. Both are leaves.
 //!
@@ -38,6 +41,7 @@ mod backplane;
 mod config;
 mod core;
 mod delivery;
+pub mod doctor;
 mod http;
 mod metrics;
 mod protocol;

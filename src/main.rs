@@ -65,6 +65,21 @@ async fn futures_select<A: std::future::Future + Unpin, B: std::future::Future +
 
 #[actix_web::main]
 async fn main() -> std::io::Result<()> {
+    // `parley doctor URL`: the connection check, then exit.
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("doctor") {
+        let Some(url) = args.get(2) else {
+            eprintln!("usage: parley doctor URL   (the address users open, e.g. https://chat.example.com/)");
+            std::process::exit(2);
+        };
+        let url = url.clone();
+        let works = actix_rt::task::spawn_blocking(move || {
+            parley::doctor::run(&url, &mut std::io::stdout())
+        })
+        .await
+        .unwrap_or(false);
+        std::process::exit(if works { 0 } else { 1 });
+    }
     let config = Config::from_args();
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let server = Server::bind(&config)?;

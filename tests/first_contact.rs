@@ -264,3 +264,54 @@ async fn the_check_page_is_green_directly_and_names_the_fix_behind_a_proxy_witho
     drop(nginx);
     server.stop().await;
 }
+
+/// `parley doctor URL`: its exit status and what it printed.
+async fn doctor(url: &str) -> (i32, String) {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_parley"))
+        .args(["doctor", url])
+        .output()
+        .await
+        .expect("run parley doctor");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn parley_doctor_passes_only_when_both_transports_work_and_names_the_fix() {
+    let server = common::start(&["--poll-wait-secs", "1"]);
+    let (status, said) = doctor(&server.url("/")).await;
+    assert_eq!(status, 0, "{said}");
+    assert!(said.contains("Both transports work."), "{said}");
+
+    // The one-line proxy: refused, and the fix named.
+    let port = common::free_port();
+    let nginx = Nginx::start_hurried(port, server.port, false).await;
+    let (status, said) = doctor(&nginx.url("/")).await;
+    assert_eq!(status, 1, "{said}");
+    assert!(said.contains("FAIL origin"), "{said}");
+    assert!(
+        said.contains(&format!("--public-url http://127.0.0.1:{port}/")),
+        "{said}"
+    );
+    drop(nginx);
+    server.stop().await;
+
+    // With --public-url, the one-liner carries polling but not WebSocket.
+    let port = common::free_port();
+    let server = common::start(&[
+        "--poll-wait-secs",
+        "1",
+        "--public-url",
+        &format!("http://127.0.0.1:{port}/"),
+    ]);
+    let nginx = Nginx::start_hurried(port, server.port, false).await;
+    let (status, said) = doctor(&nginx.url("/")).await;
+    assert_eq!(status, 1, "{said}");
+    assert!(said.contains("PASS long-polling"), "{said}");
+    assert!(said.contains("FAIL WebSocket"), "{said}");
+    assert!(said.contains("proxy_set_header Upgrade"), "{said}");
+    drop(nginx);
+    server.stop().await;
+}

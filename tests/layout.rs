@@ -51,6 +51,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
         ],
     ),
     ("backplane", &["config", "core", "protocol"]),
+    ("doctor", &["config", "core"]),
     ("room_server", &["core", "delivery", "metrics", "protocol"]),
     ("delivery", &["core", "metrics"]),
     ("config", &["core", "protocol"]),
