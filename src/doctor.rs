@@ -353,9 +353,11 @@ fn websocket(target: &Target, report: &mut Report<'_>) -> bool {
         match status {
             101 => {}
             403 => return Err("the upgrade was refused (403): see the origin check".into()),
-            400 | 426 => return Err(format!(
+            400 | 426 => {
+                return Err(format!(
                 "the upgrade got HTTP {status}: the proxy does not pass Upgrade and Connection on"
-            )),
+            ))
+            }
             _ => return Err(format!("the upgrade got HTTP {status}, not 101")),
         }
         let opened_in = started.elapsed();

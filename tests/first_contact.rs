@@ -315,3 +315,35 @@ async fn parley_doctor_passes_only_when_both_transports_work_and_names_the_fix()
     drop(nginx);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn behind_a_proxy_that_times_out_idle_requests_the_check_and_the_doctor_say_so() {
+    let server = common::start(&["--poll-wait-secs", "3"]);
+    let port = common::free_port();
+    let nginx = Nginx::start_with(
+        port,
+        server.port,
+        "proxy_set_header Host $http_host;\n            \
+         proxy_buffering on;\n            \
+         proxy_read_timeout 1s;",
+    )
+    .await;
+    let driver = Driver::start("first-contact-idle").await;
+    let browser = driver.browser().await;
+    let results = run_check(&browser, &nginx.url("/check")).await;
+    let idle = results
+        .iter()
+        .find(|(n, _, _)| n == "Idle timeout")
+        .expect("an idle timeout check");
+    assert_eq!(idle.1, "fail", "{results:#?}");
+    assert!(idle.2.contains("proxy_read_timeout"), "{}", idle.2);
+    browser.close().await.unwrap();
+    drop(driver);
+
+    let (status, said) = doctor(&nginx.url("/")).await;
+    assert_eq!(status, 1, "{said}");
+    assert!(said.contains("FAIL idle timeout"), "{said}");
+    assert!(said.contains("proxy_read_timeout 60s"), "{said}");
+    drop(nginx);
+    server.stop().await;
+}

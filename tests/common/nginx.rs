@@ -89,16 +89,23 @@ impl Nginx {
     /// (speaking HTTP/1.0 upstream) no `Upgrade`. With `upgrades`, the three
     /// lines that let WebSocket through are added, `Host` still not kept.
     pub async fn start_hurried(port: u16, upstream: u16, upgrades: bool) -> Nginx {
-        let dir = prefix_dir(port);
         let extra = if upgrades {
-            "\n            proxy_http_version 1.1;\n            \
+            "proxy_http_version 1.1;\n            \
              proxy_set_header Upgrade $http_upgrade;\n            \
              proxy_set_header Connection \"upgrade\";"
         } else {
             ""
         };
+        Nginx::start_with(port, upstream, extra).await
+    }
+
+    /// Starts nginx on `port` proxying everything to `upstream` with
+    /// `directives` in its one `location` (and nothing else: no `Host`
+    /// kept, unless the directives say so).
+    pub async fn start_with(port: u16, upstream: u16, directives: &str) -> Nginx {
+        let dir = prefix_dir(port);
         let location = format!(
-            "location / {{\n            proxy_pass http://127.0.0.1:{upstream};{extra}\n        }}"
+            "location / {{\n            proxy_pass http://127.0.0.1:{upstream};\n            {directives}\n        }}"
         );
         let conf = skeleton(&dir, port, "access_log off;", &location);
         Nginx::launch(port, dir, &conf, None).await
