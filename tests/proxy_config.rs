@@ -10,6 +10,8 @@
 //!   back: the hang guard is shorter than the poll wait), and `/metrics`
 //!   answers loopback but not another address. Both at the root and under
 //!   `--base-path /chat`.
+//! - docs/DEPLOY.md: every fenced block after a `<!-- parley config ... -->`
+//!   marker is exactly what that command prints.
 //!
 //! Needs `/usr/sbin/nginx` and `/usr/sbin/apache2` (`scripts/test`
 //! installs them). Waits are bounded hang guards, never timing assertions.
@@ -153,4 +155,59 @@ async fn apache_with_the_printed_site_under_a_base_path() {
     chat_through(&apache.url(""), "/chat").await;
     drop(apache);
     server.stop().await;
+}
+
+/// Each `<!-- parley config ... -->` marker in `doc` with the fenced block
+/// that follows it: (the command's arguments, the block's text).
+fn marked_blocks(doc: &str) -> Vec<(Vec<String>, String)> {
+    let mut found = Vec::new();
+    let mut lines = doc.lines();
+    while let Some(line) = lines.next() {
+        let Some(command) = line
+            .trim()
+            .strip_prefix("<!-- parley ")
+            .and_then(|rest| rest.strip_suffix(" -->"))
+        else {
+            continue;
+        };
+        let args: Vec<String> = command.split_whitespace().map(str::to_owned).collect();
+        let fence = lines
+            .next()
+            .unwrap_or_else(|| panic!("nothing after the marker for {command}"));
+        assert!(
+            fence.starts_with("```"),
+            "the marker for {command} is not followed at once by a fenced block"
+        );
+        let mut block = String::new();
+        for line in lines.by_ref() {
+            if line == "```" {
+                break;
+            }
+            block.push_str(line);
+            block.push('\n');
+        }
+        found.push((args, block));
+    }
+    found
+}
+
+#[test]
+fn deploy_md_shows_what_parley_config_prints() {
+    let doc = include_str!("../docs/DEPLOY.md");
+    let blocks = marked_blocks(doc);
+    for target in ["nginx", "apache", "iis", "systemd"] {
+        assert!(
+            blocks.iter().any(|(args, _)| args[1] == target),
+            "DEPLOY.md shows no `parley config {target}` block"
+        );
+    }
+    for (args, block) in blocks {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        assert_eq!(
+            block,
+            printed(&args),
+            "DEPLOY.md's block for `parley {}` is not what it prints; paste its output (run with no PARLEY_* variables set)",
+            args.join(" ")
+        );
+    }
 }
