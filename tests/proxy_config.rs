@@ -9,7 +9,9 @@
 //!   pass), a long-polling client chats with them (so nothing holds a poll
 //!   back: the hang guard is shorter than the poll wait), and `/metrics`
 //!   answers loopback but not another address. Both at the root and under
-//!   `--base-path /chat`.
+//!   `--base-path /chat`. And headless Chromium (`common/browser.rs`): two
+//!   pages on WebSocket and one forced to long-polling chat through the
+//!   printed nginx site under `/chat`.
 //! - docs/DEPLOY.md: every fenced block after a `<!-- parley config ... -->`
 //!   marker is exactly what that command prints.
 //!
@@ -21,6 +23,7 @@ mod common;
 use std::net::{IpAddr, Ipv4Addr};
 
 use common::apache::Apache;
+use common::browser::{log_in, say, wait_all_acknowledged, wait_message, wait_transport, Driver};
 use common::inbox::Inbox;
 use common::nginx::Nginx;
 use common::poll::PollClient;
@@ -154,6 +157,42 @@ async fn apache_with_the_printed_site_under_a_base_path() {
     let apache = Apache::start(&site_for("apache", server.port, &["--base-path", "/chat"])).await;
     chat_through(&apache.url(""), "/chat").await;
     drop(apache);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn browsers_chat_through_the_printed_nginx_site_under_a_base_path() {
+    let server = common::start(&["--base-path", "/chat"]);
+    let nginx = Nginx::start_site(&site_for("nginx", server.port, &["--base-path", "/chat"])).await;
+    let driver = Driver::start("printed-nginx").await;
+    let ann = driver.browser().await;
+    let bob = driver.browser().await;
+    let cy = driver.browser().await;
+    log_in(&ann, &nginx.url("/chat/?room=printed"), "ann").await;
+    log_in(&bob, &nginx.url("/chat/?room=printed"), "bob").await;
+    log_in(
+        &cy,
+        &nginx.url("/chat/?room=printed&transport=polling"),
+        "cy",
+    )
+    .await;
+    wait_transport(&ann, "ann", "websocket").await;
+    wait_transport(&bob, "bob", "websocket").await;
+    wait_transport(&cy, "cy", "polling").await;
+    let pages = [(&ann, "ann"), (&bob, "bob"), (&cy, "cy")];
+    for (from, sender) in pages {
+        let text = format!("{sender}, through the printed site");
+        say(from, &text).await;
+        for (to, reader) in pages {
+            wait_message(to, reader, &text).await;
+        }
+        wait_all_acknowledged(from, sender).await;
+    }
+    for browser in [ann, bob, cy] {
+        browser.close().await.expect("end the browser session");
+    }
+    drop(driver);
+    drop(nginx);
     server.stop().await;
 }
 
