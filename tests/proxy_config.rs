@@ -12,6 +12,9 @@
 //!   `--base-path /chat`. And headless Chromium (`common/browser.rs`): two
 //!   pages on WebSocket and one forced to long-polling chat through the
 //!   printed nginx site under `/chat`.
+//! - systemd: `systemd-analyze verify` accepts the unit
+//!   `parley config systemd` prints (pointed at this build's binary), with
+//!   no warning.
 //! - docs/DEPLOY.md: every fenced block after a `<!-- parley config ... -->`
 //!   marker is exactly what that command prints.
 //!
@@ -194,6 +197,48 @@ async fn browsers_chat_through_the_printed_nginx_site_under_a_base_path() {
     drop(driver);
     drop(nginx);
     server.stop().await;
+}
+
+#[test]
+fn systemd_accepts_the_printed_unit_without_a_warning() {
+    let analyze = "/usr/bin/systemd-analyze";
+    assert!(
+        std::path::Path::new(analyze).exists(),
+        "{analyze} is missing: run scripts/test, which installs systemd, or install it yourself"
+    );
+    let unit = printed(&[
+        "config",
+        "systemd",
+        "--port",
+        "3000",
+        "--base-path",
+        "/chat",
+    ]);
+    let unit = unit.replacen(
+        "ExecStart=/usr/local/bin/parley\n",
+        &format!("ExecStart={}\n", env!("CARGO_BIN_EXE_parley")),
+        1,
+    );
+    assert!(
+        unit.contains(env!("CARGO_BIN_EXE_parley")),
+        "ExecStart moved"
+    );
+    let dir = std::env::temp_dir().join(format!("parley-unit-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a directory for the unit");
+    let path = dir.join("parley.service");
+    std::fs::write(&path, unit).expect("write the unit");
+    let verify = std::process::Command::new(analyze)
+        .arg("verify")
+        .arg(&path)
+        .output()
+        .expect("run systemd-analyze");
+    let _ = std::fs::remove_dir_all(&dir);
+    let complaints = String::from_utf8_lossy(&verify.stderr);
+    assert!(
+        verify.status.success() && complaints.trim().is_empty(),
+        "systemd-analyze verify: {}\n{complaints}",
+        verify.status
+    );
 }
 
 /// Each `<!-- parley config ... -->` marker in `doc` with the fenced block
