@@ -15,6 +15,8 @@
 //! - systemd: `systemd-analyze verify` accepts the unit
 //!   `parley config systemd` prints (pointed at this build's binary), with
 //!   no warning.
+//! - The binary: `parley config iis` prints what the library renders and
+//!   exits 0; a target it does not know is refused.
 //! - docs/DEPLOY.md: every fenced block after a `<!-- parley config ... -->`
 //!   marker is exactly what that command prints.
 //!
@@ -197,6 +199,26 @@ async fn browsers_chat_through_the_printed_nginx_site_under_a_base_path() {
     drop(driver);
     drop(nginx);
     server.stop().await;
+}
+
+#[test]
+fn the_binary_prints_the_configuration_and_exits() {
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_parley"))
+            .args(args)
+            .env_remove("PORT")
+            .output()
+            .expect("run parley")
+    };
+    let iis = run(&["config", "iis", "--base-path", "/chat"]);
+    assert!(iis.status.success(), "{iis:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&iis.stdout),
+        printed(&["config", "iis", "--base-path", "/chat"])
+    );
+    let unknown = run(&["config", "caddy"]);
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("nginx"));
 }
 
 #[test]
