@@ -275,6 +275,18 @@ impl PublicUrl {
     }
 }
 
+impl PublicUrl {
+    /// The host name, without scheme or port: `chat.example.com`.
+    pub(crate) fn host(&self) -> &str {
+        let authority = self.origin.split_once("://").map_or("", |(_, rest)| rest);
+        if authority.starts_with('[') {
+            authority.split_inclusive(']').next().unwrap_or(authority)
+        } else {
+            authority.split(':').next().unwrap_or(authority)
+        }
+    }
+}
+
 /// A transport, as named on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub(crate) enum TransportName {

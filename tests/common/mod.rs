@@ -6,6 +6,7 @@
 //! includes this module; not every binary uses every helper.
 #![allow(dead_code)]
 
+pub mod apache;
 pub mod browser;
 pub mod inbox;
 pub mod nginx;
