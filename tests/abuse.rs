@@ -24,7 +24,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::Error as WsError;
 use tokio_tungstenite::MaybeTlsStream;
 
-use common::bound::{worst_case_rss, Flags};
+use common::bound::{queue_bound, worst_case_rss, Flags};
 use common::bystanders::Bystanders;
 use common::inbox::{within, Inbox, PATIENCE};
 use common::process::{listening_port, Process};
@@ -354,6 +354,52 @@ async fn finding_2_readers_that_never_read_are_cut() {
     bystanders.finish().await;
     // Bystanders (two subnets), filler, pingers and readers (three).
     target.assert_memory_within_bound(5);
+}
+
+/// Finding 2, the replay: DEPLOY.md counts what one connection may hold as
+/// `max(O, W)`, with `W` a `welcome` of `--history-on-join` messages. A
+/// `join` with `since: 0` replays everything the room keeps (up to
+/// `--history-size` messages, `--max-room-history-bytes` counted), and
+/// text of quotes doubles once JSON-escaped, so that `welcome` is about
+/// twice the room's bound: past `max(O, W)` whenever the room's bound is
+/// more than half of it. Ignored because it fails: the formula leaves this
+/// frame out (reported with the suite; a cap on replayed bytes is being
+/// added on main, which this test should then pass).
+#[tokio::test]
+#[ignore = "DEPLOY.md's W leaves out the since: 0 replay (about 2 x --max-room-history-bytes); see the abuse suite's report"]
+async fn finding_2_a_since_0_replay_fits_the_documented_largest_frame() {
+    let lifted = "1000000";
+    let target = Target::start(&[
+        ("--rate-burst", lifted),
+        ("--rate-per-sec", lifted),
+        ("--address-rate-burst", lifted),
+        ("--address-rate-per-sec", lifted),
+        ("--room-rate-burst", lifted),
+        ("--room-rate-per-sec", lifted),
+    ]);
+    let port = target.port();
+    let (mut filler, _) = ws_join(port, local(12), "Filler", "lobby").await;
+    let quotes = "\"".repeat(500);
+    let mut gone = BTreeSet::new();
+    let mut sent = 0;
+    // 64 KiB of room history is about 100 of these lines.
+    for _ in 0..8 {
+        filler_round(&mut filler, &quotes, &mut sent, 20, &mut gone).await;
+    }
+    let (_reader, welcome) = {
+        let mut client = ws_from(port, local(13)).await.expect("an upgrade");
+        client
+            .send(json!({"type": "join", "nick": "Reader", "room": "lobby", "since": 0}))
+            .await;
+        let welcome = client.expect("welcome").await;
+        (client, welcome)
+    };
+    let frame = welcome.to_string().len() as u64;
+    let allowed = queue_bound(&Flags::parse(&target.server.args));
+    assert!(
+        frame <= allowed,
+        "a since: 0 welcome of {frame} bytes; DEPLOY.md allows a connection {allowed}"
+    );
 }
 
 /// Sends `count` lines from the filler and reads until they are all

@@ -66,8 +66,7 @@ impl Flags {
 /// caps WebSockets but the per-address cap, so `C_ws` is that cap times
 /// the subnets; `C_poll` likewise, under `--max-poll-sessions`.
 pub fn worst_case_rss(flags: &Flags, subnets: u64, base: u64) -> u64 {
-    let largest_frame = flags.history_on_join * flags.max_message_chars * 6;
-    let per_queue = flags.max_outbox_bytes.max(largest_frame);
+    let per_queue = queue_bound(flags);
     let c_ws = flags.max_websockets_per_ip * subnets;
     let c_poll = (flags.max_sessions_per_ip * subnets).min(flags.max_poll_sessions);
     base + c_ws * (3_300 + per_queue)
@@ -75,4 +74,12 @@ pub fn worst_case_rss(flags: &Flags, subnets: u64, base: u64) -> u64 {
         + 2 * flags.max_history_bytes
         + flags.max_rooms.min(c_ws + c_poll) * flags.max_room_history_bytes
         + flags.max_rooms * 2_000
+}
+
+/// What one connection may hold queued, by the formula: `max(O, W)`, `W`
+/// being a `welcome` with `--history-on-join` messages of
+/// `--max-message-chars` characters at 6 bytes each.
+pub fn queue_bound(flags: &Flags) -> u64 {
+    let largest_frame = flags.history_on_join * flags.max_message_chars * 6;
+    flags.max_outbox_bytes.max(largest_frame)
 }
