@@ -86,6 +86,8 @@ struct Sample {
     rss_kib: u64,
     fds: u64,
     server_conns: u64,
+    /// History held, backplane and mirrors together.
+    history_bytes: u64,
 }
 
 /// The server's open descriptors.
@@ -93,17 +95,21 @@ fn open_fds(pid: u32) -> u64 {
     std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count() as u64)
 }
 
-/// The server's open connections, both transports, from /metrics.
-async fn server_connections(env: &Env) -> u64 {
+/// The sums of the series named `names` (all their labels) in /metrics,
+/// in that order; zeros if it cannot be read.
+async fn metrics(env: &Env, names: &[&str]) -> Vec<u64> {
     let url = format!("{}/metrics", env.url(0).base);
-    let Ok(response) = env.http[0].get(url).send().await else {
-        return 0;
+    let text = match env.http[0].get(url).send().await {
+        Ok(response) => response.text().await.unwrap_or_default(),
+        Err(_) => String::new(),
     };
-    let text = response.text().await.unwrap_or_default();
-    text.lines()
-        .filter(|l| l.starts_with("parley_connections{"))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum::<f64>() as u64
+    let sum = |name: &str| {
+        text.lines()
+            .filter(|l| l.starts_with(name) && l[name.len()..].starts_with(['{', ' ']))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum::<f64>() as u64
+    };
+    names.iter().map(|name| sum(name)).collect()
 }
 
 /// Runs the scenario.
@@ -122,7 +128,7 @@ pub async fn run(env: Arc<Env>, args: &Args, report: &mut Report) -> io::Result<
         None => None,
     };
     if let Some(file) = csv.as_mut() {
-        writeln!(file, "t_s,rss_kib,fds,server_conns,ws_open,poll_open,stuck_open,joins,acked,delivered,errors")?;
+        writeln!(file, "t_s,rss_kib,fds,server_conns,ws_open,poll_open,stuck_open,joins,acked,delivered,errors,history_bytes")?;
     }
 
     let users = args.soak_ws + args.soak_poll;
@@ -183,15 +189,17 @@ pub async fn run(env: Arc<Env>, args: &Args, report: &mut Report) -> io::Result<
         let Some(proc) = crate::stats::read(Some(pid)) else {
             return Err(io::Error::other("the server is gone"));
         };
+        let read = metrics(&env, &["parley_connections", "parley_history_bytes"]).await;
         let sample = Sample {
             t_s: started.elapsed().as_secs_f64(),
             rss_kib: proc.rss_kib,
             fds: open_fds(pid),
-            server_conns: server_connections(&env).await,
+            server_conns: read[0],
+            history_bytes: read[1],
         };
         let c = &counts;
         let line = format!(
-            "{:.0},{},{},{},{},{},{},{},{},{},{}",
+            "{:.0},{},{},{},{},{},{},{},{},{},{},{}",
             sample.t_s,
             sample.rss_kib,
             sample.fds,
@@ -203,6 +211,7 @@ pub async fn run(env: Arc<Env>, args: &Args, report: &mut Report) -> io::Result<
             c.acked.load(Ordering::Relaxed),
             c.delivered.load(Ordering::Relaxed),
             c.errors.load(Ordering::Relaxed),
+            sample.history_bytes,
         );
         eprintln!("soak: {line}");
         if let Some(file) = csv.as_mut() {
@@ -240,6 +249,9 @@ pub async fn run(env: Arc<Env>, args: &Args, report: &mut Report) -> io::Result<
     curve(report, "rss_mib", &kept, |s| s.rss_kib as f64 / 1024.0);
     curve(report, "fds", &kept, |s| s.fds as f64);
     curve(report, "server_conns", &kept, |s| s.server_conns as f64);
+    curve(report, "history_mib", &kept, |s| {
+        s.history_bytes as f64 / 1048576.0
+    });
     let c = &counts;
     for (key, value) in [
         ("joins", &c.joins),

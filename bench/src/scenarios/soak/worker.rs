@@ -361,7 +361,7 @@ impl Worker {
         let mut seen = None;
         loop {
             let Some(frame) = self.receive(client, place, ANSWER).await? else {
-                return Err(Ended(format!("no answer to {reference}")));
+                return Err(self.late_answer(client, place, reference).await);
             };
             match frame["type"].as_str() {
                 Some("message") => {
@@ -390,6 +390,27 @@ impl Worker {
                 _ => self.unexpected(&frame),
             }
         }
+    }
+
+    /// After no answer within [`ANSWER`]: waits as long again, to tell an
+    /// answer that comes late (such as after a long poll's full wait) from
+    /// one that never comes; either way the visit ends with an error.
+    async fn late_answer(
+        &mut self,
+        client: &mut Client,
+        place: &mut Place,
+        reference: &str,
+    ) -> Ended {
+        let asked = Instant::now();
+        while let Ok(Some(frame)) = self.receive(client, place, ANSWER).await {
+            if frame["ref"] == reference {
+                return Ended(format!(
+                    "the answer to {reference} came {:.1} s late: {frame}",
+                    ANSWER.as_secs_f64() + asked.elapsed().as_secs_f64()
+                ));
+            }
+        }
+        Ended(format!("no answer to {reference}"))
     }
 
     /// Renames and waits for the `renamed` about itself.
