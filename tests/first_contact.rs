@@ -17,8 +17,8 @@ use std::io::Read;
 use std::process::{Command, Stdio};
 
 use common::browser::{
-    eventually, log_in, say, screenshot, submit_nick, text_of, wait_all_acknowledged, wait_message,
-    wait_transport, Driver,
+    eventually, log_in, say, screenshot, submit_nick, text_of, texts_of, wait_all_acknowledged,
+    wait_message, wait_transport, Driver,
 };
 use common::nginx::Nginx;
 use fantoccini::{Client, Locator};
@@ -344,6 +344,64 @@ async fn behind_a_proxy_that_times_out_idle_requests_the_check_and_the_doctor_sa
     assert_eq!(status, 1, "{said}");
     assert!(said.contains("FAIL idle timeout"), "{said}");
     assert!(said.contains("proxy_read_timeout 60s"), "{said}");
+    drop(nginx);
+    server.stop().await;
+}
+
+/// Behind an nginx that ends idle requests after 2 s (the server holds a
+/// long poll for 6 s) and does not pass upgrades, two browsers chat over
+/// polling, and each page says, once, that a proxy cuts waiting requests
+/// and which setting fixes it.
+#[tokio::test]
+async fn behind_a_proxy_that_cuts_idle_polls_browsers_chat_and_the_page_names_the_fix() {
+    let server = common::start(&["--poll-wait-secs", "6"]);
+    let port = common::free_port();
+    let nginx = Nginx::start_with(
+        port,
+        server.port,
+        "proxy_set_header Host $http_host;\n            \
+         proxy_read_timeout 2s;",
+    )
+    .await;
+    let driver = Driver::start("first-contact-idle-cut").await;
+    let (ann, bob) = (driver.browser().await, driver.browser().await);
+    let started = std::time::Instant::now();
+    log_in(&ann, &nginx.url("/?room=cut"), "ann").await;
+    log_in(&bob, &nginx.url("/?room=cut"), "bob").await;
+    for (browser, who) in [(&ann, "ann"), (&bob, "bob")] {
+        wait_transport(browser, who, "polling").await;
+    }
+    for (browser, who) in [(&ann, "ann"), (&bob, "bob")] {
+        let notice = eventually(
+            &format!("{who}'s page to name the proxy's timeout"),
+            || async {
+                let notices = texts_of(browser, "#messages li.notice").await?;
+                notices
+                    .into_iter()
+                    .find(|n| n.contains("ends waiting requests"))
+                    .ok_or_else(|| "no notice yet".to_owned())
+            },
+        )
+        .await;
+        eprintln!("{who}: the notice after {:?}: {notice}", started.elapsed());
+        assert!(notice.contains("proxy_read_timeout"), "{notice}");
+    }
+    // Idle for longer than the proxy allows, then both ways.
+    let quiet = nginx.url("/check/wait?secs=3");
+    let _ = reqwest::get(quiet).await;
+    chat_both_ways(&ann, &bob).await;
+    for (browser, who) in [(&ann, "ann"), (&bob, "bob")] {
+        let said = texts_of(browser, "#messages li.notice").await.unwrap();
+        let times = said
+            .iter()
+            .filter(|n| n.contains("ends waiting requests"))
+            .count();
+        assert_eq!(times, 1, "{who}: {said:?}");
+    }
+    for browser in [ann, bob] {
+        browser.close().await.unwrap();
+    }
+    drop(driver);
     drop(nginx);
     server.stop().await;
 }

@@ -98,6 +98,8 @@ export function createConnection({
   let heartbeat = 0;
   let lastHeard = 0;
   let pingSentAt = 0;
+  /** What the transports have told the page, so each is said once. */
+  const noticed = new Set();
 
   function setState(kind, detail) {
     events.state({ kind, detail, attempt, retryAt });
@@ -127,6 +129,11 @@ export function createConnection({
         wsFailures = 0;
       }
       onOpen();
+    };
+    link.onnotice = (text) => {
+      // Said once a tab, however often the link is made again.
+      if (!noticed.has(text)) events.notice(text);
+      noticed.add(text);
     };
     link.onframe = (frame) => {
       if (!current()) return;

@@ -14,6 +14,7 @@
 //! URL, so that it does not end up in proxy access logs.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix::prelude::*;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -52,6 +53,10 @@ pub(crate) struct PollQuery {
     /// The last frame number the client has received (0 at first).
     #[serde(default)]
     pub(crate) cursor: u64,
+    /// The longest the client wants this poll to wait, in whole seconds
+    /// (at least 1; more than `--poll-wait-secs` counts as that).
+    #[serde(default)]
+    pub(crate) wait: Option<u64>,
 }
 
 fn json(body: String) -> HttpResponse {
@@ -196,9 +201,17 @@ fn utf8(body: &Bytes) -> Result<&str, HttpError> {
     std::str::from_utf8(body).map_err(|_| HttpError::BadRequest("the body is not UTF-8".into()))
 }
 
-async fn poll_once(session: &Session, cursor: u64) -> Result<Batch, HttpError> {
+async fn poll_once(
+    session: &Session,
+    cursor: u64,
+    wait: Option<Duration>,
+) -> Result<Batch, HttpError> {
     let (reply, answer) = oneshot::channel();
-    session.addr.do_send(Poll { cursor, reply });
+    session.addr.do_send(Poll {
+        cursor,
+        wait,
+        reply,
+    });
     match answer.await {
         Ok(Ok(batch)) => Ok(batch),
         Ok(Err(retry_ms)) => Err(HttpError::RateLimited(retry_ms)),
@@ -239,7 +252,7 @@ pub(crate) async fn open(
     // join before the member.
     connect(&state, &session, client, token.clone(), backlog);
     state.room.do_send(Inbound { id, frame: join });
-    let batch = poll_once(&session, 0).await?;
+    let batch = poll_once(&session, 0, None).await?;
     Ok(json(batch.to_json(Some(&token))))
 }
 
@@ -252,7 +265,17 @@ pub(crate) async fn poll(
 ) -> Result<HttpResponse, HttpError> {
     let client = guard(&req, &state)?;
     let session = session_of(&req, &state, &sessions, client, Some(query.cursor)).await?;
-    Ok(json(poll_once(&session, query.cursor).await?.to_json(None)))
+    let wait = match query.wait {
+        Some(0) => {
+            return Err(HttpError::BadRequest(
+                "bad query string: wait must be at least 1".into(),
+            ))
+        }
+        wait => wait.map(Duration::from_secs),
+    };
+    Ok(json(
+        poll_once(&session, query.cursor, wait).await?.to_json(None),
+    ))
 }
 
 /// `POST /poll/send`.

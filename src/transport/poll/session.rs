@@ -137,6 +137,10 @@ fn push_json(out: &mut String, value: &impl Serialize) {
 pub(crate) struct Poll {
     /// The last frame number the client has.
     pub(crate) cursor: u64,
+    /// How long to wait for a frame at most, when shorter than
+    /// `--poll-wait-secs` (a client behind a proxy that cuts idle requests
+    /// sooner asks for less).
+    pub(crate) wait: Option<Duration>,
     /// Where to answer; `Err(retry_ms)` when polling too fast.
     pub(crate) reply: oneshot::Sender<Result<Batch, u64>>,
 }
@@ -466,7 +470,10 @@ impl Handler<Poll> for PollSession {
             ctx.cancel_future(timer);
         }
         self.waiting = Some((msg.cursor, msg.reply));
-        self.wait_timer = Some(ctx.run_later(self.state.limits.poll_wait, |act, _| {
+        let wait = msg.wait.map_or(self.state.limits.poll_wait, |asked| {
+            asked.min(self.state.limits.poll_wait)
+        });
+        self.wait_timer = Some(ctx.run_later(wait, |act, _| {
             act.wait_timer = None;
             act.last_contact = Instant::now();
             act.flush();

@@ -77,7 +77,11 @@ fn feed(session: &Addr<PollSession>, backlog: &Backlog, text: &'static str, at: 
 /// Polls with `cursor`; the answer, within a hang guard.
 async fn poll(session: &Addr<PollSession>, cursor: u64) -> Batch {
     let (reply, answer) = oneshot::channel();
-    session.do_send(Poll { cursor, reply });
+    session.do_send(Poll {
+        cursor,
+        wait: None,
+        reply,
+    });
     let answer = actix_rt::time::timeout(Duration::from_secs(5), answer);
     answer
         .await
@@ -101,6 +105,7 @@ async fn frames_wait_for_a_poll_and_acknowledged_ones_free_their_bytes() {
     let (reply, answer) = oneshot::channel();
     session.do_send(Poll {
         cursor: batch.cursor,
+        wait: None,
         reply,
     });
     feed(&session, &backlog, "\"c\"", 2);
@@ -150,6 +155,7 @@ async fn a_slow_reader_hears_its_close_in_the_poll_that_waits() {
     // Having read "a", it waits for more.
     session.do_send(Poll {
         cursor: 1 << SUB_BITS,
+        wait: None,
         reply,
     });
     session.do_send(Close(CloseKind::SlowReader));
@@ -207,7 +213,11 @@ async fn refusals_are_rate_limited_and_bounded_like_frames() {
         session.do_send(PollFeed::Reply(big.clone()));
     }
     let (reply, answer) = oneshot::channel();
-    session.do_send(Poll { cursor: 0, reply });
+    session.do_send(Poll {
+        cursor: 0,
+        wait: None,
+        reply,
+    });
     // Answered with the close, or not at all if the session is gone.
     if let Ok(Ok(batch)) = answer.await {
         assert_eq!(batch.closed, Some(CloseKind::SlowReader));
