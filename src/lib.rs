@@ -57,4 +57,5 @@ mod transport;
 pub use crate::cli::Command;
 pub use crate::config::Config;
 pub use crate::core::limits::Limits;
+pub use crate::metrics::{set_heap_probe, HeapStats};
 pub use crate::server::{Server, Stopper};

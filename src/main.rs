@@ -27,6 +27,18 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 #[export_name = "_rjem_malloc_conf"]
 pub static MALLOC_CONF: &[u8] = b"background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:1000\0";
 
+/// jemalloc's statistics, as of now (its counters are refreshed by
+/// advancing its epoch).
+#[cfg(all(feature = "jemalloc", not(target_env = "msvc")))]
+fn heap_stats() -> Option<parley::HeapStats> {
+    use tikv_jemalloc_ctl::{epoch, stats};
+    epoch::advance().ok()?;
+    Some(parley::HeapStats {
+        allocated: stats::allocated::read().ok()? as u64,
+        resident: stats::resident::read().ok()? as u64,
+    })
+}
+
 async fn stop_signal() {
     #[cfg(unix)]
     {
@@ -83,6 +95,8 @@ async fn main() -> std::io::Result<()> {
         }
     };
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    #[cfg(all(feature = "jemalloc", not(target_env = "msvc")))]
+    parley::set_heap_probe(heap_stats);
     let server = Server::bind(&config)?;
     server.run_until(stop_signal()).await
 }

@@ -175,14 +175,19 @@ impl Metrics {
         self.connections.with_label_values(&[transport.as_str()])
     }
 
-    /// The text exposition of every metric.
+    /// The text exposition of every metric, and the heap's when the
+    /// binary has said how to read it ([`set_heap_probe`]).
     pub(crate) fn render(&self) -> String {
         let mut out = Vec::new();
         // unwrap: encoding into a Vec cannot fail for well-formed metrics.
         TextEncoder::new()
             .encode(&self.registry.gather(), &mut out)
             .unwrap();
-        String::from_utf8_lossy(&out).into_owned()
+        let mut text = String::from_utf8_lossy(&out).into_owned();
+        if let Some(heap) = HEAP_PROBE.get().and_then(|probe| probe()) {
+            text.push_str(&heap.render());
+        }
+        text
     }
 }
 
@@ -190,4 +195,41 @@ impl Default for Metrics {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// What the binary's allocator says of the heap. Telling a leak from an
+/// allocator that keeps freed pages needs both: `allocated` grows with a
+/// leak, `resident` alone may grow with fragmentation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeapStats {
+    /// Bytes in blocks the program holds.
+    pub allocated: u64,
+    /// Bytes of memory the allocator keeps resident (its metadata and
+    /// freed pages not yet returned included).
+    pub resident: u64,
+}
+
+impl HeapStats {
+    /// The two gauges in the text exposition format.
+    fn render(&self) -> String {
+        format!(
+            "# HELP parley_heap_allocated_bytes Bytes in heap blocks the server holds, by its allocator\n\
+             # TYPE parley_heap_allocated_bytes gauge\n\
+             parley_heap_allocated_bytes {}\n\
+             # HELP parley_heap_resident_bytes Bytes the server's allocator keeps resident, freed pages not yet returned included\n\
+             # TYPE parley_heap_resident_bytes gauge\n\
+             parley_heap_resident_bytes {}\n",
+            self.allocated, self.resident
+        )
+    }
+}
+
+/// How to read the heap's statistics, set once by the binary (the library
+/// does not know which allocator it runs on).
+static HEAP_PROBE: std::sync::OnceLock<fn() -> Option<HeapStats>> = std::sync::OnceLock::new();
+
+/// Says how `/metrics` reads the heap's statistics; only the first call
+/// counts.
+pub fn set_heap_probe(probe: fn() -> Option<HeapStats>) {
+    let _ = HEAP_PROBE.set(probe);
 }

@@ -790,3 +790,17 @@ async fn finding_5_connection_caps_and_timeouts_per_subnet() {
     // Bystanders (two subnets) and 127.0.0.10, 12, 14, 16 and 18 (/31s).
     target.assert_memory_within_bound(7);
 }
+
+/// The binary reports its heap through jemalloc, so a soak can tell memory
+/// the program holds from memory the allocator keeps.
+#[tokio::test]
+async fn the_binary_reports_its_heap() {
+    let target = Target::start(&[]);
+    let allocated = target.server.metric("parley_heap_allocated_bytes").await;
+    let resident = target.server.metric("parley_heap_resident_bytes").await;
+    assert!(allocated > 0.0, "allocated {allocated}");
+    assert!(
+        resident >= allocated,
+        "resident {resident}, allocated {allocated}"
+    );
+}

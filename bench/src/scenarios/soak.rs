@@ -88,6 +88,12 @@ struct Sample {
     server_conns: u64,
     /// History held, backplane and mirrors together.
     history_bytes: u64,
+    /// Heap blocks the server holds, by its allocator (0 when the server
+    /// does not report it): flat while RSS grows means the allocator, not
+    /// the program, keeps the memory.
+    heap_allocated: u64,
+    /// What the server's allocator keeps resident.
+    heap_resident: u64,
 }
 
 /// The server's open descriptors.
@@ -128,7 +134,7 @@ pub async fn run(env: Arc<Env>, args: &Args, report: &mut Report) -> io::Result<
         None => None,
     };
     if let Some(file) = csv.as_mut() {
-        writeln!(file, "t_s,rss_kib,fds,server_conns,ws_open,poll_open,stuck_open,joins,acked,delivered,errors,history_bytes")?;
+        writeln!(file, "t_s,rss_kib,fds,server_conns,ws_open,poll_open,stuck_open,joins,acked,delivered,errors,history_bytes,heap_allocated,heap_resident")?;
     }
 
     let users = args.soak_ws + args.soak_poll;
@@ -189,17 +195,28 @@ pub async fn run(env: Arc<Env>, args: &Args, report: &mut Report) -> io::Result<
         let Some(proc) = crate::stats::read(Some(pid)) else {
             return Err(io::Error::other("the server is gone"));
         };
-        let read = metrics(&env, &["parley_connections", "parley_history_bytes"]).await;
+        let read = metrics(
+            &env,
+            &[
+                "parley_connections",
+                "parley_history_bytes",
+                "parley_heap_allocated_bytes",
+                "parley_heap_resident_bytes",
+            ],
+        )
+        .await;
         let sample = Sample {
             t_s: started.elapsed().as_secs_f64(),
             rss_kib: proc.rss_kib,
             fds: open_fds(pid),
             server_conns: read[0],
             history_bytes: read[1],
+            heap_allocated: read[2],
+            heap_resident: read[3],
         };
         let c = &counts;
         let line = format!(
-            "{:.0},{},{},{},{},{},{},{},{},{},{},{}",
+            "{:.0},{},{},{},{},{},{},{},{},{},{},{},{},{}",
             sample.t_s,
             sample.rss_kib,
             sample.fds,
@@ -212,6 +229,8 @@ pub async fn run(env: Arc<Env>, args: &Args, report: &mut Report) -> io::Result<
             c.delivered.load(Ordering::Relaxed),
             c.errors.load(Ordering::Relaxed),
             sample.history_bytes,
+            sample.heap_allocated,
+            sample.heap_resident,
         );
         eprintln!("soak: {line}");
         if let Some(file) = csv.as_mut() {
@@ -251,6 +270,12 @@ pub async fn run(env: Arc<Env>, args: &Args, report: &mut Report) -> io::Result<
     curve(report, "server_conns", &kept, |s| s.server_conns as f64);
     curve(report, "history_mib", &kept, |s| {
         s.history_bytes as f64 / 1048576.0
+    });
+    curve(report, "heap_allocated_mib", &kept, |s| {
+        s.heap_allocated as f64 / 1048576.0
+    });
+    curve(report, "heap_resident_mib", &kept, |s| {
+        s.heap_resident as f64 / 1048576.0
     });
     let c = &counts;
     for (key, value) in [
