@@ -175,6 +175,16 @@ pub struct Config {
     #[arg(long, env = "PARLEY_ROOM_RATE_PER_SEC", default_value_t = Limits::default().room_rate_per_sec)]
     pub(crate) room_rate_per_sec: u32,
 
+    /// history requests (older messages) a client may make in a burst,
+    /// beyond its frame allowance; past it they are refused with
+    /// rate_limited.
+    #[arg(long, env = "PARLEY_HISTORY_RATE_BURST", default_value_t = Limits::default().history_rate_burst)]
+    pub(crate) history_rate_burst: u32,
+
+    /// history requests per second a client may sustain.
+    #[arg(long, env = "PARLEY_HISTORY_RATE_PER_SEC", default_value_t = Limits::default().history_rate_per_sec)]
+    pub(crate) history_rate_per_sec: u32,
+
     /// Seconds a client may take to send a polling request's body; a
     /// slower one is answered 408 body_timeout.
     #[arg(long, env = "PARLEY_BODY_TIMEOUT_SECS", default_value_t = Limits::default().body_timeout.as_secs(), value_parser = clap::value_parser!(u64).range(1..))]
@@ -386,6 +396,8 @@ impl Config {
             address_rate_per_sec: self.address_rate_per_sec,
             room_rate_burst: self.room_rate_burst,
             room_rate_per_sec: self.room_rate_per_sec,
+            history_rate_burst: self.history_rate_burst,
+            history_rate_per_sec: self.history_rate_per_sec,
             ipv4_subnet_bits: self.ipv4_subnet_bits,
             ipv6_subnet_bits: self.ipv6_subnet_bits,
             max_websockets_per_ip: self.max_websockets_per_ip,

@@ -16,6 +16,13 @@ use serde::{Deserialize, Serialize};
 /// The protocol version this server speaks; a `join` may name it in `v`.
 pub(crate) const PROTOCOL_VERSION: u32 = 1;
 
+/// The minor version within [`PROTOCOL_VERSION`], announced in every
+/// `welcome` as `minor`: what this server adds to version 1 without
+/// breaking a client of it. 1: the `history` frame (older messages on
+/// demand). A client sends a minor version's frames only to a server whose
+/// welcome announces at least that minor.
+pub(crate) const PROTOCOL_MINOR: u32 = 1;
+
 /// A frame sent by a client.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
@@ -67,7 +74,24 @@ pub(crate) enum ClientFrame {
     Leave {},
     /// Application-level liveness check; answered by `pong`.
     Ping {},
+    /// Ask for the messages of the current room older than a given id
+    /// (minor version 1); answered by a `history` frame to this client only.
+    History {
+        /// Only messages with an id below this one; the oldest id the
+        /// client holds.
+        before: u64,
+        /// Most messages wanted, 1 to `max_history_limit`; absent means
+        /// [`DEFAULT_HISTORY_LIMIT`].
+        #[serde(default)]
+        limit: Option<u64>,
+        /// Client-chosen reference echoed in the answer or the error.
+        #[serde(default, rename = "ref")]
+        reference: Option<String>,
+    },
 }
+
+/// Messages a `history` request without `limit` asks for.
+pub(crate) const DEFAULT_HISTORY_LIMIT: u64 = 50;
 
 /// One chat message as it is stored in history and delivered.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -114,6 +138,8 @@ pub(crate) struct AnnouncedLimits {
     pub(crate) rate_burst: u32,
     /// Frames per second the client may sustain.
     pub(crate) rate_per_sec: u32,
+    /// Most messages one `history` request may ask for (minor version 1).
+    pub(crate) max_history_limit: u64,
 }
 
 /// A frame sent by the server.
@@ -124,6 +150,8 @@ pub(crate) enum ServerFrame {
     Welcome {
         /// Protocol version of the server.
         v: u32,
+        /// Minor version: what the server adds to `v` ([`PROTOCOL_MINOR`]).
+        minor: u32,
         /// The nickname as registered (trimmed).
         nick: String,
         /// The room joined.
@@ -210,6 +238,21 @@ pub(crate) enum ServerFrame {
         /// Whether the chat is degraded now.
         degraded: bool,
     },
+    /// The answer to a `history` request: messages older than `before`,
+    /// oldest first, and whether the room keeps older ones still.
+    History {
+        /// The request's `ref`, when it had one.
+        #[serde(rename = "ref", skip_serializing_if = "Option::is_none")]
+        reference: Option<String>,
+        /// The request's `before`.
+        before: u64,
+        /// The newest messages with an id below `before`, oldest first.
+        messages: Vec<Arc<ChatMessage>>,
+        /// Whether messages older than the first one here are kept: ask
+        /// again with its id as `before`. `false` at the start of what the
+        /// room keeps.
+        more: bool,
+    },
     /// Something the client sent was refused.
     Error {
         /// Stable machine-readable code.
@@ -264,11 +307,15 @@ pub(crate) enum ErrorCode {
     /// The instance cannot reach the shared store (Redis) that makes the
     /// chat one across instances; nothing was done. Retry after `retry_ms`.
     Degraded,
+    /// A `history` request's `before` is 0 or past the room's newest id + 1.
+    InvalidBefore,
+    /// A `history` request's `limit` is 0 or over `max_history_limit`.
+    InvalidLimit,
 }
 
 impl ErrorCode {
     /// Every code, for metrics and documentation checks.
-    pub(crate) const ALL: [ErrorCode; 17] = [
+    pub(crate) const ALL: [ErrorCode; 19] = [
         ErrorCode::BadFrame,
         ErrorCode::UnknownType,
         ErrorCode::BinaryUnsupported,
@@ -286,6 +333,8 @@ impl ErrorCode {
         ErrorCode::RateLimited,
         ErrorCode::ShuttingDown,
         ErrorCode::Degraded,
+        ErrorCode::InvalidBefore,
+        ErrorCode::InvalidLimit,
     ];
 
     /// The code as it appears on the wire.
@@ -308,6 +357,8 @@ impl ErrorCode {
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::ShuttingDown => "shutting_down",
             ErrorCode::Degraded => "degraded",
+            ErrorCode::InvalidBefore => "invalid_before",
+            ErrorCode::InvalidLimit => "invalid_limit",
         }
     }
 }
@@ -392,7 +443,8 @@ fn refusal(value: Option<&serde_json::Value>, err: &serde_json::Error) -> Invali
 }
 
 /// The `type` values a client may send.
-pub(crate) const KNOWN_TYPES: [&str; 6] = ["join", "say", "typing", "nick", "leave", "ping"];
+pub(crate) const KNOWN_TYPES: [&str; 7] =
+    ["join", "say", "typing", "nick", "leave", "ping", "history"];
 
 #[cfg(test)]
 mod tests {
@@ -430,6 +482,58 @@ mod tests {
         assert_eq!(
             parse_client_frame(r#"{"type":"ping"}"#),
             Ok(ClientFrame::Ping {})
+        );
+        assert_eq!(
+            parse_client_frame(r#"{"type":"history","before":51,"limit":20,"ref":"h1"}"#),
+            Ok(ClientFrame::History {
+                before: 51,
+                limit: Some(20),
+                reference: Some("h1".into())
+            })
+        );
+        assert_eq!(
+            parse_client_frame(r#"{"type":"history","before":7}"#),
+            Ok(ClientFrame::History {
+                before: 7,
+                limit: None,
+                reference: None
+            })
+        );
+    }
+
+    #[test]
+    fn refuses_malformed_history_requests() {
+        for text in [
+            r#"{"type":"history"}"#,
+            r#"{"type":"history","before":-1}"#,
+            r#"{"type":"history","before":"5"}"#,
+            r#"{"type":"history","before":5,"limit":2.5}"#,
+            r#"{"type":"history","before":5,"room":"x"}"#,
+        ] {
+            assert_eq!(
+                code_of(parse_client_frame(text).unwrap_err()),
+                ErrorCode::BadFrame,
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn encodes_a_history_answer_with_its_ref_first() {
+        let frame = ServerFrame::History {
+            reference: Some("h1".into()),
+            before: 3,
+            messages: vec![Arc::new(ChatMessage {
+                id: 2,
+                ts: 1,
+                nick: "ann".into(),
+                text: "hi".into(),
+            })],
+            more: true,
+        };
+        assert_eq!(
+            &*frame.encode(),
+            r#"{"type":"history","ref":"h1","before":3,"messages":[{"id":2,"ts":1,"nick":"ann","text":"hi"}],"more":true}"#
         );
     }
 

@@ -21,6 +21,7 @@
  *   connection.js       transport choice and fallback, reconnects, heartbeat (no DOM)
  *   session.js          room, nickname, resume, frame handling (no DOM), with
  *   roster.js, outbox.js  who is here; messages awaiting their ack (no DOM)
+ *   older.js            older messages when the list is scrolled to its top (no DOM)
  *   typing.js           our typing indicator (no DOM)
  *   view.js, input.js   drawing the page; the user's controls
  *   format.js, address.js, storage.js   wording, the URL, what is remembered
@@ -37,7 +38,9 @@
  *   #messages                 the message list (aria-live); each message is
  *                             li.message[data-id]; a message not yet acknowledged
  *                             is li.message.pending[data-ref] (li.failed if refused);
- *                             notices are li.notice
+ *                             notices are li.notice;
+ *                             li.notice.history-start tops the list once
+ *                             scrolling up has reached the room's oldest message
  *   #roster                   one li.person[data-nick] per participant
  *   #count                    the number of participants, digits only
  *   #typing                   "ann is typing…" (empty when nobody types)
@@ -127,7 +130,10 @@ view.start({
 });
 input.start({ session, typing });
 
-document.getElementById('messages').addEventListener('scroll', view.noteScroll);
+document.getElementById('messages').addEventListener('scroll', () => {
+  view.noteScroll();
+  if (view.nearTop()) session.nearTop();
+});
 document.getElementById('reconnect-now').addEventListener('click', () => connection.reconnectNow());
 window.addEventListener('hashchange', () => {
   const room = address.currentRoom();

@@ -1,7 +1,8 @@
 /*
  * The chat session: which room the user is in or joining and under what
  * nickname, the frames the server sends (welcome, message, ack, joined,
- * left, presence, renamed, typing, left_room, status, error, pong), and
+ * left, presence, renamed, typing, left_room, status, history, error,
+ * pong), and
  * the joins, room switches and renames the user asks for. It resumes
  * across reconnects: every join after the first carries the last welcome's
  * resume token, and a rejoin of the room shown carries `since` (the
@@ -10,8 +11,9 @@
  * Owns: the nickname (wanted and registered), the room (wanted and shown),
  * the highest message id shown, whether we are joined or awaiting a
  * welcome, the kind of join sent, the resume token and epoch, whether the
- * server reported itself degraded, and the room's Roster and the Outbox of
- * unacknowledged messages (each of which owns its own state).
+ * server reported itself degraded, and the room's Roster, the Outbox of
+ * unacknowledged messages and the pager of older messages (older.js), each
+ * of which owns its own state.
  * Must not touch: the DOM, the network or the address directly. It draws
  * through the `view` it is given, sends through `link`, and changes the
  * address through `address`; so Node can feed it frames and watch.
@@ -21,6 +23,7 @@ import { CLOSE, isJoinError, joinFrame } from './protocol.js';
 import { participants } from './format.js';
 import { Roster } from './roster.js';
 import { createOutbox } from './outbox.js';
+import { createOlder } from './older.js';
 
 const BROWSER_IO = {
   setTimeout: (fn, ms) => setTimeout(fn, ms),
@@ -76,6 +79,13 @@ export function createSession({
     view,
     io,
   });
+  const older = createOlder({
+    send: link.send,
+    canAsk: () => joined && !awaitingWelcome,
+    ownNick: () => nick,
+    view,
+    io,
+  });
 
   function drawRoster() {
     view.showRoster(roster.people(), roster.count, nick);
@@ -118,6 +128,7 @@ export function createSession({
     const previousEpoch = epoch;
     room = w.room;
     remember(w.nick);
+    const freshList = w.room !== previousRoom;
 
     if (w.room !== previousRoom) {
       const dropped = outbox.failOutside(w.room);
@@ -131,12 +142,14 @@ export function createSession({
       // The room's numbering started again (the server restarted, or the
       // room was emptied and recreated): old ids mean nothing any more.
       lastId = 0;
+      older.stop();
       view.notice('The server restarted and lost this room\'s history; messages sent while you were away may be missing.', 'error');
     }
     epoch = w.epoch;
     if (kind === 'rejoin') view.notice('Reconnected.');
     if (w.gap) view.notice('Some messages were missed while you were away; only the most recent ones are shown.');
     for (const message of w.history) onMessage(message);
+    if (freshList) older.reset({ first: w.history[0]?.id, cursor: w.cursor, minor: w.minor });
     // Messages up to the cursor that were not replayed predate this visit.
     lastId = Math.max(lastId, w.cursor);
 
@@ -149,6 +162,8 @@ export function createSession({
     view.showChat();
     link.welcomed();
     view.scrollToEnd();
+    // A list too short to scroll has its top in view already.
+    if (view.nearTop()) older.nearTop();
     // Unacknowledged messages go again with their refs.
     outbox.pump();
   }
@@ -234,6 +249,10 @@ export function createSession({
   }
 
   function onError(e) {
+    if (older.owns(e.ref)) {
+      older.refused(e);
+      return;
+    }
     const mine = Boolean(e.ref) && outbox.has(e.ref);
     // Both mean "not now": the message stays pending and is resent (with
     // the same ref, so it is posted once) after the wait.
@@ -291,6 +310,7 @@ export function createSession({
     left_room: onLeftRoom,
     pong: () => {},
     status: onStatus,
+    history: (h) => older.answer(h),
     error: onError,
   };
 
@@ -311,6 +331,7 @@ export function createSession({
       joined = false;
       awaitingWelcome = false;
       typing.linkLost();
+      older.linkLost();
       roster.stopAllTyping();
       drawTyping();
       view.markRosterStale(true);
@@ -357,6 +378,11 @@ export function createSession({
       }
       link.send({ type: 'nick', nick: name });
       return true;
+    },
+
+    /** The top of the message list is in view: fetch older messages if there are any. */
+    nearTop() {
+      older.nearTop();
     },
 
     /** Sends a message (it shows as pending until acknowledged). */

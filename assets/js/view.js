@@ -3,7 +3,8 @@
  * screens (nickname, chat), the message list with its notices and pending
  * items, the roster, the typing line, the room's name and the unread count
  * in the title, the connection state with its reconnect countdown, and
- * the transport in use. The Stable hooks the browser tests rely on are
+ * the transport in use. Older messages go above the others without moving
+ * what is in view, under "Beginning of the room" once there are no more. The Stable hooks the browser tests rely on are
  * listed in main.js; most of them are drawn here.
  *
  * User text (nicknames, messages, the server's error messages) reaches
@@ -72,13 +73,51 @@ function insertItem(li) {
   }
 }
 
-/** A message from the server: li.message[data-id] (.own when ours). */
-export function addMessage(m, own) {
+function messageItem(m, own) {
   const li = el('li', 'message');
   li.dataset.id = String(m.id);
   if (own) li.classList.add('own');
   li.append(timeElement(m.ts), ' ', nickSpan(m.nick), el('span', 'visually-hidden', ': '), el('span', 'text', m.text));
-  insertItem(li);
+  return li;
+}
+
+/** A message from the server: li.message[data-id] (.own when ours). */
+export function addMessage(m, own) {
+  insertItem(messageItem(m, own));
+}
+
+/**
+ * Puts `nodes` at the top of the list, keeping what is in view where it
+ * is: the distance from the list's end stays the same, and everything
+ * from the old top down moves by what was added.
+ */
+function prependKeepingView(nodes) {
+  const list = $('messages');
+  const fromEnd = list.scrollHeight - list.scrollTop;
+  list.prepend(...nodes);
+  list.scrollTop = list.scrollHeight - fromEnd;
+}
+
+/** Older messages ([{message, own}], oldest first) above all the others. */
+export function prependMessages(items) {
+  prependKeepingView(items.map(({ message, own }) => messageItem(message, own)));
+}
+
+/**
+ * li.notice.history-start at the top: the room has nothing older;
+ * `atStart` when that is its first message, else it forgot the older ones.
+ */
+export function showBeginning(atStart) {
+  const list = $('messages');
+  const old = list.querySelector(':scope > li.history-start');
+  if (old) old.remove();
+  const text = atStart ? 'Beginning of the room' : 'Older messages are no longer kept';
+  prependKeepingView([el('li', 'notice history-start', text)]);
+}
+
+/** Whether the top of the list is in view (or near it), as when it does not scroll. */
+export function nearTop() {
+  return $('messages').scrollTop < 48;
 }
 
 /** A message of ours not yet acknowledged: li.message.pending[data-ref]. Returns it. */

@@ -38,11 +38,11 @@ use redis::{Client, Connection, ErrorKind, RedisError, RedisResult, Value};
 use self::feed::{lock, run_feed, FeedState};
 use self::scripts::{Op, Scripts};
 use self::wire::{
-    decode_batch, json, unreadable, Held, JoinedHead, Kept, MessageBody, MessageHead,
+    decode_batch, decode_kept, json, unreadable, Held, JoinedHead, MessageBody, MessageHead,
 };
 use crate::core::backplane::{
-    Backplane, Entry, Event, JoinRequest, LeftWhy, LogFeed, PollRecord, Refusal, ResumeToken, Said,
-    Snapshot, SnapshotMember, LOG_TAIL,
+    Backplane, Entry, Event, JoinRequest, LeftWhy, LogFeed, Page, PollRecord, Refusal, ResumeToken,
+    Said, Snapshot, SnapshotMember, LOG_TAIL,
 };
 use crate::core::ids;
 use crate::core::rules::nickname::Nickname;
@@ -412,20 +412,24 @@ impl Backplane for RedisBackplane {
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let history = msgs
-            .iter()
-            .map(|kept| {
-                serde_json::from_str::<Kept>(kept)
-                    .map(|k| k.m)
-                    .map_err(|e| unreadable("message", e))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let history = decode_kept(&msgs)?;
         Ok(Snapshot {
             epoch,
             seq: seq.parse().map_err(|e| unreadable("last_seq", e))?,
             last_id: last_id.parse().map_err(|e| unreadable("last_id", e))?,
             members,
             history,
+        })
+    }
+
+    fn before(&mut self, room: &RoomName, before: u64, limit: usize) -> Result<Page, Refusal> {
+        let (before, limit) = (before.to_string(), limit.to_string());
+        let (more, kept): (String, Vec<String>) = self.run(|conn, scripts| {
+            scripts.run(Op::Before, &[room.as_str(), &before, &limit], conn)
+        })?;
+        Ok(Page {
+            messages: decode_kept(&kept)?,
+            more: more == "1",
         })
     }
 

@@ -21,6 +21,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+pub(crate) use crate::core::history::Page;
 use crate::core::ids::MemberId;
 pub(crate) use crate::core::ids::ResumeToken;
 use crate::core::rules::nickname::Nickname;
@@ -295,6 +296,15 @@ pub(crate) trait Backplane: Send {
     ) -> Result<Said, Refusal>;
     /// The room's state now, to start mirroring it.
     fn snapshot(&mut self, room: &RoomName) -> Result<Snapshot, Refusal>;
+    /// A page of the room's history for a client paging back: the newest
+    /// `limit` kept messages whose id is below `before`, oldest first, and
+    /// whether a kept message is older than the first of them. Only reads:
+    /// an unknown room, or a `before` at or below the oldest kept id, is an
+    /// empty page with `more: false`. Validating `before` and `limit`, the
+    /// byte bound and the rate are the core's; this answers any values (a
+    /// `before` past the newest id reads from the newest, a `limit` of 0 is
+    /// an empty page). Refused only when the backplane is unreachable.
+    fn before(&mut self, room: &RoomName, before: u64, limit: usize) -> Result<Page, Refusal>;
     /// The room's kept entries after `after`, in order. `None` when entries
     /// after `after` are no longer kept.
     fn read(&mut self, room: &RoomName, after: u64) -> Result<Option<Vec<Entry>>, Refusal>;

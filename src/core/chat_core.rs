@@ -9,7 +9,8 @@
 //! call takes the clock and returns [`Effect`]s saying what to deliver to
 //! whom. The ChatRoom actor (`room_server/chat_room.rs`) is its thin shell. Entering a
 //! room and the welcome are in `chat_core/joining.rs`; turning entries into
-//! frames is in `chat_core/applying.rs`.
+//! frames is in `chat_core/applying.rs`; a member paging back through its
+//! room's history is in `chat_core/paging.rs`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -27,6 +28,7 @@ use crate::protocol::{error, ClientFrame, ErrorCode, ServerFrame};
 
 mod applying;
 mod joining;
+mod paging;
 
 pub(crate) use crate::core::ids::MemberId;
 
@@ -35,7 +37,8 @@ pub(crate) use crate::core::ids::MemberId;
 /// page sends off after 3 s without a keystroke, well inside this.
 pub(crate) const TYPING_TIMEOUT_MS: u64 = 8_000;
 
-/// Rate buckets kept per map (addresses, tokens, connection attempts). At
+/// Rate buckets kept per map (addresses, tokens, connection attempts,
+/// tokens' `history` requests). At
 /// the bound a map's table has 131,072 slots: about 7.5 MB for addresses
 /// (56-byte entries), about 11 MB for tokens (48-byte entries, plus the
 /// 48-byte token string once no connection shares it); sizes checked in
@@ -129,6 +132,8 @@ pub(crate) struct ChatCore {
     token_buckets: BucketMap<ResumeToken>,
     /// Message allowance per room mirrored here; dropped with the mirror.
     room_buckets: HashMap<RoomName, RateBucket>,
+    /// `history` request allowance per resume token.
+    history_buckets: BucketMap<ResumeToken>,
     /// Bytes the mirrors' histories hold, kept as they change.
     mirror_history_bytes: usize,
 }
@@ -179,6 +184,7 @@ impl ChatCore {
             address_buckets: BucketMap::new(limits.address_allowance(), MAX_BUCKETS),
             token_buckets: BucketMap::new(limits.client_allowance(), MAX_BUCKETS),
             room_buckets: HashMap::new(),
+            history_buckets: BucketMap::new(limits.history_allowance(), MAX_BUCKETS),
             mirror_history_bytes: 0,
         }
     }
@@ -367,7 +373,9 @@ impl ChatCore {
         };
         if let Err(retry_ms) = taken {
             let reference = match &frame {
-                ClientFrame::Say { reference, .. } => reference.clone(),
+                ClientFrame::Say { reference, .. } | ClientFrame::History { reference, .. } => {
+                    reference.clone()
+                }
                 _ => None,
             };
             let frame = ServerFrame::Error {
@@ -403,6 +411,19 @@ impl ChatCore {
             ClientFrame::Nick { nick } => self.rename(id, &nick, now_ms),
             ClientFrame::Leave {} => self.leave(id, now_ms),
             ClientFrame::Ping {} => vec![to_member(id, ServerFrame::Pong {})],
+            ClientFrame::History {
+                before,
+                limit,
+                reference,
+            } => self.page_back(
+                id,
+                paging::HistoryAsk {
+                    before,
+                    limit,
+                    reference,
+                },
+                now_ms,
+            ),
         }
     }
 

@@ -1,6 +1,7 @@
 //! A room's recent messages: a ring in id order, bounded twice (at most
 //! `capacity` messages and at most `max_bytes` as [`cost`] counts them),
-//! answering "everything after cursor N" and "the last K". It also
+//! answering "everything after cursor N", "the last K" and "the K before
+//! id N" (a [`Page`], for a client paging back). It also
 //! remembers which (resume token, client ref) produced each kept message, so
 //! a client that resends after a lost ack gets the original id back instead
 //! of a duplicate; that memory is dropped with the entry, keeping it bounded.
@@ -90,6 +91,44 @@ impl Replay {
         if cut > 0 {
             self.messages.drain(..cut);
             self.gap |= missed;
+        }
+        self
+    }
+}
+
+/// A page of older messages: the newest kept messages below an id, and
+/// whether older ones are kept still. What every backplane answers to
+/// `Backplane::before`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Page {
+    /// The messages, oldest first, ids consecutive.
+    pub(crate) messages: Vec<Arc<ChatMessage>>,
+    /// Whether a message older than the first one here is kept (when the
+    /// page is empty: whether any message below the id asked for is).
+    pub(crate) more: bool,
+}
+
+impl Page {
+    /// Keeps the newest messages that take `max_bytes` at most as JSON
+    /// ([`framed_len`]), and always the newest one, so a client paging
+    /// back always moves; when some are left out, `more` is set, since
+    /// they are still kept.
+    pub(crate) fn within(mut self, max_bytes: usize) -> Page {
+        let mut total = 0;
+        let keep = self
+            .messages
+            .iter()
+            .rev()
+            .take_while(|m| {
+                total += framed_len(m) + 1;
+                total <= max_bytes
+            })
+            .count()
+            .max(1);
+        let cut = self.messages.len().saturating_sub(keep);
+        if cut > 0 {
+            self.messages.drain(..cut);
+            self.more = true;
         }
         self
     }
@@ -190,6 +229,21 @@ impl History {
                 .map(|(m, _)| m.clone())
                 .collect(),
             gap: cursor < floor,
+        }
+    }
+
+    /// The newest `limit` kept messages with an id below `before`, oldest
+    /// first, and whether older ones are kept.
+    pub(crate) fn before(&self, before: u64, limit: usize) -> Page {
+        let end = self.entries.partition_point(|(m, _)| m.id < before);
+        let start = end.saturating_sub(limit);
+        Page {
+            messages: self
+                .entries
+                .range(start..end)
+                .map(|(m, _)| m.clone())
+                .collect(),
+            more: start > 0,
         }
     }
 }
@@ -303,6 +357,55 @@ mod tests {
         assert!(history.after(1).gap, "message 2 is gone");
         assert_eq!(ids(&history.after(5).messages), Vec::<u64>::new());
         assert!(!History::new(3, usize::MAX).after(9).gap);
+    }
+
+    #[test]
+    fn pages_back_from_an_id_to_the_oldest_kept() {
+        let mut history = History::new(5, usize::MAX);
+        for id in 1..=8 {
+            history.push(msg(id), None);
+        }
+        let page = history.before(9, 2);
+        assert_eq!((ids(&page.messages), page.more), (vec![7, 8], true));
+        let page = history.before(7, 2);
+        assert_eq!((ids(&page.messages), page.more), (vec![5, 6], true));
+        let page = history.before(5, 2);
+        assert_eq!(
+            (ids(&page.messages), page.more),
+            (vec![4], false),
+            "1 to 3 are no longer kept"
+        );
+        let page = history.before(4, 2);
+        assert_eq!((ids(&page.messages), page.more), (vec![], false));
+        let page = history.before(6, 2);
+        assert_eq!(
+            (ids(&page.messages), page.more),
+            (vec![4, 5], false),
+            "exactly the oldest two: nothing older"
+        );
+        let page = history.before(u64::MAX, 100);
+        assert_eq!(ids(&page.messages), vec![4, 5, 6, 7, 8]);
+        assert!(!History::new(5, usize::MAX).before(1, 5).more);
+    }
+
+    #[test]
+    fn a_page_keeps_its_newest_that_fit_and_at_least_one() {
+        let page = || Page {
+            messages: (1..=5).map(msg).collect(),
+            more: false,
+        };
+        let each = framed_len(&msg(1)) + 1;
+        let cut = page().within(2 * each);
+        assert_eq!((ids(&cut.messages), cut.more), (vec![4, 5], true));
+        let whole = page().within(5 * each);
+        assert_eq!((whole.messages.len(), whole.more), (5, false));
+        let tiny = page().within(1);
+        assert_eq!((ids(&tiny.messages), tiny.more), (vec![5], true));
+        let empty = Page {
+            messages: Vec::new(),
+            more: false,
+        };
+        assert_eq!(empty.clone().within(0), empty);
     }
 
     #[test]

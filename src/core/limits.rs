@@ -9,6 +9,11 @@ use crate::core::bucket_map::Allowance;
 use crate::core::client_key::SubnetBits;
 use crate::protocol::AnnouncedLimits;
 
+/// Most messages one `history` request may ask for (`limit`), announced as
+/// `max_history_limit`. A request is answered from the backplane in one
+/// step, so this bounds that step's work as well as the answer.
+pub(crate) const MAX_HISTORY_LIMIT: u64 = 100;
+
 /// Limits in force for a server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
@@ -47,6 +52,11 @@ pub struct Limits {
     pub room_rate_burst: u32,
     /// Messages per second a room takes (per instance).
     pub room_rate_per_sec: u32,
+    /// `history` requests a client (one resume token) may make in a
+    /// burst, on top of the frame allowance every frame draws on.
+    pub history_rate_burst: u32,
+    /// `history` requests per second a client may sustain.
+    pub history_rate_per_sec: u32,
     /// Leading bits of an IPv4 address that name one client.
     pub ipv4_subnet_bits: u8,
     /// Leading bits of an IPv6 address that name one client.
@@ -101,6 +111,11 @@ impl Default for Limits {
             address_rate_per_sec: 10,
             room_rate_burst: 30,
             room_rate_per_sec: 10,
+            // Each answer is at most an eighth of the outbox: a full burst
+            // left unread (5/8) plus a room's whole burst of messages
+            // (about 250 KB) still fits one client's 1 MiB.
+            history_rate_burst: 5,
+            history_rate_per_sec: 1,
             ipv4_subnet_bits: 32,
             ipv6_subnet_bits: 64,
             max_websockets_per_ip: 50,
@@ -129,7 +144,24 @@ impl Limits {
             max_frame_bytes: self.max_frame_bytes,
             rate_burst: self.rate_burst,
             rate_per_sec: self.rate_per_sec,
+            max_history_limit: MAX_HISTORY_LIMIT,
         }
+    }
+
+    /// A client's allowance of `history` requests.
+    pub(crate) fn history_allowance(&self) -> Allowance {
+        Allowance {
+            burst: self.history_rate_burst,
+            per_sec: self.history_rate_per_sec,
+        }
+    }
+
+    /// Most bytes of messages one `history` answer carries, as written
+    /// (`history::framed_len`): an eighth of the outbox, so that a burst of
+    /// answers the client has not read yet does not get it cut as a slow
+    /// reader. At least one message is always sent.
+    pub(crate) fn history_page_bytes(&self) -> usize {
+        self.max_outbox_bytes / 8
     }
 
     /// The bits of an address that name its client.

@@ -29,6 +29,7 @@ function fakeView() {
   for (const name of [
     'addMessage', 'resetMessages', 'notice', 'scrollToEnd', 'scrollIfFollowing', 'showRoster',
     'showTyping', 'showRoom', 'noteUnread', 'showChat', 'showLogin', 'markRosterStale', 'showDegraded',
+    'nearTop', 'prependMessages', 'showBeginning',
   ]) {
     view[name] = (...args) => { calls.push([name, ...args]); };
   }
@@ -419,4 +420,25 @@ test('left_room stops rejoining; other errors are shown; unknown frames are igno
   session.linkClosed(1006);
   session.linkOpened();
   assert.deepEqual(sent, []);
+});
+
+test('scrolling to the top pages back through the room; its errors stay apart from the outbox', () => {
+  const setup = setUp();
+  const history = [message(51, 'bob', 'fifty-one'), message(52, 'ann', 'mine')];
+  joined(setup, welcome({ minor: 1, history, cursor: 52 }));
+  setup.session.nearTop();
+  assert.deepEqual(setup.sent, [{ type: 'history', before: 51, limit: 50, ref: 'h1' }]);
+  setup.session.handle({ type: 'error', code: 'rate_limited', message: 'slow', ref: 'h1', retry_ms: 10 });
+  assert.deepEqual(setup.view.notices(), [], 'no "sending too fast" notice for a history request');
+  setup.session.nearTop();
+  assert.equal(setup.sent.length, 1, 'held off');
+  setup.clock.time += 10;
+  setup.session.nearTop();
+  const older = [message(49, 'ann', 'old mine'), message(50, 'bob', 'old')];
+  setup.session.handle({ type: 'history', ref: 'h2', before: 51, messages: older, more: false });
+  assert.deepEqual(setup.view.of('prependMessages'), [[[
+    { message: older[0], own: true },
+    { message: older[1], own: false },
+  ]]]);
+  assert.deepEqual(setup.view.of('showBeginning'), [[false]], 'ids 1 to 48 were forgotten');
 });

@@ -1,5 +1,6 @@
 //! The Lua scripts of the Redis backplane. Each decision (join, leave,
-//! rename, typing, say, reap, renew, snapshot) is one script, and Redis runs
+//! rename, typing, say, reap, renew, snapshot) is one script, and so is
+//! reading a page of older history (before), and Redis runs
 //! a script as one step, so every instance sharing the Redis sees the same
 //! decisions in the same order. This module owns the key layout and the
 //! JSON the scripts write; `redis.rs` owns the connection and turns replies
@@ -63,6 +64,11 @@ const SAY: &str = include_str!("lua/say.lua");
 /// room is new and every room held has members.
 const SNAPSHOT: &str = include_str!("lua/snapshot.lua");
 
+/// ARGV: room, before, limit. Answers {more, kept messages oldest first}:
+/// the newest `limit` with an id below `before`; `more` is `1` when an
+/// older one is kept. Only reads.
+const BEFORE: &str = include_str!("lua/before.lua");
+
 /// ARGV: TTL in ms, then the tokens.
 const RENEW: &str = include_str!("lua/renew.lua");
 
@@ -84,10 +90,11 @@ pub(super) enum Op {
     Renew,
     Reap,
     FindPoll,
+    Before,
 }
 
 impl Op {
-    const ALL: [Op; 9] = [
+    const ALL: [Op; 10] = [
         Op::Join,
         Op::Leave,
         Op::Rename,
@@ -97,6 +104,7 @@ impl Op {
         Op::Renew,
         Op::Reap,
         Op::FindPoll,
+        Op::Before,
     ];
 
     fn body(self) -> &'static str {
@@ -110,6 +118,7 @@ impl Op {
             Op::Renew => RENEW,
             Op::Reap => REAP,
             Op::FindPoll => FIND_POLL,
+            Op::Before => BEFORE,
         }
     }
 }

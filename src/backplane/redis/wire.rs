@@ -81,8 +81,19 @@ pub(super) struct Held {
 
 /// A history entry as `:msgs` holds it.
 #[derive(Deserialize)]
-pub(super) struct Kept {
-    pub(super) m: Arc<ChatMessage>,
+struct Kept {
+    m: Arc<ChatMessage>,
+}
+
+/// The messages of `:msgs` entries, in the order given.
+pub(super) fn decode_kept(kept: &[String]) -> Result<Vec<Arc<ChatMessage>>, Refusal> {
+    kept.iter()
+        .map(|kept| {
+            serde_json::from_str::<Kept>(kept)
+                .map(|k| k.m)
+                .map_err(|e| unreadable("message", e))
+        })
+        .collect()
 }
 
 /// The refusal for stored data this code cannot read: a bug or a foreign

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::{
-    Backplane, Entry, Event, JoinRequest, LeftWhy, PollRecord, Refusal, ResumeToken, Said,
+    Backplane, Entry, Event, JoinRequest, LeftWhy, Page, PollRecord, Refusal, ResumeToken, Said,
     Snapshot, SnapshotMember, LOG_TAIL,
 };
 use crate::core::history::{self, History};
@@ -467,6 +467,16 @@ impl Backplane for MemoryBackplane {
                 })
                 .collect(),
             history: room.history.last(usize::MAX),
+        })
+    }
+
+    fn before(&mut self, name: &RoomName, before: u64, limit: usize) -> Result<Page, Refusal> {
+        Ok(match self.rooms.get(name) {
+            Some(room) => room.history.before(before, limit),
+            None => Page {
+                messages: Vec::new(),
+                more: false,
+            },
         })
     }
 

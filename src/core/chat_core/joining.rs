@@ -13,7 +13,7 @@ use crate::core::ids;
 use crate::core::mirror::Mirror;
 use crate::core::rules::nickname::Nickname;
 use crate::core::rules::room_name::RoomName;
-use crate::protocol::{ErrorCode, ServerFrame, PROTOCOL_VERSION};
+use crate::protocol::{ErrorCode, ServerFrame, PROTOCOL_MINOR, PROTOCOL_VERSION};
 
 /// A `join` frame's fields.
 pub(super) struct JoinAsk<'a> {
@@ -205,6 +205,7 @@ impl ChatCore {
             .within(self.limits.max_outbox_bytes / 2, since.is_some());
         ServerFrame::Welcome {
             v: PROTOCOL_VERSION,
+            minor: PROTOCOL_MINOR,
             nick,
             room: room_name.to_string(),
             epoch: room.epoch.clone(),

@@ -289,3 +289,63 @@ fn refuses_rooms_past_max_rooms_like_the_memory_backplane() {
     );
     assert_eq!(two_kept, 0, "the room made way for four is forgotten");
 }
+
+/// `before` pages back through what the room keeps the same way on both:
+/// the same messages for every `before` and `limit` (trimmed history,
+/// limits of 0 and past everything, a `before` past the newest id), `more`
+/// false exactly at the oldest kept message, and an empty page with
+/// `more: false` for a room without messages or unknown.
+#[test]
+fn pages_back_through_history_like_the_memory_backplane() {
+    use Step::*;
+    let steps = [
+        Join("a", "Ann", "lobby", 10),
+        Join("b", "Bob", "quiet", 10),
+        Say("a", "lobby", "one", Some("r1")),
+        Say("a", "lobby", "two \"quoted\" ✓", None),
+        Say("a", "lobby", "three", None),
+        Say("a", "lobby", "four", None),
+        Say("a", "lobby", "five", None),
+        Say("a", "lobby", "six", None),
+        Say("a", "lobby", "seven", None),
+    ];
+    let redis = TestRedis::start();
+    let mut on_redis = backplane(&redis, "parley:", 5);
+    let mut in_memory = MemoryBackplane::new(&Limits {
+        history_size: 5,
+        ..Limits::default()
+    });
+    let (want, _) = drive(&mut in_memory, &steps);
+    let (got, _) = drive(&mut on_redis, &steps);
+    assert_eq!(got, want);
+    let mut pages = 0;
+    for name in ["lobby", "quiet", "nowhere"] {
+        for before in [0, 1, 2, 3, 4, 5, 7, 8, 9, u64::MAX] {
+            for limit in [0, 1, 2, 5, 100, usize::MAX] {
+                let want = in_memory.before(&room(name), before, limit).unwrap();
+                let got = on_redis.before(&room(name), before, limit).unwrap();
+                assert_eq!(got, want, "{name} before {before} limit {limit}");
+                pages += usize::from(!want.messages.is_empty());
+            }
+        }
+    }
+    assert!(pages > 0, "some pages held messages");
+    // Paging back from the newest reaches the oldest kept (3, as 1 and 2
+    // left the history of 5) and then says there is no more.
+    for bp in [&mut in_memory as &mut dyn Backplane, &mut on_redis] {
+        let mut before = u64::MAX;
+        let mut seen = Vec::new();
+        loop {
+            let page = bp.before(&room("lobby"), before, 2).unwrap();
+            let ids: Vec<u64> = page.messages.iter().map(|m| m.id).collect();
+            seen.splice(0..0, ids.iter().copied());
+            if !page.more {
+                break;
+            }
+            before = ids[0];
+        }
+        assert_eq!(seen, vec![3, 4, 5, 6, 7]);
+        let four = bp.before(&room("lobby"), 5, 1).unwrap();
+        assert_eq!(four.messages[0].text, "four");
+    }
+}
