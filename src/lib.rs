@@ -30,6 +30,9 @@
 //! - `backplane/` holds the backplanes that do I/O (Redis) and the choice.
 //! - `protocol.rs` holds the wire frames both transports speak;
 //!   `metrics.rs` the Prometheus metrics. Both are leaves.
+//! - `fuzzing/` is outside the server: the entry points of the fuzz
+//!   targets in `fuzz/` (one per parser of network input, with the
+//!   invariants they check), hidden from the documentation.
 //!
 //! The library exposes what the binary, the tests and the benchmark need:
 //! [`Config`], [`Server`] with its [`Stopper`], and [`Limits`].
@@ -38,6 +41,8 @@ mod backplane;
 mod config;
 mod core;
 mod delivery;
+#[doc(hidden)]
+pub mod fuzzing;
 mod http;
 mod metrics;
 mod protocol;
