@@ -36,6 +36,9 @@
 //!   in it.
 //! - `protocol.rs` holds the wire frames both transports speak;
 //!   `metrics.rs` the Prometheus metrics. Both are leaves.
+//! - `fuzzing/` is outside the server: the entry points of the fuzz
+//!   targets in `fuzz/` (one per parser of network input, with the
+//!   invariants they check), hidden from the documentation.
 //!
 //! The library exposes what the binary, the tests and the benchmark need:
 //! [`Command`], [`Config`], [`Server`] with its [`Stopper`], and [`Limits`].
@@ -47,6 +50,8 @@ mod core;
 mod delivery;
 mod deploy;
 pub mod doctor;
+#[doc(hidden)]
+pub mod fuzzing;
 mod http;
 mod metrics;
 mod protocol;

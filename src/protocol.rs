@@ -24,7 +24,10 @@ pub(crate) const PROTOCOL_VERSION: u32 = 1;
 pub(crate) const PROTOCOL_MINOR: u32 = 1;
 
 /// A frame sent by a client.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+/// A frame sent by a client. Serialisable too, so that the fuzz targets
+/// (`src/fuzzing/`) can check that what was parsed writes back to the
+/// same frame.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub(crate) enum ClientFrame {
     /// Enter a room under a nickname (or move to another room).

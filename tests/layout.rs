@@ -16,6 +16,8 @@ use std::path::{Path, PathBuf};
 const ALLOWED: &[(&str, &[&str])] = &[
     ("cli", &["config", "deploy"]),
     ("deploy", &["config", "server"]),
+    // The fuzz targets' entry points: beside the server, above the parsers.
+    ("fuzzing", &["core", "http", "protocol", "transport"]),
     (
         "server",
         &[

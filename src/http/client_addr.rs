@@ -46,7 +46,7 @@ pub(crate) struct ClientAddr {
 
 /// Parses one `X-Forwarded-For` entry: a bare address, or one with a port
 /// as IIS and Azure write it (`1.2.3.4:5678`, `[2001:db8::1]:5678`).
-fn forwarded_ip(entry: &str) -> Option<IpAddr> {
+pub(crate) fn forwarded_ip(entry: &str) -> Option<IpAddr> {
     let entry = entry.trim();
     if let Ok(ip) = entry.parse::<IpAddr>() {
         return Some(ip);

@@ -53,7 +53,7 @@ fn authority(origin: &str) -> Option<(&str, &str)> {
 /// The hosts a request was sent to, as far as it says: `Host` (or what a
 /// trusted proxy forwarded), then any `X-Forwarded-Host` and `Forwarded:
 /// host=` (their first entries: the client's side).
-fn hosts_named(req: &HttpRequest, host: Option<&str>) -> Vec<String> {
+pub(crate) fn hosts_named(req: &HttpRequest, host: Option<&str>) -> Vec<String> {
     let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
     let mut hosts: Vec<String> = host.into_iter().map(str::to_owned).collect();
     if let Some(forwarded) = header("x-forwarded-host") {

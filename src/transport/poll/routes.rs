@@ -31,7 +31,7 @@ use crate::delivery::member::{Close, CloseKind, PollFeed};
 use crate::http::client_addr::client_addr;
 use crate::http::error::HttpError;
 use crate::http::state::AppState;
-use crate::protocol::{parse_client_frame, parse_client_value, ClientFrame};
+use crate::protocol::{parse_client_frame, parse_client_value, ClientFrame, Invalid};
 use crate::room_server::chat_room::{
     next_member_id, now_ms, Attach, Connect, Disconnect, FindPoll, Inbound,
 };
@@ -197,8 +197,37 @@ async fn read_body(payload: web::Payload, state: &AppState) -> Result<Bytes, Htt
     }
 }
 
-fn utf8(body: &Bytes) -> Result<&str, HttpError> {
+fn utf8(body: &[u8]) -> Result<&str, HttpError> {
     std::str::from_utf8(body).map_err(|_| HttpError::BadRequest("the body is not UTF-8".into()))
+}
+
+/// The `join` frame an open's body must be.
+pub(crate) fn opening_join(body: &[u8]) -> Result<ClientFrame, HttpError> {
+    match parse_client_frame(utf8(body)?) {
+        Ok(frame @ ClientFrame::Join { .. }) => Ok(frame),
+        Ok(_) => Err(HttpError::BadRequest(
+            "a session opens with a join frame".into(),
+        )),
+        Err(refusal) => Err(HttpError::BadRequest(refusal.message)),
+    }
+}
+
+/// The frames of a send's body: one frame, or an array of at most
+/// [`MAX_FRAMES_PER_SEND`] sent in order, each parsed or refused alone.
+pub(crate) fn sent_frames(text: &str) -> Result<Vec<Result<ClientFrame, Invalid>>, HttpError> {
+    // The body is parsed once, and each frame read from what that parse
+    // built.
+    Ok(match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(serde_json::Value::Array(list)) if list.len() > MAX_FRAMES_PER_SEND => {
+            return Err(HttpError::BadRequest(format!(
+                "at most {MAX_FRAMES_PER_SEND} frames per send"
+            )))
+        }
+        Ok(serde_json::Value::Array(list)) => list.into_iter().map(parse_client_value).collect(),
+        Ok(value) => vec![parse_client_value(value)],
+        // Not JSON: refused the way a WebSocket frame would be.
+        Err(_) => vec![parse_client_frame(text)],
+    })
 }
 
 async fn poll_once(
@@ -229,15 +258,7 @@ pub(crate) async fn open(
     let client = guard(&req, &state)?;
     state.gate.attempt(client)?;
     let body = read_body(payload, &state).await?;
-    let join = match parse_client_frame(utf8(&body)?) {
-        Ok(frame @ ClientFrame::Join { .. }) => frame,
-        Ok(_) => {
-            return Err(HttpError::BadRequest(
-                "a session opens with a join frame".into(),
-            ))
-        }
-        Err(refusal) => return Err(HttpError::BadRequest(refusal.message)),
-    };
+    let join = opening_join(&body)?;
     let token: Arc<str> = Arc::from(ids::new_secret());
     let id = next_member_id();
     let backlog = state.queued.backlog();
@@ -290,19 +311,7 @@ pub(crate) async fn send(
     let body = read_body(payload, &state).await?;
     let text = utf8(&body)?;
     session.addr.do_send(Heard);
-    // One frame, or an array of frames sent in order; the body is parsed
-    // once, and each frame read from what that parse built.
-    let frames = match serde_json::from_str::<serde_json::Value>(text) {
-        Ok(serde_json::Value::Array(list)) if list.len() > MAX_FRAMES_PER_SEND => {
-            return Err(HttpError::BadRequest(format!(
-                "at most {MAX_FRAMES_PER_SEND} frames per send"
-            )))
-        }
-        Ok(serde_json::Value::Array(list)) => list.into_iter().map(parse_client_value).collect(),
-        Ok(value) => vec![parse_client_value(value)],
-        // Not JSON: refused the way a WebSocket frame would be.
-        Err(_) => vec![parse_client_frame(text)],
-    };
+    let frames = sent_frames(text)?;
     let accepted = frames.len();
     // The answer waits until the room has handled the frames, so that sends
     // made one after another are handled in that order even when each goes

@@ -24,11 +24,13 @@
 //! knows nothing of the chat.
 
 use std::cell::Cell;
+use std::io;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
 
 use actix_http::error::PayloadError;
+use actix_http::ws::ProtocolError;
 use bytes::Bytes;
 use futures_core::Stream;
 
@@ -50,6 +52,37 @@ pub(crate) enum Verdict {
 
 /// The gate's verdict, shared with the session on the same thread.
 pub(crate) type SharedVerdict = Rc<Cell<Verdict>>;
+
+/// What a failed stream of frames means for the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Failure {
+    /// A data frame over the limit: `frame_too_large`, then close 1009.
+    TooLarge,
+    /// Text that is not UTF-8: close 1007.
+    NotUtf8,
+    /// Anything else against RFC 6455: close 1002.
+    Protocol,
+    /// The socket failed: nothing more can be sent.
+    Broken,
+}
+
+/// Why the decoder failed with `err`, given the gate's `verdict`: the
+/// decoder reports the gate's refusals, the body's errors and text that
+/// is not UTF-8 all as I/O errors.
+pub(crate) fn failure(err: &ProtocolError, verdict: Verdict) -> Failure {
+    match err {
+        ProtocolError::Overflow => Failure::TooLarge,
+        ProtocolError::Io(err) => match verdict {
+            Verdict::TooLarge => Failure::TooLarge,
+            Verdict::Broken => Failure::Broken,
+            // actix-web-actors reports text that is not UTF-8 as an I/O
+            // error of kind `Other`; anything else is the protocol.
+            Verdict::Fine if err.kind() == io::ErrorKind::Other => Failure::NotUtf8,
+            Verdict::Fine | Verdict::Protocol => Failure::Protocol,
+        },
+        _ => Failure::Protocol,
+    }
+}
 
 /// Largest frame header: 2 bytes, 8 of extended length, 4 of mask.
 const MAX_HEADER: usize = 14;

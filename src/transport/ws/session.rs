@@ -25,7 +25,7 @@ use crate::http::state::AppState;
 use crate::protocol::{error, parse_client_frame, ErrorCode, ServerFrame};
 use crate::room_server::chat_room::{next_member_id, now_ms, Connect, Disconnect, Inbound};
 use crate::transport::ws::heartbeat::{self, Beat, Groups, CLIENT_TIMEOUT};
-use crate::transport::ws::inbound::{FrameGate, SharedVerdict, Verdict};
+use crate::transport::ws::inbound::{failure, Failure, FrameGate, SharedVerdict};
 use crate::transport::ws::socket::ConnSocket;
 use crate::transport::ws::upgrade::Watch;
 
@@ -409,28 +409,24 @@ impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for WsSession {
             Ok(ws::Message::Ping(payload)) => self.on_ping(&payload, ctx),
             Ok(ws::Message::Pong(_)) | Ok(ws::Message::Nop) => {}
             Ok(ws::Message::Close(reason)) => self.send_close(reason, ctx),
-            Err(ws::ProtocolError::Overflow) => self.too_large(ctx),
-            // The decoder fails with an I/O error for what the gate saw
-            // (the body's own error, its refusals) and for a text frame that
-            // is not UTF-8 (src/transport/ws/inbound.rs).
-            Err(ws::ProtocolError::Io(err)) => match self.verdict.get() {
-                Verdict::TooLarge => self.too_large(ctx),
-                Verdict::Broken => {
+            // The decoder's errors do not say whether the gate refused a
+            // header or the text was not UTF-8; the gate's verdict does.
+            Err(err) => match failure(&err, self.verdict.get()) {
+                Failure::TooLarge => self.too_large(ctx),
+                Failure::NotUtf8 => self.not_utf8(ctx),
+                Failure::Broken => {
                     log::debug!("connection {}: {err}", self.id);
                     ctx.stop();
                 }
-                // actix-web-actors reports text that is not UTF-8 as an
-                // I/O error of kind `Other`; anything else is the protocol.
-                Verdict::Fine if err.kind() == std::io::ErrorKind::Other => self.not_utf8(ctx),
-                Verdict::Fine | Verdict::Protocol => {
+                Failure::Protocol => {
                     log::debug!("connection {}: protocol error: {err}", self.id);
-                    self.close(ws::CloseCode::Protocol, "protocol error", ctx);
+                    let reason = match err {
+                        ws::ProtocolError::Io(_) => "protocol error".to_owned(),
+                        err => err.to_string(),
+                    };
+                    self.close(ws::CloseCode::Protocol, &reason, ctx);
                 }
             },
-            Err(err) => {
-                log::debug!("connection {}: protocol error: {err}", self.id);
-                self.close(ws::CloseCode::Protocol, &err.to_string(), ctx);
-            }
         }
     }
 }
