@@ -244,8 +244,14 @@ pub(crate) struct JoinRequest {
 pub(crate) struct Said {
     /// The message id (the original one for a resend).
     pub(crate) id: u64,
-    /// The entries written: none for a resend.
+    /// The entries written: none for a resend, and none from a backplane
+    /// that hands its own entries back through the feed once they are
+    /// durable (the embedded store).
     pub(crate) entries: Vec<Entry>,
+    /// This (token, ref) was already logged: nothing was written, and the
+    /// sender is acknowledged again with the original id. Said explicitly,
+    /// since no entries no longer means a resend.
+    pub(crate) resend: bool,
 }
 
 /// Where a polling session's member is, so any instance can serve it.

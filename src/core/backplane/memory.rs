@@ -423,6 +423,7 @@ impl Backplane for MemoryBackplane {
             return Ok(Said {
                 id,
                 entries: Vec::new(),
+                resend: true,
             });
         }
         room.last_id += 1;
@@ -448,6 +449,7 @@ impl Backplane for MemoryBackplane {
         Ok(Said {
             id,
             entries: vec![entry],
+            resend: false,
         })
     }
 
