@@ -5,6 +5,8 @@
 //! the outside: [`redis`], for several instances sharing one Redis server.
 //! Nothing here reaches the transports or the room server.
 
+#[cfg(test)]
+pub(crate) mod contract;
 pub(crate) mod redis;
 
 use crate::config::Config;
