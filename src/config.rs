@@ -195,9 +195,25 @@ pub struct Config {
     #[arg(long, env = "PARLEY_COALESCE_MS", default_value_t = Limits::default().coalesce.as_millis() as u64)]
     pub(crate) coalesce_ms: u64,
 
+    /// Directory of the embedded store that keeps every room's messages
+    /// across restarts and crashes (created if missing); `none` keeps
+    /// everything in memory only, lost when the process stops. Not used
+    /// with --redis-url, where Redis is the store.
+    #[arg(long, env = "PARLEY_DATA_DIR", default_value = "./parley-data")]
+    pub(crate) data_dir: String,
+
+    /// When the store's writes reach the disk: `always` acknowledges a
+    /// message only once it is on disk (one fsync per group of messages);
+    /// `batch` syncs at most every second, so a crash or power loss can
+    /// lose the last second of acknowledged messages; `never` syncs only at
+    /// a clean stop, so a crash loses everything since the last one.
+    #[arg(long, env = "PARLEY_FSYNC", default_value = "always")]
+    pub(crate) fsync: Fsync,
+
     /// Redis server shared by several instances, which then are one chat:
     /// redis://[user:password@]host[:port][/db], or rediss:// for TLS.
-    /// Without it the instance runs alone, in memory.
+    /// Without it the instance runs alone, keeping its rooms in
+    /// --data-dir.
     #[arg(long, env = "REDIS_URL")]
     pub(crate) redis_url: Option<String>,
 
@@ -210,6 +226,17 @@ pub struct Config {
     /// Instances renew every third of it.
     #[arg(long, env = "PARLEY_LEASE_SECS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..))]
     pub(crate) lease_secs: u64,
+}
+
+/// When the embedded store syncs its commits to disk (`--fsync`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Fsync {
+    /// Every commit, before anything in it is acknowledged.
+    Always,
+    /// At most every second; commits in between are acknowledged unsynced.
+    Batch,
+    /// Only when the server stops cleanly.
+    Never,
 }
 
 /// A transport, as named on the command line.
@@ -266,6 +293,12 @@ impl Config {
             .or(self.http_platform_port)
             .or(self.aspnetcore_port)
             .unwrap_or(DEFAULT_PORT)
+    }
+
+    /// The embedded store's directory, or `None` for memory only.
+    pub(crate) fn data_dir(&self) -> Option<std::path::PathBuf> {
+        let dir = self.data_dir.trim();
+        (!dir.is_empty() && !dir.eq_ignore_ascii_case("none")).then(|| dir.into())
     }
 
     /// The transports switched on.
@@ -367,6 +400,16 @@ mod tests {
         let defaults = Config::parse_args(["parley", "--base-path", "/"]).unwrap();
         assert_eq!(defaults.transports().names(), "websocket,polling");
         assert_eq!(defaults.base_path(), "");
+    }
+
+    #[test]
+    fn data_dir_none_means_memory_only() {
+        let none = Config::parse_args(["parley", "--data-dir", "none"]).unwrap();
+        assert_eq!(none.data_dir(), None);
+        let dir =
+            Config::parse_args(["parley", "--data-dir", "/tmp/x", "--fsync", "batch"]).unwrap();
+        assert_eq!(dir.data_dir(), Some("/tmp/x".into()));
+        assert_eq!(dir.fsync, Fsync::Batch);
     }
 
     #[test]

@@ -125,6 +125,13 @@ pub(crate) struct FromBackplane(pub(crate) Logged);
 #[rtype(result = "usize")]
 pub(crate) struct Shutdown;
 
+/// The server has stopped serving: stop the actor, which drops the
+/// backplane (the embedded store then commits and syncs what it holds and
+/// closes its file). Watch [`ChatRoom::on_release`] to know when it is done.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct Release;
+
 /// The actor.
 pub(crate) struct ChatRoom {
     core: ChatCore,
@@ -141,6 +148,9 @@ pub(crate) struct ChatRoom {
     /// When this instance last renewed its members' leases.
     renewed: Instant,
     shutting_down: bool,
+    /// Dropped with the actor, after the core and its backplane (fields
+    /// drop in order): its receivers then learn the backplane is closed.
+    released: tokio::sync::watch::Sender<()>,
 }
 
 impl ChatRoom {
@@ -165,7 +175,14 @@ impl ChatRoom {
             reap_after: Instant::now(),
             renewed: Instant::now(),
             shutting_down: false,
+            released: tokio::sync::watch::channel(()).0,
         }
+    }
+
+    /// A receiver whose `changed()` fails once the actor and its backplane
+    /// are dropped.
+    pub(crate) fn on_release(&self) -> tokio::sync::watch::Receiver<()> {
+        self.released.subscribe()
     }
 
     /// Carries out the core's effects and sends the hubs what they
@@ -490,6 +507,14 @@ impl Handler<Shutdown> for ChatRoom {
         let told = self.connections.close_all(CloseKind::GoingAway);
         self.connections.dispatch();
         told
+    }
+}
+
+impl Handler<Release> for ChatRoom {
+    type Result = ();
+
+    fn handle(&mut self, _: Release, ctx: &mut Context<Self>) {
+        ctx.stop();
     }
 }
 

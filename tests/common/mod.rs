@@ -55,6 +55,10 @@ pub fn start(args: &[&str]) -> TestServer {
     .map(|s| s.to_string())
     .collect();
     argv.extend(args.iter().map(|s| s.to_string()));
+    // Memory only unless the test asks for a data directory (its own).
+    if !args.contains(&"--data-dir") {
+        argv.extend(["--data-dir".to_string(), "none".to_string()]);
+    }
     for (flag, value) in LOOSE_PER_ADDRESS {
         if !args.contains(&flag) {
             argv.extend([flag.to_string(), value.to_string()]);

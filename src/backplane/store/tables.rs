@@ -1,0 +1,294 @@
+//! The embedded store's tables in its redb file, and the only code that
+//! reads or writes rows: committing a batch of log entries, trimming a
+//! room's log tail, and loading every room back at start. Values are JSON
+//! (serde), keys are (room, number) tuples so a room's rows are one
+//! ordered range. The writer thread (`writer.rs`) decides when to commit
+//! and how durably; this file must not hold threads or the feed.
+//!
+//! Tables:
+//! - `meta`: `seq` → the newest entry's seq, cluster-wide (here: store-wide);
+//!   `format` → [`FORMAT`].
+//! - `rooms`: room → `{"epoch","last_id","last_seq"}`.
+//! - `messages`: (room, message id) → `{"seq","m","token","ref"}`: every
+//!   message, with who sent it under which ref (resends after a restart
+//!   get their original id).
+//! - `log`: (room, seq) → `{"prev","ev"}`: every entry of the room's log,
+//!   trimmed to its newest `log_cap` now and then.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
+use serde::{Deserialize, Serialize};
+
+use crate::core::backplane::memory::RestoredRoom;
+use crate::core::backplane::{Entry, Event, ResumeToken};
+use crate::core::rules::room_name::RoomName;
+use crate::protocol::ChatMessage;
+
+/// Version of the rows' layout, written once; a file of another version
+/// is refused at start rather than misread.
+pub(super) const FORMAT: u64 = 1;
+
+const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+const ROOMS: TableDefinition<&str, &str> = TableDefinition::new("rooms");
+const MESSAGES: TableDefinition<(&str, u64), &str> = TableDefinition::new("messages");
+const LOG: TableDefinition<(&str, u64), &str> = TableDefinition::new("log");
+
+/// A failure of the store, described for a log line.
+pub(super) type Failure = String;
+
+fn failed(what: &str) -> impl Fn(&dyn std::fmt::Display) -> Failure + '_ {
+    move |e| format!("{what}: {e}")
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct RoomRow {
+    epoch: String,
+    last_id: u64,
+    last_seq: u64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct MessageRow {
+    seq: u64,
+    m: Arc<ChatMessage>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    token: Option<String>,
+    #[serde(default, rename = "ref", skip_serializing_if = "Option::is_none")]
+    reference: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct LogRow {
+    prev: u64,
+    ev: Event,
+}
+
+/// Entries decided together, with the epoch of each room they touch.
+#[derive(Debug, Default)]
+pub(super) struct Batch {
+    /// The entries, in seq order.
+    pub(super) entries: Vec<Entry>,
+    /// Each room's epoch as the decisions saw it.
+    pub(super) epochs: HashMap<RoomName, String>,
+}
+
+/// Writes `batch` in one transaction, synced to disk before this returns
+/// when `durable`. A room whose stored epoch differs (it was forgotten
+/// and made anew) loses its old rows first. Answers the rooms written.
+pub(super) fn commit(db: &Database, batch: &Batch, durable: bool) -> Result<(), Failure> {
+    let mut txn = db.begin_write().map_err(|e| failed("begin")(&e))?;
+    let durability = if durable {
+        Durability::Immediate
+    } else {
+        Durability::None
+    };
+    txn.set_durability(durability)
+        .map_err(|e| failed("durability")(&e))?;
+    {
+        let mut meta = txn.open_table(META).map_err(|e| failed("meta")(&e))?;
+        let mut rooms = txn.open_table(ROOMS).map_err(|e| failed("rooms")(&e))?;
+        let mut messages = txn
+            .open_table(MESSAGES)
+            .map_err(|e| failed("messages")(&e))?;
+        let mut log = txn.open_table(LOG).map_err(|e| failed("log")(&e))?;
+        let mut heads: HashMap<&RoomName, RoomRow> = HashMap::new();
+        for (room, epoch) in &batch.epochs {
+            let stored = rooms
+                .get(room.as_str())
+                .map_err(|e| failed("read room")(&e))?
+                .map(|row| serde_json::from_str::<RoomRow>(row.value()))
+                .transpose()
+                .map_err(|e| failed("room row")(&e))?;
+            let head = match stored {
+                Some(row) if row.epoch == *epoch => row,
+                stale => {
+                    if stale.is_some() {
+                        let all = (room.as_str(), 0)..=(room.as_str(), u64::MAX);
+                        messages
+                            .retain_in(all.clone(), |_, _| false)
+                            .map_err(|e| failed("forget messages")(&e))?;
+                        log.retain_in(all, |_, _| false)
+                            .map_err(|e| failed("forget log")(&e))?;
+                    }
+                    RoomRow {
+                        epoch: epoch.clone(),
+                        last_id: 0,
+                        last_seq: 0,
+                    }
+                }
+            };
+            heads.insert(room, head);
+        }
+        for entry in &batch.entries {
+            let room = entry.room.as_str();
+            let row = serde_json::to_string(&LogRow {
+                prev: entry.prev,
+                ev: entry.event.clone(),
+            })
+            .map_err(|e| failed("encode")(&e))?;
+            log.insert((room, entry.seq), row.as_str())
+                .map_err(|e| failed("write log")(&e))?;
+            let head = heads.entry(&entry.room).or_insert_with(|| RoomRow {
+                epoch: String::new(),
+                last_id: 0,
+                last_seq: 0,
+            });
+            head.last_seq = entry.seq;
+            if let Event::Message {
+                token,
+                reference,
+                message,
+            } = &entry.event
+            {
+                let row = serde_json::to_string(&MessageRow {
+                    seq: entry.seq,
+                    m: message.clone(),
+                    token: reference.as_ref().map(|_| token.to_string()),
+                    reference: reference.clone(),
+                })
+                .map_err(|e| failed("encode")(&e))?;
+                messages
+                    .insert((room, message.id), row.as_str())
+                    .map_err(|e| failed("write message")(&e))?;
+                head.last_id = message.id;
+            }
+        }
+        for (room, head) in heads {
+            let row = serde_json::to_string(&head).map_err(|e| failed("encode")(&e))?;
+            rooms
+                .insert(room.as_str(), row.as_str())
+                .map_err(|e| failed("write room")(&e))?;
+        }
+        if let Some(last) = batch.entries.last() {
+            meta.insert("seq", last.seq)
+                .map_err(|e| failed("write seq")(&e))?;
+        }
+        meta.insert("format", FORMAT)
+            .map_err(|e| failed("write format")(&e))?;
+    }
+    txn.commit().map_err(|e| failed("commit")(&e))
+}
+
+/// Makes everything committed so far durable (an empty commit synced).
+pub(super) fn sync(db: &Database) -> Result<(), Failure> {
+    let mut txn = db.begin_write().map_err(|e| failed("begin")(&e))?;
+    txn.set_durability(Durability::Immediate)
+        .map_err(|e| failed("durability")(&e))?;
+    txn.commit().map_err(|e| failed("commit")(&e))
+}
+
+/// Deletes the log rows of `room` older than its newest `keep`, in a
+/// transaction of its own (not synced: losing a trim loses nothing).
+pub(super) fn trim_log(db: &Database, room: &RoomName, keep: usize) -> Result<(), Failure> {
+    let mut txn = db.begin_write().map_err(|e| failed("begin")(&e))?;
+    txn.set_durability(Durability::None)
+        .map_err(|e| failed("durability")(&e))?;
+    {
+        let mut log = txn.open_table(LOG).map_err(|e| failed("log")(&e))?;
+        let all = (room.as_str(), 0)..=(room.as_str(), u64::MAX);
+        let cutoff = log
+            .range(all)
+            .map_err(|e| failed("read log")(&e))?
+            .rev()
+            .nth(keep)
+            .transpose()
+            .map_err(|e| failed("read log")(&e))?
+            .map(|(key, _)| key.value().1);
+        if let Some(cutoff) = cutoff {
+            log.retain_in((room.as_str(), 0)..=(room.as_str(), cutoff), |_, _| false)
+                .map_err(|e| failed("trim log")(&e))?;
+        }
+    }
+    txn.commit().map_err(|e| failed("commit")(&e))
+}
+
+/// Everything kept: the newest seq and every room, each with its newest
+/// `history` messages and `log_cap` log entries. A file written in
+/// another [`FORMAT`] is refused.
+pub(super) fn load(
+    db: &Database,
+    history: usize,
+    log_cap: usize,
+) -> Result<(u64, Vec<RestoredRoom>), Failure> {
+    let txn = db.begin_read().map_err(|e| failed("begin")(&e))?;
+    let meta = match txn.open_table(META) {
+        Ok(meta) => meta,
+        // A new file: nothing kept yet.
+        Err(redb::TableError::TableDoesNotExist(_)) => return Ok((0, Vec::new())),
+        Err(e) => return Err(failed("meta")(&e)),
+    };
+    let get = |key: &str| -> Result<Option<u64>, Failure> {
+        Ok(meta
+            .get(key)
+            .map_err(|e| failed("read meta")(&e))?
+            .map(|v| v.value()))
+    };
+    if let Some(format) = get("format")?.filter(|&f| f != FORMAT) {
+        return Err(format!(
+            "the store was written in format {format}; this Parley reads format {FORMAT}"
+        ));
+    }
+    let seq = get("seq")?.unwrap_or(0);
+    let rooms = txn.open_table(ROOMS).map_err(|e| failed("rooms")(&e))?;
+    let messages = txn
+        .open_table(MESSAGES)
+        .map_err(|e| failed("messages")(&e))?;
+    let log = txn.open_table(LOG).map_err(|e| failed("log")(&e))?;
+    let mut restored = Vec::new();
+    for row in rooms.range(..).map_err(|e| failed("read rooms")(&e))? {
+        let (name, row) = row.map_err(|e| failed("read rooms")(&e))?;
+        let Ok(name) = RoomName::parse(name.value()) else {
+            log::warn!("store: skipping a room of invalid name {:?}", name.value());
+            continue;
+        };
+        let head: RoomRow =
+            serde_json::from_str(row.value()).map_err(|e| failed("room row")(&e))?;
+        let all = (name.as_str(), 0)..=(name.as_str(), u64::MAX);
+        let mut kept = Vec::new();
+        for row in messages
+            .range(all.clone())
+            .map_err(|e| failed("read messages")(&e))?
+            .rev()
+            .take(history)
+        {
+            let (_, row) = row.map_err(|e| failed("read messages")(&e))?;
+            let row: MessageRow =
+                serde_json::from_str(row.value()).map_err(|e| failed("message row")(&e))?;
+            let origin = match (row.token, row.reference) {
+                (Some(token), Some(reference)) => Some((ResumeToken::from(token), reference)),
+                _ => None,
+            };
+            kept.push((row.m, origin));
+        }
+        kept.reverse();
+        let mut tail = Vec::new();
+        for row in log
+            .range(all)
+            .map_err(|e| failed("read log")(&e))?
+            .rev()
+            .take(log_cap)
+        {
+            let (key, row) = row.map_err(|e| failed("read log")(&e))?;
+            let row: LogRow =
+                serde_json::from_str(row.value()).map_err(|e| failed("log row")(&e))?;
+            tail.push(Entry {
+                seq: key.value().1,
+                prev: row.prev,
+                room: name.clone(),
+                event: row.ev,
+            });
+        }
+        tail.reverse();
+        restored.push(RestoredRoom {
+            name,
+            epoch: head.epoch,
+            last_id: head.last_id,
+            last_seq: head.last_seq,
+            history: kept,
+            log: tail,
+        });
+    }
+    Ok((seq, restored))
+}

@@ -1,0 +1,257 @@
+//! Tests of the embedded store on temporary directories: it holds to the
+//! contract the in-memory and Redis backplanes share (`contract.rs`); its
+//! entries come back through the feed, not from the call; a reopened
+//! store has every committed message with its ids, epoch and resend
+//! memory; and a directory already in use is refused by name.
+
+use std::path::PathBuf;
+use std::sync::mpsc::{channel, Receiver};
+use std::sync::Mutex;
+
+use super::*;
+use crate::backplane::contract::{check_chains, comparable, drive, join, room, script, tok, NOW};
+use crate::core::backplane::Event;
+
+/// A temporary directory of the test's own, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!(
+            "parley-store-{name}-{}-{}",
+            std::process::id(),
+            crate::core::ids::new_secret()[..8].to_owned()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn limits() -> Limits {
+    Limits {
+        history_size: 3,
+        max_rooms: 100,
+        ..Limits::default()
+    }
+}
+
+/// The store seen as the contract sees a backplane: each call answers the
+/// entries it wrote, taken from the feed once they are committed.
+struct Fed {
+    store: StoreBackplane,
+    fed: Receiver<Logged>,
+}
+
+impl Fed {
+    fn open(dir: &Path) -> Fed {
+        let (mut store, _) = StoreBackplane::open(dir, Fsync::Always, &limits()).unwrap();
+        let (to, fed) = channel();
+        let to = Mutex::new(to);
+        store.subscribe(Box::new(move |logged| {
+            let _ = lock(&to).send(logged);
+        }));
+        Fed { store, fed }
+    }
+
+    /// What was fed, once everything decided is committed.
+    fn settled(&mut self) -> Vec<Entry> {
+        self.store.settle().unwrap();
+        let mut entries = Vec::new();
+        while let Ok(logged) = self.fed.try_recv() {
+            if let Logged::Entries(more) = logged {
+                entries.extend(more);
+            }
+        }
+        entries
+    }
+
+    fn answer(&mut self, call: Result<Vec<Entry>, Refusal>) -> Result<Vec<Entry>, Refusal> {
+        let answered = call?;
+        assert!(answered.is_empty(), "the store answers its entries late");
+        Ok(self.settled())
+    }
+}
+
+impl Backplane for Fed {
+    fn join(&mut self, request: JoinRequest) -> Result<Vec<Entry>, Refusal> {
+        let call = self.store.join(request);
+        self.answer(call)
+    }
+    fn leave(
+        &mut self,
+        room: &RoomName,
+        token: &ResumeToken,
+        why: LeftWhy,
+    ) -> Result<Vec<Entry>, Refusal> {
+        let call = self.store.leave(room, token, why);
+        self.answer(call)
+    }
+    fn rename(
+        &mut self,
+        room: &RoomName,
+        token: &ResumeToken,
+        nick: &Nickname,
+    ) -> Result<Vec<Entry>, Refusal> {
+        let call = self.store.rename(room, token, nick);
+        self.answer(call)
+    }
+    fn typing(
+        &mut self,
+        room: &RoomName,
+        token: &ResumeToken,
+        on: bool,
+    ) -> Result<Vec<Entry>, Refusal> {
+        let call = self.store.typing(room, token, on);
+        self.answer(call)
+    }
+    fn say(
+        &mut self,
+        room: &RoomName,
+        token: &ResumeToken,
+        text: String,
+        reference: Option<String>,
+        now_ms: u64,
+    ) -> Result<Said, Refusal> {
+        let said = self.store.say(room, token, text, reference, now_ms)?;
+        assert!(
+            said.entries.is_empty(),
+            "the store answers its entries late"
+        );
+        Ok(Said {
+            entries: self.settled(),
+            ..said
+        })
+    }
+    fn snapshot(&mut self, room: &RoomName) -> Result<Snapshot, Refusal> {
+        self.store.snapshot(room)
+    }
+    fn read(&mut self, room: &RoomName, after: u64) -> Result<Option<Vec<Entry>>, Refusal> {
+        self.store.read(room, after)
+    }
+    fn renew(&mut self, tokens: &[ResumeToken], ttl_ms: u64) -> Result<(), Refusal> {
+        self.store.renew(tokens, ttl_ms)
+    }
+    fn reap(&mut self) -> Result<Vec<Entry>, Refusal> {
+        let call = self.store.reap();
+        self.answer(call)
+    }
+    fn save_poll(&mut self, poll: &str, record: &PollRecord, ttl_ms: u64) -> Result<(), Refusal> {
+        self.store.save_poll(poll, record, ttl_ms)
+    }
+    fn find_poll(&mut self, poll: &str) -> Result<Option<PollRecord>, Refusal> {
+        self.store.find_poll(poll)
+    }
+    fn drop_poll(&mut self, poll: &str) -> Result<(), Refusal> {
+        self.store.drop_poll(poll)
+    }
+}
+
+#[test]
+fn holds_to_the_contract_of_the_memory_backplane() {
+    let dir = TempDir::new("contract");
+    let steps = script();
+    let mut in_memory = MemoryBackplane::new(&limits());
+    let mut stored = Fed::open(&dir.0);
+    let (want, memory_entries) = drive(&mut in_memory, &steps);
+    let (got, store_entries) = drive(&mut stored, &steps);
+    for (i, (want, got)) in want.iter().zip(&got).enumerate() {
+        assert_eq!(got, want, "outcome {i} differs");
+    }
+    assert_eq!(got.len(), want.len());
+    check_chains(&memory_entries);
+    check_chains(&store_entries);
+    for name in ["lobby", "side", "nowhere"] {
+        let want = comparable(in_memory.snapshot(&room(name)).unwrap());
+        let got = comparable(stored.snapshot(&room(name)).unwrap());
+        assert_eq!(got, want, "snapshot of {name}");
+        let events = |bp: &mut dyn Backplane| -> Vec<Event> {
+            let kept = (0..)
+                .find_map(|after| bp.read(&room(name), after).unwrap())
+                .unwrap();
+            kept.into_iter().map(|e| e.event).collect()
+        };
+        assert_eq!(events(&mut stored), events(&mut in_memory), "log of {name}");
+    }
+}
+
+#[test]
+fn a_reopened_store_has_every_committed_message_with_its_ids_and_epoch() {
+    let dir = TempDir::new("reopen");
+    let lobby = room("lobby");
+    let (epoch, seq) = {
+        let mut fed = Fed::open(&dir.0);
+        fed.join(join("a", "Ann", "lobby", 10)).unwrap();
+        for (i, reference) in ["r1", "r2", "r3", "r4"].iter().enumerate() {
+            let text = format!("message {}", i + 1);
+            let said = fed
+                .say(&lobby, &tok("a"), text, Some(reference.to_string()), NOW)
+                .unwrap();
+            assert_eq!(said.id, i as u64 + 1);
+        }
+        let snapshot = fed.snapshot(&lobby).unwrap();
+        (snapshot.epoch, snapshot.seq)
+    };
+    let mut fed = Fed::open(&dir.0);
+    let snapshot = fed.snapshot(&lobby).unwrap();
+    assert_eq!(snapshot.epoch, epoch, "the same incarnation");
+    assert_eq!((snapshot.seq, snapshot.last_id), (seq, 4));
+    let texts: Vec<&str> = snapshot.history.iter().map(|m| m.text.as_str()).collect();
+    assert_eq!(
+        texts,
+        ["message 2", "message 3", "message 4"],
+        "the newest 3"
+    );
+    assert!(snapshot.members.is_empty(), "members come back by joining");
+    let entries = fed.join(join("a", "Ann", "lobby", 10)).unwrap();
+    assert_eq!(entries[0].prev, seq, "the room's log chains on");
+    let again = fed
+        .say(&lobby, &tok("a"), "resent".into(), Some("r4".into()), NOW)
+        .unwrap();
+    assert!(again.resend);
+    assert_eq!(again.id, 4, "a resend after the restart keeps its id");
+    let next = fed
+        .say(&lobby, &tok("a"), "five".into(), None, NOW)
+        .unwrap();
+    assert_eq!(next.id, 5);
+    assert!(next.entries[0].seq > seq);
+}
+
+#[test]
+fn a_say_is_answered_empty_and_its_entry_fed_once_committed() {
+    let dir = TempDir::new("feed");
+    let mut fed = Fed::open(&dir.0);
+    fed.join(join("a", "Ann", "lobby", 10)).unwrap();
+    let said = fed
+        .store
+        .say(
+            &room("lobby"),
+            &tok("a"),
+            "hi".into(),
+            Some("r".into()),
+            NOW,
+        )
+        .unwrap();
+    assert_eq!((said.id, said.resend), (1, false));
+    assert!(said.entries.is_empty());
+    let fed_entries = fed.settled();
+    assert!(matches!(
+        &fed_entries[..],
+        [Entry { event: Event::Message { message, .. }, .. }] if message.text == "hi"
+    ));
+}
+
+#[test]
+fn a_directory_in_use_is_refused_by_name() {
+    let dir = TempDir::new("locked");
+    let _first = StoreBackplane::open(&dir.0, Fsync::Always, &limits()).unwrap();
+    let refused = StoreBackplane::open(&dir.0, Fsync::Always, &limits()).unwrap_err();
+    assert!(refused.contains("in use"), "{refused}");
+    let name = dir.0.canonicalize().unwrap();
+    assert!(refused.contains(&name.display().to_string()), "{refused}");
+}

@@ -1,0 +1,173 @@
+//! Starting the in-memory backplane from what a durable store kept: each
+//! room's epoch, counters, newest messages (with the (token, ref) that
+//! produced them, so a resend after a restart still gets its original id)
+//! and log tail, and the cluster-wide seq. Nobody is in a room after a
+//! restore: members come back by joining. Pure: the store reads its
+//! tables (`src/backplane/store/`) and hands the rows over as these types;
+//! this file must not know how they were kept.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+use super::{entry_cost, now_ms, MemRoom, MemoryBackplane};
+use crate::core::backplane::{Entry, ResumeToken};
+use crate::core::history::History;
+use crate::core::limits::Limits;
+use crate::core::rules::room_name::RoomName;
+use crate::protocol::ChatMessage;
+
+/// A kept message, with the (token, ref) of its sender when the `say` had
+/// a ref.
+pub(crate) type KeptMessage = (Arc<ChatMessage>, Option<(ResumeToken, String)>);
+
+/// One room as a store kept it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RestoredRoom {
+    /// The room.
+    pub(crate) name: RoomName,
+    /// Its incarnation, unchanged, so clients' cursors stay valid.
+    pub(crate) epoch: String,
+    /// Id of its newest message.
+    pub(crate) last_id: u64,
+    /// Seq of its newest entry.
+    pub(crate) last_seq: u64,
+    /// Its newest messages, oldest first.
+    pub(crate) history: Vec<KeptMessage>,
+    /// The tail of its log, oldest first, chained by `prev`.
+    pub(crate) log: Vec<Entry>,
+}
+
+impl MemoryBackplane {
+    /// A backplane holding `rooms` as kept, whose next entry's seq follows
+    /// `seq`. The bounds of `limits` apply as to a live backplane: a room
+    /// keeps at most `history_size` messages, and all rooms together at
+    /// most `max_history_bytes` (the least recently active lose their
+    /// oldest first).
+    pub(crate) fn restore(limits: &Limits, seq: u64, rooms: Vec<RestoredRoom>) -> Self {
+        let mut backplane = MemoryBackplane::new(limits);
+        backplane.seq = seq;
+        for restored in rooms {
+            let mut history = History::new(limits.history_size, limits.max_room_history_bytes);
+            if let Some((first, _)) = restored.history.first() {
+                history.dropped_through(first.id.saturating_sub(1));
+            } else {
+                history.dropped_through(restored.last_id);
+            }
+            for (message, origin) in restored.history {
+                history.push(message, origin);
+            }
+            let log: VecDeque<Entry> = restored.log.into_iter().collect();
+            let log_bytes = log.iter().map(entry_cost).sum();
+            backplane.seq = backplane.seq.max(restored.last_seq);
+            backplane.history_bytes += history.bytes();
+            backplane.rooms.insert(
+                restored.name,
+                MemRoom {
+                    epoch: restored.epoch,
+                    members: HashMap::new(),
+                    by_key: HashMap::new(),
+                    history,
+                    last_id: restored.last_id,
+                    last_seq: restored.last_seq,
+                    joins: 0,
+                    log,
+                    log_bytes,
+                    last_active_ms: now_ms(),
+                },
+            );
+        }
+        if backplane.history_bytes > backplane.max_history_bytes {
+            let excess = backplane.history_bytes - backplane.max_history_bytes;
+            let rooms = backplane
+                .rooms
+                .values_mut()
+                .map(|room| (room.last_seq, &mut room.history));
+            backplane.history_bytes -= crate::core::history::evict_least_recent(rooms, excess);
+        }
+        backplane
+    }
+
+    /// A room's epoch, if the room is held.
+    pub(crate) fn epoch(&self, room: &RoomName) -> Option<&str> {
+        self.rooms.get(room).map(|r| r.epoch.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::backplane::{Backplane, Event, JoinRequest, Origin};
+    use crate::core::rules::nickname::Nickname;
+
+    fn message(id: u64, text: &str) -> Arc<ChatMessage> {
+        Arc::new(ChatMessage {
+            id,
+            ts: 1,
+            nick: "Ann".into(),
+            text: text.into(),
+        })
+    }
+
+    fn restored() -> MemoryBackplane {
+        let lobby = RoomName::parse("lobby").unwrap();
+        let token: ResumeToken = Arc::from("a");
+        let log = vec![Entry {
+            seq: 40,
+            prev: 30,
+            room: lobby.clone(),
+            event: Event::Message {
+                token: token.clone(),
+                reference: Some("r8".into()),
+                message: message(8, "eight"),
+            },
+        }];
+        MemoryBackplane::restore(
+            &Limits::default(),
+            41,
+            vec![RestoredRoom {
+                name: lobby,
+                epoch: "e1".into(),
+                last_id: 8,
+                last_seq: 40,
+                history: vec![
+                    (message(7, "seven"), None),
+                    (message(8, "eight"), Some((token, "r8".into()))),
+                ],
+                log,
+            }],
+        )
+    }
+
+    #[test]
+    fn a_restored_room_keeps_its_epoch_ids_and_resend_memory() {
+        let mut bp = restored();
+        let lobby = RoomName::parse("lobby").unwrap();
+        let snapshot = bp.snapshot(&lobby).unwrap();
+        assert_eq!((snapshot.epoch.as_str(), snapshot.seq), ("e1", 40));
+        assert_eq!(snapshot.last_id, 8);
+        assert_eq!(snapshot.history.len(), 2);
+        assert!(snapshot.members.is_empty(), "nobody is in after a restart");
+        assert_eq!(bp.read(&lobby, 30).unwrap().unwrap().len(), 1);
+        assert_eq!(bp.read(&lobby, 10).unwrap(), None, "older is a gap");
+        let token: ResumeToken = Arc::from("a");
+        let entries = bp
+            .join(JoinRequest {
+                room: lobby.clone(),
+                nick: Nickname::parse("Ann", 24).unwrap(),
+                token: token.clone(),
+                origin: Origin {
+                    node: Arc::from("n"),
+                    member: 1,
+                },
+                since: Some(8),
+                max_members: 10,
+                lease_ms: 60_000,
+            })
+            .unwrap();
+        assert_eq!((entries[0].seq, entries[0].prev), (42, 40));
+        let again = bp.say(&lobby, &token, "x".into(), Some("r8".into()), 2);
+        assert_eq!(again.unwrap().id, 8, "a resend after the restart");
+        let next = bp.say(&lobby, &token, "nine".into(), None, 2).unwrap();
+        assert_eq!(next.id, 9);
+    }
+}
