@@ -27,7 +27,10 @@
 //!   backplane contract with its in-memory implementation, the parsing
 //!   rules, ids and limits, client keys and the rate buckets kept per
 //!   client (`bucket_map.rs`).
-//! - `backplane/` holds the backplanes that do I/O (Redis) and the choice.
+//! - `backplane/` holds the backplanes that do I/O and the choice: the
+//!   embedded store (`store.rs`, a redb file under `--data-dir`, the single
+//!   instance's default) and Redis (`redis.rs`); `contract.rs` is the test
+//!   script all backplanes must agree on.
 //! - `protocol.rs` holds the wire frames both transports speak;
 //!   `metrics.rs` the Prometheus metrics. Both are leaves.
 //!
