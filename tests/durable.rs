@@ -192,12 +192,14 @@ async fn a_sigkill_mid_burst_loses_no_acknowledged_message() {
 }
 
 #[tokio::test]
-async fn a_graceful_restart_keeps_the_room_for_a_resuming_client() {
+async fn a_graceful_restart_keeps_the_room_and_its_members_for_resuming_clients() {
     let dir = TempDir::new("graceful");
     let data = dir.0.to_str().expect("a UTF-8 path").to_owned();
     let server = common::start(&["--data-dir", &data]);
     let (mut ann, welcome) = Client::join(&server.ws_url(), "ann", "lobby").await;
+    let (_bob, bob_welcome) = Client::join(&server.ws_url(), "bob", "lobby").await;
     let epoch = welcome["epoch"].clone();
+    ann.expect("joined").await;
     for i in 0..5 {
         let (_, ack) = ann.say(&format!("hello {i}"), &format!("r{i}")).await;
         assert_eq!(ack["id"], i + 1);
@@ -205,12 +207,11 @@ async fn a_graceful_restart_keeps_the_room_for_a_resuming_client() {
     server.stop().await;
 
     let server = common::start(&["--data-dir", &data]);
-    let (mut ann, resumed) = Client::join_with(
-        &server.ws_url(),
-        json!({"type": "join", "nick": "ann", "room": "lobby", "since": 3, "epoch": epoch,
-               "resume": welcome["session"]}),
-    )
-    .await;
+    let resume = |who: &str, welcome: &Value, since: u64| {
+        json!({"type": "join", "nick": who, "room": "lobby", "since": since,
+               "epoch": epoch, "resume": welcome["session"]})
+    };
+    let (mut ann, resumed) = Client::join_with(&server.ws_url(), resume("ann", &welcome, 3)).await;
     assert_eq!(resumed["epoch"], epoch);
     assert_eq!(resumed["gap"], false);
     let ids: Vec<&Value> = resumed["history"]
@@ -220,6 +221,17 @@ async fn a_graceful_restart_keeps_the_room_for_a_resuming_client() {
         .map(|m| &m["id"])
         .collect();
     assert_eq!(ids, [4, 5], "what followed the cursor");
+    let roster: Vec<&Value> = resumed["roster"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| &m["nick"])
+        .collect();
+    assert_eq!(roster, ["ann", "bob"], "bob holds his place meanwhile");
+    let (_bob, bob_back) =
+        Client::join_with(&server.ws_url(), resume("bob", &bob_welcome, 5)).await;
+    assert_eq!(bob_back["history"], json!([]));
+    ann.expect_nothing_pending().await;
     // A resend of a message from before the restart keeps its id.
     ann.send(json!({"type": "say", "text": "hello 4", "ref": "r4"}))
         .await;

@@ -11,6 +11,8 @@ pub(crate) mod contract;
 pub(crate) mod redis;
 pub(crate) mod store;
 
+use std::time::Duration;
+
 use crate::config::Config;
 use crate::core::backplane::memory::MemoryBackplane;
 use crate::core::backplane::Backplane;
@@ -28,8 +30,13 @@ pub(crate) fn open(config: &Config, limits: &Limits) -> std::io::Result<Box<dyn 
                 Ok(Box::new(MemoryBackplane::new(limits)))
             }
             Some(dir) => {
-                let (store, opened) = store::StoreBackplane::open(&dir, config.fsync, limits)
-                    .map_err(std::io::Error::other)?;
+                let (store, opened) = store::StoreBackplane::open(
+                    &dir,
+                    config.fsync,
+                    limits,
+                    Duration::from_secs(config.lease_secs),
+                )
+                .map_err(std::io::Error::other)?;
                 let shown = dir.canonicalize().unwrap_or(dir);
                 log::info!(
                     "keeping rooms in {} (--fsync {}): {} rooms and {} recent messages loaded in {} ms",

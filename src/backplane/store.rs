@@ -13,8 +13,10 @@
 //! snapshot, and the id of a resent message) first wait for the writer to
 //! catch up ([`StoreBackplane::settle`]). The tables are `store/tables.rs`'s.
 //!
-//! What is not kept yet: who is in which room (members come back by
-//! joining, and are announced), polling sessions and leases.
+//! Who holds which nickname in which room is kept too: after a restart
+//! each member holds its place for one grace period (`--lease-secs`), so a
+//! client that resumes within it is back unseen. What is not kept yet:
+//! polling sessions.
 
 mod tables;
 #[cfg(test)]
@@ -88,7 +90,8 @@ pub(crate) struct Opened {
 
 impl StoreBackplane {
     /// Opens (creating it if missing) the store in `dir`, loads every
-    /// room's history, log tail, ids and epoch, and starts the writer.
+    /// room's history, log tail, ids, epoch and members (who hold their
+    /// places for `grace` from now), and starts the writer.
     /// Fails with a message naming the path when the directory cannot be
     /// made or the file opened (in use by another process, unreadable, of
     /// another format).
@@ -96,6 +99,7 @@ impl StoreBackplane {
         dir: &Path,
         fsync: Fsync,
         limits: &Limits,
+        grace: Duration,
     ) -> Result<(StoreBackplane, Opened), String> {
         let started = Instant::now();
         std::fs::create_dir_all(dir)
@@ -119,7 +123,7 @@ impl StoreBackplane {
             messages: rooms.iter().map(|r| r.history.len()).sum(),
             took: Duration::ZERO,
         };
-        let memory = MemoryBackplane::restore(limits, seq, rooms);
+        let memory = MemoryBackplane::restore(limits, seq, rooms, grace.as_millis() as u64);
         let shared = Arc::new(Shared::default());
         *lock(&shared.committed) = seq;
         let (to_writer, batches) = sync_channel(QUEUE);

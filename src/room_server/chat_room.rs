@@ -419,11 +419,15 @@ impl Handler<Disconnect> for ChatRoom {
     fn handle(&mut self, msg: Disconnect, _: &mut Context<Self>) {
         self.connections.remove(msg.id);
         match msg.why {
-            Some(why) => {
+            // A connection closed by the stop does not leave its room: its
+            // lease holds its place (restored by the embedded store after
+            // the restart, kept by Redis for another instance), so a client
+            // that resumes in time is back with nobody told.
+            Some(why) if !self.shutting_down => {
                 let effects = self.core.disconnect(msg.id, why, now_ms());
                 self.apply(effects);
             }
-            None => self.core.detach(msg.id),
+            _ => self.core.detach(msg.id),
         }
     }
 }

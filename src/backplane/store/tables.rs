@@ -8,7 +8,9 @@
 //! Tables:
 //! - `meta`: `seq` → the newest entry's seq, cluster-wide (here: store-wide);
 //!   `format` → [`FORMAT`].
-//! - `rooms`: room → `{"epoch","last_id","last_seq"}`.
+//! - `rooms`: room → `{"epoch","last_id","last_seq","joins"}`.
+//! - `members`: (room, token) → `{"nick","order"}`: who holds which
+//!   nickname, kept as joins, leaves and renames are committed.
 //! - `messages`: (room, message id) → `{"seq","m","token","ref"}`: every
 //!   message, with who sent it under which ref (resends after a restart
 //!   get their original id).
@@ -21,7 +23,7 @@ use std::sync::Arc;
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 
-use crate::core::backplane::memory::RestoredRoom;
+use crate::core::backplane::memory::{RestoredMember, RestoredRoom};
 use crate::core::backplane::{Entry, Event, ResumeToken};
 use crate::core::rules::room_name::RoomName;
 use crate::protocol::ChatMessage;
@@ -34,6 +36,7 @@ const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 const ROOMS: TableDefinition<&str, &str> = TableDefinition::new("rooms");
 const MESSAGES: TableDefinition<(&str, u64), &str> = TableDefinition::new("messages");
 const LOG: TableDefinition<(&str, u64), &str> = TableDefinition::new("log");
+const MEMBERS: TableDefinition<(&str, &str), &str> = TableDefinition::new("members");
 
 /// A failure of the store, described for a log line.
 pub(super) type Failure = String;
@@ -47,6 +50,15 @@ struct RoomRow {
     epoch: String,
     last_id: u64,
     last_seq: u64,
+    /// Joins seen: the order the next member gets.
+    #[serde(default)]
+    joins: u64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct MemberRow {
+    nick: String,
+    order: u64,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -93,6 +105,7 @@ pub(super) fn commit(db: &Database, batch: &Batch, durable: bool) -> Result<(), 
             .open_table(MESSAGES)
             .map_err(|e| failed("messages")(&e))?;
         let mut log = txn.open_table(LOG).map_err(|e| failed("log")(&e))?;
+        let mut members = txn.open_table(MEMBERS).map_err(|e| failed("members")(&e))?;
         let mut heads: HashMap<&RoomName, RoomRow> = HashMap::new();
         for (room, epoch) in &batch.epochs {
             let stored = rooms
@@ -111,11 +124,29 @@ pub(super) fn commit(db: &Database, batch: &Batch, durable: bool) -> Result<(), 
                             .map_err(|e| failed("forget messages")(&e))?;
                         log.retain_in(all, |_, _| false)
                             .map_err(|e| failed("forget log")(&e))?;
+                        let mut tokens = Vec::new();
+                        for row in members
+                            .range((room.as_str(), "")..)
+                            .map_err(|e| failed("read members")(&e))?
+                        {
+                            let (key, _) = row.map_err(|e| failed("read members")(&e))?;
+                            let (in_room, token) = key.value();
+                            if in_room != room.as_str() {
+                                break;
+                            }
+                            tokens.push(token.to_owned());
+                        }
+                        for token in tokens {
+                            members
+                                .remove((room.as_str(), token.as_str()))
+                                .map_err(|e| failed("forget member")(&e))?;
+                        }
                     }
                     RoomRow {
                         epoch: epoch.clone(),
                         last_id: 0,
                         last_seq: 0,
+                        joins: 0,
                     }
                 }
             };
@@ -134,8 +165,52 @@ pub(super) fn commit(db: &Database, batch: &Batch, durable: bool) -> Result<(), 
                 epoch: String::new(),
                 last_id: 0,
                 last_seq: 0,
+                joins: 0,
             });
             head.last_seq = entry.seq;
+            match &entry.event {
+                Event::Joined {
+                    token,
+                    nick,
+                    resumed: false,
+                    ..
+                } => {
+                    head.joins += 1;
+                    let row = serde_json::to_string(&MemberRow {
+                        nick: nick.clone(),
+                        order: head.joins,
+                    })
+                    .map_err(|e| failed("encode")(&e))?;
+                    members
+                        .insert((room, &**token), row.as_str())
+                        .map_err(|e| failed("write member")(&e))?;
+                }
+                Event::Left { token, .. } => {
+                    members
+                        .remove((room, &**token))
+                        .map_err(|e| failed("forget member")(&e))?;
+                }
+                Event::Renamed { token, new, .. } => {
+                    let order = members
+                        .get((room, &**token))
+                        .map_err(|e| failed("read member")(&e))?
+                        .map(|row| serde_json::from_str::<MemberRow>(row.value()))
+                        .transpose()
+                        .map_err(|e| failed("member row")(&e))?
+                        .map(|row| row.order);
+                    if let Some(order) = order {
+                        let row = serde_json::to_string(&MemberRow {
+                            nick: new.clone(),
+                            order,
+                        })
+                        .map_err(|e| failed("encode")(&e))?;
+                        members
+                            .insert((room, &**token), row.as_str())
+                            .map_err(|e| failed("write member")(&e))?;
+                    }
+                }
+                _ => {}
+            }
             if let Event::Message {
                 token,
                 reference,
@@ -236,6 +311,7 @@ pub(super) fn load(
         .open_table(MESSAGES)
         .map_err(|e| failed("messages")(&e))?;
     let log = txn.open_table(LOG).map_err(|e| failed("log")(&e))?;
+    let members = txn.open_table(MEMBERS).map_err(|e| failed("members")(&e))?;
     let mut restored = Vec::new();
     for row in rooms.range(..).map_err(|e| failed("read rooms")(&e))? {
         let (name, row) = row.map_err(|e| failed("read rooms")(&e))?;
@@ -281,6 +357,24 @@ pub(super) fn load(
             });
         }
         tail.reverse();
+        let mut held = Vec::new();
+        for row in members
+            .range((name.as_str(), "")..)
+            .map_err(|e| failed("read members")(&e))?
+        {
+            let (key, row) = row.map_err(|e| failed("read members")(&e))?;
+            let (room, token) = key.value();
+            if room != name.as_str() {
+                break;
+            }
+            let row: MemberRow =
+                serde_json::from_str(row.value()).map_err(|e| failed("member row")(&e))?;
+            held.push(RestoredMember {
+                token: ResumeToken::from(token),
+                nick: row.nick,
+                order: row.order,
+            });
+        }
         restored.push(RestoredRoom {
             name,
             epoch: head.epoch,
@@ -288,6 +382,8 @@ pub(super) fn load(
             last_seq: head.last_seq,
             history: kept,
             log: tail,
+            members: held,
+            joins: head.joins,
         });
     }
     Ok((seq, restored))

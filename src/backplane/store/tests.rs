@@ -33,6 +33,9 @@ impl Drop for TempDir {
     }
 }
 
+/// How long restored members hold their places.
+const GRACE: Duration = Duration::from_secs(60);
+
 fn limits() -> Limits {
     Limits {
         history_size: 3,
@@ -50,7 +53,7 @@ struct Fed {
 
 impl Fed {
     fn open(dir: &Path) -> Fed {
-        let (mut store, _) = StoreBackplane::open(dir, Fsync::Always, &limits()).unwrap();
+        let (mut store, _) = StoreBackplane::open(dir, Fsync::Always, &limits(), GRACE).unwrap();
         let (to, fed) = channel();
         let to = Mutex::new(to);
         store.subscribe(Box::new(move |logged| {
@@ -207,9 +210,14 @@ fn a_reopened_store_has_every_committed_message_with_its_ids_and_epoch() {
         ["message 2", "message 3", "message 4"],
         "the newest 3"
     );
-    assert!(snapshot.members.is_empty(), "members come back by joining");
+    let held: Vec<&str> = snapshot.members.iter().map(|m| m.nick.as_str()).collect();
+    assert_eq!(held, ["Ann"], "ann holds her place");
     let entries = fed.join(join("a", "Ann", "lobby", 10)).unwrap();
     assert_eq!(entries[0].prev, seq, "the room's log chains on");
+    assert!(
+        matches!(entries[0].event, Event::Joined { resumed: true, .. }),
+        "her return is a resume, which nobody is told about"
+    );
     let again = fed
         .say(&lobby, &tok("a"), "resent".into(), Some("r4".into()), NOW)
         .unwrap();
@@ -249,8 +257,8 @@ fn a_say_is_answered_empty_and_its_entry_fed_once_committed() {
 #[test]
 fn a_directory_in_use_is_refused_by_name() {
     let dir = TempDir::new("locked");
-    let _first = StoreBackplane::open(&dir.0, Fsync::Always, &limits()).unwrap();
-    let refused = StoreBackplane::open(&dir.0, Fsync::Always, &limits()).unwrap_err();
+    let _first = StoreBackplane::open(&dir.0, Fsync::Always, &limits(), GRACE).unwrap();
+    let refused = StoreBackplane::open(&dir.0, Fsync::Always, &limits(), GRACE).unwrap_err();
     assert!(refused.contains("in use"), "{refused}");
     let name = dir.0.canonicalize().unwrap();
     assert!(refused.contains(&name.display().to_string()), "{refused}");
