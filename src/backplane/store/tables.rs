@@ -14,8 +14,10 @@
 //! - `messages`: (room, message id) → `{"seq","m","token","ref"}`: every
 //!   message, with who sent it under which ref (resends after a restart
 //!   get their original id).
-//! - `log`: (room, seq) → `{"prev","ev"}`: every entry of the room's log,
-//!   trimmed to its newest `log_cap` now and then.
+//! - `log`: (room, seq) → `{"prev","ev"}`, or `{"prev","msg"}` for a
+//!   message, which names its row in `messages` rather than holding it
+//!   twice: every entry of the room's log, trimmed to its newest `log_cap`
+//!   now and then.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -65,16 +67,19 @@ struct MemberRow {
 struct MessageRow {
     seq: u64,
     m: Arc<ChatMessage>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    token: Option<String>,
+    token: String,
     #[serde(default, rename = "ref", skip_serializing_if = "Option::is_none")]
     reference: Option<String>,
 }
 
+/// A log row: the event, or for a message the id of its `messages` row.
 #[derive(Debug, Serialize, Deserialize)]
 struct LogRow {
     prev: u64,
-    ev: Event,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ev: Option<Event>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    msg: Option<u64>,
 }
 
 /// Entries decided together, with the epoch of each room they touch.
@@ -154,9 +159,17 @@ pub(super) fn commit(db: &Database, batch: &Batch, durable: bool) -> Result<(), 
         }
         for entry in &batch.entries {
             let room = entry.room.as_str();
-            let row = serde_json::to_string(&LogRow {
-                prev: entry.prev,
-                ev: entry.event.clone(),
+            let row = serde_json::to_string(&match &entry.event {
+                Event::Message { message, .. } => LogRow {
+                    prev: entry.prev,
+                    ev: None,
+                    msg: Some(message.id),
+                },
+                event => LogRow {
+                    prev: entry.prev,
+                    ev: Some(event.clone()),
+                    msg: None,
+                },
             })
             .map_err(|e| failed("encode")(&e))?;
             log.insert((room, entry.seq), row.as_str())
@@ -220,7 +233,7 @@ pub(super) fn commit(db: &Database, batch: &Batch, durable: bool) -> Result<(), 
                 let row = serde_json::to_string(&MessageRow {
                     seq: entry.seq,
                     m: message.clone(),
-                    token: reference.as_ref().map(|_| token.to_string()),
+                    token: token.to_string(),
                     reference: reference.clone(),
                 })
                 .map_err(|e| failed("encode")(&e))?;
@@ -323,6 +336,10 @@ pub(super) fn load(
             serde_json::from_str(row.value()).map_err(|e| failed("room row")(&e))?;
         let all = (name.as_str(), 0)..=(name.as_str(), u64::MAX);
         let mut kept = Vec::new();
+        // The newest messages by id, for the log rows that name them: the
+        // log and the history then share each message's allocation.
+        let mut by_id: HashMap<u64, (Arc<ChatMessage>, ResumeToken, Option<String>)> =
+            HashMap::new();
         for row in messages
             .range(all.clone())
             .map_err(|e| failed("read messages")(&e))?
@@ -332,10 +349,12 @@ pub(super) fn load(
             let (_, row) = row.map_err(|e| failed("read messages")(&e))?;
             let row: MessageRow =
                 serde_json::from_str(row.value()).map_err(|e| failed("message row")(&e))?;
-            let origin = match (row.token, row.reference) {
-                (Some(token), Some(reference)) => Some((ResumeToken::from(token), reference)),
-                _ => None,
-            };
+            let token = ResumeToken::from(row.token);
+            let origin = row
+                .reference
+                .clone()
+                .map(|reference| (token.clone(), reference));
+            by_id.insert(row.m.id, (row.m.clone(), token, row.reference));
             kept.push((row.m, origin));
         }
         kept.reverse();
@@ -349,11 +368,38 @@ pub(super) fn load(
             let (key, row) = row.map_err(|e| failed("read log")(&e))?;
             let row: LogRow =
                 serde_json::from_str(row.value()).map_err(|e| failed("log row")(&e))?;
+            let event = match (row.ev, row.msg) {
+                (Some(event), _) => event,
+                (None, Some(id)) => {
+                    let found = match by_id.get(&id) {
+                        Some(found) => found.clone(),
+                        // Older than the history: read its row.
+                        None => {
+                            let row = messages
+                                .get((name.as_str(), id))
+                                .map_err(|e| failed("read message")(&e))?
+                                .ok_or_else(|| {
+                                    format!("log names message {id} of {name}, missing")
+                                })?;
+                            let row: MessageRow = serde_json::from_str(row.value())
+                                .map_err(|e| failed("message row")(&e))?;
+                            (row.m, ResumeToken::from(row.token), row.reference)
+                        }
+                    };
+                    let (message, token, reference) = found;
+                    Event::Message {
+                        token,
+                        reference,
+                        message,
+                    }
+                }
+                (None, None) => return Err(format!("an empty log row in {name}")),
+            };
             tail.push(Entry {
                 seq: key.value().1,
                 prev: row.prev,
                 room: name.clone(),
-                event: row.ev,
+                event,
             });
         }
         tail.reverse();

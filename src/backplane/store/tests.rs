@@ -183,11 +183,18 @@ fn holds_to_the_contract_of_the_memory_backplane() {
     }
 }
 
+/// The log a backplane keeps for a room, from its oldest kept entry.
+fn kept_log(bp: &mut dyn Backplane, name: &RoomName) -> Vec<Entry> {
+    (0..)
+        .find_map(|after| bp.read(name, after).unwrap())
+        .unwrap()
+}
+
 #[test]
 fn a_reopened_store_has_every_committed_message_with_its_ids_and_epoch() {
     let dir = TempDir::new("reopen");
     let lobby = room("lobby");
-    let (epoch, seq) = {
+    let (epoch, seq, log) = {
         let mut fed = Fed::open(&dir.0);
         fed.join(join("a", "Ann", "lobby", 10)).unwrap();
         for (i, reference) in ["r1", "r2", "r3", "r4"].iter().enumerate() {
@@ -198,11 +205,12 @@ fn a_reopened_store_has_every_committed_message_with_its_ids_and_epoch() {
             assert_eq!(said.id, i as u64 + 1);
         }
         let snapshot = fed.snapshot(&lobby).unwrap();
-        (snapshot.epoch, snapshot.seq)
+        (snapshot.epoch, snapshot.seq, kept_log(&mut fed, &lobby))
     };
     let mut fed = Fed::open(&dir.0);
     let snapshot = fed.snapshot(&lobby).unwrap();
     assert_eq!(snapshot.epoch, epoch, "the same incarnation");
+    assert_eq!(kept_log(&mut fed, &lobby), log, "the same log tail");
     assert_eq!((snapshot.seq, snapshot.last_id), (seq, 4));
     let texts: Vec<&str> = snapshot.history.iter().map(|m| m.text.as_str()).collect();
     assert_eq!(
@@ -262,4 +270,35 @@ fn a_directory_in_use_is_refused_by_name() {
     assert!(refused.contains("in use"), "{refused}");
     let name = dir.0.canonicalize().unwrap();
     assert!(refused.contains(&name.display().to_string()), "{refused}");
+}
+
+/// Not a test: fills the directory named by `PARLEY_BENCH_FILL_DIR` with
+/// 1,000 rooms of 500 messages of 100 characters each (a full default
+/// history), for the restart-time figure in docs/BENCHMARKS.md:
+/// `PARLEY_BENCH_FILL_DIR=/tmp/fill cargo nextest run -p parley
+/// --run-ignored only -E 'test(fill_a_store)'`.
+#[test]
+#[ignore]
+fn fill_a_store_for_the_restart_benchmark() {
+    let Some(dir) = std::env::var_os("PARLEY_BENCH_FILL_DIR") else {
+        panic!("set PARLEY_BENCH_FILL_DIR");
+    };
+    let limits = Limits::default();
+    let (mut store, _) =
+        StoreBackplane::open(Path::new(&dir), Fsync::Never, &limits, GRACE).unwrap();
+    let text = "x".repeat(100);
+    for r in 0..1_000 {
+        let name = format!("room-{r}");
+        let who = format!("w{r}");
+        store.join(join(&who, "Writer", &name, 10)).unwrap();
+        for _ in 0..limits.history_size {
+            store
+                .say(&room(&name), &tok(&who), text.clone(), None, NOW)
+                .unwrap();
+        }
+        store
+            .leave(&room(&name), &tok(&who), LeftWhy::Left)
+            .unwrap();
+    }
+    store.settle().unwrap();
 }
