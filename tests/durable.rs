@@ -4,7 +4,7 @@
 //! acknowledged is there, once, in order, with its id and the room's
 //! epoch; a client resuming with its cursor gets exactly what it missed
 //! and no gap. And the in-process server, stopped and started again,
-//! keeps its rooms the same way.
+//! keeps its rooms, its members' places and its polling sessions.
 
 mod common;
 
@@ -13,6 +13,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use common::inbox::Inbox;
+use common::poll::PollClient;
 use common::ws::{Client, Ended};
 use serde_json::{json, Value};
 
@@ -238,4 +239,73 @@ async fn a_graceful_restart_keeps_the_room_and_its_members_for_resuming_clients(
     let ack = ann.expect("ack").await;
     assert_eq!(ack["id"], 5);
     server.stop().await;
+}
+
+#[tokio::test]
+async fn a_polling_client_goes_on_with_its_session_after_a_restart() {
+    let dir = TempDir::new("polling");
+    let data = dir.0.to_str().expect("a UTF-8 path").to_owned();
+    let server = common::start(&["--data-dir", &data]);
+    let (mut ann, welcome) = PollClient::open(&server.url(""), "ann", "lobby").await;
+    assert_eq!(welcome["type"], "welcome");
+    let (_, ack) = ann.say("before", "p1").await;
+    assert_eq!(ack["id"], 1);
+    server.stop().await;
+
+    let server = common::start(&["--data-dir", &data]);
+    let (mut bob, _) = Client::join(&server.ws_url(), "bob", "lobby").await;
+    let mut ann = ann.at(&server.url(""));
+    let (message, ack) = ann.say("after", "p2").await;
+    assert_eq!(message["id"], 2, "the same session, in the same room");
+    assert_eq!(ack["id"], 2);
+    let seen = bob.until("message").await;
+    assert_eq!(
+        (&seen["nick"], &seen["text"]),
+        (&json!("ann"), &json!("after"))
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_polling_session_outlives_a_sigkill() {
+    let dir = TempDir::new("polling-sigkill");
+    let (mut child, port) = start(&dir.0).await;
+    let base = format!("http://127.0.0.1:{port}");
+    let (mut ann, welcome) = PollClient::open(&base, "ann", "lobby").await;
+    assert_eq!(welcome["type"], "welcome");
+    let epoch = welcome["epoch"].clone();
+    let (_, ack) = ann.say("before", "p1").await;
+    assert_eq!(ack["id"], 1);
+    child.start_kill().expect("SIGKILL");
+    child.wait().await.expect("the binary ends");
+
+    let (_child, port) = start(&dir.0).await;
+    let base = format!("http://127.0.0.1:{port}");
+    let mut ann = ann.at(&base);
+    let (message, ack) = ann.say("after", "p2").await;
+    assert_eq!(message["id"], 2, "the same session, in the same room");
+    assert_eq!(ack["id"], 2);
+    let (_bob, seen) = Client::join_with(
+        &format!("ws://127.0.0.1:{port}/ws"),
+        json!({"type": "join", "nick": "bob", "room": "lobby", "since": 0, "epoch": epoch}),
+    )
+    .await;
+    let texts: Vec<&Value> = seen["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| &m["text"])
+        .collect();
+    assert_eq!(texts, ["before", "after"]);
+    let roster: Vec<&Value> = seen["roster"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| &m["nick"])
+        .collect();
+    assert_eq!(
+        roster,
+        ["ann", "bob"],
+        "ann kept her place, not joined twice"
+    );
 }

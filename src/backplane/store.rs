@@ -15,8 +15,10 @@
 //!
 //! Who holds which nickname in which room is kept too: after a restart
 //! each member holds its place for one grace period (`--lease-secs`), so a
-//! client that resumes within it is back unseen. What is not kept yet:
-//! polling sessions.
+//! client that resumes within it is back unseen. Polling sessions are kept
+//! as well, so a polling client goes on with its session: a new session is
+//! synced (with `--fsync always`), and a session's expiry is written again
+//! only once half its lease has passed, not on every poll.
 
 mod tables;
 #[cfg(test)]
@@ -33,7 +35,7 @@ use std::time::{Duration, Instant};
 
 use redb::{Database, DatabaseError};
 
-use self::tables::Batch;
+use self::tables::{Batch, PollChange};
 use self::writer::{lock, Shared, Writer};
 use crate::config::Fsync;
 use crate::core::backplane::memory::MemoryBackplane;
@@ -66,6 +68,8 @@ pub(crate) struct StoreBackplane {
     shared: Arc<Shared>,
     /// The seq of the newest entry handed to the writer.
     decided: u64,
+    /// Each polling session kept, with the expiry the file holds for it.
+    kept_polls: HashMap<String, u64>,
 }
 
 impl std::fmt::Debug for StoreBackplane {
@@ -86,6 +90,13 @@ pub(crate) struct Opened {
     pub(crate) messages: usize,
     /// Time taken to open and load.
     pub(crate) took: Duration,
+}
+
+/// Wall-clock ms since the Unix epoch, as kept in the file.
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 impl StoreBackplane {
@@ -116,14 +127,15 @@ impl StoreBackplane {
             e => format!("cannot open the store {}: {e}", path.display()),
         })?;
         let log_cap = limits.history_size + LOG_TAIL;
-        let (seq, rooms) = tables::load(&db, limits.history_size, log_cap)
+        let (seq, rooms, polls) = tables::load(&db, limits.history_size, log_cap, now_ms())
             .map_err(|e| format!("cannot read the store {}: {e}", path.display()))?;
         let opened = Opened {
             rooms: rooms.len(),
             messages: rooms.iter().map(|r| r.history.len()).sum(),
             took: Duration::ZERO,
         };
-        let memory = MemoryBackplane::restore(limits, seq, rooms, grace.as_millis() as u64);
+        let kept_polls = polls.iter().map(|p| (p.poll.clone(), p.until_ms)).collect();
+        let memory = MemoryBackplane::restore(limits, seq, rooms, polls, grace.as_millis() as u64);
         let shared = Arc::new(Shared::default());
         *lock(&shared.committed) = seq;
         let (to_writer, batches) = sync_channel(QUEUE);
@@ -138,6 +150,7 @@ impl StoreBackplane {
             writer: Some(writer),
             shared,
             decided: seq,
+            kept_polls,
         };
         Ok((
             backplane,
@@ -169,16 +182,34 @@ impl StoreBackplane {
             }
         }
         self.decided = last;
+        self.send(Batch {
+            entries,
+            epochs,
+            polls: Vec::new(),
+        })?;
+        Ok(Vec::new())
+    }
+
+    /// Passes a batch to the writer, waiting while its queue is full.
+    fn send(&mut self, batch: Batch) -> Result<(), Refusal> {
         let sent = self
             .to_writer
             .as_ref()
-            .is_some_and(|to| to.send(Batch { entries, epochs }).is_ok());
+            .is_some_and(|to| to.send(batch).is_ok());
         if !sent {
             log::error!("store: the writer is gone; the chat is degraded");
             self.shared.failing.store(true, Ordering::SeqCst);
             return Err(Refusal::degraded());
         }
-        Ok(Vec::new())
+        Ok(())
+    }
+
+    /// Passes a change of the polling sessions to the writer.
+    fn keep_poll(&mut self, change: PollChange) -> Result<(), Refusal> {
+        self.send(Batch {
+            polls: vec![change],
+            ..Batch::default()
+        })
     }
 
     /// Waits until everything decided is committed, so that what is read
@@ -302,11 +333,25 @@ impl Backplane for StoreBackplane {
     fn reap(&mut self) -> Result<Vec<Entry>, Refusal> {
         self.check()?;
         let entries = self.memory.reap()?;
+        // Expired sessions: the writer deletes their rows now and then.
+        let now = now_ms();
+        self.kept_polls.retain(|_, until| *until > now);
         self.hand(entries)
     }
 
     fn save_poll(&mut self, poll: &str, record: &PollRecord, ttl_ms: u64) -> Result<(), Refusal> {
-        self.memory.save_poll(poll, record, ttl_ms)
+        self.memory.save_poll(poll, record, ttl_ms)?;
+        let now = now_ms();
+        let until = now + ttl_ms;
+        let change = match self.kept_polls.get(poll) {
+            None => PollChange::Open(poll.to_owned(), record.token.clone(), until),
+            // The file's expiry still covers half a lease: a restart
+            // extends every session by a grace period anyway.
+            Some(&kept) if kept >= now + ttl_ms / 2 => return Ok(()),
+            Some(_) => PollChange::Renew(poll.to_owned(), record.token.clone(), until),
+        };
+        self.kept_polls.insert(poll.to_owned(), until);
+        self.keep_poll(change)
     }
 
     fn find_poll(&mut self, poll: &str) -> Result<Option<PollRecord>, Refusal> {
@@ -314,7 +359,11 @@ impl Backplane for StoreBackplane {
     }
 
     fn drop_poll(&mut self, poll: &str) -> Result<(), Refusal> {
-        self.memory.drop_poll(poll)
+        self.memory.drop_poll(poll)?;
+        if self.kept_polls.remove(poll).is_none() {
+            return Ok(());
+        }
+        self.keep_poll(PollChange::Drop(poll.to_owned()))
     }
 
     fn subscribe(&mut self, to: LogFeed) {

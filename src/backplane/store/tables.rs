@@ -11,6 +11,8 @@
 //! - `rooms`: room → `{"epoch","last_id","last_seq","joins"}`.
 //! - `members`: (room, token) → `{"nick","order"}`: who holds which
 //!   nickname, kept as joins, leaves and renames are committed.
+//! - `polls`: polling session → `{"token","until"}`, so a polling client
+//!   goes on with its session after a restart.
 //! - `messages`: (room, message id) → `{"seq","m","token","ref"}`: every
 //!   message, with who sent it under which ref (resends after a restart
 //!   get their original id).
@@ -25,7 +27,7 @@ use std::sync::Arc;
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 
-use crate::core::backplane::memory::{RestoredMember, RestoredRoom};
+use crate::core::backplane::memory::{RestoredMember, RestoredPoll, RestoredRoom};
 use crate::core::backplane::{Entry, Event, ResumeToken};
 use crate::core::rules::room_name::RoomName;
 use crate::protocol::ChatMessage;
@@ -39,6 +41,7 @@ const ROOMS: TableDefinition<&str, &str> = TableDefinition::new("rooms");
 const MESSAGES: TableDefinition<(&str, u64), &str> = TableDefinition::new("messages");
 const LOG: TableDefinition<(&str, u64), &str> = TableDefinition::new("log");
 const MEMBERS: TableDefinition<(&str, &str), &str> = TableDefinition::new("members");
+const POLLS: TableDefinition<&str, &str> = TableDefinition::new("polls");
 
 /// A failure of the store, described for a log line.
 pub(super) type Failure = String;
@@ -82,13 +85,34 @@ struct LogRow {
     msg: Option<u64>,
 }
 
-/// Entries decided together, with the epoch of each room they touch.
+#[derive(Debug, Serialize, Deserialize)]
+struct PollRow {
+    token: String,
+    until: u64,
+}
+
+/// A change to the polling sessions kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum PollChange {
+    /// A new session, its member and its expiry (ms since the Unix
+    /// epoch): synced with `--fsync always`.
+    Open(String, ResumeToken, u64),
+    /// A session polled again: its later expiry (not synced on its own).
+    Renew(String, ResumeToken, u64),
+    /// The session ended.
+    Drop(String),
+}
+
+/// Entries decided together, with the epoch of each room they touch, and
+/// changes to polling sessions.
 #[derive(Debug, Default)]
 pub(super) struct Batch {
     /// The entries, in seq order.
     pub(super) entries: Vec<Entry>,
     /// Each room's epoch as the decisions saw it.
     pub(super) epochs: HashMap<RoomName, String>,
+    /// Polling sessions saved or dropped, in order.
+    pub(super) polls: Vec<PollChange>,
 }
 
 /// Writes `batch` in one transaction, synced to disk before this returns
@@ -111,6 +135,26 @@ pub(super) fn commit(db: &Database, batch: &Batch, durable: bool) -> Result<(), 
             .map_err(|e| failed("messages")(&e))?;
         let mut log = txn.open_table(LOG).map_err(|e| failed("log")(&e))?;
         let mut members = txn.open_table(MEMBERS).map_err(|e| failed("members")(&e))?;
+        let mut polls = txn.open_table(POLLS).map_err(|e| failed("polls")(&e))?;
+        for change in &batch.polls {
+            match change {
+                PollChange::Open(poll, token, until) | PollChange::Renew(poll, token, until) => {
+                    let row = serde_json::to_string(&PollRow {
+                        token: token.to_string(),
+                        until: *until,
+                    })
+                    .map_err(|e| failed("encode")(&e))?;
+                    polls
+                        .insert(poll.as_str(), row.as_str())
+                        .map_err(|e| failed("write poll")(&e))?;
+                }
+                PollChange::Drop(poll) => {
+                    polls
+                        .remove(poll.as_str())
+                        .map_err(|e| failed("forget poll")(&e))?;
+                }
+            }
+        }
         let mut heads: HashMap<&RoomName, RoomRow> = HashMap::new();
         for (room, epoch) in &batch.epochs {
             let stored = rooms
@@ -259,6 +303,23 @@ pub(super) fn commit(db: &Database, batch: &Batch, durable: bool) -> Result<(), 
     txn.commit().map_err(|e| failed("commit")(&e))
 }
 
+/// Deletes the polling sessions that expired before `now_ms` (not synced:
+/// an expired row is skipped at load anyway).
+pub(super) fn expire_polls(db: &Database, now_ms: u64) -> Result<(), Failure> {
+    let mut txn = db.begin_write().map_err(|e| failed("begin")(&e))?;
+    txn.set_durability(Durability::None)
+        .map_err(|e| failed("durability")(&e))?;
+    {
+        let mut polls = txn.open_table(POLLS).map_err(|e| failed("polls")(&e))?;
+        polls
+            .retain(|_, row| {
+                serde_json::from_str::<PollRow>(row).is_ok_and(|row| row.until > now_ms)
+            })
+            .map_err(|e| failed("expire polls")(&e))?;
+    }
+    txn.commit().map_err(|e| failed("commit")(&e))
+}
+
 /// Makes everything committed so far durable (an empty commit synced).
 pub(super) fn sync(db: &Database) -> Result<(), Failure> {
     let mut txn = db.begin_write().map_err(|e| failed("begin")(&e))?;
@@ -292,19 +353,25 @@ pub(super) fn trim_log(db: &Database, room: &RoomName, keep: usize) -> Result<()
     txn.commit().map_err(|e| failed("commit")(&e))
 }
 
-/// Everything kept: the newest seq and every room, each with its newest
-/// `history` messages and `log_cap` log entries. A file written in
-/// another [`FORMAT`] is refused.
+/// What a store keeps: the newest seq, every room and the polling sessions
+/// not expired.
+pub(super) type Loaded = (u64, Vec<RestoredRoom>, Vec<RestoredPoll>);
+
+/// Everything kept: the newest seq, every room, each with its newest
+/// `history` messages and `log_cap` log entries, and the polling sessions
+/// that had not expired by `now_ms`. A file written in another [`FORMAT`]
+/// is refused.
 pub(super) fn load(
     db: &Database,
     history: usize,
     log_cap: usize,
-) -> Result<(u64, Vec<RestoredRoom>), Failure> {
+    now_ms: u64,
+) -> Result<Loaded, Failure> {
     let txn = db.begin_read().map_err(|e| failed("begin")(&e))?;
     let meta = match txn.open_table(META) {
         Ok(meta) => meta,
         // A new file: nothing kept yet.
-        Err(redb::TableError::TableDoesNotExist(_)) => return Ok((0, Vec::new())),
+        Err(redb::TableError::TableDoesNotExist(_)) => return Ok((0, Vec::new(), Vec::new())),
         Err(e) => return Err(failed("meta")(&e)),
     };
     let get = |key: &str| -> Result<Option<u64>, Failure> {
@@ -432,5 +499,21 @@ pub(super) fn load(
             joins: head.joins,
         });
     }
-    Ok((seq, restored))
+    let mut sessions = Vec::new();
+    // A file written before the table existed has none.
+    if let Ok(polls) = txn.open_table(POLLS) {
+        for row in polls.range(..).map_err(|e| failed("read polls")(&e))? {
+            let (poll, row) = row.map_err(|e| failed("read polls")(&e))?;
+            let row: PollRow =
+                serde_json::from_str(row.value()).map_err(|e| failed("poll row")(&e))?;
+            if row.until > now_ms {
+                sessions.push(RestoredPoll {
+                    poll: poll.value().to_owned(),
+                    token: ResumeToken::from(row.token),
+                    until_ms: row.until,
+                });
+            }
+        }
+    }
+    Ok((seq, restored, sessions))
 }

@@ -2,7 +2,8 @@
 //! contract the in-memory and Redis backplanes share (`contract.rs`); its
 //! entries come back through the feed, not from the call; a reopened
 //! store has every committed message with its ids, epoch and resend
-//! memory; and a directory already in use is refused by name.
+//! memory, members and polling sessions; and a directory already in use
+//! is refused by name.
 
 use std::path::PathBuf;
 use std::sync::mpsc::{channel, Receiver};
@@ -260,6 +261,37 @@ fn a_say_is_answered_empty_and_its_entry_fed_once_committed() {
         &fed_entries[..],
         [Entry { event: Event::Message { message, .. }, .. }] if message.text == "hi"
     ));
+}
+
+#[test]
+fn a_polling_session_is_kept_until_dropped() {
+    let dir = TempDir::new("polls");
+    let record = |t: &str| PollRecord {
+        token: tok(t),
+        room: Some("lobby".into()),
+    };
+    {
+        let mut fed = Fed::open(&dir.0);
+        fed.join(join("a", "Ann", "lobby", 10)).unwrap();
+        fed.join(join("b", "Bob", "lobby", 10)).unwrap();
+        fed.save_poll("pa", &record("a"), 60_000).unwrap();
+        fed.save_poll("pb", &record("b"), 60_000).unwrap();
+        // Polled again at once: nothing new to write.
+        fed.save_poll("pa", &record("a"), 60_000).unwrap();
+    }
+    {
+        let mut fed = Fed::open(&dir.0);
+        assert_eq!(fed.find_poll("pa").unwrap(), Some(record("a")));
+        assert_eq!(fed.find_poll("pb").unwrap(), Some(record("b")));
+        fed.drop_poll("pb").unwrap();
+    }
+    let mut fed = Fed::open(&dir.0);
+    assert_eq!(fed.find_poll("pa").unwrap(), Some(record("a")));
+    assert_eq!(
+        fed.find_poll("pb").unwrap(),
+        None,
+        "ended sessions stay ended"
+    );
 }
 
 #[test]

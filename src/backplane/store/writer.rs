@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use redb::Database;
 
-use super::tables::{self, Batch};
+use super::tables::{self, Batch, PollChange};
 use crate::config::Fsync;
 use crate::core::backplane::{Entry, LogFeed, Logged};
 use crate::core::rules::room_name::RoomName;
@@ -36,6 +36,8 @@ pub(super) const BATCH_SYNC: Duration = Duration::from_secs(1);
 pub(super) const MAX_GROUP: usize = 16_384;
 /// A room's log is trimmed back to its tail after this many entries.
 const TRIM_EVERY: u32 = 256;
+/// How often expired polling sessions are deleted from the file.
+const EXPIRE_POLLS_EVERY: Duration = Duration::from_secs(60);
 
 /// Where committed entries go, and those committed before anyone listened.
 #[derive(Default)]
@@ -93,6 +95,7 @@ pub(super) struct Writer {
     /// Committed but not yet synced (`--fsync batch` and `never`).
     dirty: bool,
     last_sync: Instant,
+    last_expiry: Instant,
 }
 
 impl Writer {
@@ -113,6 +116,7 @@ impl Writer {
             since_trim: HashMap::new(),
             dirty: false,
             last_sync: Instant::now(),
+            last_expiry: Instant::now(),
         }
     }
 
@@ -125,7 +129,9 @@ impl Writer {
                 None => match batches.recv_timeout(BATCH_SYNC) {
                     Ok(batch) => batch,
                     Err(RecvTimeoutError::Timeout) => {
-                        if self.dirty && self.fsync == Fsync::Batch {
+                        // Unsynced commits: polling sessions (any mode),
+                        // or everything with `batch`.
+                        if self.dirty && self.fsync != Fsync::Never {
                             self.with_retries(tables::sync);
                             self.dirty = false;
                             self.last_sync = Instant::now();
@@ -151,6 +157,7 @@ impl Writer {
                 }
                 group.entries.extend(more.entries);
                 group.epochs.extend(more.epochs);
+                group.polls.extend(more.polls);
             }
             self.write(group);
         }
@@ -165,7 +172,16 @@ impl Writer {
 
     fn write(&mut self, group: Batch) {
         let durable = match self.fsync {
-            Fsync::Always => true,
+            // A renewed polling session needs no sync of its own: it is
+            // synced with the next entries, or within a second. A new one
+            // is, so that a crash does not end it.
+            Fsync::Always => {
+                !group.entries.is_empty()
+                    || group
+                        .polls
+                        .iter()
+                        .any(|p| matches!(p, PollChange::Open(..)))
+            }
             Fsync::Batch => self.last_sync.elapsed() >= BATCH_SYNC,
             Fsync::Never => false,
         };
@@ -175,6 +191,17 @@ impl Writer {
             self.dirty = false;
         } else {
             self.dirty = true;
+        }
+        if self.last_expiry.elapsed() >= EXPIRE_POLLS_EVERY {
+            self.last_expiry = Instant::now();
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64);
+            if let Some(db) = &self.db {
+                if let Err(e) = tables::expire_polls(db, now) {
+                    log::warn!("store: deleting expired polling sessions failed: {e}");
+                }
+            }
         }
         let Some(last) = group.entries.last().map(|e| e.seq) else {
             return;

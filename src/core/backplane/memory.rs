@@ -27,7 +27,7 @@ use crate::core::rules::nickname::Nickname;
 use crate::core::rules::room_name::RoomName;
 use crate::protocol::{ChatMessage, ErrorCode};
 
-pub(crate) use self::restore::{RestoredMember, RestoredRoom};
+pub(crate) use self::restore::{RestoredMember, RestoredPoll, RestoredRoom};
 
 fn now_ms() -> u64 {
     SystemTime::now()

@@ -1,8 +1,8 @@
 //! Starting the in-memory backplane from what a durable store kept: each
 //! room's epoch, counters, newest messages (with the (token, ref) that
 //! produced them, so a resend after a restart still gets its original id),
-//! log tail and members, and the cluster-wide seq. Members are restored
-//! holding their nicknames with a lease of one grace period: a client that
+//! log tail and members, the polling sessions, and the cluster-wide seq.
+//! Members are restored holding their nicknames with a lease of one grace period: a client that
 //! resumes within it takes its place back unseen, the others are reaped
 //! and their rooms told they left. Pure: the store reads its tables
 //! (`src/backplane/store/`) and hands the rows over as these types; this
@@ -34,6 +34,17 @@ pub(crate) struct RestoredMember {
     pub(crate) order: u64,
 }
 
+/// A polling session as a store kept it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RestoredPoll {
+    /// The session token.
+    pub(crate) poll: String,
+    /// Its member's token.
+    pub(crate) token: ResumeToken,
+    /// When it expires (ms since the Unix epoch), unless polled.
+    pub(crate) until_ms: u64,
+}
+
 /// One room as a store kept it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct RestoredRoom {
@@ -60,16 +71,23 @@ impl MemoryBackplane {
     /// `seq`. The bounds of `limits` apply as to a live backplane: a room
     /// keeps at most `history_size` messages, and all rooms together at
     /// most `max_history_bytes` (the least recently active lose their
-    /// oldest first). Members hold their places for `grace_ms`.
+    /// oldest first). Members hold their places, and polling sessions
+    /// live, for at least `grace_ms`.
     pub(crate) fn restore(
         limits: &Limits,
         seq: u64,
         rooms: Vec<RestoredRoom>,
+        polls: Vec<RestoredPoll>,
         grace_ms: u64,
     ) -> Self {
         let mut backplane = MemoryBackplane::new(limits);
         backplane.seq = seq;
         let until = now_ms() + grace_ms;
+        for poll in polls {
+            backplane
+                .polls
+                .insert(poll.poll, (poll.token, poll.until_ms.max(until)));
+        }
         for restored in rooms {
             let mut members = HashMap::new();
             let mut by_key = HashMap::new();
@@ -187,6 +205,7 @@ mod tests {
                 }],
                 joins: 2,
             }],
+            Vec::new(),
             60_000,
         )
     }
@@ -259,6 +278,7 @@ mod grace {
                 members,
                 joins: 2,
             }],
+            Vec::new(),
             grace_ms,
         )
     }
