@@ -94,6 +94,7 @@ PARLEY_FLAGS=(--bind 127.0.0.1 --rate-burst 1000000 --rate-per-sec 1000000
   --room-rate-burst 1000000 --room-rate-per-sec 1000000
   --max-websockets-per-ip 1000000 --connect-burst 1000000 --connect-per-sec 1000000
   --max-sessions-per-ip 100000 --max-poll-sessions 100000
+  --max-websockets 100000 --max-http-connections 100000 --max-queued-bytes 4294967296
   --max-room-members 100000 --history-on-join 0 --data-dir none)
 
 next_port() { # moves $port on to one nobody listens on

@@ -44,6 +44,13 @@ pub struct Config {
     #[arg(long, env = "PARLEY_ALLOWED_ORIGINS", value_delimiter = ',')]
     pub(crate) allowed_origins: Vec<String>,
 
+    /// The address users open, e.g. https://chat.example.com/chat/, when a
+    /// proxy stands in front: a browser page from its origin may connect
+    /// whatever Host the proxy sends, and its path is the base path unless
+    /// --base-path says otherwise.
+    #[arg(long, env = "PARLEY_PUBLIC_URL", value_parser = PublicUrl::parse)]
+    pub(crate) public_url: Option<PublicUrl>,
+
     /// Messages kept per room (for history on join and resume).
     #[arg(long, env = "PARLEY_HISTORY_SIZE", default_value_t = Limits::default().history_size)]
     pub(crate) history_size: usize,
@@ -174,13 +181,28 @@ pub struct Config {
     pub(crate) body_timeout_secs: u64,
 
     /// Polling sessions the server holds in all.
-    #[arg(long, env = "PARLEY_MAX_POLL_SESSIONS", default_value_t = 20_000)]
+    #[arg(long, env = "PARLEY_MAX_POLL_SESSIONS", default_value_t = 1_000)]
     pub(crate) max_poll_sessions: usize,
+
+    /// WebSockets the server holds open in all; more are refused with 503
+    /// server_full.
+    #[arg(long, env = "PARLEY_MAX_WEBSOCKETS", default_value_t = Limits::default().max_websockets)]
+    pub(crate) max_websockets: usize,
+
+    /// HTTP connections (page loads, long-polls, sends; not WebSockets)
+    /// the server holds open in all; past it, new ones wait to be accepted.
+    #[arg(long, env = "PARLEY_MAX_HTTP_CONNECTIONS", default_value_t = 1_024)]
+    pub(crate) max_http_connections: usize,
 
     /// Bytes queued for a client that does not read before it is dropped
     /// (it then resumes from history when it reconnects).
     #[arg(long, env = "PARLEY_MAX_OUTBOX_BYTES", default_value_t = Limits::default().max_outbox_bytes)]
     pub(crate) max_outbox_bytes: usize,
+
+    /// Bytes queued to all clients together; past it, the client with the
+    /// most waiting is dropped to make room (it resumes from history).
+    #[arg(long, env = "PARLEY_MAX_QUEUED_BYTES", default_value_t = Limits::default().max_queued_bytes)]
+    pub(crate) max_queued_bytes: usize,
 
     /// Seconds a WebSocket client may take none of what is queued for it
     /// before its connection is cut (a reader that stopped reading but
@@ -237,6 +259,59 @@ pub(crate) enum Fsync {
     Batch,
     /// Only when the server stops cleanly.
     Never,
+}
+
+/// The address users open Parley at, as `--public-url` gives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PublicUrl {
+    /// Its origin as a browser writes it: scheme, host and port (only when
+    /// not the scheme's default), lower case, e.g. `https://chat.example.com`.
+    pub(crate) origin: String,
+    /// Its path, e.g. `/chat/` (`/` when none).
+    pub(crate) path: String,
+}
+
+impl PublicUrl {
+    /// Parses `http[s]://host[:port][/path]`.
+    pub(crate) fn parse(text: &str) -> Result<PublicUrl, String> {
+        let text = text.trim();
+        let (scheme, rest) = text
+            .split_once("://")
+            .ok_or_else(|| format!("{text:?} is not a URL like https://chat.example.com/"))?;
+        let scheme = scheme.to_ascii_lowercase();
+        let default_port = match scheme.as_str() {
+            "http" => ":80",
+            "https" => ":443",
+            _ => return Err(format!("{text:?}: the scheme must be http or https")),
+        };
+        let (authority, path) = rest.find('/').map_or((rest, "/"), |at| rest.split_at(at));
+        let authority = authority.to_ascii_lowercase();
+        let authority = authority.strip_suffix(default_port).unwrap_or(&authority);
+        if authority.is_empty() || authority.contains(['@', '?', '#', ' ']) {
+            return Err(format!(
+                "{text:?}: no host, or one with user info or a query"
+            ));
+        }
+        if path.contains(['?', '#']) {
+            return Err(format!("{text:?}: a public URL has no query or fragment"));
+        }
+        Ok(PublicUrl {
+            origin: format!("{scheme}://{authority}"),
+            path: path.to_owned(),
+        })
+    }
+}
+
+impl PublicUrl {
+    /// The host name, without scheme or port: `chat.example.com`.
+    pub(crate) fn host(&self) -> &str {
+        let authority = self.origin.split_once("://").map_or("", |(_, rest)| rest);
+        if authority.starts_with('[') {
+            authority.split_inclusive(']').next().unwrap_or(authority)
+        } else {
+            authority.split(':').next().unwrap_or(authority)
+        }
+    }
 }
 
 /// A transport, as named on the command line.
@@ -310,9 +385,15 @@ impl Config {
     }
 
     /// The base path, normalised: empty, or `/` and segments without a
-    /// trailing `/` (`chat/` becomes `/chat`).
+    /// trailing `/` (`chat/` becomes `/chat`); the public URL's path when
+    /// none is given.
     pub(crate) fn base_path(&self) -> String {
-        let trimmed = self.base_path.trim().trim_matches('/');
+        let given = self.base_path.trim();
+        let path = match &self.public_url {
+            Some(public) if given.is_empty() => public.path.as_str(),
+            _ => given,
+        };
+        let trimmed = path.trim_matches('/');
         if trimmed.is_empty() {
             String::new()
         } else {
@@ -345,6 +426,8 @@ impl Config {
             connect_per_sec: self.connect_per_sec,
             body_timeout: Duration::from_secs(self.body_timeout_secs),
             max_outbox_bytes: self.max_outbox_bytes,
+            max_queued_bytes: self.max_queued_bytes,
+            max_websockets: self.max_websockets,
             write_stall: Duration::from_secs(self.write_stall_secs.max(1)),
             poll_wait: Duration::from_secs(self.poll_wait_secs.max(1)),
             // A grace shorter than the wait would expire sessions mid-poll.
@@ -424,5 +507,39 @@ mod tests {
             config.allowed_origins,
             vec!["https://a.example", "https://b.example"]
         );
+    }
+
+    #[test]
+    fn a_public_url_gives_an_origin_and_the_base_path() {
+        let url = PublicUrl::parse("HTTPS://Chat.Example.com:443/chat/").unwrap();
+        assert_eq!(url.origin, "https://chat.example.com");
+        assert_eq!(url.path, "/chat/");
+        let plain = PublicUrl::parse("http://127.0.0.1:8080").unwrap();
+        assert_eq!(
+            (plain.origin.as_str(), plain.path.as_str()),
+            ("http://127.0.0.1:8080", "/")
+        );
+        for bad in [
+            "chat.example.com",
+            "ftp://x/",
+            "https:///",
+            "https://u@x/",
+            "https://x/?q",
+        ] {
+            assert!(PublicUrl::parse(bad).is_err(), "{bad}");
+        }
+        let config =
+            Config::parse_args(["parley", "--public-url", "https://chat.example.com/chat/"])
+                .unwrap();
+        assert_eq!(config.base_path(), "/chat");
+        let both = Config::parse_args([
+            "parley",
+            "--public-url",
+            "https://chat.example.com/chat/",
+            "--base-path",
+            "/other",
+        ])
+        .unwrap();
+        assert_eq!(both.base_path(), "/other", "--base-path wins");
     }
 }

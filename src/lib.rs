@@ -4,9 +4,12 @@
 //! The layout follows a frame from the socket inwards and back out; each
 //! folder is a layer, and imports point only down this list:
 //!
-//! - `main.rs` wires: configuration, logging, run. `server.rs` binds,
-//!   mounts the routes and owns the one shutdown path; `config.rs` is the
-//!   whole configuration.
+//! - `main.rs` wires: command, configuration, logging, run. `cli.rs` reads
+//!   the command line: serve, or `parley config TARGET` with the same
+//!   flags. `deploy/` writes those configurations (one file per target:
+//!   nginx, Apache, IIS, systemd) from the server's own settings.
+//!   `server.rs` binds, mounts the routes and owns the one shutdown path;
+//!   `config.rs` is the whole configuration.
 //! - `transport/` is thin. `transport/ws/`: the route and one actor per
 //!   WebSocket (`session.rs`), a heartbeat per thread (`heartbeat.rs`), the
 //!   upgraded connection outside actix-http's dispatcher (`upgrade.rs`) and
@@ -31,16 +34,22 @@
 //!   embedded store (`store.rs`, a redb file under `--data-dir`, the single
 //!   instance's default) and Redis (`redis.rs`); `contract.rs` is the test
 //!   script all backplanes must agree on.
+//! - `doctor.rs` is `parley doctor URL`: the connection check from the
+//!   command line, a client of the deployed server, beside it rather than
+//!   in it.
 //! - `protocol.rs` holds the wire frames both transports speak;
 //!   `metrics.rs` the Prometheus metrics. Both are leaves.
 //!
 //! The library exposes what the binary, the tests and the benchmark need:
-//! [`Config`], [`Server`] with its [`Stopper`], and [`Limits`].
+//! [`Command`], [`Config`], [`Server`] with its [`Stopper`], and [`Limits`].
 
 mod backplane;
+mod cli;
 mod config;
 mod core;
 mod delivery;
+mod deploy;
+pub mod doctor;
 mod http;
 mod metrics;
 mod protocol;
@@ -48,6 +57,7 @@ mod room_server;
 mod server;
 mod transport;
 
+pub use crate::cli::Command;
 pub use crate::config::Config;
 pub use crate::core::limits::Limits;
 pub use crate::server::{Server, Stopper};

@@ -1,7 +1,11 @@
-//! The `parley` binary: parse the configuration, start logging, serve until
-//! Ctrl-C or SIGTERM, then stop gracefully. Everything else is in the library.
+//! The `parley` binary: parse the command line, then either print the
+//! configuration `parley config TARGET` asked for, or start logging, serve
+//! until Ctrl-C or SIGTERM and stop gracefully. Everything else is in the
+//! library.
 
-use parley::{Config, Server};
+use std::io::Write;
+
+use parley::{Command, Server};
 
 /// jemalloc rather than glibc's malloc: an idle WebSocket costs about 3.4 KB
 /// of resident memory with it and 4.0 KB without (docs/BENCHMARKS.md,
@@ -65,7 +69,19 @@ async fn futures_select<A: std::future::Future + Unpin, B: std::future::Future +
 
 #[actix_web::main]
 async fn main() -> std::io::Result<()> {
-    let config = Config::from_args();
+    let config = match Command::from_args() {
+        Command::Serve(config) => config,
+        Command::Print(text) => return std::io::stdout().lock().write_all(text.as_bytes()),
+        Command::Doctor(url) => {
+            // The connection check, then exit: 0 only when both transports work.
+            let works = actix_rt::task::spawn_blocking(move || {
+                parley::doctor::run(&url, &mut std::io::stdout())
+            })
+            .await
+            .unwrap_or(false);
+            std::process::exit(if works { 0 } else { 1 });
+        }
+    };
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let server = Server::bind(&config)?;
     server.run_until(stop_signal()).await

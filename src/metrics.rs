@@ -51,8 +51,15 @@ pub(crate) struct Metrics {
     pub(crate) deliveries_held: IntCounter,
     /// Connections dropped for not reading.
     pub(crate) slow_clients_dropped: IntCounter,
+    /// Bytes queued to all connections (`--max-queued-bytes` bounds it),
+    /// read from the pool when the metrics are rendered.
+    pub(crate) queued_bytes: IntGauge,
+    /// Readers dropped to keep the server's queued bytes within bound.
+    pub(crate) queue_evictions: IntCounter,
     /// Error frames and refusals sent, by code.
     pub(crate) errors: IntCounterVec,
+    /// HTTP refusals (403, 404, 429, 503...) answered, by code.
+    pub(crate) refusals: IntCounterVec,
     /// 1 while the backplane is unreachable.
     pub(crate) degraded: IntGauge,
 }
@@ -89,9 +96,27 @@ impl Metrics {
             "Connections dropped for not reading",
         )
         .unwrap();
+        let queued_bytes = IntGauge::new(
+            "parley_queued_bytes",
+            "Bytes queued to all connections and not yet taken by their clients",
+        )
+        .unwrap();
+        let queue_evictions = IntCounter::new(
+            "parley_queue_evictions_total",
+            "Readers dropped, most bytes waiting first, to keep the queued bytes within bound",
+        )
+        .unwrap();
         let degraded = IntGauge::new(
             "parley_backplane_degraded",
             "1 while the backplane (Redis) is unreachable",
+        )
+        .unwrap();
+        let refusals = IntCounterVec::new(
+            Opts::new(
+                "parley_http_refusals_total",
+                "HTTP requests refused, by code",
+            ),
+            &["code"],
         )
         .unwrap();
         let errors = IntCounterVec::new(
@@ -108,7 +133,10 @@ impl Metrics {
             Box::new(deliveries.clone()),
             Box::new(deliveries_held.clone()),
             Box::new(slow_clients_dropped.clone()),
+            Box::new(queued_bytes.clone()),
+            Box::new(queue_evictions.clone()),
             Box::new(errors.clone()),
+            Box::new(refusals.clone()),
             Box::new(degraded.clone()),
         ] {
             registry.register(collector).unwrap();
@@ -129,7 +157,10 @@ impl Metrics {
             deliveries,
             deliveries_held,
             slow_clients_dropped,
+            queued_bytes,
+            queue_evictions,
             errors,
+            refusals,
             degraded,
         }
     }

@@ -14,6 +14,7 @@ use std::time::Duration;
 use actix::prelude::*;
 use actix_http::{HttpService, KeepAlive};
 use actix_service::{boxed, map_config, IntoServiceFactory, ServiceFactoryExt};
+use actix_web::dev::Service as _;
 use actix_web::dev::{
     AppConfig, Extensions, ServerHandle, ServiceFactory, ServiceRequest, ServiceResponse,
 };
@@ -22,12 +23,13 @@ use actix_web::{web, App};
 
 use crate::backplane;
 use crate::config::Config;
+use crate::delivery::backlog::QueuePool;
 use crate::delivery::hub::HubSettings;
 use crate::http::client_gate::ClientGate;
-use crate::http::error::HttpError;
+use crate::http::error::{HttpError, RefusalCode};
 use crate::http::origin::OriginPolicy;
 use crate::http::state::AppState;
-use crate::http::{ops, page};
+use crate::http::{check, ops, page};
 use crate::metrics::Metrics;
 use crate::room_server::chat_room::{ChatRoom, Release, Shutdown};
 use crate::transport::poll::session::Sessions;
@@ -102,6 +104,9 @@ fn routes(cfg: &mut web::ServiceConfig) {
     .route("/", web::get().to(page::index))
     .route(page::ASSET_ROUTE, web::get().to(page::asset))
     .route("/ws", web::get().to(ws_session::route))
+    .route("/check", web::get().to(check::page))
+    .route("/check/seen", web::post().to(check::seen))
+    .route("/check/wait", web::get().to(check::wait))
     .route("/healthz", web::get().to(ops::healthz))
     .route("/readyz", web::get().to(ops::readyz))
     .route("/metrics", web::get().to(ops::metrics));
@@ -129,6 +134,7 @@ async fn not_found() -> Result<actix_web::HttpResponse, HttpError> {
 fn serve<F, T>(
     listener: TcpListener,
     workers: usize,
+    max_http_connections: usize,
     open: upgrade::OpenConnections,
     app: F,
 ) -> io::Result<actix_web::dev::Server>
@@ -151,6 +157,14 @@ where
     if workers > 0 {
         builder = builder.workers(workers);
     }
+    // actix-server caps connections per worker; upgraded WebSockets leave
+    // its count (they run as tasks of their own) and have their own cap.
+    let threads = if workers > 0 {
+        workers
+    } else {
+        std::thread::available_parallelism().map_or(1, usize::from)
+    };
+    builder = builder.max_concurrent_connections(max_http_connections.div_ceil(threads).max(1));
     let name = format!("parley-{local_addr}");
     let builder = builder.listen(name, listener, move || {
         let drain = drain.clone();
@@ -237,21 +251,50 @@ impl Server {
             config.max_poll_sessions,
             config.max_sessions_per_ip,
         ));
+        let evictions = metrics.queue_evictions.clone();
         let state = web::Data::new(AppState {
             room: room.clone(),
             delivery,
             metrics,
             limits,
-            origins: OriginPolicy::new(&config.allowed_origins),
+            origins: OriginPolicy::new(&config.allowed_origins, config.public_url.as_ref(), &base),
             page: page::render(&base, &transports.names()),
+            check_page: check::render(&base, &transports.names()),
+            base_path: base.clone(),
+            public_url: config
+                .public_url
+                .as_ref()
+                .map(|u| format!("{}{}", u.origin, u.path)),
             transports,
             trusted_proxies: config.trusted_proxies.clone(),
             gate: Arc::new(ClientGate::new(&limits)),
             degraded,
+            queued: QueuePool::new(limits.max_queued_bytes, evictions),
         });
         let scope = base.clone();
+        for code in HttpError::CODES {
+            state.metrics.refusals.with_label_values(&[code]);
+        }
         let app = move || {
+            let metrics = state.metrics.clone();
             App::new()
+                // Counts every refusal by its code, whichever route refused.
+                .wrap_fn(move |req, service| {
+                    let answered = service.call(req);
+                    let metrics = metrics.clone();
+                    async move {
+                        let response = answered.await?;
+                        if let Some(RefusalCode(code)) = response
+                            .response()
+                            .extensions()
+                            .get::<RefusalCode>()
+                            .copied()
+                        {
+                            metrics.refusals.with_label_values(&[code]).inc();
+                        }
+                        Ok(response)
+                    }
+                })
                 .app_data(state.clone())
                 .app_data(polling.clone())
                 .app_data(web::QueryConfig::default().error_handler(|err, _| {
@@ -261,7 +304,13 @@ impl Server {
                 .default_service(web::to(not_found))
         };
         let open = upgrade::OpenConnections::default();
-        let http = serve(listener, config.workers, open.clone(), app)?;
+        let http = serve(
+            listener,
+            config.workers,
+            config.max_http_connections,
+            open.clone(),
+            app,
+        )?;
         let stopper = Stopper {
             room,
             http: http.handle(),

@@ -294,7 +294,7 @@ async fn a_ref_longer_than_64_characters_is_a_bad_frame() {
 async fn an_oversize_frame_closes_with_1009_and_spares_the_room() {
     let mut scene = Scene::new(&[]).await;
     let huge = say(&"x".repeat(65 * 1024)).to_string();
-    assert!(huge.len() > 65_536, "default --max-frame-bytes is 65536");
+    assert!(huge.len() > 16_384, "default --max-frame-bytes is 16384");
     scene
         .refused_only(Message::text(huge), "frame_too_large")
         .await;

@@ -477,3 +477,31 @@ async fn a_trickled_upgrade_head_is_cut_off() {
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer:?}");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn the_websocket_past_the_servers_cap_gets_503_server_full() {
+    let server = common::start(&["--max-websockets", "2"]);
+    let mut first = ws_from(&server, local(1)).await.unwrap();
+    let _second = ws_from(&server, local(2)).await.unwrap();
+    let refused = ws_from(&server, local(3))
+        .await
+        .err()
+        .expect("a 3rd is refused");
+    assert_eq!(refused.status, 503, "{refused:?}");
+    assert_eq!(refused.body["error"]["code"], "server_full", "{refused:?}");
+    assert!(refused.retry_after.is_some(), "{refused:?}");
+    // A closed one gives its place back once its session has stopped.
+    first.send(json!({"type": "ping"})).await;
+    first.expect("pong").await;
+    first.close().await;
+    within(PATIENCE, "a freed place", async {
+        loop {
+            if ws_from(&server, local(3)).await.is_ok() {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    server.stop().await;
+}

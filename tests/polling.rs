@@ -363,3 +363,54 @@ async fn listed_origins_may_poll_across_origins_and_others_may_not() {
         (403, "origin_not_allowed".into())
     );
 }
+
+#[tokio::test]
+async fn a_polling_session_that_never_polls_is_dropped_at_the_servers_queued_bound() {
+    // The session may hold 16 MiB, the server 64 KiB in all: only the
+    // server's bound can end it, and it must, though it never polls again.
+    let server = common::start(&[
+        "--max-queued-bytes",
+        "65536",
+        "--max-outbox-bytes",
+        "16777216",
+        "--rate-burst",
+        "100000",
+        "--rate-per-sec",
+        "100000",
+        "--room-rate-burst",
+        "100000",
+        "--room-rate-per-sec",
+        "100000",
+    ]);
+    let (_silent, _) = PollClient::open(&base(&server), "silent", "lobby").await;
+    let (mut ann, _) = Client::join(&server.ws_url(), "Ann", "lobby").await;
+    let (mut bob, _) = Client::join(&server.ws_url(), "Bob", "lobby").await;
+    ann.until("joined").await;
+    let text = "y".repeat(1900);
+    let mut sent = 0;
+    let mut silent_left = false;
+    while !silent_left {
+        assert!(sent < 500, "never dropped after {sent} messages");
+        ann.send(json!({"type": "say", "text": text, "ref": sent.to_string()}))
+            .await;
+        sent += 1;
+        ann.until("ack").await;
+        loop {
+            let frame = bob.next().await;
+            if frame["type"] == "left" {
+                assert_eq!(frame["nick"], "silent");
+                silent_left = true;
+            }
+            if frame["type"] == "message" {
+                break;
+            }
+        }
+    }
+    assert!(server.metric("parley_queue_evictions_total").await >= 1.0);
+    ann.send(json!({"type": "say", "text": "still here"})).await;
+    assert_eq!(
+        bob.until_matches(|f| f["type"] == "message").await["text"],
+        "still here"
+    );
+    server.stop().await;
+}

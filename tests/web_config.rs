@@ -7,7 +7,9 @@
 //!
 //! Each check is a function over the parsed document. The real file must
 //! pass every one, and for every one a copy of the file broken in exactly
-//! that respect must fail it, so no check can pass vacuously.
+//! that respect must fail it, so no check can pass vacuously. The file is
+//! also exactly what `parley config iis` prints for the default flags, and
+//! that command's output for other flags passes the same checks.
 
 use std::time::Duration;
 
@@ -274,6 +276,44 @@ fn web_config_passes_every_check() {
         .filter_map(|(name, check)| check(&doc).err().map(|why| format!("{name}: {why}")))
         .collect();
     assert!(failures.is_empty(), "{failures:#?}");
+}
+
+/// What `parley config iis ARGS` prints.
+fn printed(args: &[&str]) -> String {
+    let argv = ["parley", "config", "iis"].iter().chain(args).copied();
+    match parley::Command::parse_args(argv) {
+        Ok(parley::Command::Print(text)) => text,
+        other => panic!("parley config iis {args:?}: {other:?}"),
+    }
+}
+
+#[test]
+fn web_config_is_what_parley_config_iis_prints() {
+    assert!(
+        printed(&[]) == WEB_CONFIG,
+        "web.config differs from `parley config iis`: regenerate it with \
+         `cargo run -- config iis > web.config` (no PARLEY_* variables set), \
+         or change src/deploy/iis.rs"
+    );
+}
+
+#[test]
+fn parley_config_iis_passes_every_check_for_other_flags() {
+    let flags: [&[&str]; 3] = [
+        &["--base-path", "/chat"],
+        &["--poll-wait-secs", "100", "--port", "8080"],
+        &["--allowed-origins", "https://a.example,https://b.example"],
+    ];
+    for args in flags {
+        let text = printed(args);
+        let doc = parse(&text);
+        for (name, check) in CHECKS {
+            assert_eq!(check(&doc), Ok(()), "{name} for {args:?}");
+        }
+    }
+    assert!(printed(&["--base-path", "chat"])
+        .contains("<environmentVariable name=\"PARLEY_BASE_PATH\" value=\"chat\" />"));
+    assert!(printed(&["--poll-wait-secs", "100"]).contains("requestTimeout=\"00:05:00\""));
 }
 
 #[test]

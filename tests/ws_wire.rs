@@ -335,3 +335,68 @@ async fn a_client_far_past_the_rate_limit_is_closed_before_the_room_hears_it() {
     still_chatting(&mut ann, &mut bob, "after the flood").await;
     server.stop().await;
 }
+
+#[tokio::test]
+async fn at_the_servers_queued_bound_the_reader_with_most_waiting_is_dropped() {
+    // Each reader may hold 16 MiB, the server 256 KiB in all, and nobody is
+    // cut for stalling: only the pool's bound can end Stuck.
+    let server = common::start(&[
+        "--max-queued-bytes",
+        "262144",
+        "--max-outbox-bytes",
+        "16777216",
+        "--write-stall-secs",
+        "600",
+        "--rate-burst",
+        "100000",
+        "--rate-per-sec",
+        "100000",
+        "--room-rate-burst",
+        "100000",
+        "--room-rate-per-sec",
+        "100000",
+    ]);
+    let (mut ann, mut bob) = bystanders(&server.ws_url()).await;
+    let mut raw = Raw::connect_tiny(server.port).await;
+    let join = br#"{"type":"join","nick":"Stuck","room":"lobby"}"#;
+    raw.send(0x81, join, join.len() as u64).await;
+    bob.until("joined").await;
+    ann.until("joined").await;
+    // Stuck reads nothing from here on; Ann and Bob read everything.
+    let text = "x".repeat(1900);
+    let (mut sent, mut heard, mut acked) = (0u64, 0u64, 0u64);
+    let mut stuck_left = false;
+    while !stuck_left {
+        assert!(sent < 2000, "Stuck never dropped after {sent} messages");
+        for _ in 0..10 {
+            ann.send(json!({"type": "say", "text": text, "ref": sent.to_string()}))
+                .await;
+            sent += 1;
+        }
+        while acked < sent {
+            if ann.next().await["type"] == "ack" {
+                acked += 1;
+            }
+        }
+        while heard < sent {
+            let frame = bob.next().await;
+            match frame["type"].as_str() {
+                Some("message") => {
+                    assert_eq!(frame["text"], text.as_str());
+                    heard += 1;
+                }
+                Some("left") => {
+                    assert_eq!(frame["nick"], "Stuck");
+                    stuck_left = true;
+                }
+                _ => {}
+            }
+        }
+    }
+    assert!(server.metric("parley_queue_evictions_total").await >= 1.0);
+    assert!(raw.server_closed().await, "Stuck's connection was ended");
+    // Every message was acknowledged and heard, and the two readers were
+    // never cut.
+    still_chatting(&mut ann, &mut bob, "after the eviction").await;
+    server.stop().await;
+}

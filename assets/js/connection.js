@@ -65,8 +65,9 @@ const BROWSER_IO = {
  *   forced      the name ?transport= forces, or null
  *   remembered  the tab's earlier fallback ('polling'), or null
  *   remember    (name) => void: keeps the fallback for the tab
- *   probe       () => Promise<bool>: whether the server answers plain HTTP
- *   events      {opened(), frame(frame), closed({code, reason}),
+ *   probe       () => Promise<bool | {answers, refused}>: whether the server
+ *               answers plain HTTP, and the hint of its refusal of this page
+ *   events      {opened(), frame(frame), closed({code, reason}), refused(hint),
  *                state({kind, detail, attempt, retryAt}), transport(name, why),
  *                notice(text)}; state kinds: idle, connecting, connected,
  *                reconnecting, offline
@@ -97,6 +98,8 @@ export function createConnection({
   let heartbeat = 0;
   let lastHeard = 0;
   let pingSentAt = 0;
+  /** What the transports have told the page, so each is said once. */
+  const noticed = new Set();
 
   function setState(kind, detail) {
     events.state({ kind, detail, attempt, retryAt });
@@ -126,6 +129,11 @@ export function createConnection({
         wsFailures = 0;
       }
       onOpen();
+    };
+    link.onnotice = (text) => {
+      // Said once a tab, however often the link is made again.
+      if (!noticed.has(text)) events.notice(text);
+      noticed.add(text);
     };
     link.onframe = (frame) => {
       if (!current()) return;
@@ -162,8 +170,16 @@ export function createConnection({
    * nothing). Only failures of WebSocket itself count (see the top).
    */
   function noteFailedOpen(failed) {
-    if (failed !== 'websocket' || !canFallBack()) return;
-    probe().then((answers) => {
+    if (failed !== 'websocket') return;
+    // Even with WebSocket forced, the probe tells a refused page why (a
+    // browser hides the status of a refused upgrade).
+    probe().then((result) => {
+      const answers = typeof result === 'object' && result !== null ? result.answers : result;
+      const refused = typeof result === 'object' && result !== null ? result.refused : null;
+      if (refused && !open && !stopped) {
+        refuse(refused);
+        return;
+      }
       if (!answers || !canFallBack() || open) return;
       wsFailures += 1;
       if (wsWorked && wsFailures < WS_FAILURES_BEFORE_FALLBACK) return;
@@ -208,11 +224,28 @@ export function createConnection({
       setState('offline', 'opened elsewhere');
       return;
     }
+    if (info.code === CLOSE.REFUSED) {
+      refuse(info.reason);
+      return;
+    }
     if (stopped) {
       setState('offline');
       return;
     }
     scheduleReconnect();
+  }
+
+  /** The server refused this page: no retrying into the same answer. */
+  function refuse(hint) {
+    stopped = true;
+    clock.clearTimeout(retryTimer);
+    if (transport) {
+      clock.clearTimeout(openTimer);
+      transport.close();
+      transport = null;
+    }
+    events.refused(hint || 'the server refused this page');
+    setState('offline', 'refused by the server');
   }
 
   function scheduleReconnect() {

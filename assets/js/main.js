@@ -63,7 +63,7 @@ import {
 import { createSession } from './session.js';
 import { createTypingReporter } from './typing.js';
 import { PollingTransport } from './transport/polling.js';
-import { serverAnswers } from './transport/poll-http.js';
+import { askServer } from './transport/poll-http.js';
 import { WebSocketTransport, webSocketUrl } from './transport/websocket.js';
 
 const page = document.body;
@@ -92,11 +92,12 @@ const connection = createConnection({
   forced,
   remembered: storage.rememberedTransport(base, offered),
   remember: (name) => storage.rememberTransport(base, name),
-  probe: () => serverAnswers((url, init) => fetch(url, init), base, timers, WS_OPEN_TIMEOUT_MS),
+  probe: () => askServer((url, init) => fetch(url, init), base, timers, WS_OPEN_TIMEOUT_MS),
   events: {
     opened: () => session.linkOpened(),
     frame: (frame) => session.handle(frame),
     closed: ({ code }) => session.linkClosed(code),
+    refused: (hint) => view.showRefused(hint),
     state: (state) => view.showConnState(state),
     transport: (name, why) => view.showTransport(name, why),
     notice: (text) => view.notice(text),

@@ -24,6 +24,12 @@ export const CLOSE = Object.freeze({
   REPLACED: 4001,
   /** The polling session expired: reconnect and resume. */
   EXPIRED: 4002,
+  /**
+   * The server refused this page's origin (403 origin_not_allowed), most
+   * often because a proxy changed Host: stop, and show the reason (its
+   * hint, which names the fix) rather than retry into the same refusal.
+   */
+  REFUSED: 4030,
 });
 
 /** Errors that answer a join (and then no welcome follows). */

@@ -233,6 +233,15 @@ export function stopCountdown() {
   countdownTimer = 0;
 }
 
+/**
+ * #refused: the server refused this page, with its hint (which names the
+ * fix). What the user typed stays where it is.
+ */
+export function showRefused(hint) {
+  $('refused-hint').textContent = hint;
+  $('refused').hidden = false;
+}
+
 /** #conn-state[data-degraded]: the server cannot reach its other instances. */
 export function showDegraded(degraded) {
   $('conn-state').dataset.degraded = String(degraded);

@@ -118,6 +118,40 @@ pub struct Args {
     /// storm: give up after this many seconds (reported as incomplete).
     #[arg(long, default_value_t = 60.0)]
     pub deadline_secs: f64,
+
+    /// soak: minutes of churn.
+    #[arg(long, default_value_t = 30.0)]
+    pub minutes: f64,
+
+    /// soak: WebSocket users.
+    #[arg(long, default_value_t = 48)]
+    pub soak_ws: usize,
+
+    /// soak: long-polling users.
+    #[arg(long, default_value_t = 24)]
+    pub soak_poll: usize,
+
+    /// soak: rooms the users visit.
+    #[arg(long, default_value_t = 12)]
+    pub soak_rooms: usize,
+
+    /// soak: seconds between readers that stop reading (each is looked at
+    /// 80 s later).
+    #[arg(long, default_value_t = 60.0)]
+    pub stuck_every_secs: f64,
+
+    /// soak: seconds between readings of the server.
+    #[arg(long, default_value_t = 10.0)]
+    pub sample_secs: f64,
+
+    /// soak: readings before this many seconds are left out of the summary
+    /// (the rooms' histories are still filling).
+    #[arg(long, default_value_t = 180.0)]
+    pub warmup_secs: f64,
+
+    /// soak: write every reading to this CSV file.
+    #[arg(long)]
+    pub csv: Option<PathBuf>,
 }
 
 /// What a run measures.
@@ -131,6 +165,8 @@ pub enum Scenario {
     Sweep,
     /// Many users log in at once: time until every roster is complete.
     Storm,
+    /// Minutes of churn on both transports: RSS and open files over time.
+    Soak,
 }
 
 impl Scenario {
@@ -141,6 +177,7 @@ impl Scenario {
             Scenario::Fanout => "fanout",
             Scenario::Sweep => "sweep",
             Scenario::Storm => "storm",
+            Scenario::Soak => "soak",
         }
     }
 }

@@ -79,6 +79,7 @@ async fn run(args: &Args) -> Result<Report, String> {
         Scenario::Fanout => scenarios::fanout::run(env, args, &mut report).await,
         Scenario::Sweep => scenarios::sweep::run(env, args, &mut report).await,
         Scenario::Storm => scenarios::storm::run(env, args, &mut report).await,
+        Scenario::Soak => scenarios::soak::run(env, args, &mut report).await,
     };
     outcome.map_err(|e| format!("{} {}: {e}", args.target.name(), label))?;
     Ok(report)

@@ -28,6 +28,27 @@ pub(crate) fn cost(message: &ChatMessage) -> usize {
     MESSAGE_OVERHEAD + message.nick.len() + message.text.len()
 }
 
+/// Bytes of a message's JSON object beyond its two strings: the keys, the
+/// id and the timestamp (`{"id":…,"ts":…,"nick":"","text":""}`, with both
+/// numbers at their longest).
+const FRAMED_OVERHEAD: usize = 80;
+
+/// The bytes a message takes once written as JSON, its strings escaped: a
+/// quote or a backslash takes two bytes, a control character up to six.
+pub(crate) fn framed_len(message: &ChatMessage) -> usize {
+    FRAMED_OVERHEAD + escaped_len(&message.nick) + escaped_len(&message.text)
+}
+
+fn escaped_len(text: &str) -> usize {
+    text.bytes()
+        .map(|b| match b {
+            b'"' | b'\\' => 2,
+            0..=0x1f => 6,
+            _ => 1,
+        })
+        .sum()
+}
+
 /// The bounded history of one room.
 #[derive(Debug)]
 pub(crate) struct History {
@@ -48,6 +69,30 @@ pub(crate) struct Replay {
     pub(crate) messages: Vec<Arc<ChatMessage>>,
     /// True when the cursor is older than the oldest kept message.
     pub(crate) gap: bool,
+}
+
+impl Replay {
+    /// Keeps the newest messages that take `max_bytes` at most as JSON
+    /// ([`framed_len`]); when some are left out and `missed` (they were
+    /// asked for by a cursor), the replay is marked as a gap.
+    pub(crate) fn within(mut self, max_bytes: usize, missed: bool) -> Replay {
+        let mut total = 0;
+        let keep = self
+            .messages
+            .iter()
+            .rev()
+            .take_while(|m| {
+                total += framed_len(m) + 1;
+                total <= max_bytes
+            })
+            .count();
+        let cut = self.messages.len() - keep;
+        if cut > 0 {
+            self.messages.drain(..cut);
+            self.gap |= missed;
+        }
+        self
+    }
 }
 
 impl History {
@@ -187,6 +232,49 @@ mod tests {
             nick: "n".into(),
             text: format!("m{id}"),
         })
+    }
+
+    #[test]
+    fn a_message_is_measured_as_its_json_with_escapes() {
+        for text in [
+            "plain",
+            "say \"hi\"",
+            "back\\slash",
+            "tab\there",
+            "\u{1}",
+            "é 🎉",
+        ] {
+            let message = ChatMessage {
+                id: u64::MAX,
+                ts: u64::MAX,
+                nick: "a\"b".into(),
+                text: text.into(),
+            };
+            let json = serde_json::to_string(&message).unwrap();
+            assert!(json.len() <= framed_len(&message), "{json}");
+        }
+    }
+
+    #[test]
+    fn a_replay_keeps_the_newest_that_fit_and_says_what_it_left_out() {
+        let replay = || Replay {
+            messages: (1..=5).map(msg).collect(),
+            gap: false,
+        };
+        let each = framed_len(&msg(1)) + 1;
+        let cut = replay().within(2 * each, true);
+        assert_eq!(
+            cut.messages.iter().map(|m| m.id).collect::<Vec<_>>(),
+            [4, 5]
+        );
+        assert!(cut.gap, "a resume that asked for them has missed some");
+        assert!(
+            !replay().within(2 * each, false).gap,
+            "a first join has not"
+        );
+        let whole = replay().within(5 * each, true);
+        assert_eq!(whole.messages.len(), 5);
+        assert!(!whole.gap);
     }
 
     fn ids(messages: &[Arc<ChatMessage>]) -> Vec<u64> {

@@ -62,6 +62,11 @@ pub struct Limits {
     pub body_timeout: Duration,
     /// Bytes queued for one slow reader before it is dropped.
     pub max_outbox_bytes: usize,
+    /// Bytes queued to all connections together; past it, the reader with
+    /// the most waiting is dropped (`delivery/backlog.rs`).
+    pub max_queued_bytes: usize,
+    /// WebSockets the server holds open in all.
+    pub max_websockets: usize,
     /// A WebSocket whose socket takes nothing of what is queued for this
     /// long is cut by its writer, whether or not its session runs.
     pub write_stall: Duration,
@@ -83,12 +88,12 @@ impl Default for Limits {
         Limits {
             max_message_chars: 2000,
             max_nick_chars: 24,
-            max_frame_bytes: 64 * 1024,
+            max_frame_bytes: 16 * 1024,
             history_size: 500,
             max_room_history_bytes: 256 * 1024,
             max_history_bytes: 64 * 1024 * 1024,
             history_on_join: 50,
-            max_rooms: 1000,
+            max_rooms: 500,
             max_room_members: 20_000,
             rate_burst: 20,
             rate_per_sec: 10,
@@ -103,6 +108,8 @@ impl Default for Limits {
             connect_per_sec: 5,
             body_timeout: Duration::from_secs(10),
             max_outbox_bytes: 1024 * 1024,
+            max_queued_bytes: 64 * 1024 * 1024,
+            max_websockets: 8_192,
             // Twice the heartbeat's client timeout (15 s): a client the
             // heartbeat would still count alive is not cut for a slow link.
             write_stall: Duration::from_secs(30),

@@ -313,34 +313,36 @@ impl Registry {
             Sink::Socket(_) => frame.wire_len(),
             Sink::Poll { .. } => frame.text().len(),
         };
-        if !backlog.try_reserve(cost, self.settings.max_backlog_bytes) {
-            // Nothing more is queued for it; its connection is cut.
-            log::warn!(
-                "connection {id} is not reading ({} bytes waiting); dropping it",
-                backlog.pending()
-            );
-            self.settings.metrics.slow_clients_dropped.inc();
-            backlog.drop_reader();
-            // A WebSocket's writer ends the connection when it sees the
-            // mark, even if the socket is full and its session cannot run.
-            if let Sink::Socket(outbox) = &local.sink {
-                outbox.wake();
+        // Its own bound first, then the server's: the frame's bytes are
+        // charged to the pool once, by the first recipient that needs them
+        // in that form.
+        let queued = backlog.try_reserve(cost, self.settings.max_backlog_bytes)
+            && match &local.sink {
+                Sink::Socket(outbox) => frame.encoded_for(backlog).map(|b| outbox.push(b)),
+                Sink::Poll { feed, .. } => frame
+                    .text_for(backlog)
+                    .map(|text| feed.do_send(PollFeed::Frame(text, frame.at()))),
             }
-            local.close.do_send(Close(CloseKind::SlowReader));
-            self.members.remove(&id);
-            slow.push(id);
-            return false;
+            .is_some();
+        if queued {
+            return matches!(local.sink, Sink::Socket(_));
         }
-        match &local.sink {
-            Sink::Socket(outbox) => {
-                outbox.push(frame);
-                true
-            }
-            Sink::Poll { feed, .. } => {
-                feed.do_send(PollFeed::Frame(frame.text().clone(), frame.at()));
-                false
-            }
+        // Nothing more is queued for it; its connection is cut.
+        log::warn!(
+            "connection {id} is not reading ({} bytes waiting); dropping it",
+            backlog.pending()
+        );
+        self.settings.metrics.slow_clients_dropped.inc();
+        backlog.drop_reader();
+        // A WebSocket's writer ends the connection when it sees the
+        // mark, even if the socket is full and its session cannot run.
+        if let Sink::Socket(outbox) = &local.sink {
+            outbox.wake();
         }
+        local.close.do_send(Close(CloseKind::SlowReader));
+        self.members.remove(&id);
+        slow.push(id);
+        false
     }
 }
 

@@ -14,8 +14,10 @@
 //! or at the next flush ([`crate::delivery::coalesce`]); the session actor is not
 //! involved. The session adds only its own replies (errors, pongs, the
 //! close) to its context's stream. [`Metered`] hands the writer the queued
-//! frames first, then the session's, and counts bytes out again as the
-//! writer takes them. When a reservation would pass the limit the hub
+//! frames first, then the session's; the bytes stay counted until the
+//! socket has taken them (the connection's writer,
+//! `transport/ws/upgrade.rs`, releases them as it writes), so what waits in
+//! the writer counts against the bound too. When a reservation would pass the limit the hub
 //! marks the reader dropped and queues nothing more for it, so what it
 //! holds stays bounded; the connection is aborted as soon as anything polls
 //! it again.
@@ -33,14 +35,18 @@ use futures_core::Stream;
 use crate::delivery::backlog::{Backlog, Waiting};
 
 /// A frame as the room hands it to each recipient: its text, the log seq
-/// it comes from (see [`crate::delivery::member::PollFeed`]), and its encoding as a
-/// WebSocket text frame, made on first need and shared by every WebSocket
-/// recipient, on any thread.
+/// it comes from (see [`crate::delivery::member::PollFeed`]), and the two
+/// forms recipients keep, each made on first need, charged to the server's
+/// queued-bytes pool ([`crate::delivery::backlog::QueuePool`]) for as long
+/// as any recipient holds it, and shared by every recipient on any thread:
+/// its encoding as a WebSocket text frame, and the text as polling
+/// sessions keep it.
 #[derive(Debug)]
 pub(crate) struct SharedFrame {
     text: ByteString,
     at: u64,
     encoded: OnceLock<Bytes>,
+    polled: OnceLock<ByteString>,
 }
 
 impl SharedFrame {
@@ -50,6 +56,7 @@ impl SharedFrame {
             text,
             at,
             encoded: OnceLock::new(),
+            polled: OnceLock::new(),
         }
     }
 
@@ -69,13 +76,33 @@ impl SharedFrame {
         wire_len(self.text.len())
     }
 
-    /// As a server's WebSocket text frame: unmasked, one fragment.
-    fn encoded(&self) -> &Bytes {
-        self.encoded.get_or_init(|| {
-            let mut frame = BytesMut::with_capacity(self.text.len() + 10);
-            Parser::write_message(&mut frame, self.text.as_bytes(), OpCode::Text, true, false);
-            frame.freeze()
-        })
+    /// As a server's WebSocket text frame (unmasked, one fragment) for the
+    /// WebSocket of `backlog`; `None` when the server's pool has no room and
+    /// that member holds the most (it is to be dropped).
+    pub(crate) fn encoded_for(&self, backlog: &Backlog) -> Option<Bytes> {
+        if let Some(encoded) = self.encoded.get() {
+            return Some(encoded.clone());
+        }
+        let mut frame = BytesMut::with_capacity(self.text.len() + 10);
+        Parser::write_message(&mut frame, self.text.as_bytes(), OpCode::Text, true, false);
+        let charged = backlog.pool().charged(frame.freeze(), backlog)?;
+        // Another thread may have made it meanwhile: theirs is kept, ours
+        // (and its charge) dropped.
+        Some(self.encoded.get_or_init(|| charged).clone())
+    }
+
+    /// The text, as the polling session of `backlog` keeps it; `None` as
+    /// for [`Self::encoded_for`].
+    pub(crate) fn text_for(&self, backlog: &Backlog) -> Option<ByteString> {
+        if let Some(text) = self.polled.get() {
+            return Some(text.clone());
+        }
+        let charged = backlog
+            .pool()
+            .charged(self.text.as_bytes().clone(), backlog)?;
+        // unwrap-free: the bytes are the text's own, so UTF-8.
+        let text = ByteString::try_from(charged).unwrap_or_else(|_| self.text.clone());
+        Some(self.polled.get_or_init(|| text).clone())
     }
 }
 
@@ -102,16 +129,21 @@ pub(crate) struct Outbox {
 }
 
 impl Outbox {
+    /// An outbox counting against `backlog`.
+    pub(crate) fn new(backlog: Backlog) -> Self {
+        Outbox { backlog }
+    }
+
     /// The byte count: what the hub reserves against, and the session's
     /// own replies add to.
     pub(crate) fn backlog(&self) -> &Backlog {
         &self.backlog
     }
 
-    /// Queues `frame` for the writer, which must have been reserved
-    /// ([`Backlog::try_reserve`]). The writer takes it when next woken.
-    pub(crate) fn push(&self, frame: &SharedFrame) {
-        let encoded = frame.encoded().clone();
+    /// Queues a frame's encoding ([`SharedFrame::encoded_for`]) for the
+    /// writer; its bytes must have been reserved ([`Backlog::try_reserve`]).
+    /// The writer takes it when next woken.
+    pub(crate) fn push(&self, encoded: Bytes) {
         self.queue().frames.push_back(encoded);
     }
 
@@ -140,8 +172,9 @@ impl Outbox {
     }
 }
 
-/// A response stream that reports what it yields to its [`Outbox`], and ends
-/// the connection with an error once the reader has been dropped.
+/// A response stream that hands the writer the room's frames before the
+/// session's own (charged to the server's pool), and ends the connection
+/// with an error once the reader has been dropped.
 pub(crate) struct Metered<S> {
     inner: S,
     outbox: Outbox,
@@ -168,7 +201,6 @@ where
                     queue.frames = VecDeque::new();
                 }
                 drop(queue);
-                self.outbox.backlog.release(frame.len());
                 return Poll::Ready(Some(Ok(frame)));
             }
             if !queue
@@ -179,11 +211,16 @@ where
                 queue.writer = Some(cx.waker().clone());
             }
         }
-        let polled = Pin::new(&mut self.inner).poll_next(cx);
-        if let Poll::Ready(Some(Ok(chunk))) = &polled {
-            self.outbox.backlog.release(chunk.len());
+        // The session's own frames (replies, pongs, the close), each
+        // checked against the member's bound when queued, are charged to
+        // the server's pool from here until the socket has them.
+        match Pin::new(&mut self.inner).poll_next(cx) {
+            Poll::Ready(Some(Ok(chunk))) => {
+                let charged = self.outbox.backlog.pool().charged_anyway(chunk);
+                Poll::Ready(Some(Ok(charged)))
+            }
+            other => other,
         }
-        polled
     }
 }
 
@@ -213,7 +250,8 @@ mod tests {
     fn wire_len_is_the_encoded_size() {
         for len in [0, 125, 126, 65535, 65536] {
             let frame = SharedFrame::new(ByteString::from("x".repeat(len)), 0);
-            assert_eq!(frame.wire_len(), frame.encoded().len(), "{len}");
+            let encoded = frame.encoded_for(&Backlog::default()).unwrap();
+            assert_eq!(frame.wire_len(), encoded.len(), "{len}");
         }
     }
 
@@ -223,7 +261,7 @@ mod tests {
         let frame = SharedFrame::new(ByteString::from_static("hi"), 7);
         for _ in 0..2 {
             assert!(outbox.backlog().try_reserve(frame.wire_len(), 1000));
-            outbox.push(&frame);
+            outbox.push(frame.encoded_for(outbox.backlog()).unwrap());
         }
         let mut metered = outbox.meter(Session(Some(Bytes::from_static(b"close"))));
         let first = match next(&mut metered) {
@@ -242,6 +280,10 @@ mod tests {
             other => panic!("expected the session's chunk, got {other:?}"),
         }
         assert!(next(&mut metered).is_pending());
-        assert_eq!(outbox.backlog().pending(), 0);
+        assert_eq!(
+            outbox.backlog().pending(),
+            2 * frame.wire_len(),
+            "counted until the socket takes them"
+        );
     }
 }

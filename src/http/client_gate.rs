@@ -4,7 +4,9 @@
 //! client's subnet ([`ClientKey`], from the real client address after
 //! trusted proxies). Shared by every HTTP worker; both maps are bounded
 //! (the attempts by [`MAX_BUCKETS`], the open counts by the connections
-//! themselves). A refusal is HTTP 429 `too_many_connections`.
+//! themselves). A refusal is HTTP 429 `too_many_connections`. The
+//! WebSockets of all clients together are capped too (`--max-websockets`),
+//! answered 503 `server_full`.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -26,10 +28,18 @@ const FULL_RETRY_MS: u64 = 10_000;
 pub(crate) struct ClientGate {
     bits: SubnetBits,
     max_websockets: usize,
+    max_websockets_in_all: usize,
     /// The buckets' clock starts here.
     epoch: Instant,
     attempts: Mutex<BucketMap<ClientKey>>,
-    websockets: Mutex<HashMap<ClientKey, usize>>,
+    websockets: Mutex<Open>,
+}
+
+/// The WebSockets open, per client and in all.
+#[derive(Default)]
+struct Open {
+    per_client: HashMap<ClientKey, usize>,
+    total: usize,
 }
 
 /// One open WebSocket counted against its client; dropping it (when the
@@ -52,9 +62,10 @@ impl ClientGate {
         ClientGate {
             bits: limits.subnet_bits(),
             max_websockets: limits.max_websockets_per_ip,
+            max_websockets_in_all: limits.max_websockets,
             epoch: Instant::now(),
             attempts: Mutex::new(BucketMap::new(limits.connect_allowance(), MAX_BUCKETS)),
-            websockets: Mutex::new(HashMap::new()),
+            websockets: Mutex::new(Open::default()),
         }
     }
 
@@ -80,10 +91,17 @@ impl ClientGate {
         key: ClientKey,
     ) -> Result<WebSocketSlot, HttpError> {
         let mut open = lock(&self.websockets);
-        let count = open.entry(key).or_default();
+        if open.total >= self.max_websockets_in_all {
+            log::warn!(
+                "refused a WebSocket from {key}: the server holds {} (--max-websockets)",
+                open.total
+            );
+            return Err(HttpError::ServerFull(FULL_RETRY_MS));
+        }
+        let count = open.per_client.entry(key).or_default();
         if *count >= self.max_websockets {
             if *count == 0 {
-                open.remove(&key);
+                open.per_client.remove(&key);
             }
             log::debug!(
                 "refused a WebSocket from {key}: {} open",
@@ -92,6 +110,7 @@ impl ClientGate {
             return Err(HttpError::TooManyConnections(FULL_RETRY_MS));
         }
         *count += 1;
+        open.total += 1;
         Ok(WebSocketSlot {
             gate: self.clone(),
             key,
@@ -109,11 +128,12 @@ impl WebSocketSlot {
 impl Drop for WebSocketSlot {
     fn drop(&mut self) {
         let mut open = lock(&self.gate.websockets);
-        if let Some(count) = open.get_mut(&self.key) {
+        open.total -= 1;
+        if let Some(count) = open.per_client.get_mut(&self.key) {
             *count -= 1;
             if *count == 0 {
-                open.remove(&self.key);
-                crate::core::shrink::when_sparse(&mut open);
+                open.per_client.remove(&self.key);
+                crate::core::shrink::when_sparse(&mut open.per_client);
             }
         }
     }
@@ -142,5 +162,25 @@ mod tests {
         assert!(gate.open_websocket(other).is_ok());
         drop(first);
         assert!(gate.open_websocket(a).is_ok());
+    }
+
+    #[test]
+    fn websockets_of_all_clients_are_capped_together() {
+        let limits = Limits {
+            max_websockets: 2,
+            ..Limits::default()
+        };
+        let gate = Arc::new(ClientGate::new(&limits));
+        let a = gate.key("192.0.2.1".parse().unwrap());
+        let b = gate.key("192.0.2.2".parse().unwrap());
+        let c = gate.key("192.0.2.3".parse().unwrap());
+        let first = gate.open_websocket(a).unwrap();
+        let _second = gate.open_websocket(b).unwrap();
+        assert_eq!(
+            gate.open_websocket(c).err(),
+            Some(HttpError::ServerFull(FULL_RETRY_MS))
+        );
+        drop(first);
+        assert!(gate.open_websocket(c).is_ok());
     }
 }

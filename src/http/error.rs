@@ -12,7 +12,12 @@ use serde_json::json;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum HttpError {
     /// A browser page from another origin tried to open a WebSocket.
-    OriginNotAllowed(String),
+    OriginNotAllowed {
+        /// The `Origin` it sent.
+        origin: String,
+        /// What was seen and how to fix it, for the operator.
+        hint: String,
+    },
     /// No such route or asset.
     NotFound,
     /// The server runs with this transport switched off.
@@ -30,6 +35,9 @@ pub(crate) enum HttpError {
     /// This client (its subnet) opens connections too often or holds as
     /// many WebSockets as it may; retry after this many milliseconds.
     TooManyConnections(u64),
+    /// The server holds as many WebSockets as it may
+    /// (`--max-websockets`); retry after this many milliseconds.
+    ServerFull(u64),
     /// The request body did not arrive within this many seconds.
     BodyTimeout(u64),
     /// The backplane (Redis) is unreachable, so a session opened on another
@@ -37,11 +45,32 @@ pub(crate) enum HttpError {
     Degraded,
 }
 
+/// The code of a refusal, left in its response's extensions so that
+/// `/metrics` can count refusals by code whatever refused.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RefusalCode(pub(crate) &'static str);
+
 impl HttpError {
+    /// Every code a refusal can carry.
+    pub(crate) const CODES: [&'static str; 12] = [
+        "origin_not_allowed",
+        "not_found",
+        "transport_disabled",
+        "unknown_session",
+        "body_too_large",
+        "bad_frame",
+        "too_many_sessions",
+        "rate_limited",
+        "too_many_connections",
+        "server_full",
+        "body_timeout",
+        "degraded",
+    ];
+
     /// The stable machine-readable code.
     pub(crate) fn code(&self) -> &'static str {
         match self {
-            HttpError::OriginNotAllowed(_) => "origin_not_allowed",
+            HttpError::OriginNotAllowed { .. } => "origin_not_allowed",
             HttpError::NotFound => "not_found",
             HttpError::TransportDisabled(_) => "transport_disabled",
             HttpError::UnknownSession => "unknown_session",
@@ -50,6 +79,7 @@ impl HttpError {
             HttpError::TooManySessions => "too_many_sessions",
             HttpError::RateLimited(_) => "rate_limited",
             HttpError::TooManyConnections(_) => "too_many_connections",
+            HttpError::ServerFull(_) => "server_full",
             HttpError::BodyTimeout(_) => "body_timeout",
             HttpError::Degraded => "degraded",
         }
@@ -59,7 +89,7 @@ impl HttpError {
 impl fmt::Display for HttpError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            HttpError::OriginNotAllowed(origin) => {
+            HttpError::OriginNotAllowed { origin, .. } => {
                 write!(f, "origin {origin} may not open a connection here")
             }
             HttpError::NotFound => f.write_str("no such resource"),
@@ -81,6 +111,12 @@ impl fmt::Display for HttpError {
                     "too many connections from your address; retry in {ms} ms"
                 )
             }
+            HttpError::ServerFull(ms) => {
+                write!(
+                    f,
+                    "the server holds as many connections as it may; retry in {ms} ms"
+                )
+            }
             HttpError::BodyTimeout(secs) => {
                 write!(f, "the request body did not arrive within {secs} s")
             }
@@ -94,7 +130,7 @@ impl fmt::Display for HttpError {
 impl ResponseError for HttpError {
     fn status_code(&self) -> StatusCode {
         match self {
-            HttpError::OriginNotAllowed(_) => StatusCode::FORBIDDEN,
+            HttpError::OriginNotAllowed { .. } => StatusCode::FORBIDDEN,
             HttpError::NotFound | HttpError::UnknownSession => StatusCode::NOT_FOUND,
             HttpError::TransportDisabled(_) => StatusCode::FORBIDDEN,
             HttpError::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -103,7 +139,7 @@ impl ResponseError for HttpError {
             | HttpError::RateLimited(_)
             | HttpError::TooManyConnections(_) => StatusCode::TOO_MANY_REQUESTS,
             HttpError::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
-            HttpError::Degraded => StatusCode::SERVICE_UNAVAILABLE,
+            HttpError::Degraded | HttpError::ServerFull(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -111,7 +147,9 @@ impl ResponseError for HttpError {
         let mut response = HttpResponse::build(self.status_code());
         response.insert_header(("Cache-Control", "no-store"));
         match self {
-            HttpError::RateLimited(ms) | HttpError::TooManyConnections(ms) => {
+            HttpError::RateLimited(ms)
+            | HttpError::TooManyConnections(ms)
+            | HttpError::ServerFull(ms) => {
                 response.insert_header(("Retry-After", ms.div_ceil(1000).to_string()));
             }
             HttpError::Degraded => {
@@ -119,6 +157,12 @@ impl ResponseError for HttpError {
             }
             _ => {}
         }
-        response.json(json!({ "error": { "code": self.code(), "message": self.to_string() } }))
+        let mut error = json!({ "code": self.code(), "message": self.to_string() });
+        if let HttpError::OriginNotAllowed { hint, .. } = self {
+            error["hint"] = json!(hint);
+        }
+        let mut response = response.json(json!({ "error": error }));
+        response.extensions_mut().insert(RefusalCode(self.code()));
+        response
     }
 }

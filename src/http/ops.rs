@@ -41,5 +41,9 @@ pub(crate) async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .insert_header(("Cache-Control", "no-store"))
-        .body(state.metrics.render())
+        .body({
+            let queued = i64::try_from(state.queued.queued()).unwrap_or(i64::MAX);
+            state.metrics.queued_bytes.set(queued);
+            state.metrics.render()
+        })
 }

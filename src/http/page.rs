@@ -65,6 +65,7 @@ pub(crate) const ASSETS: &[Asset] = &[
     asset!("js/transport/poll-http.js", JS),
     asset!("js/transport/polling.js", JS),
     asset!("js/transport/websocket.js", JS),
+    asset!("js/check.js", JS),
 ];
 
 /// How long browsers and proxies may keep an asset of the current version:
@@ -98,7 +99,7 @@ struct IndexPage<'a> {
 
 /// FNV-1a over every asset's path and content: changes whenever any asset
 /// does. Computed once.
-fn asset_version() -> &'static str {
+pub(crate) fn asset_version() -> &'static str {
     static VERSION: OnceLock<String> = OnceLock::new();
     VERSION.get_or_init(|| {
         let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
@@ -125,7 +126,8 @@ pub(crate) fn render(base: &str, transports: &str) -> String {
 }
 
 /// The Content-Security-Policy of the page: nothing but its own origin.
-const CSP: &str = "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; \
+pub(crate) const CSP: &str =
+    "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; \
                    style-src 'self'; script-src 'self'; base-uri 'none'; frame-ancestors 'self'";
 
 /// `GET /`: the chat page.

@@ -15,6 +15,7 @@ use actix::Addr;
 
 use crate::config::Transports;
 use crate::core::limits::Limits;
+use crate::delivery::backlog::QueuePool;
 use crate::delivery::hub::HubSettings;
 use crate::http::client_gate::ClientGate;
 use crate::http::origin::OriginPolicy;
@@ -35,6 +36,12 @@ pub(crate) struct AppState {
     pub(crate) origins: OriginPolicy,
     /// The rendered chat page.
     pub(crate) page: String,
+    /// The rendered transport check page.
+    pub(crate) check_page: String,
+    /// The base path ("" at the root).
+    pub(crate) base_path: String,
+    /// `--public-url`, as given.
+    pub(crate) public_url: Option<String>,
     /// Which transports are on.
     pub(crate) transports: Transports,
     /// Reverse proxies whose forwarding headers are believed.
@@ -43,4 +50,6 @@ pub(crate) struct AppState {
     pub(crate) gate: Arc<ClientGate>,
     /// Set while the backplane is unreachable.
     pub(crate) degraded: Arc<AtomicBool>,
+    /// The bound on bytes queued to all connections together.
+    pub(crate) queued: Arc<QueuePool>,
 }

@@ -2,14 +2,22 @@
 //! own (with its own actix system, as the binary runs it) and gives tests
 //! real clients over real sockets: WebSocket (`ws`) and long-polling
 //! (`poll`, and `redis::round_robin` across instances), which share their
-//! waiting helpers through `inbox::Inbox`. Each integration test binary
-//! includes this module; not every binary uses every helper.
+//! waiting helpers through `inbox::Inbox`. For the abuse suite it also
+//! runs the real binary as a process (`process`), writes raw WebSocket
+//! frames (`raw`), keeps two bystanders chatting (`bystanders`) and
+//! computes the documented memory bound (`bound`). Each integration test
+//! binary includes this module; not every binary uses every helper.
 #![allow(dead_code)]
 
+pub mod apache;
+pub mod bound;
 pub mod browser;
+pub mod bystanders;
 pub mod inbox;
 pub mod nginx;
 pub mod poll;
+pub mod process;
+pub mod raw;
 pub mod redis;
 pub mod ws;
 

@@ -6,6 +6,8 @@
 //! all live there), so tests can run side by side.
 //! [`Nginx::start_balancing`] runs it instead as a round-robin load
 //! balancer in front of several servers, logging which one served what.
+//! [`Nginx::start_site`] runs it with a site written by `parley config
+//! nginx`, after `nginx -t` has accepted it.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -80,6 +82,64 @@ impl Nginx {
         let port = super::free_port();
         let dir = prefix_dir(port);
         let conf = balancing_config(&dir, port, upstreams);
+        Nginx::launch(port, dir, &conf, None).await
+    }
+
+    /// Starts nginx on `port` with the shortest config a hurried user
+    /// writes, `location / { proxy_pass http://127.0.0.1:UPSTREAM; }`: it
+    /// sends `Host: 127.0.0.1:UPSTREAM` upstream, no forwarding headers, and
+    /// (speaking HTTP/1.0 upstream) no `Upgrade`. With `upgrades`, the three
+    /// lines that let WebSocket through are added, `Host` still not kept.
+    pub async fn start_hurried(port: u16, upstream: u16, upgrades: bool) -> Nginx {
+        let extra = if upgrades {
+            "proxy_http_version 1.1;\n            \
+             proxy_set_header Upgrade $http_upgrade;\n            \
+             proxy_set_header Connection \"upgrade\";"
+        } else {
+            ""
+        };
+        Nginx::start_with(port, upstream, extra).await
+    }
+
+    /// Starts nginx on `port` proxying everything to `upstream` with
+    /// `directives` in its one `location` (and nothing else: no `Host`
+    /// kept, unless the directives say so).
+    pub async fn start_with(port: u16, upstream: u16, directives: &str) -> Nginx {
+        let dir = prefix_dir(port);
+        let location = format!(
+            "location / {{\n            proxy_pass http://127.0.0.1:{upstream};\n            {directives}\n        }}"
+        );
+        let conf = skeleton(&dir, port, "access_log off;", &location);
+        Nginx::launch(port, dir, &conf, None).await
+    }
+
+    /// Starts nginx on a free port with `site` (a `parley config nginx`
+    /// output, whose `listen 80;` becomes that port) included in its `http`
+    /// block as an operator's conf.d/ would be, after `nginx -t` has
+    /// accepted the whole configuration.
+    pub async fn start_site(site: &str) -> Nginx {
+        let port = super::free_port();
+        let dir = prefix_dir(port);
+        let site = site.replace("listen 80;", &format!("listen 127.0.0.1:{port};"));
+        std::fs::write(dir.join("parley.conf"), site).expect("write the site");
+        let conf = site_config(&dir);
+        let conf_path = dir.join("nginx.conf");
+        std::fs::write(&conf_path, &conf).expect("write nginx.conf");
+        let check = Command::new(NGINX)
+            .arg("-t")
+            .arg("-p")
+            .arg(&dir)
+            .arg("-c")
+            .arg(&conf_path)
+            .arg("-e")
+            .arg(dir.join("error.log"))
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {NGINX}: {e}"));
+        assert!(
+            check.status.success(),
+            "nginx -t refused the configuration:\n{}",
+            String::from_utf8_lossy(&check.stderr)
+        );
         Nginx::launch(port, dir, &conf, None).await
     }
 
@@ -269,6 +329,29 @@ fn forward(location: &str, target: &str, upgrade: &str) -> String {
             proxy_buffering off;
             {upgrade}
         }}"#
+    )
+}
+
+/// The nginx.conf of [`Nginx::start_site`]: the site in `dir` included in
+/// the `http` block, everything else under `dir`.
+fn site_config(dir: &Path) -> String {
+    let dir = dir.display();
+    format!(
+        r#"daemon off;
+master_process off;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log;
+events {{}}
+http {{
+    access_log off;
+    client_body_temp_path {dir}/client_body;
+    proxy_temp_path {dir}/proxy;
+    fastcgi_temp_path {dir}/fastcgi;
+    uwsgi_temp_path {dir}/uwsgi;
+    scgi_temp_path {dir}/scgi;
+    include {dir}/parley.conf;
+}}
+"#
     )
 }
 

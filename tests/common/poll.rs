@@ -38,6 +38,17 @@ impl Received {
         }
     }
 
+    /// Whether no frame is left to read.
+    pub fn is_empty(&self) -> bool {
+        self.queue.is_empty()
+    }
+
+    /// The oldest frame not yet read, if any; unlike [`Received::pop`], a
+    /// closed session is not a failure here.
+    pub fn pop_if_any(&mut self) -> Option<Value> {
+        self.queue.pop_front()
+    }
+
     /// The oldest frame not yet read, or `None` if the client must poll for
     /// more. Fails the test if none is left and the session was closed, as
     /// no poll would bring another.

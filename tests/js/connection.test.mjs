@@ -26,7 +26,7 @@ class FakeTransport {
 function setUp({ offered = ['websocket', 'polling'], forced = null, remembered = null, answers = true } = {}) {
   const clock = new FakeClock();
   const made = [];
-  const log = { states: [], frames: [], closes: [], transports: [], notices: [], opened: 0, remembered: [], probes: 0 };
+  const log = { states: [], frames: [], closes: [], transports: [], notices: [], refusals: [], opened: 0, remembered: [], probes: 0 };
   const connection = createConnection({
     transports: {
       websocket: () => new FakeTransport('websocket', made),
@@ -44,6 +44,7 @@ function setUp({ offered = ['websocket', 'polling'], forced = null, remembered =
       state: (state) => log.states.push(state),
       transport: (name, why) => log.transports.push([name, why]),
       notice: (text) => log.notices.push(text),
+      refused: (hint) => log.refusals.push(hint),
     },
     io: { ...clock, random: () => 0 },
   });
@@ -195,13 +196,40 @@ test('an open in between starts the count of failed opens again', async () => {
 
 test('a forced transport, or a server without polling, never falls back', async () => {
   for (const options of [{ forced: 'websocket' }, { offered: ['websocket'] }]) {
-    const { connection, log, last } = setUp(options);
+    const { connection, log, last, kinds } = setUp(options);
     connection.connect();
     last().onclose({ code: 1006 });
     await settle();
-    assert.equal(log.probes, 0);
+    assert.equal(log.probes, 1, 'asked only whether the page is refused');
     assert.equal(connection.transportName(), 'websocket');
+    assert.equal(kinds().at(-1), 'reconnecting');
   }
+});
+
+test('a page the server refuses stops and shows the hint, whether the probe or a poll says so', async () => {
+  const hint = 'the page\'s origin is http://proxy but the request reached Parley for host upstream';
+  for (const options of [{ forced: 'websocket' }, {}]) {
+    const { connection, log, last, kinds, clock, made } = setUp({ ...options, answers: { answers: true, refused: hint } });
+    connection.connect();
+    last().onclose({ code: 1006 });
+    await settle();
+    assert.deepEqual(log.refusals, [hint]);
+    const { kind, detail } = log.states.at(-1);
+    assert.deepEqual([kind, detail], ['offline', 'refused by the server']);
+    await clock.advance(60000);
+    assert.equal(made.length, 1, 'no retry into the same refusal');
+    assert.equal(kinds().at(-1), 'offline');
+  }
+  // Over polling, the refusal comes as a close.
+  const { connection, log, last, made } = setUp({ forced: 'polling' });
+  connection.connect();
+  last().onclose({ code: 4030, reason: hint });
+  await settle();
+  assert.deepEqual(log.refusals, [hint]);
+  assert.equal(made.length, 1);
+  // Join (the page's "reconnect now") tries again.
+  connection.reconnectNow();
+  assert.equal(made.length, 2);
 });
 
 test('a tab that fell back before starts on polling and says why', () => {

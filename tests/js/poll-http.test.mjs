@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { strict as assert } from 'node:assert';
 
 import {
-  SESSION_HEADER, endPollSession, judgePollAnswer, pollRequest, serverAnswers,
+  SESSION_HEADER, askServer, endPollSession, judgePollAnswer, pollRequest, serverAnswers,
 } from '../../assets/js/transport/poll-http.js';
 import { FakeClock, FakeServer, settle } from './fakes.mjs';
 
@@ -36,7 +36,7 @@ test('429 waits for Retry-After, in seconds, and is not a failure', () => {
 
 test('413, 403 and 400 close with 1009, 1008 and 1002 and the server\'s reason', () => {
   assert.deepEqual(judgePollAnswer({ status: 413, body: error('body_too_large', 'too big') }), { close: 1009, reason: 'too big' });
-  assert.deepEqual(judgePollAnswer({ status: 403, body: error('origin_not_allowed', 'nope') }), { close: 1008, reason: 'nope' });
+  assert.deepEqual(judgePollAnswer({ status: 403, body: error('transport_disabled', 'nope') }), { close: 1008, reason: 'nope' });
   assert.deepEqual(judgePollAnswer({ status: 400, body: error('bad_frame', 'bad') }), { close: 1002, reason: 'bad' });
   assert.deepEqual(judgePollAnswer({ status: 400, body: { error: { message: 7 } } }), { close: 1002, reason: 'HTTP 400' });
 });
@@ -99,4 +99,11 @@ test('the server answers HTTP when a sessionless poll gets its JSON error', asyn
   await clock.advance(1);
   assert.equal(await silent, false);
   assert.equal(server.requests.at(-1).aborted, true);
+
+  const refused = askServer(server.fetch, '', clock, 4000);
+  server.take('GET', '/poll?cursor=0').answer(403, { error: { code: 'origin_not_allowed', message: 'no', hint: 'start with --public-url' } });
+  assert.deepEqual(await refused, { answers: true, refused: 'start with --public-url' });
+  const plain = askServer(server.fetch, '', clock, 4000);
+  server.take('GET', '/poll?cursor=0').answer(404, error('unknown_session', 'no such session'));
+  assert.deepEqual(await plain, { answers: true, refused: null });
 });

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { strict as assert } from 'node:assert';
 
 import {
-  MAX_FRAMES_PER_SEND, POLL_SEND_BUDGET, PollingTransport, packFrames,
+  MAX_FRAMES_PER_SEND, POLL_SEND_BUDGET, PollingTransport, idleCutWait, packFrames,
 } from '../../assets/js/transport/polling.js';
 import { FakeClock, FakeServer, settle } from './fakes.mjs';
 
@@ -174,13 +174,51 @@ test('a success in between starts the failure count again', async () => {
   await open(setup);
   for (let round = 0; round < 3; round += 1) {
     for (let i = 0; i < 3; i += 1) {
+      // Each poll fails as soon as it is made (a long wait before each
+      // failure would look like a proxy's idle timeout instead).
+      while (server.waiting.length === 0) await clock.advance(100);
       server.take('GET', '/poll?cursor=1').drop();
-      await clock.advance(5000);
     }
+    while (server.waiting.length === 0) await clock.advance(100);
     server.take('GET', '/poll?cursor=1').answer(200, { cursor: 1, frames: [] });
     await clock.advance(200);
   }
   assert.deepEqual(seen.closes, []);
+});
+
+test('two polls cut after the same wait are a proxy\'s idle timeout: shorter waits are asked for, said once', async () => {
+  const setup = setUp();
+  const { clock, server, transport, seen } = setup;
+  const notices = [];
+  transport.onnotice = (text) => notices.push(text);
+  await open(setup);
+  // A proxy answers 504 after 4 s, twice.
+  const first = server.take('GET', '/poll?cursor=1');
+  await clock.advance(4000);
+  first.answer(504);
+  await settle();
+  assert.deepEqual(notices, [], 'one cut may be a broken link');
+  await clock.advance(0);
+  const second = server.take('GET', '/poll?cursor=1');
+  await clock.advance(4100);
+  second.drop();
+  await settle();
+  assert.equal(notices.length, 1);
+  assert.match(notices[0], /about 4 s.*proxy_read_timeout/);
+  // Asked again at once, with half the cut as the wait, and not a failure.
+  await clock.advance(0);
+  server.take('GET', '/poll?cursor=1&wait=2').answer(200, { cursor: 2, frames: [] });
+  await clock.advance(200);
+  server.take('GET', '/poll?cursor=2&wait=2');
+  assert.deepEqual(seen.closes, []);
+});
+
+test('only cuts after a similar wait of a second or more look like an idle timeout', () => {
+  assert.equal(idleCutWait(0, 4000), 0, 'the first cut');
+  assert.equal(idleCutWait(900, 900), 0, 'too soon: a broken link');
+  assert.equal(idleCutWait(4000, 6000), 0, 'not the same timeout');
+  assert.equal(idleCutWait(30000, 30500), 15);
+  assert.equal(idleCutWait(1000, 1100), 1, 'never below a second');
 });
 
 test('a poll unanswered for 60 s is aborted and asked again with the same cursor', async () => {
@@ -225,7 +263,9 @@ test('a refused open closes at once with the matching code: the page backs off, 
   const cases = [
     [429, { error: { code: 'too_many_sessions', message: 'too many' } }, { code: 1013, reason: '' }],
     [400, { error: { code: 'bad_frame', message: 'bad join' } }, { code: 1002, reason: 'bad join' }],
-    [403, { error: { code: 'origin_not_allowed', message: 'no' } }, { code: 1008, reason: 'no' }],
+    [403, { error: { code: 'transport_disabled', message: 'no' } }, { code: 1008, reason: 'no' }],
+    [403, { error: { code: 'origin_not_allowed', message: 'no', hint: 'fix it' } }, { code: 4030, reason: 'fix it' }],
+    [403, { error: { code: 'origin_not_allowed', message: 'no' } }, { code: 4030, reason: 'no' }],
     [502, undefined, { code: 1006, reason: '' }],
   ];
   for (const [status, body, expected] of cases) {

@@ -63,6 +63,9 @@ export function judgePollAnswer(answer) {
     case 413:
       return { close: CLOSE.TOO_BIG, reason };
     case 403:
+      if (error.code === 'origin_not_allowed') {
+        return { close: CLOSE.REFUSED, reason: typeof error.hint === 'string' ? error.hint : reason };
+      }
       return { close: CLOSE.POLICY, reason };
     case 400:
       return { close: CLOSE.PROTOCOL, reason };
@@ -81,13 +84,23 @@ export function endPollSession(fetch, prefix, session) {
 }
 
 /**
- * Whether the server answers HTTP here, within `timeoutMs`: a poll without
- * a session gets its JSON 404. `timers` is {setTimeout, clearTimeout}.
+ * What the server says over plain HTTP here, within `timeoutMs`: a poll
+ * without a session gets its JSON 404, or a 403 origin_not_allowed when
+ * the server refuses this page. {answers, refused}: whether it answered at
+ * all, and the refusal's hint (or null). `timers` is {setTimeout,
+ * clearTimeout}.
  */
-export async function serverAnswers(fetch, prefix, timers, timeoutMs) {
+export async function askServer(fetch, prefix, timers, timeoutMs) {
   const abort = new AbortController();
   const timer = timers.setTimeout(() => abort.abort(), timeoutMs);
   const answer = await pollRequest(fetch, prefix, 'GET', '/poll?cursor=0', { signal: abort.signal });
   timers.clearTimeout(timer);
-  return Boolean(answer && answer.body && answer.body.error && typeof answer.body.error.code === 'string');
+  const answers = Boolean(answer && answer.body && answer.body.error && typeof answer.body.error.code === 'string');
+  const verdict = answers ? judgePollAnswer(answer) : {};
+  return { answers, refused: verdict.close === CLOSE.REFUSED ? verdict.reason : null };
+}
+
+/** Whether the server answers HTTP here (see askServer). */
+export async function serverAnswers(fetch, prefix, timers, timeoutMs) {
+  return (await askServer(fetch, prefix, timers, timeoutMs)).answers;
 }

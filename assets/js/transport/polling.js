@@ -12,7 +12,12 @@
  *   connect()             start; later onopen() or onclose(info)
  *   send(frame) -> bool   false when it cannot carry the frame (then dropped)
  *   close()               end it; no onclose follows a close asked for here
- *   onopen(), onframe(frame), onclose({code, reason})
+ *   onopen(), onframe(frame), onclose({code, reason}), onnotice(text)
+ *
+ * A proxy that ends idle requests sooner than the server's long-poll wait
+ * (a 502/504 or a dropped request, twice after about the same time) is
+ * met by asking for shorter waits (`wait=` on the poll) and said once
+ * through onnotice, with the fix.
  *
  * Owns: its session token, cursor, outbox of frames not yet taken by the
  * server, and its poll and send loops.
@@ -42,6 +47,33 @@ export const POLL_RETRIES = 3;
 export const MAX_FRAMES_PER_SEND = 32;
 /** Bytes per /poll/send until a welcome announces the server's max_frame_bytes. */
 export const POLL_SEND_BUDGET = 4096;
+
+/**
+ * A poll cut off after at least this long without an answer may be a
+ * proxy's idle timeout rather than a broken link.
+ */
+export const IDLE_CUT_MIN_MS = 1000;
+
+/**
+ * Two polls cut off after waiting `a` and `b` ms look like one proxy's
+ * idle timeout when both waited at least IDLE_CUT_MIN_MS and within a
+ * fifth of each other. Returns the wait to ask for then, in whole
+ * seconds (half the cut, at least 1), or 0 when they do not.
+ */
+export function idleCutWait(a, b) {
+  if (a < IDLE_CUT_MIN_MS || b < IDLE_CUT_MIN_MS) return 0;
+  if (Math.abs(a - b) > Math.max(a, b) / 5) return 0;
+  return Math.max(1, Math.floor(Math.min(a, b) / 2000));
+}
+
+/** What the page says when a proxy's idle timeout has been met. */
+export function idleCutNotice(ms) {
+  const seconds = Math.round(ms / 1000);
+  return `A proxy between you and the server ends waiting requests after about ${seconds} s, `
+    + 'sooner than the server answers them, so the chat now asks more often. '
+    + 'To fix it, raise that proxy\'s read timeout to 60 s or more (nginx: proxy_read_timeout; '
+    + 'Apache: ProxyTimeout; IIS ARR: the proxy time-out); the connection check (link below) shows it.';
+}
 
 /** Measures bodies in bytes, as the server's limit counts them. */
 const utf8 = new TextEncoder();
@@ -86,7 +118,12 @@ export class PollingTransport {
     this.pollAbort = null;
     /** Largest body a send may carry; from the welcome's limits. */
     this.sendBudget = POLL_SEND_BUDGET;
+    /** The wait to ask the server for, in seconds; 0 for the server's own. */
+    this.waitSecs = 0;
+    /** How long the last poll cut off without an answer had waited, in ms. */
+    this.lastCutMs = 0;
     this.onopen = () => {};
+    this.onnotice = () => {};
     this.onframe = () => {};
     this.onclose = () => {};
   }
@@ -184,7 +221,8 @@ export class PollingTransport {
       const abort = new AbortController();
       this.pollAbort = abort;
       const timer = this.io.setTimeout(() => abort.abort(), POLL_ABORT_MS);
-      const answer = await this.request('GET', `/poll?cursor=${this.cursor}`, {
+      const wait = this.waitSecs > 0 ? `&wait=${this.waitSecs}` : '';
+      const answer = await this.request('GET', `/poll?cursor=${this.cursor}${wait}`, {
         session: this.session,
         signal: abort.signal,
       });
@@ -201,6 +239,10 @@ export class PollingTransport {
         this.fail(verdict.close, verdict.reason);
         return;
       }
+      if (this.metIdleCut(answer, this.io.now() - startedAt)) {
+        failures = 0;
+        continue;
+      }
       if (!verdict.free) failures += 1;
       if (failures > POLL_RETRIES) {
         this.fail(CLOSE.ABNORMAL, 'the server stopped answering');
@@ -209,6 +251,25 @@ export class PollingTransport {
       const delay = verdict.after !== undefined ? verdict.after : pollRetryDelay(failures);
       if (delay > 0) await this.sleep(delay);
     }
+  }
+
+  /**
+   * Whether a poll that ended without an answer (`answer`, after `waited`
+   * ms) was the second cut of a proxy's idle timeout; if so, polls ask for
+   * shorter waits from now on and the page is told once.
+   */
+  metIdleCut(answer, waited) {
+    const cut = !answer || answer.status === 502 || answer.status === 504;
+    if (!cut || waited >= POLL_ABORT_MS) return false;
+    const previous = this.lastCutMs;
+    this.lastCutMs = waited;
+    const wait = idleCutWait(previous, waited);
+    if (wait === 0 || (this.waitSecs > 0 && wait >= this.waitSecs)) return false;
+    const first = this.waitSecs === 0;
+    this.waitSecs = wait;
+    this.lastCutMs = 0;
+    if (first) this.onnotice(idleCutNotice(waited));
+    return true;
   }
 
   /** Hands a batch's frames to the page; a `closed` ends the transport. */

@@ -7,7 +7,7 @@
 pub mod parley_poll;
 pub mod parley_ws;
 pub mod socketio;
-mod ws;
+pub(crate) mod ws;
 
 use std::io;
 

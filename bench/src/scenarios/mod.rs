@@ -3,6 +3,7 @@
 
 pub mod fanout;
 pub mod hold;
+pub mod soak;
 pub mod storm;
 pub mod sweep;
 

@@ -197,7 +197,12 @@ impl ChatCore {
             .member(token)
             .map(|m| m.nick.clone())
             .unwrap_or_default();
-        let replay = room.replay(since, self.limits.history_on_join);
+        // A welcome must fit its reader's queue with room to spare, so the
+        // history it carries is held to half of it: the newest messages
+        // that fit, and a gap when that leaves out some the cursor asked for.
+        let replay = room
+            .replay(since, self.limits.history_on_join)
+            .within(self.limits.max_outbox_bytes / 2, since.is_some());
         ServerFrame::Welcome {
             v: PROTOCOL_VERSION,
             nick,

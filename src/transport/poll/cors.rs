@@ -48,7 +48,13 @@ pub(crate) async fn cors(
                     .as_ref()
                     .and_then(|o| o.to_str().ok())
                     .unwrap_or_default();
-                HttpError::OriginNotAllowed(shown.to_owned()).error_response()
+                HttpError::OriginNotAllowed {
+                    origin: shown.to_owned(),
+                    hint: format!(
+                        "{shown} is not in --allowed-origins, so its pages may not poll here"
+                    ),
+                }
+                .error_response()
             }
         };
         return Ok(req.into_response(response).map_into_right_body());

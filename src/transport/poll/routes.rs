@@ -14,6 +14,7 @@
 //! URL, so that it does not end up in proxy access logs.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix::prelude::*;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -26,7 +27,7 @@ use crate::core::client_key::ClientKey;
 use crate::core::ids::{self, MemberId};
 use crate::delivery::backlog::Backlog;
 use crate::delivery::hub::{self, Sink};
-use crate::delivery::member::PollFeed;
+use crate::delivery::member::{Close, CloseKind, PollFeed};
 use crate::http::client_addr::client_addr;
 use crate::http::error::HttpError;
 use crate::http::state::AppState;
@@ -52,6 +53,10 @@ pub(crate) struct PollQuery {
     /// The last frame number the client has received (0 at first).
     #[serde(default)]
     pub(crate) cursor: u64,
+    /// The longest the client wants this poll to wait, in whole seconds
+    /// (at least 1; more than `--poll-wait-secs` counts as that).
+    #[serde(default)]
+    pub(crate) wait: Option<u64>,
 }
 
 fn json(body: String) -> HttpResponse {
@@ -105,7 +110,7 @@ async fn session_of(
         _ => return Err(HttpError::UnknownSession),
     };
     let id = next_member_id();
-    let backlog = Backlog::default();
+    let backlog = state.queued.backlog();
     let start = || start_session(state, sessions, id, &token, &backlog, cursor);
     let (session, started) =
         sessions
@@ -158,6 +163,8 @@ fn connect(
     token: Arc<str>,
     backlog: Backlog,
 ) {
+    let evicted = session.addr.clone();
+    backlog.on_evict(move || evicted.do_send(Close(CloseKind::SlowReader)));
     let feed = session.addr.clone().recipient();
     let close = session.addr.clone().recipient();
     let hub = hub::join(
@@ -194,9 +201,17 @@ fn utf8(body: &Bytes) -> Result<&str, HttpError> {
     std::str::from_utf8(body).map_err(|_| HttpError::BadRequest("the body is not UTF-8".into()))
 }
 
-async fn poll_once(session: &Session, cursor: u64) -> Result<Batch, HttpError> {
+async fn poll_once(
+    session: &Session,
+    cursor: u64,
+    wait: Option<Duration>,
+) -> Result<Batch, HttpError> {
     let (reply, answer) = oneshot::channel();
-    session.addr.do_send(Poll { cursor, reply });
+    session.addr.do_send(Poll {
+        cursor,
+        wait,
+        reply,
+    });
     match answer.await {
         Ok(Ok(batch)) => Ok(batch),
         Ok(Err(retry_ms)) => Err(HttpError::RateLimited(retry_ms)),
@@ -225,7 +240,7 @@ pub(crate) async fn open(
     };
     let token: Arc<str> = Arc::from(ids::new_secret());
     let id = next_member_id();
-    let backlog = Backlog::default();
+    let backlog = state.queued.backlog();
     let start = || start_session(&state, &sessions, id, &token, &backlog, Some(0));
     let session = sessions
         .open(client, token.clone(), id, start)
@@ -237,7 +252,7 @@ pub(crate) async fn open(
     // join before the member.
     connect(&state, &session, client, token.clone(), backlog);
     state.room.do_send(Inbound { id, frame: join });
-    let batch = poll_once(&session, 0).await?;
+    let batch = poll_once(&session, 0, None).await?;
     Ok(json(batch.to_json(Some(&token))))
 }
 
@@ -250,7 +265,17 @@ pub(crate) async fn poll(
 ) -> Result<HttpResponse, HttpError> {
     let client = guard(&req, &state)?;
     let session = session_of(&req, &state, &sessions, client, Some(query.cursor)).await?;
-    Ok(json(poll_once(&session, query.cursor).await?.to_json(None)))
+    let wait = match query.wait {
+        Some(0) => {
+            return Err(HttpError::BadRequest(
+                "bad query string: wait must be at least 1".into(),
+            ))
+        }
+        wait => wait.map(Duration::from_secs),
+    };
+    Ok(json(
+        poll_once(&session, query.cursor, wait).await?.to_json(None),
+    ))
 }
 
 /// `POST /poll/send`.

@@ -65,6 +65,12 @@ const REPLIES_PER_SEC: u32 = 10;
 const POLL_BURST: u32 = 10;
 const POLLS_PER_SEC: u32 = 5;
 
+/// Most bytes of frames one poll's answer carries (at least one frame,
+/// whatever its size); the client polls again at once for the rest. An
+/// answer is a copy of its frames that waits in the HTTP connection until
+/// the client reads it, so this bounds what each connection holds.
+pub(crate) const MAX_BATCH_BYTES: usize = 64 * 1024;
+
 /// What a poll returns.
 #[derive(Debug, Default)]
 pub(crate) struct Batch {
@@ -131,6 +137,10 @@ fn push_json(out: &mut String, value: &impl Serialize) {
 pub(crate) struct Poll {
     /// The last frame number the client has.
     pub(crate) cursor: u64,
+    /// How long to wait for a frame at most, when shorter than
+    /// `--poll-wait-secs` (a client behind a proxy that cuts idle requests
+    /// sooner asks for less).
+    pub(crate) wait: Option<Duration>,
     /// Where to answer; `Err(retry_ms)` when polling too fast.
     pub(crate) reply: oneshot::Sender<Result<Batch, u64>>,
 }
@@ -219,17 +229,16 @@ impl PollSession {
     }
 
     fn batch_after(&self, cursor: u64) -> Batch {
-        let frames: Vec<ByteString> = self
-            .frames
-            .iter()
-            .filter(|(seq, _)| *seq > cursor)
-            .map(|(_, f)| f.clone())
-            .collect();
-        let cursor = if frames.is_empty() {
-            cursor.min(self.last_seq)
-        } else {
-            self.last_seq
-        };
+        let (mut frames, mut bytes, mut last) = (Vec::new(), 0, None);
+        for (seq, frame) in self.frames.iter().filter(|(seq, _)| *seq > cursor) {
+            bytes += frame.len();
+            if last.is_some() && bytes > MAX_BATCH_BYTES {
+                break;
+            }
+            frames.push(frame.clone());
+            last = Some(*seq);
+        }
+        let cursor = last.unwrap_or(cursor.min(self.last_seq));
         let closed = if frames.is_empty() { self.closed } else { None };
         Batch {
             cursor,
@@ -376,7 +385,13 @@ impl Handler<PollFeed> for PollSession {
             PollFeed::Reply(frame) => {
                 let limit = self.state.limits.max_outbox_bytes;
                 if self.backlog.try_reserve(frame.len(), limit) {
-                    self.queue(frame, 0);
+                    // A reply is this session's alone: charged to the
+                    // server's pool until acknowledged.
+                    let charged = self
+                        .backlog
+                        .pool()
+                        .charged_anyway(frame.clone().into_bytes());
+                    self.queue(ByteString::try_from(charged).unwrap_or(frame), 0);
                 } else {
                     self.state.metrics.slow_clients_dropped.inc();
                     self.backlog.drop_reader();
@@ -455,7 +470,10 @@ impl Handler<Poll> for PollSession {
             ctx.cancel_future(timer);
         }
         self.waiting = Some((msg.cursor, msg.reply));
-        self.wait_timer = Some(ctx.run_later(self.state.limits.poll_wait, |act, _| {
+        let wait = msg.wait.map_or(self.state.limits.poll_wait, |asked| {
+            asked.min(self.state.limits.poll_wait)
+        });
+        self.wait_timer = Some(ctx.run_later(wait, |act, _| {
             act.wait_timer = None;
             act.last_contact = Instant::now();
             act.flush();

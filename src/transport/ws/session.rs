@@ -469,7 +469,7 @@ fn upgrade(
     state.gate.attempt(key)?;
     let slot = state.gate.open_websocket(key)?;
     let mut response = ws::handshake(&req)?;
-    let outbox = Outbox::default();
+    let outbox = Outbox::new(state.queued.backlog());
     let verdict = SharedVerdict::default();
     let max_frame_bytes = state.limits.max_frame_bytes;
     let write_stall = state.limits.write_stall;

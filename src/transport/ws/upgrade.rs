@@ -258,6 +258,7 @@ async fn answer(
         return None;
     }
     out.push(encoded.freeze());
+    out.uncounted = out.queued;
     Some(UpgradedConnection {
         watch,
         stall: None,
@@ -323,6 +324,8 @@ impl Stream for Incoming {
 struct WriteQueue {
     chunks: VecDeque<Bytes>,
     queued: usize,
+    /// Bytes at the front that no backlog counts (the response head).
+    uncounted: usize,
     /// Bytes written in all, so a stall can be told from slow progress.
     written: u64,
 }
@@ -336,8 +339,14 @@ impl WriteQueue {
     }
 
     /// Writes until everything queued is written (`Ready(Ok)`) or the
-    /// socket is full (`Pending`).
-    fn poll_write(&mut self, io: &TcpStream, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    /// socket is full (`Pending`), releasing what the socket took from
+    /// `backlog`.
+    fn poll_write(
+        &mut self,
+        io: &TcpStream,
+        backlog: Option<&Backlog>,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<()>> {
         while !self.chunks.is_empty() {
             ready!(io.poll_write_ready(cx))?;
             let mut slices = [IoSlice::new(&[]); WRITE_SLICES];
@@ -348,7 +357,12 @@ impl WriteQueue {
             }
             match io.try_write_vectored(&slices[..count]) {
                 Ok(0) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
-                Ok(written) => self.advance(written),
+                Ok(written) => {
+                    let counted = self.advance(written);
+                    if let Some(backlog) = backlog {
+                        backlog.release(counted);
+                    }
+                }
                 Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
                 Err(err) => return Poll::Ready(Err(err)),
             }
@@ -358,7 +372,11 @@ impl WriteQueue {
         Poll::Ready(Ok(()))
     }
 
-    fn advance(&mut self, mut written: usize) {
+    /// Moves past `written` bytes; answers how many of them were counted
+    /// in a backlog (all but the response head).
+    fn advance(&mut self, mut written: usize) -> usize {
+        let counted = written.saturating_sub(self.uncounted);
+        self.uncounted -= written - counted;
         self.queued -= written;
         self.written += written as u64;
         while written > 0 {
@@ -366,11 +384,12 @@ impl WriteQueue {
             let front = self.chunks.front_mut().unwrap();
             if written < front.len() {
                 front.advance(written);
-                return;
+                return counted;
             }
             written -= front.len();
             self.chunks.pop_front();
         }
+        counted
     }
 }
 
@@ -423,7 +442,8 @@ impl UpgradedConnection {
                     Poll::Pending => break,
                 }
             }
-            if self.out.poll_write(&self.io, cx)?.is_pending() {
+            let backlog = self.watch.as_ref().map(|w| &w.backlog);
+            if self.out.poll_write(&self.io, backlog, cx)?.is_pending() {
                 return self.stalled(cx);
             }
             self.stall = None;
@@ -443,6 +463,9 @@ impl UpgradedConnection {
         let Some(watch) = &self.watch else {
             return Poll::Pending;
         };
+        // A reader dropped while its socket is full must end now, not
+        // when the socket drains or the stall timer fires.
+        watch.backlog.wake_on_drop(cx.waker());
         let written = self.out.written;
         let timeout = watch.stall;
         let stall = match &mut self.stall {

@@ -12,6 +12,7 @@ use super::*;
 use crate::config::Transports;
 use crate::core::backplane::memory::MemoryBackplane;
 use crate::core::limits::Limits;
+use crate::delivery::backlog::QueuePool;
 use crate::delivery::hub::HubSettings;
 use crate::http::client_gate::ClientGate;
 use crate::http::origin::OriginPolicy;
@@ -34,10 +35,13 @@ fn state() -> web::Data<AppState> {
             slow_readers: room.clone().recipient(),
             polled: room.recipient(),
         },
-        metrics,
+        metrics: metrics.clone(),
         limits,
-        origins: OriginPolicy::new(&[]),
+        origins: OriginPolicy::new(&[], None, ""),
         page: String::new(),
+        check_page: String::new(),
+        base_path: String::new(),
+        public_url: None,
         transports: Transports {
             websocket: true,
             polling: true,
@@ -45,6 +49,7 @@ fn state() -> web::Data<AppState> {
         trusted_proxies: Vec::new(),
         gate: Arc::new(ClientGate::new(&limits)),
         degraded,
+        queued: QueuePool::new(limits.max_queued_bytes, metrics.queue_evictions.clone()),
     })
 }
 
@@ -72,7 +77,11 @@ fn feed(session: &Addr<PollSession>, backlog: &Backlog, text: &'static str, at: 
 /// Polls with `cursor`; the answer, within a hang guard.
 async fn poll(session: &Addr<PollSession>, cursor: u64) -> Batch {
     let (reply, answer) = oneshot::channel();
-    session.do_send(Poll { cursor, reply });
+    session.do_send(Poll {
+        cursor,
+        wait: None,
+        reply,
+    });
     let answer = actix_rt::time::timeout(Duration::from_secs(5), answer);
     answer
         .await
@@ -96,6 +105,7 @@ async fn frames_wait_for_a_poll_and_acknowledged_ones_free_their_bytes() {
     let (reply, answer) = oneshot::channel();
     session.do_send(Poll {
         cursor: batch.cursor,
+        wait: None,
         reply,
     });
     feed(&session, &backlog, "\"c\"", 2);
@@ -103,6 +113,25 @@ async fn frames_wait_for_a_poll_and_acknowledged_ones_free_their_bytes() {
     assert_eq!(batch.frames, ["\"c\""]);
     assert_eq!(batch.cursor, 2 << SUB_BITS);
     assert_eq!(backlog.pending(), 3, "the first two given back");
+}
+
+#[actix_rt::test]
+async fn an_answer_carries_a_bounded_batch_and_the_next_poll_the_rest() {
+    let backlog = Backlog::default();
+    let session = start(&backlog);
+    let big: &'static str = format!("\"{}\"", "x".repeat(MAX_BATCH_BYTES / 2)).leak();
+    for seq in 1..=3 {
+        feed(&session, &backlog, big, seq);
+    }
+    let first = poll(&session, 0).await;
+    assert_eq!(first.frames.len(), 1, "two would pass the bound");
+    assert_eq!(first.cursor, 1 << SUB_BITS);
+    let second = poll(&session, first.cursor).await;
+    assert_eq!(second.frames.len(), 1);
+    assert_eq!(second.cursor, 2 << SUB_BITS);
+    let third = poll(&session, second.cursor).await;
+    assert_eq!(third.cursor, 3 << SUB_BITS);
+    assert_eq!(backlog.pending(), big.len(), "only the last kept");
 }
 
 #[actix_rt::test]
@@ -126,6 +155,7 @@ async fn a_slow_reader_hears_its_close_in_the_poll_that_waits() {
     // Having read "a", it waits for more.
     session.do_send(Poll {
         cursor: 1 << SUB_BITS,
+        wait: None,
         reply,
     });
     session.do_send(Close(CloseKind::SlowReader));
@@ -183,7 +213,11 @@ async fn refusals_are_rate_limited_and_bounded_like_frames() {
         session.do_send(PollFeed::Reply(big.clone()));
     }
     let (reply, answer) = oneshot::channel();
-    session.do_send(Poll { cursor: 0, reply });
+    session.do_send(Poll {
+        cursor: 0,
+        wait: None,
+        reply,
+    });
     // Answered with the close, or not at all if the session is gone.
     if let Ok(Ok(batch)) = answer.await {
         assert_eq!(batch.closed, Some(CloseKind::SlowReader));
