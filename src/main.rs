@@ -83,6 +83,14 @@ async fn main() -> std::io::Result<()> {
         }
     };
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
-    let server = Server::bind(&config)?;
+    // A start that cannot happen (a data directory locked or unwritable, a
+    // port taken, Redis unreachable) says why in one line, and exits 1.
+    let server = match Server::bind(&config) {
+        Ok(server) => server,
+        Err(e) => {
+            log::error!("parley cannot start: {e}");
+            std::process::exit(1);
+        }
+    };
     server.run_until(stop_signal()).await
 }

@@ -28,7 +28,7 @@ mod writer;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::Ordering;
-use std::sync::mpsc::{sync_channel, SyncSender};
+use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -204,12 +204,37 @@ impl StoreBackplane {
         Ok(())
     }
 
-    /// Passes a change of the polling sessions to the writer.
+    /// Passes a change of the polling sessions to the writer, unless it is
+    /// failing or behind: every poll may renew a session, and no poll may
+    /// wait for the disk. A change not kept here is forgotten (the session
+    /// goes on in memory, and is written at its next renewal).
     fn keep_poll(&mut self, change: PollChange) -> Result<(), Refusal> {
-        self.send(Batch {
+        if self.shared.failing.load(Ordering::SeqCst) {
+            self.forget_kept(&change);
+            return Ok(());
+        }
+        let batch = Batch {
             polls: vec![change],
             ..Batch::default()
-        })
+        };
+        let Some(to) = self.to_writer.as_ref() else {
+            return Ok(());
+        };
+        if let Err(TrySendError::Full(batch) | TrySendError::Disconnected(batch)) =
+            to.try_send(batch)
+        {
+            if let Some(change) = batch.polls.first() {
+                self.forget_kept(change);
+            }
+        }
+        Ok(())
+    }
+
+    /// Notes that `change` did not reach the file.
+    fn forget_kept(&mut self, change: &PollChange) {
+        if let PollChange::Open(poll, ..) | PollChange::Renew(poll, ..) = change {
+            self.kept_polls.remove(poll);
+        }
     }
 
     /// Waits until everything decided is committed, so that what is read

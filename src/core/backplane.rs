@@ -187,7 +187,8 @@ impl Refusal {
     pub(crate) fn degraded() -> Self {
         Refusal {
             code: ErrorCode::Degraded,
-            message: "the chat is degraded: its shared store is unreachable; retry shortly".into(),
+            message: "the chat is degraded: its store cannot be reached or written; retry shortly"
+                .into(),
             retry_ms: Some(1_000),
         }
     }
