@@ -309,3 +309,64 @@ async fn a_polling_session_outlives_a_sigkill() {
         "ann kept her place, not joined twice"
     );
 }
+
+#[tokio::test]
+async fn retention_deletes_a_rooms_oldest_messages_and_metrics_say_so() {
+    let dir = TempDir::new("retention");
+    let data = dir.0.to_str().expect("a UTF-8 path").to_owned();
+    let args = [
+        "--data-dir",
+        data.as_str(),
+        "--retention-messages",
+        "5",
+        "--rate-burst",
+        "1000000",
+        "--rate-per-sec",
+        "1000000",
+    ];
+    let server = common::start(&args);
+    let (mut ann, welcome) = Client::join(&server.ws_url(), "ann", "lobby").await;
+    let epoch = welcome["epoch"].clone();
+    // More than the 256 entries after which a room is swept at once.
+    for i in 0..300 {
+        ann.send(json!({"type": "say", "text": format!("m{i}"), "ref": format!("r{i}")}))
+            .await;
+    }
+    let mut acks = 0;
+    while acks < 300 {
+        if ann.next().await["type"] == "ack" {
+            acks += 1;
+        }
+    }
+    let deadline = tokio::time::Instant::now() + common::inbox::PATIENCE;
+    loop {
+        let deleted = server
+            .metric("parley_store_retention_messages_deleted_total")
+            .await;
+        if deleted > 0.0 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "retention deleted nothing"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(server.metric("parley_store_bytes").await > 0.0);
+    server.stop().await;
+
+    let server = common::start(&args);
+    let (_bob, seen) = Client::join_with(
+        &server.ws_url(),
+        json!({"type": "join", "nick": "bob", "room": "lobby", "since": 0, "epoch": epoch}),
+    )
+    .await;
+    let ids: Vec<&Value> = seen["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| &m["id"])
+        .collect();
+    assert_eq!(ids, [296, 297, 298, 299, 300], "the newest five");
+    server.stop().await;
+}

@@ -33,6 +33,7 @@ pub(crate) fn open(config: &Config, limits: &Limits) -> std::io::Result<Box<dyn 
                 let (store, opened) = store::StoreBackplane::open(
                     &dir,
                     config.fsync,
+                    config.retention(),
                     limits,
                     Duration::from_secs(config.lease_secs),
                 )
@@ -46,6 +47,13 @@ pub(crate) fn open(config: &Config, limits: &Limits) -> std::io::Result<Box<dyn 
                     opened.messages,
                     opened.took.as_millis()
                 );
+                if opened.swept != store::Swept::default() {
+                    log::info!(
+                        "retention deleted {} messages and {} empty rooms at start",
+                        opened.swept.messages,
+                        opened.swept.rooms
+                    );
+                }
                 Ok(Box::new(store))
             }
         },

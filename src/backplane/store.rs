@@ -20,6 +20,7 @@
 //! synced (with `--fsync always`), and a session's expiry is written again
 //! only once half its lease has passed, not on every poll.
 
+mod retention;
 mod tables;
 #[cfg(test)]
 mod tests;
@@ -35,13 +36,14 @@ use std::time::{Duration, Instant};
 
 use redb::{Database, DatabaseError};
 
+pub(crate) use self::retention::Swept;
 use self::tables::{Batch, PollChange};
 use self::writer::{lock, Shared, Writer};
-use crate::config::Fsync;
+use crate::config::{Fsync, Retention};
 use crate::core::backplane::memory::MemoryBackplane;
 use crate::core::backplane::{
     Backplane, Entry, JoinRequest, LeftWhy, LogFeed, Logged, PollRecord, Refusal, ResumeToken,
-    Said, Snapshot, LOG_TAIL,
+    Said, Snapshot, StoreStats, LOG_TAIL,
 };
 use crate::core::limits::Limits;
 use crate::core::rules::nickname::Nickname;
@@ -90,6 +92,8 @@ pub(crate) struct Opened {
     pub(crate) messages: usize,
     /// Time taken to open and load.
     pub(crate) took: Duration,
+    /// What retention deleted first.
+    pub(crate) swept: Swept,
 }
 
 /// Wall-clock ms since the Unix epoch, as kept in the file.
@@ -109,6 +113,7 @@ impl StoreBackplane {
     pub(crate) fn open(
         dir: &Path,
         fsync: Fsync,
+        retention: Retention,
         limits: &Limits,
         grace: Duration,
     ) -> Result<(StoreBackplane, Opened), String> {
@@ -127,9 +132,13 @@ impl StoreBackplane {
             e => format!("cannot open the store {}: {e}", path.display()),
         })?;
         let log_cap = limits.history_size + LOG_TAIL;
+        // What retention deletes goes before anything is loaded.
+        let swept = retention::sweep(&db, &retention, now_ms(), None)
+            .map_err(|e| format!("cannot sweep the store {}: {e}", path.display()))?;
         let (seq, rooms, polls) = tables::load(&db, limits.history_size, log_cap, now_ms())
             .map_err(|e| format!("cannot read the store {}: {e}", path.display()))?;
         let opened = Opened {
+            swept,
             rooms: rooms.len(),
             messages: rooms.iter().map(|r| r.history.len()).sum(),
             took: Duration::ZERO,
@@ -139,7 +148,11 @@ impl StoreBackplane {
         let shared = Arc::new(Shared::default());
         *lock(&shared.committed) = seq;
         let (to_writer, batches) = sync_channel(QUEUE);
-        let writer = Writer::new(db, path.clone(), fsync, log_cap, shared.clone());
+        shared
+            .swept_messages
+            .store(swept.messages, Ordering::Relaxed);
+        shared.swept_rooms.store(swept.rooms, Ordering::Relaxed);
+        let writer = Writer::new(db, path.clone(), fsync, log_cap, retention, shared.clone());
         let writer = thread::Builder::new()
             .name("parley-store".into())
             .spawn(move || writer.run(batches))
@@ -409,5 +422,13 @@ impl Backplane for StoreBackplane {
 
     fn healthy(&self) -> bool {
         !self.shared.failing.load(Ordering::SeqCst)
+    }
+
+    fn store_stats(&self) -> Option<StoreStats> {
+        Some(StoreStats {
+            bytes: self.shared.bytes.load(Ordering::Relaxed),
+            swept_messages: self.shared.swept_messages.load(Ordering::Relaxed),
+            swept_rooms: self.shared.swept_rooms.load(Ordering::Relaxed),
+        })
     }
 }

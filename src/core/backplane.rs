@@ -255,6 +255,17 @@ pub(crate) struct Said {
     pub(crate) resend: bool,
 }
 
+/// What the embedded store reports for `/metrics`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct StoreStats {
+    /// The data file's size, bytes.
+    pub(crate) bytes: u64,
+    /// Messages retention deleted since the start.
+    pub(crate) swept_messages: u64,
+    /// Empty rooms deleted since the start.
+    pub(crate) swept_rooms: u64,
+}
+
 /// Where a polling session's member is, so any instance can serve it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct PollRecord {
@@ -329,6 +340,11 @@ pub(crate) trait Backplane: Send {
     /// Whether the backplane is reachable now.
     fn healthy(&self) -> bool {
         true
+    }
+    /// The file's size and what retention deleted, for a backplane that
+    /// keeps a file (the embedded store).
+    fn store_stats(&self) -> Option<StoreStats> {
+        None
     }
     /// Tries to reach the backplane again if it was lost (nothing else may
     /// call it while degraded); answers whether it is reachable now.

@@ -341,6 +341,16 @@ impl ChatRoom {
 
     /// Leases, the reaper, and the health check.
     fn housekeeping(&mut self) {
+        if let Some(stats) = self.core.backplane().store_stats() {
+            self.metrics.store_bytes.set(stats.bytes as i64);
+            let counters = [
+                (&self.metrics.store_swept_messages, stats.swept_messages),
+                (&self.metrics.store_swept_rooms, stats.swept_rooms),
+            ];
+            for (counter, total) in counters {
+                counter.inc_by(total.saturating_sub(counter.get()));
+            }
+        }
         let healthy = self.core.backplane().probe();
         self.set_degraded(!healthy);
         if !healthy {

@@ -36,28 +36,32 @@ use crate::protocol::ChatMessage;
 /// is refused at start rather than misread.
 pub(super) const FORMAT: u64 = 1;
 
-const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
-const ROOMS: TableDefinition<&str, &str> = TableDefinition::new("rooms");
-const MESSAGES: TableDefinition<(&str, u64), &str> = TableDefinition::new("messages");
-const LOG: TableDefinition<(&str, u64), &str> = TableDefinition::new("log");
-const MEMBERS: TableDefinition<(&str, &str), &str> = TableDefinition::new("members");
-const POLLS: TableDefinition<&str, &str> = TableDefinition::new("polls");
+pub(super) const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+pub(super) const ROOMS: TableDefinition<&str, &str> = TableDefinition::new("rooms");
+pub(super) const MESSAGES: TableDefinition<(&str, u64), &str> = TableDefinition::new("messages");
+pub(super) const LOG: TableDefinition<(&str, u64), &str> = TableDefinition::new("log");
+pub(super) const MEMBERS: TableDefinition<(&str, &str), &str> = TableDefinition::new("members");
+pub(super) const POLLS: TableDefinition<&str, &str> = TableDefinition::new("polls");
 
 /// A failure of the store, described for a log line.
 pub(super) type Failure = String;
 
-fn failed(what: &str) -> impl Fn(&dyn std::fmt::Display) -> Failure + '_ {
+pub(super) fn failed(what: &str) -> impl Fn(&dyn std::fmt::Display) -> Failure + '_ {
     move |e| format!("{what}: {e}")
 }
 
 #[derive(Debug, Serialize, Deserialize)]
-struct RoomRow {
-    epoch: String,
-    last_id: u64,
-    last_seq: u64,
+pub(super) struct RoomRow {
+    pub(super) epoch: String,
+    pub(super) last_id: u64,
+    pub(super) last_seq: u64,
     /// Joins seen: the order the next member gets.
     #[serde(default)]
-    joins: u64,
+    pub(super) joins: u64,
+    /// When an entry was last written (ms since the Unix epoch), for
+    /// `--empty-room-days`; missing in files from before it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) at: Option<u64>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -67,9 +71,9 @@ struct MemberRow {
 }
 
 #[derive(Debug, Serialize, Deserialize)]
-struct MessageRow {
-    seq: u64,
-    m: Arc<ChatMessage>,
+pub(super) struct MessageRow {
+    pub(super) seq: u64,
+    pub(super) m: Arc<ChatMessage>,
     token: String,
     #[serde(default, rename = "ref", skip_serializing_if = "Option::is_none")]
     reference: Option<String>,
@@ -196,6 +200,7 @@ pub(super) fn commit(db: &Database, batch: &Batch, durable: bool) -> Result<(), 
                         last_id: 0,
                         last_seq: 0,
                         joins: 0,
+                        at: None,
                     }
                 }
             };
@@ -223,6 +228,7 @@ pub(super) fn commit(db: &Database, batch: &Batch, durable: bool) -> Result<(), 
                 last_id: 0,
                 last_seq: 0,
                 joins: 0,
+                at: None,
             });
             head.last_seq = entry.seq;
             match &entry.event {
@@ -287,7 +293,11 @@ pub(super) fn commit(db: &Database, batch: &Batch, durable: bool) -> Result<(), 
                 head.last_id = message.id;
             }
         }
-        for (room, head) in heads {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        for (room, mut head) in heads {
+            head.at = Some(now);
             let row = serde_json::to_string(&head).map_err(|e| failed("encode")(&e))?;
             rooms
                 .insert(room.as_str(), row.as_str())
@@ -442,12 +452,15 @@ pub(super) fn load(
                         Some(found) => found.clone(),
                         // Older than the history: read its row.
                         None => {
-                            let row = messages
+                            let Some(row) = messages
                                 .get((name.as_str(), id))
                                 .map_err(|e| failed("read message")(&e))?
-                                .ok_or_else(|| {
-                                    format!("log names message {id} of {name}, missing")
-                                })?;
+                            else {
+                                // Deleted by retention after its log row
+                                // was read for trimming: the tail starts
+                                // after it.
+                                break;
+                            };
                             let row: MessageRow = serde_json::from_str(row.value())
                                 .map_err(|e| failed("message row")(&e))?;
                             (row.m, ResumeToken::from(row.token), row.reference)

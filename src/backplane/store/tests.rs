@@ -2,8 +2,9 @@
 //! contract the in-memory and Redis backplanes share (`contract.rs`); its
 //! entries come back through the feed, not from the call; a reopened
 //! store has every committed message with its ids, epoch and resend
-//! memory, members and polling sessions; and a directory already in use
-//! is refused by name.
+//! memory, members and polling sessions; retention deletes what it
+//! should and leaves a file that loads; and a directory already in use is
+//! refused by name.
 
 use std::path::PathBuf;
 use std::sync::mpsc::{channel, Receiver};
@@ -54,7 +55,9 @@ struct Fed {
 
 impl Fed {
     fn open(dir: &Path) -> Fed {
-        let (mut store, _) = StoreBackplane::open(dir, Fsync::Always, &limits(), GRACE).unwrap();
+        let (mut store, _) =
+            StoreBackplane::open(dir, Fsync::Always, Retention::default(), &limits(), GRACE)
+                .unwrap();
         let (to, fed) = channel();
         let to = Mutex::new(to);
         store.subscribe(Box::new(move |logged| {
@@ -294,11 +297,109 @@ fn a_polling_session_is_kept_until_dropped() {
     );
 }
 
+/// The ids of `room`'s message rows.
+fn message_ids(db: &Database, room: &str) -> Vec<u64> {
+    use redb::{ReadableDatabase, ReadableTable};
+    let txn = db.begin_read().unwrap();
+    let messages = txn.open_table(tables::MESSAGES).unwrap();
+    messages
+        .range((room, 0)..=(room, u64::MAX))
+        .unwrap()
+        .map(|row| row.unwrap().0.value().1)
+        .collect()
+}
+
+const DAY: u64 = 86_400_000;
+
+#[test]
+fn retention_deletes_by_count_by_age_and_empty_rooms_whole() {
+    let dir = TempDir::new("retention");
+    {
+        let mut fed = Fed::open(&dir.0);
+        fed.join(join("a", "Ann", "lobby", 10)).unwrap();
+        for i in 1..=10 {
+            fed.say(&room("lobby"), &tok("a"), format!("m{i}"), None, NOW)
+                .unwrap();
+        }
+        fed.join(join("b", "Bob", "old", 10)).unwrap();
+        for i in 1..=4 {
+            let ts = if i <= 2 { NOW } else { NOW + 3 * DAY };
+            fed.say(&room("old"), &tok("b"), format!("o{i}"), None, ts)
+                .unwrap();
+        }
+        fed.join(join("c", "Cat", "gone", 10)).unwrap();
+        fed.say(&room("gone"), &tok("c"), "bye".into(), None, NOW)
+            .unwrap();
+        fed.leave(&room("gone"), &tok("c"), LeftWhy::Left).unwrap();
+        fed.settled();
+    }
+    let db = Database::create(dir.0.join(FILE_NAME)).unwrap();
+    let by_count = Retention {
+        messages: Some(4),
+        ..Retention::default()
+    };
+    let swept = retention::sweep(&db, &by_count, NOW, None).unwrap();
+    assert_eq!(
+        swept,
+        Swept {
+            messages: 6,
+            rooms: 0
+        }
+    );
+    assert_eq!(message_ids(&db, "lobby"), [7, 8, 9, 10]);
+    assert_eq!(message_ids(&db, "old"), [1, 2, 3, 4], "within the count");
+
+    let by_age = Retention {
+        max_age_ms: Some(DAY),
+        ..Retention::default()
+    };
+    let swept = retention::sweep(&db, &by_age, NOW + 2 * DAY, None).unwrap();
+    assert_eq!(swept.messages, 4 + 2 + 1, "older than a day");
+    assert_eq!(message_ids(&db, "old"), [3, 4]);
+    assert_eq!(message_ids(&db, "lobby"), Vec::<u64>::new());
+
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let empty = Retention {
+        empty_room_ms: Some(DAY),
+        ..Retention::default()
+    };
+    let swept = retention::sweep(&db, &empty, now, None).unwrap();
+    assert_eq!(swept.rooms, 0, "not idle long enough");
+    let swept = retention::sweep(&db, &empty, now + 2 * DAY, None).unwrap();
+    assert_eq!(swept.rooms, 1, "only the room nobody is in");
+    // What is left loads, with no log row naming a deleted message.
+    let (_, rooms, _) = tables::load(&db, 10, 100, now).unwrap();
+    let mut names: Vec<&str> = rooms.iter().map(|r| r.name.as_str()).collect();
+    names.sort();
+    assert_eq!(names, ["lobby", "old"]);
+    let old = rooms.iter().find(|r| r.name.as_str() == "old").unwrap();
+    let kept: Vec<u64> = old.history.iter().map(|(m, _)| m.id).collect();
+    assert_eq!(kept, [3, 4]);
+    assert_eq!(old.last_id, 4, "ids go on from where they were");
+}
+
 #[test]
 fn a_directory_in_use_is_refused_by_name() {
     let dir = TempDir::new("locked");
-    let _first = StoreBackplane::open(&dir.0, Fsync::Always, &limits(), GRACE).unwrap();
-    let refused = StoreBackplane::open(&dir.0, Fsync::Always, &limits(), GRACE).unwrap_err();
+    let _first = StoreBackplane::open(
+        &dir.0,
+        Fsync::Always,
+        Retention::default(),
+        &limits(),
+        GRACE,
+    )
+    .unwrap();
+    let refused = StoreBackplane::open(
+        &dir.0,
+        Fsync::Always,
+        Retention::default(),
+        &limits(),
+        GRACE,
+    )
+    .unwrap_err();
     assert!(refused.contains("in use"), "{refused}");
     let name = dir.0.canonicalize().unwrap();
     assert!(refused.contains(&name.display().to_string()), "{refused}");
@@ -316,8 +417,14 @@ fn fill_a_store_for_the_restart_benchmark() {
         panic!("set PARLEY_BENCH_FILL_DIR");
     };
     let limits = Limits::default();
-    let (mut store, _) =
-        StoreBackplane::open(Path::new(&dir), Fsync::Never, &limits, GRACE).unwrap();
+    let (mut store, _) = StoreBackplane::open(
+        Path::new(&dir),
+        Fsync::Never,
+        Retention::default(),
+        &limits,
+        GRACE,
+    )
+    .unwrap();
     let text = "x".repeat(100);
     for r in 0..1_000 {
         let name = format!("room-{r}");

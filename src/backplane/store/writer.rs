@@ -14,7 +14,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread;
@@ -22,8 +22,9 @@ use std::time::{Duration, Instant};
 
 use redb::Database;
 
+use super::retention::{self, Swept};
 use super::tables::{self, Batch, PollChange};
-use crate::config::Fsync;
+use crate::config::{Fsync, Retention};
 use crate::core::backplane::{Entry, LogFeed, Logged};
 use crate::core::rules::room_name::RoomName;
 
@@ -36,8 +37,10 @@ pub(super) const BATCH_SYNC: Duration = Duration::from_secs(1);
 pub(super) const MAX_GROUP: usize = 16_384;
 /// A room's log is trimmed back to its tail after this many entries.
 const TRIM_EVERY: u32 = 256;
-/// How often expired polling sessions are deleted from the file.
-const EXPIRE_POLLS_EVERY: Duration = Duration::from_secs(60);
+/// How often the writer sweeps: expired polling sessions, and what
+/// retention deletes in every room (a room that got [`TRIM_EVERY`]
+/// entries is swept at once as well).
+pub(super) const SWEEP_EVERY: Duration = Duration::from_secs(60);
 
 /// Where committed entries go, and those committed before anyone listened.
 #[derive(Default)]
@@ -56,6 +59,12 @@ pub(super) struct Shared {
     pub(super) settled: Condvar,
     /// Set while commits fail.
     pub(super) failing: AtomicBool,
+    /// The file's size, bytes, as of the last commit.
+    pub(super) bytes: AtomicU64,
+    /// Messages retention deleted since the start.
+    pub(super) swept_messages: AtomicU64,
+    /// Empty rooms deleted since the start.
+    pub(super) swept_rooms: AtomicU64,
 }
 
 /// The lock, even if a thread panicked holding it: the values behind it
@@ -90,12 +99,13 @@ pub(super) struct Writer {
     pub(super) fsync: Fsync,
     pub(super) log_cap: usize,
     pub(super) shared: Arc<Shared>,
+    retention: Retention,
     /// Entries per room since its log was last trimmed.
     since_trim: HashMap<RoomName, u32>,
     /// Committed but not yet synced (`--fsync batch` and `never`).
     dirty: bool,
     last_sync: Instant,
-    last_expiry: Instant,
+    last_sweep: Instant,
 }
 
 impl Writer {
@@ -105,18 +115,59 @@ impl Writer {
         path: PathBuf,
         fsync: Fsync,
         log_cap: usize,
+        retention: Retention,
         shared: Arc<Shared>,
     ) -> Self {
-        Writer {
+        let writer = Writer {
             db: Some(db),
             path,
             fsync,
             log_cap,
             shared,
+            retention,
             since_trim: HashMap::new(),
             dirty: false,
             last_sync: Instant::now(),
-            last_expiry: Instant::now(),
+            last_sweep: Instant::now(),
+        };
+        writer.note_size();
+        writer
+    }
+
+    /// Sweeps every room (and expired polling sessions) once a
+    /// [`SWEEP_EVERY`].
+    fn sweep_if_due(&mut self) {
+        if self.last_sweep.elapsed() < SWEEP_EVERY {
+            return;
+        }
+        self.last_sweep = Instant::now();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let Some(db) = &self.db else { return };
+        if let Err(e) = tables::expire_polls(db, now) {
+            log::warn!("store: deleting expired polling sessions failed: {e}");
+        }
+        match retention::sweep(db, &self.retention, now, None) {
+            Ok(swept) => self.count(swept),
+            Err(e) => log::warn!("store: the retention sweep failed: {e}"),
+        }
+        self.note_size();
+    }
+
+    fn count(&self, swept: Swept) {
+        self.shared
+            .swept_messages
+            .fetch_add(swept.messages, Ordering::Relaxed);
+        self.shared
+            .swept_rooms
+            .fetch_add(swept.rooms, Ordering::Relaxed);
+    }
+
+    /// Notes the file's size for `/metrics`.
+    fn note_size(&self) {
+        if let Ok(meta) = std::fs::metadata(&self.path) {
+            self.shared.bytes.store(meta.len(), Ordering::Relaxed);
         }
     }
 
@@ -136,6 +187,7 @@ impl Writer {
                             self.dirty = false;
                             self.last_sync = Instant::now();
                         }
+                        self.sweep_if_due();
                         continue;
                     }
                     Err(RecvTimeoutError::Disconnected) => break,
@@ -192,17 +244,8 @@ impl Writer {
         } else {
             self.dirty = true;
         }
-        if self.last_expiry.elapsed() >= EXPIRE_POLLS_EVERY {
-            self.last_expiry = Instant::now();
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_millis() as u64);
-            if let Some(db) = &self.db {
-                if let Err(e) = tables::expire_polls(db, now) {
-                    log::warn!("store: deleting expired polling sessions failed: {e}");
-                }
-            }
-        }
+        self.sweep_if_due();
+        self.note_size();
         let Some(last) = group.entries.last().map(|e| e.seq) else {
             return;
         };
@@ -220,6 +263,19 @@ impl Writer {
             if let Some(db) = &self.db {
                 if let Err(e) = tables::trim_log(db, &room, self.log_cap) {
                     log::warn!("store: trimming the log of {room} failed: {e}");
+                }
+                if self.retention.messages.is_some() {
+                    let now = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_millis() as u64);
+                    match retention::sweep(db, &self.retention, now, Some(room.as_str())) {
+                        Ok(swept) => {
+                            self.shared
+                                .swept_messages
+                                .fetch_add(swept.messages, Ordering::Relaxed);
+                        }
+                        Err(e) => log::warn!("store: the retention sweep of {room} failed: {e}"),
+                    }
                 }
             }
         }
