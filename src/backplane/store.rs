@@ -34,7 +34,7 @@ use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use redb::{Database, DatabaseError};
+use redb::DatabaseError;
 
 pub(crate) use self::retention::Swept;
 use self::tables::{Batch, PollChange};
@@ -124,7 +124,7 @@ impl StoreBackplane {
             .canonicalize()
             .map_err(|e| format!("cannot resolve the data directory {}: {e}", dir.display()))?;
         let path = dir.join(FILE_NAME);
-        let db = Database::create(&path).map_err(|e| match e {
+        let db = tables::open(&path).map_err(|e| match e {
             DatabaseError::DatabaseAlreadyOpen => format!(
                 "the data directory {} is in use by another process (is another Parley running on it?)",
                 dir.display()

@@ -43,6 +43,16 @@ pub(super) const LOG: TableDefinition<(&str, u64), &str> = TableDefinition::new(
 pub(super) const MEMBERS: TableDefinition<(&str, &str), &str> = TableDefinition::new("members");
 pub(super) const POLLS: TableDefinition<&str, &str> = TableDefinition::new("polls");
 
+/// The page cache redb may fill (its default is 1 GiB): the store's term
+/// in DEPLOY.md's memory formula. Writes only need the pages they touch,
+/// and reads come from the in-memory backplane, not from the file.
+pub(super) const CACHE_BYTES: usize = 64 * 1024 * 1024;
+
+/// Opens (creating it if missing) the file at `path` with the cache bound.
+pub(super) fn open(path: &std::path::Path) -> Result<Database, redb::DatabaseError> {
+    Database::builder().set_cache_size(CACHE_BYTES).create(path)
+}
+
 /// A failure of the store, described for a log line.
 pub(super) type Failure = String;
 

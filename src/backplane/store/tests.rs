@@ -10,6 +10,8 @@ use std::path::PathBuf;
 use std::sync::mpsc::{channel, Receiver};
 use std::sync::Mutex;
 
+use redb::Database;
+
 use super::*;
 use crate::backplane::contract::{check_chains, comparable, drive, join, room, script, tok, NOW};
 use crate::core::backplane::Event;
@@ -333,7 +335,7 @@ fn retention_deletes_by_count_by_age_and_empty_rooms_whole() {
         fed.leave(&room("gone"), &tok("c"), LeftWhy::Left).unwrap();
         fed.settled();
     }
-    let db = Database::create(dir.0.join(FILE_NAME)).unwrap();
+    let db = tables::open(&dir.0.join(FILE_NAME)).unwrap();
     let by_count = Retention {
         messages: Some(4),
         ..Retention::default()

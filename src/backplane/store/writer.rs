@@ -291,7 +291,7 @@ impl Writer {
     fn with_retries(&mut self, mut step: impl FnMut(&Database) -> Result<(), tables::Failure>) {
         loop {
             if self.db.is_none() {
-                match Database::create(&self.path) {
+                match tables::open(&self.path) {
                     Ok(db) => self.db = Some(db),
                     Err(e) => {
                         log::error!("store: cannot reopen {}: {e}", self.path.display());
