@@ -10,6 +10,7 @@
 pub(crate) mod contract;
 pub(crate) mod redis;
 pub(crate) mod store;
+pub(crate) mod transfer;
 
 use std::time::Duration;
 

@@ -20,6 +20,7 @@
 //! synced (with `--fsync always`), and a session's expiry is written again
 //! only once half its lease has passed, not on every poll.
 
+mod export;
 mod retention;
 mod tables;
 #[cfg(test)]
@@ -36,6 +37,7 @@ use std::time::{Duration, Instant};
 
 use redb::DatabaseError;
 
+pub(crate) use self::export::read_room;
 pub(crate) use self::retention::Swept;
 use self::tables::{Batch, PollChange};
 use self::writer::{lock, Shared, Writer};
