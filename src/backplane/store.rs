@@ -137,7 +137,13 @@ impl StoreBackplane {
         // What retention deletes goes before anything is loaded.
         let swept = retention::sweep(&db, &retention, now_ms(), None)
             .map_err(|e| format!("cannot sweep the store {}: {e}", path.display()))?;
-        let (seq, rooms, polls) = tables::load(&db, limits.history_size, log_cap, now_ms())
+        let bounds = tables::LoadBounds {
+            history: limits.history_size,
+            log_cap,
+            room_bytes: limits.max_room_history_bytes,
+            all_bytes: limits.max_history_bytes,
+        };
+        let (seq, rooms, polls) = tables::load(&db, bounds, now_ms())
             .map_err(|e| format!("cannot read the store {}: {e}", path.display()))?;
         let opened = Opened {
             swept,

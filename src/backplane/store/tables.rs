@@ -377,16 +377,28 @@ pub(super) fn trim_log(db: &Database, room: &RoomName, keep: usize) -> Result<()
 /// not expired.
 pub(super) type Loaded = (u64, Vec<RestoredRoom>, Vec<RestoredPoll>);
 
+/// How much history [`load`] brings into memory: the bounds the
+/// in-memory backplane holds it to, applied while reading, so that
+/// starting on a file far bigger than memory never holds more than them.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct LoadBounds {
+    /// Messages per room (`--history-size`).
+    pub(super) history: usize,
+    /// Log entries per room.
+    pub(super) log_cap: usize,
+    /// Bytes of history per room (`--max-room-history-bytes`).
+    pub(super) room_bytes: usize,
+    /// Bytes of history in all (`--max-history-bytes`): the rooms written
+    /// to most recently get theirs first.
+    pub(super) all_bytes: usize,
+}
+
 /// Everything kept: the newest seq, every room, each with its newest
-/// `history` messages and `log_cap` log entries, and the polling sessions
-/// that had not expired by `now_ms`. A file written in another [`FORMAT`]
-/// is refused.
-pub(super) fn load(
-    db: &Database,
-    history: usize,
-    log_cap: usize,
-    now_ms: u64,
-) -> Result<Loaded, Failure> {
+/// messages and log entries within `bounds`, and the polling sessions
+/// that had not expired by `now_ms`. A room's log tail stops at the first
+/// message not loaded, so it shares every message with the history. A file
+/// written in another [`FORMAT`] is refused.
+pub(super) fn load(db: &Database, bounds: LoadBounds, now_ms: u64) -> Result<Loaded, Failure> {
     let txn = db.begin_read().map_err(|e| failed("begin")(&e))?;
     let meta = match txn.open_table(META) {
         Ok(meta) => meta,
@@ -413,6 +425,7 @@ pub(super) fn load(
     let log = txn.open_table(LOG).map_err(|e| failed("log")(&e))?;
     let members = txn.open_table(MEMBERS).map_err(|e| failed("members")(&e))?;
     let mut restored = Vec::new();
+    let mut heads = Vec::new();
     for row in rooms.range(..).map_err(|e| failed("read rooms")(&e))? {
         let (name, row) = row.map_err(|e| failed("read rooms")(&e))?;
         let Ok(name) = RoomName::parse(name.value()) else {
@@ -421,8 +434,16 @@ pub(super) fn load(
         };
         let head: RoomRow =
             serde_json::from_str(row.value()).map_err(|e| failed("room row")(&e))?;
+        heads.push((name, head));
+    }
+    // The most recently written rooms first, as the in-memory backplane
+    // evicts the least recent first.
+    heads.sort_by(|a, b| b.1.last_seq.cmp(&a.1.last_seq));
+    let mut budget = bounds.all_bytes;
+    for (name, head) in heads {
         let all = (name.as_str(), 0)..=(name.as_str(), u64::MAX);
         let mut kept = Vec::new();
+        let mut room_budget = bounds.room_bytes.min(budget);
         // The newest messages by id, for the log rows that name them: the
         // log and the history then share each message's allocation.
         let mut by_id: HashMap<u64, (Arc<ChatMessage>, ResumeToken, Option<String>)> =
@@ -431,11 +452,18 @@ pub(super) fn load(
             .range(all.clone())
             .map_err(|e| failed("read messages")(&e))?
             .rev()
-            .take(history)
+            .take(bounds.history)
         {
             let (_, row) = row.map_err(|e| failed("read messages")(&e))?;
             let row: MessageRow =
                 serde_json::from_str(row.value()).map_err(|e| failed("message row")(&e))?;
+            let cost = crate::core::history::cost(&row.m);
+            // The newest message is always kept, as the history keeps it.
+            if cost > room_budget && !kept.is_empty() {
+                break;
+            }
+            room_budget = room_budget.saturating_sub(cost);
+            budget = budget.saturating_sub(cost);
             let token = ResumeToken::from(row.token);
             let origin = row
                 .reference
@@ -450,7 +478,7 @@ pub(super) fn load(
             .range(all)
             .map_err(|e| failed("read log")(&e))?
             .rev()
-            .take(log_cap)
+            .take(bounds.log_cap)
         {
             let (key, row) = row.map_err(|e| failed("read log")(&e))?;
             let row: LogRow =
@@ -458,23 +486,10 @@ pub(super) fn load(
             let event = match (row.ev, row.msg) {
                 (Some(event), _) => event,
                 (None, Some(id)) => {
-                    let found = match by_id.get(&id) {
-                        Some(found) => found.clone(),
-                        // Older than the history: read its row.
-                        None => {
-                            let Some(row) = messages
-                                .get((name.as_str(), id))
-                                .map_err(|e| failed("read message")(&e))?
-                            else {
-                                // Deleted by retention after its log row
-                                // was read for trimming: the tail starts
-                                // after it.
-                                break;
-                            };
-                            let row: MessageRow = serde_json::from_str(row.value())
-                                .map_err(|e| failed("message row")(&e))?;
-                            (row.m, ResumeToken::from(row.token), row.reference)
-                        }
+                    // Older than the history loaded (or deleted by
+                    // retention): the tail starts after it.
+                    let Some(found) = by_id.get(&id).cloned() else {
+                        break;
                     };
                     let (message, token, reference) = found;
                     Event::Message {
