@@ -438,7 +438,7 @@ pub(super) fn load(db: &Database, bounds: LoadBounds, now_ms: u64) -> Result<Loa
     }
     // The most recently written rooms first, as the in-memory backplane
     // evicts the least recent first.
-    heads.sort_by(|a, b| b.1.last_seq.cmp(&a.1.last_seq));
+    heads.sort_by_key(|(_, head)| std::cmp::Reverse(head.last_seq));
     let mut budget = bounds.all_bytes;
     for (name, head) in heads {
         let all = (name.as_str(), 0)..=(name.as_str(), u64::MAX);
