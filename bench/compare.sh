@@ -9,6 +9,9 @@
 # all three pinned to the servers' core; the clients alternate between the
 # instances and every sender is on the first, so each message reaches half
 # the receivers through Redis. Without redis-server they are skipped.
+# The *-store cases run Parley alone on the embedded store with --fsync
+# always (a fresh data directory each run), beside the memory-only cases
+# of the same name without the suffix.
 #
 #   bench/compare.sh            full run (3 repeats; about 13 minutes of runs)
 #   bench/compare.sh --quick    a few seconds per scenario, small N, one
@@ -117,7 +120,7 @@ start_server() { # target [redis-url]: one server, or one instance of a cluster
     socketio) "${server_pin[@]}" node bench/peers/socketio-chat.js "$port" 127.0.0.1 \
       ${redis:+"$redis"} >"$log" 2>&1 & ;;
     *) RUST_LOG=warn "${server_pin[@]}" target/release/parley --port "$port" "${PARLEY_FLAGS[@]}" \
-      ${redis:+--redis-url "$redis"} >"$log" 2>&1 & ;;
+      ${redis:+--redis-url "$redis"} "${store_flags[@]}" >"$log" 2>&1 & ;;
   esac
   pids+=($!)
   urls+=("http://127.0.0.1:$port")
@@ -191,6 +194,18 @@ both() { # label run scenario-args...
   case_run "$label" "$run" socketio "$@"
 }
 
+# Memory only, except in the embedded store's cases: Parley alone, on a
+# fresh data directory, every commit fsynced.
+store_flags=(--data-dir none)
+store_run() { # label run scenario-args...
+  local label="$1" run="$2"
+  shift 2
+  store_flags=(--data-dir "$work/store-$label-$run" --fsync always)
+  case_run "$label" "$run" parley-ws "$@"
+  store_flags=(--data-dir none)
+  rm -rf "$work/store-$label-$run"
+}
+
 cluster_both() { # label run scenario-args...
   local label="$1" run="$2"
   shift 2
@@ -204,6 +219,8 @@ for run in $(seq 1 "$runs"); do
     both hold-50 "$run" --scenario hold --conns 50 --settle-secs 0.5 --hold-secs 0.5
     both fanout-20 "$run" --scenario fanout --clients 20 --senders 4 --rate 100 --secs 1
     both sweep-20 "$run" --scenario sweep --clients 20 --senders 4 --secs 1 --sweep-start 1000 --sweep-factor 2 --sweep-steps 2
+    store_run fanout-20-store "$run" --scenario fanout --clients 20 --senders 4 --rate 100 --secs 1
+    store_run sweep-20-store "$run" --scenario sweep --clients 20 --senders 4 --secs 1 --sweep-start 1000 --sweep-factor 2 --sweep-steps 2
     both storm-50 "$run" --scenario storm --users 50 --deadline-secs 20
     case_run poll-fanout-50 "$run" parley-poll --scenario fanout --clients 50 --senders 2 --rate 20 --secs 1
     case_run poll-storm-50 "$run" parley-poll --scenario storm --users 50 --deadline-secs 20
@@ -213,6 +230,8 @@ for run in $(seq 1 "$runs"); do
     both hold-19000 "$run" --scenario hold --conns 19000
     both fanout-100 "$run" --scenario fanout --clients 100 --senders 10 --rate 500 --secs 5
     both sweep-1000 "$run" --scenario sweep --clients 1000 --senders 10 --secs 2 --sweep-start 20000 --sweep-factor 1.6
+    store_run fanout-100-store "$run" --scenario fanout --clients 100 --senders 10 --rate 500 --secs 5
+    store_run sweep-1000-store "$run" --scenario sweep --clients 1000 --senders 10 --secs 2 --sweep-start 20000 --sweep-factor 1.6
     both storm-5000 "$run" --scenario storm --users 5000 --deadline-secs 40
     case_run poll-fanout-5000 "$run" parley-poll --scenario fanout --clients 5000 --senders 1 --rate 0.2 --secs 15
     case_run poll-storm-5000 "$run" parley-poll --scenario storm --users 5000 --deadline-secs 60

@@ -32,7 +32,7 @@ cargo build --release -q -p parley -p parley-bench
 PARLEY_FLAGS=(--bind 127.0.0.1
   --address-rate-burst 1000000 --address-rate-per-sec 1000000
   --connect-burst 1000000 --connect-per-sec 1000000
-  --max-websockets-per-ip 1000000 --max-sessions-per-ip 100000)
+  --max-websockets-per-ip 1000000 --max-sessions-per-ip 100000 --data-dir none)
 
 port=$((20000 + RANDOM % 20000))
 while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do port=$((port + 1)); done

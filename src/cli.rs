@@ -1,7 +1,9 @@
 //! What the binary was asked to do, read from its arguments: serve (no
 //! subcommand, exactly as before), `parley config TARGET` followed by
 //! the server's own flags, which prints a configuration for them instead,
-//! or `parley doctor URL`, the connection check against a deployed URL.
+//! `parley doctor URL`, the connection check against a deployed URL, or
+//! `parley export --room R` and `parley import`, a room's history as JSON
+//! lines out of the store and back.
 //! Both read the same [`Config`], with the same environment fallbacks, so a
 //! printed configuration describes the server those flags would start. It
 //! also notes which settings were given rather than defaulted, so that a
@@ -45,6 +47,38 @@ enum Sub {
         /// The address users open.
         url: String,
     },
+
+    /// Write a room's history to standard output as JSON lines, one message
+    /// a line, from the data directory (the server stopped) or Redis.
+    ///
+    /// Takes the server's own flags to find the store: `parley export
+    /// --room lobby --data-dir /var/lib/parley > lobby.jsonl`.
+    Export(Box<ExportArgs>),
+
+    /// Read JSON lines written by `parley export` from standard input into
+    /// the data directory (the server stopped) or Redis.
+    ///
+    /// `parley import --redis-url redis://... < lobby.jsonl` moves a room
+    /// from a single instance to Redis; ids continue the target room's.
+    Import(Box<ImportArgs>),
+}
+
+/// The arguments of `parley export`.
+#[derive(Debug, clap::Args)]
+struct ExportArgs {
+    /// The room to export.
+    #[arg(long)]
+    room: String,
+
+    #[command(flatten)]
+    server: Config,
+}
+
+/// The arguments of `parley import`.
+#[derive(Debug, clap::Args)]
+struct ImportArgs {
+    #[command(flatten)]
+    server: Config,
 }
 
 /// The arguments of `parley config`.
@@ -67,6 +101,10 @@ pub enum Command {
     Print(String),
     /// Run the connection check against this URL and exit with its verdict.
     Doctor(String),
+    /// Write this room's history as JSON lines to standard output.
+    Export(Box<Config>, String),
+    /// Read JSON lines from standard input into the store.
+    Import(Box<Config>),
 }
 
 impl Command {
@@ -96,6 +134,11 @@ impl Command {
                 Command::Print(deploy::render(target, &server, &given))
             }
             Some(Sub::Doctor { url }) => Command::Doctor(url),
+            Some(Sub::Export(export)) => {
+                let ExportArgs { room, server } = *export;
+                Command::Export(Box::new(server), room)
+            }
+            Some(Sub::Import(import)) => Command::Import(Box::new(import.server)),
         })
     }
 }

@@ -227,9 +227,42 @@ pub struct Config {
     #[arg(long, env = "PARLEY_COALESCE_MS", default_value_t = Limits::default().coalesce.as_millis() as u64)]
     pub(crate) coalesce_ms: u64,
 
+    /// Directory of the embedded store that keeps every room's messages
+    /// across restarts and crashes (created if missing); `none` keeps
+    /// everything in memory only, lost when the process stops. Not used
+    /// with --redis-url, where Redis is the store.
+    #[arg(long, env = "PARLEY_DATA_DIR", default_value = "./parley-data")]
+    pub(crate) data_dir: String,
+
+    /// When the store's writes reach the disk: `always` acknowledges a
+    /// message only once it is on disk (one fsync per group of messages);
+    /// `batch` syncs at most every second, so a crash or power loss can
+    /// lose the last second of acknowledged messages; `never` syncs only at
+    /// a clean stop, so a crash loses everything since the last one.
+    #[arg(long, env = "PARLEY_FSYNC", default_value = "always")]
+    pub(crate) fsync: Fsync,
+
+    /// Messages kept per room, on disk and in memory (the oldest are
+    /// deleted in the background); 0 keeps them all. Also caps
+    /// --history-size.
+    #[arg(long, env = "PARLEY_RETENTION_MESSAGES", default_value_t = 0)]
+    pub(crate) retention_messages: u64,
+
+    /// Days a message is kept in the data directory (deleted in the
+    /// background once older); 0 keeps them for ever.
+    #[arg(long, env = "PARLEY_RETENTION_DAYS", default_value_t = 0)]
+    pub(crate) retention_days: u64,
+
+    /// Days after which a room with no member and nothing new is deleted
+    /// from the data directory, messages and all (a client coming back
+    /// later finds a new room); 0 keeps empty rooms for ever.
+    #[arg(long, env = "PARLEY_EMPTY_ROOM_DAYS", default_value_t = 30)]
+    pub(crate) empty_room_days: u64,
+
     /// Redis server shared by several instances, which then are one chat:
     /// redis://[user:password@]host[:port][/db], or rediss:// for TLS.
-    /// Without it the instance runs alone, in memory.
+    /// Without it the instance runs alone, keeping its rooms in
+    /// --data-dir.
     #[arg(long, env = "REDIS_URL")]
     pub(crate) redis_url: Option<String>,
 
@@ -242,6 +275,32 @@ pub struct Config {
     /// Instances renew every third of it.
     #[arg(long, env = "PARLEY_LEASE_SECS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..))]
     pub(crate) lease_secs: u64,
+}
+
+/// What the embedded store deletes in the background (`--retention-*`,
+/// `--empty-room-days`); `None` keeps for ever.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Retention {
+    /// Messages kept per room.
+    pub(crate) messages: Option<u64>,
+    /// Age past which a message is deleted, ms.
+    pub(crate) max_age_ms: Option<u64>,
+    /// Idle time past which a room with no member is deleted, ms.
+    pub(crate) empty_room_ms: Option<u64>,
+}
+
+/// A day, in ms.
+const DAY_MS: u64 = 86_400_000;
+
+/// When the embedded store syncs its commits to disk (`--fsync`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Fsync {
+    /// Every commit, before anything in it is acknowledged.
+    Always,
+    /// At most every second; commits in between are acknowledged unsynced.
+    Batch,
+    /// Only when the server stops cleanly.
+    Never,
 }
 
 /// The address users open Parley at, as `--public-url` gives it.
@@ -353,6 +412,12 @@ impl Config {
             .unwrap_or(DEFAULT_PORT)
     }
 
+    /// The embedded store's directory, or `None` for memory only.
+    pub(crate) fn data_dir(&self) -> Option<std::path::PathBuf> {
+        let dir = self.data_dir.trim();
+        (!dir.is_empty() && !dir.eq_ignore_ascii_case("none")).then(|| dir.into())
+    }
+
     /// The transports switched on.
     pub(crate) fn transports(&self) -> Transports {
         Transports {
@@ -378,13 +443,26 @@ impl Config {
         }
     }
 
+    /// What the embedded store deletes in the background.
+    pub(crate) fn retention(&self) -> Retention {
+        let some = |n: u64| (n > 0).then_some(n);
+        Retention {
+            messages: some(self.retention_messages),
+            max_age_ms: some(self.retention_days.saturating_mul(DAY_MS)),
+            empty_room_ms: some(self.empty_room_days.saturating_mul(DAY_MS)),
+        }
+    }
+
     /// The limits the room core and transports enforce.
     pub(crate) fn limits(&self) -> Limits {
         Limits {
             max_message_chars: self.max_message_chars,
             max_nick_chars: self.max_nick_chars,
             max_frame_bytes: self.max_frame_bytes,
-            history_size: self.history_size,
+            history_size: match self.retention_messages {
+                0 => self.history_size,
+                kept => self.history_size.min(kept as usize),
+            },
             max_room_history_bytes: self.max_room_history_bytes,
             max_history_bytes: self.max_history_bytes,
             history_on_join: self.history_on_join,
@@ -462,6 +540,16 @@ mod tests {
         let defaults = Config::parse_args(["parley", "--base-path", "/"]).unwrap();
         assert_eq!(defaults.transports().names(), "websocket,polling");
         assert_eq!(defaults.base_path(), "");
+    }
+
+    #[test]
+    fn data_dir_none_means_memory_only() {
+        let none = Config::parse_args(["parley", "--data-dir", "none"]).unwrap();
+        assert_eq!(none.data_dir(), None);
+        let dir =
+            Config::parse_args(["parley", "--data-dir", "/tmp/x", "--fsync", "batch"]).unwrap();
+        assert_eq!(dir.data_dir(), Some("/tmp/x".into()));
+        assert_eq!(dir.fsync, Fsync::Batch);
     }
 
     #[test]

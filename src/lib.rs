@@ -5,8 +5,8 @@
 //! folder is a layer, and imports point only down this list:
 //!
 //! - `main.rs` wires: command, configuration, logging, run. `cli.rs` reads
-//!   the command line: serve, or `parley config TARGET` with the same
-//!   flags. `deploy/` writes those configurations (one file per target:
+//!   the command line: serve, or `parley config TARGET`, `parley export`
+//!   or `parley import` with the same flags. `deploy/` writes those configurations (one file per target:
 //!   nginx, Apache, IIS, systemd) from the server's own settings.
 //!   `server.rs` binds, mounts the routes and owns the one shutdown path;
 //!   `config.rs` is the whole configuration.
@@ -30,7 +30,11 @@
 //!   backplane contract with its in-memory implementation, the parsing
 //!   rules, ids and limits, client keys and the rate buckets kept per
 //!   client (`bucket_map.rs`).
-//! - `backplane/` holds the backplanes that do I/O (Redis) and the choice.
+//! - `backplane/` holds the backplanes that do I/O and the choice: the
+//!   embedded store (`store.rs`, a redb file under `--data-dir`, the single
+//!   instance's default) and Redis (`redis.rs`); `contract.rs` is the test
+//!   script all backplanes must agree on; `transfer.rs` is `parley export`
+//!   and `parley import`.
 //! - `doctor.rs` is `parley doctor URL`: the connection check from the
 //!   command line, a client of the deployed server, beside it rather than
 //!   in it.
@@ -41,7 +45,8 @@
 //!   invariants they check), hidden from the documentation.
 //!
 //! The library exposes what the binary, the tests and the benchmark need:
-//! [`Command`], [`Config`], [`Server`] with its [`Stopper`], and [`Limits`].
+//! [`Command`], [`Config`], [`Server`] with its [`Stopper`], [`Limits`],
+//! and [`export`] and [`import`] for the binary's subcommands.
 
 mod backplane;
 mod cli;
@@ -59,6 +64,7 @@ mod room_server;
 mod server;
 mod transport;
 
+pub use crate::backplane::transfer::{export, import};
 pub use crate::cli::Command;
 pub use crate::config::Config;
 pub use crate::core::limits::Limits;

@@ -1,5 +1,6 @@
 //! The `parley` binary: parse the command line, then either print the
-//! configuration `parley config TARGET` asked for, or start logging, serve
+//! configuration `parley config TARGET` asked for, run `parley doctor`,
+//! `parley export` or `parley import`, or start logging, serve
 //! until Ctrl-C or SIGTERM and stop gracefully. Everything else is in the
 //! library.
 
@@ -79,6 +80,29 @@ async fn futures_select<A: std::future::Future + Unpin, B: std::future::Future +
     .await
 }
 
+/// Runs `parley export` or `parley import` off the runtime (the store and
+/// Redis block), says how many messages it moved on standard error, and
+/// exits: 0 when all of them, 1 with the reason otherwise.
+async fn transfer<F>(run: F) -> !
+where
+    F: FnOnce() -> Result<u64, String> + Send + 'static,
+{
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    let outcome = actix_rt::task::spawn_blocking(run)
+        .await
+        .unwrap_or_else(|e| Err(format!("stopped: {e}")));
+    match outcome {
+        Ok(count) => {
+            log::warn!("{count} messages");
+            std::process::exit(0);
+        }
+        Err(e) => {
+            log::error!("{e}");
+            std::process::exit(1);
+        }
+    }
+}
+
 #[actix_web::main]
 async fn main() -> std::io::Result<()> {
     let config = match Command::from_args() {
@@ -93,10 +117,24 @@ async fn main() -> std::io::Result<()> {
             .unwrap_or(false);
             std::process::exit(if works { 0 } else { 1 });
         }
+        Command::Export(config, room) => {
+            transfer(move || parley::export(&config, &room, &mut std::io::stdout().lock())).await
+        }
+        Command::Import(config) => {
+            transfer(move || parley::import(&config, &mut std::io::stdin().lock())).await
+        }
     };
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     #[cfg(all(feature = "jemalloc", not(target_env = "msvc")))]
     parley::set_heap_probe(heap_stats);
-    let server = Server::bind(&config)?;
+    // A start that cannot happen (a data directory locked or unwritable, a
+    // port taken, Redis unreachable) says why in one line, and exits 1.
+    let server = match Server::bind(&config) {
+        Ok(server) => server,
+        Err(e) => {
+            log::error!("parley cannot start: {e}");
+            std::process::exit(1);
+        }
+    };
     server.run_until(stop_signal()).await
 }

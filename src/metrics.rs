@@ -62,6 +62,12 @@ pub(crate) struct Metrics {
     pub(crate) refusals: IntCounterVec,
     /// 1 while the backplane is unreachable.
     pub(crate) degraded: IntGauge,
+    /// The embedded store's file size, bytes (0 without one).
+    pub(crate) store_bytes: IntGauge,
+    /// Messages the embedded store's retention deleted.
+    pub(crate) store_swept_messages: IntCounter,
+    /// Empty rooms the embedded store deleted.
+    pub(crate) store_swept_rooms: IntCounter,
 }
 
 impl Metrics {
@@ -108,7 +114,22 @@ impl Metrics {
         .unwrap();
         let degraded = IntGauge::new(
             "parley_backplane_degraded",
-            "1 while the backplane (Redis) is unreachable",
+            "1 while the backplane (Redis, or the data directory) cannot be reached or written",
+        )
+        .unwrap();
+        let store_bytes = IntGauge::new(
+            "parley_store_bytes",
+            "Size of the embedded store's file in the data directory, bytes",
+        )
+        .unwrap();
+        let store_swept_messages = IntCounter::new(
+            "parley_store_retention_messages_deleted_total",
+            "Messages deleted by --retention-messages and --retention-days",
+        )
+        .unwrap();
+        let store_swept_rooms = IntCounter::new(
+            "parley_store_empty_rooms_deleted_total",
+            "Rooms deleted by --empty-room-days",
         )
         .unwrap();
         let refusals = IntCounterVec::new(
@@ -138,6 +159,9 @@ impl Metrics {
             Box::new(errors.clone()),
             Box::new(refusals.clone()),
             Box::new(degraded.clone()),
+            Box::new(store_bytes.clone()),
+            Box::new(store_swept_messages.clone()),
+            Box::new(store_swept_rooms.clone()),
         ] {
             registry.register(collector).unwrap();
         }
@@ -162,6 +186,9 @@ impl Metrics {
             errors,
             refusals,
             degraded,
+            store_bytes,
+            store_swept_messages,
+            store_swept_rooms,
         }
     }
 

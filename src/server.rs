@@ -31,13 +31,18 @@ use crate::http::origin::OriginPolicy;
 use crate::http::state::AppState;
 use crate::http::{check, ops, page};
 use crate::metrics::Metrics;
-use crate::room_server::chat_room::{ChatRoom, Shutdown};
+use crate::room_server::chat_room::{ChatRoom, Release, Shutdown};
 use crate::transport::poll::session::Sessions;
 use crate::transport::poll::{cors, routes as poll_routes};
 use crate::transport::ws::{session as ws_session, socket as conn_socket, upgrade};
 
 /// How long a stop waits for connections to finish before cutting them.
 pub const SHUTDOWN_TIMEOUT_SECS: u64 = 3;
+
+/// How long a stop waits for the room server to close its backplane (the
+/// embedded store commits and syncs what it holds); more than the store's
+/// own patience for its writer, so that one gives up first.
+const RELEASE_TIMEOUT: Duration = Duration::from_secs(12);
 
 /// A bound, not yet awaited, server.
 pub struct Server {
@@ -52,6 +57,8 @@ pub struct Stopper {
     room: Addr<ChatRoom>,
     http: ServerHandle,
     open: upgrade::OpenConnections,
+    /// Fails its `changed()` once the room server and its backplane are gone.
+    released: tokio::sync::watch::Receiver<()>,
 }
 
 impl Stopper {
@@ -67,6 +74,17 @@ impl Stopper {
         self.http.pause().await;
         let deadline = Duration::from_secs(SHUTDOWN_TIMEOUT_SECS);
         let _ = actix_rt::time::timeout(deadline, self.open.drained()).await;
+        // Before the HTTP server stops, which lets the binary exit: the
+        // store must have closed its file by then.
+        self.room.do_send(Release);
+        let mut released = self.released.clone();
+        let closed = async move { while released.changed().await.is_ok() {} };
+        if actix_rt::time::timeout(RELEASE_TIMEOUT, closed)
+            .await
+            .is_err()
+        {
+            log::warn!("stopping: the backplane did not close in time");
+        }
         self.http.stop(true).await;
     }
 }
@@ -216,6 +234,7 @@ impl Server {
         let backplane = backplane::open(config, &limits)?;
         let lease = Duration::from_secs(config.lease_secs);
         let chat = ChatRoom::new(limits, metrics.clone(), backplane, lease, degraded.clone());
+        let released = chat.on_release();
         // The ChatRoom gets a thread of its own: with Redis, each decision
         // is a round trip, which must not hold up the HTTP workers.
         let room = ChatRoom::start_in_arbiter(&Arbiter::new().handle(), |_| chat);
@@ -296,6 +315,7 @@ impl Server {
             room,
             http: http.handle(),
             open,
+            released,
         };
         log::info!(
             "parley listening on {}:{port}{base}/ ({})",

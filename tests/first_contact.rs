@@ -127,6 +127,7 @@ async fn the_refusal_is_logged_once_with_the_hint() {
     let log = std::env::temp_dir().join(format!("parley-first-contact-{upstream}.log"));
     let mut child = Command::new(env!("CARGO_BIN_EXE_parley"))
         .args(["--port", &upstream.to_string(), "--bind", "127.0.0.1"])
+        .args(["--data-dir", "none"])
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log).unwrap())

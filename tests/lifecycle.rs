@@ -155,6 +155,7 @@ async fn sigterm_stops_the_binary_gracefully() {
     let port = free_port().to_string();
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_parley"))
         .args(["--port", &port, "--bind", "127.0.0.1", "--workers", "1"])
+        .args(["--data-dir", "none"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .kill_on_drop(true)

@@ -47,7 +47,7 @@
  *   #conn-state               connection state text; data-state is one of
  *                             idle, connecting, connected, reconnecting, offline;
  *                             data-degraded is "true" while the server reports
- *                             that it cannot reach its other instances;
+ *                             that it cannot reach or write its store;
  *                             data-attempt counts reconnects scheduled since the
  *                             last welcome (or the switch to long-polling)
  *   #transport                the transport in use: "websocket" or "polling"

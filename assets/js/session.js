@@ -68,7 +68,7 @@ export function createSession({
   let resume = null;
   /** The numbering of the room's ids, from the last welcome. */
   let epoch;
-  /** The server reported it cannot reach its other instances. */
+  /** The server reported it cannot reach or write its store (Redis, or its disk). */
   let degraded = false;
 
   const roster = new Roster();
@@ -241,7 +241,7 @@ export function createSession({
     degraded = now;
     view.showDegraded(degraded);
     if (degraded) {
-      view.notice('The chat is degraded: the server cannot reach its other instances. Your messages wait and are sent when it recovers.', 'error');
+      view.notice('The chat is degraded: the server cannot store messages right now. Your messages wait and are sent when it recovers.', 'error');
     } else {
       view.notice('The chat has recovered.');
       outbox.release();

@@ -281,7 +281,7 @@ export function showRefused(hint) {
   $('refused').hidden = false;
 }
 
-/** #conn-state[data-degraded]: the server cannot reach its other instances. */
+/** #conn-state[data-degraded]: the server cannot reach or write its store. */
 export function showDegraded(degraded) {
   $('conn-state').dataset.degraded = String(degraded);
 }

@@ -376,6 +376,7 @@ impl Backplane for RedisBackplane {
             "dup" => Ok(Said {
                 id: payload.parse().map_err(|e| unreadable("message id", e))?,
                 entries: Vec::new(),
+                resend: true,
             }),
             _ => {
                 let entries = decode_batch(&payload).map_err(|e| unreadable("entries", e))?;
@@ -383,7 +384,11 @@ impl Backplane for RedisBackplane {
                     Some(Event::Message { message, .. }) => message.id,
                     _ => return Err(unreadable("say answer", "no message entry")),
                 };
-                Ok(Said { id, entries })
+                Ok(Said {
+                    id,
+                    entries,
+                    resend: false,
+                })
             }
         }
     }

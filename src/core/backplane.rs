@@ -188,7 +188,8 @@ impl Refusal {
     pub(crate) fn degraded() -> Self {
         Refusal {
             code: ErrorCode::Degraded,
-            message: "the chat is degraded: its shared store is unreachable; retry shortly".into(),
+            message: "the chat is degraded: its store cannot be reached or written; retry shortly"
+                .into(),
             retry_ms: Some(1_000),
         }
     }
@@ -245,8 +246,25 @@ pub(crate) struct JoinRequest {
 pub(crate) struct Said {
     /// The message id (the original one for a resend).
     pub(crate) id: u64,
-    /// The entries written: none for a resend.
+    /// The entries written: none for a resend, and none from a backplane
+    /// that hands its own entries back through the feed once they are
+    /// durable (the embedded store).
     pub(crate) entries: Vec<Entry>,
+    /// This (token, ref) was already logged: nothing was written, and the
+    /// sender is acknowledged again with the original id. Said explicitly,
+    /// since no entries no longer means a resend.
+    pub(crate) resend: bool,
+}
+
+/// What the embedded store reports for `/metrics`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct StoreStats {
+    /// The data file's size, bytes.
+    pub(crate) bytes: u64,
+    /// Messages retention deleted since the start.
+    pub(crate) swept_messages: u64,
+    /// Empty rooms deleted since the start.
+    pub(crate) swept_rooms: u64,
 }
 
 /// Where a polling session's member is, so any instance can serve it.
@@ -332,6 +350,11 @@ pub(crate) trait Backplane: Send {
     /// Whether the backplane is reachable now.
     fn healthy(&self) -> bool {
         true
+    }
+    /// The file's size and what retention deleted, for a backplane that
+    /// keeps a file (the embedded store).
+    fn store_stats(&self) -> Option<StoreStats> {
+        None
     }
     /// Tries to reach the backplane again if it was lost (nothing else may
     /// call it while degraded); answers whether it is reachable now.

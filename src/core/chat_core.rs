@@ -475,7 +475,7 @@ impl ChatCore {
             .backplane
             .say(&room_name, &token, text, reference.clone(), now_ms)
         {
-            Ok(said) if said.entries.is_empty() => match reference {
+            Ok(said) if said.resend => match reference {
                 // A resend: the original id is acknowledged again, nothing
                 // is broadcast twice.
                 Some(reference) => vec![to_member(

@@ -112,6 +112,17 @@ impl<'a> Deployment<'a> {
         &self.site
     }
 
+    /// Where the rooms are kept on this machine: `None` when Parley writes
+    /// no files (Redis keeps them, or `--data-dir none`), else the data
+    /// directory and whether it was given (not the default).
+    pub(crate) fn data_dir(&self) -> Option<(std::path::PathBuf, bool)> {
+        if self.config.redis_url.is_some() {
+            return None;
+        }
+        let dir = self.config.data_dir()?;
+        Some((dir, self.given("data-dir").is_some()))
+    }
+
     fn given(&self, flag: &str) -> Option<&Setting> {
         self.given.iter().find(|s| s.flag == flag)
     }

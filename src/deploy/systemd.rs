@@ -1,6 +1,7 @@
 //! `parley config systemd`: a systemd unit that runs Parley with the
 //! settings given, on loopback behind a proxy on the same machine, as a
-//! throwaway user, stopped the way Parley stops gracefully.
+//! throwaway user, stopped the way Parley stops gracefully, its rooms kept
+//! in the state directory systemd gives it.
 
 use super::{Deployment, Setting};
 use crate::server::SHUTDOWN_TIMEOUT_SECS;
@@ -29,6 +30,26 @@ pub(crate) fn render(d: &Deployment) -> String {
         }
         env.push_str(&environment(&setting));
     }
+    let files = match d.data_dir() {
+        None => "# A throwaway system user; Parley writes no files.\nDynamicUser=yes\n".to_owned(),
+        // The default ./parley-data would be under / for a unit: systemd
+        // makes /var/lib/parley for the throwaway user and keeps it.
+        Some((_, false)) => {
+            "# A throwaway system user; the rooms are kept in /var/lib/parley, which\n\
+             # systemd creates for it and keeps across restarts.\n\
+             DynamicUser=yes\n\
+             StateDirectory=parley\n\
+             Environment=PARLEY_DATA_DIR=/var/lib/parley\n"
+                .to_owned()
+        }
+        Some((dir, true)) => format!(
+            "# A throwaway system user; the rooms are kept in the data directory,\n\
+             # which it must be able to write.\n\
+             DynamicUser=yes\n\
+             ReadWritePaths={}\n",
+            dir.display()
+        ),
+    };
     let stop = SHUTDOWN_TIMEOUT_SECS;
     let grace = stop + 7;
     format!(
@@ -42,9 +63,7 @@ After=network-online.target
 
 [Service]
 ExecStart=/usr/local/bin/parley
-# A throwaway system user; Parley writes no files.
-DynamicUser=yes
-# Loopback only, behind a proxy on this machine (`parley config nginx` or
+{files}# Loopback only, behind a proxy on this machine (`parley config nginx` or
 # `parley config apache` with the same flags), which is the one trusted
 # with X-Forwarded-For.
 {env}Environment=RUST_LOG=info
@@ -88,6 +107,8 @@ mod tests {
             "Environment=PARLEY_TRUSTED_PROXIES=127.0.0.1\n",
             "Environment=PARLEY_BASE_PATH=/chat\n",
             "TimeoutStopSec=10\n",
+            "StateDirectory=parley\n",
+            "Environment=PARLEY_DATA_DIR=/var/lib/parley\n",
         ] {
             assert!(text.contains(line), "{line} missing from:\n{text}");
         }

@@ -121,7 +121,7 @@ impl fmt::Display for HttpError {
                 write!(f, "the request body did not arrive within {secs} s")
             }
             HttpError::Degraded => {
-                f.write_str("the chat's shared store is unreachable; retry shortly")
+                f.write_str("the chat's store cannot be reached or written; retry shortly")
             }
         }
     }

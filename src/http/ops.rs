@@ -1,6 +1,6 @@
 //! Operations endpoints: `/healthz` for process managers (the process
-//! serves), `/readyz` for load balancers (it serves as part of the cluster:
-//! 503 while the backplane is unreachable), `/metrics` for Prometheus. None
+//! serves), `/readyz` for load balancers (503 while the backplane, Redis
+//! or the data directory, cannot be reached or written), `/metrics` for Prometheus. None
 //! touches the chat state.
 
 use std::sync::atomic::Ordering;
@@ -17,9 +17,9 @@ pub(crate) async fn healthz() -> HttpResponse {
         .json(json!({ "status": "ok" }))
 }
 
-/// `GET /readyz`: 200 while the instance is one with the cluster, 503 while
-/// its backplane (Redis) is unreachable, so a load balancer sends new users
-/// to instances that are.
+/// `GET /readyz`: 200 while the instance can keep messages, 503 while its
+/// backplane (Redis, or the embedded store's disk) cannot be reached or
+/// written, so a load balancer sends new users to instances that can.
 pub(crate) async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     if state.degraded.load(Ordering::SeqCst) {
         HttpResponse::ServiceUnavailable()
@@ -27,7 +27,7 @@ pub(crate) async fn readyz(state: web::Data<AppState>) -> HttpResponse {
             .insert_header(("Retry-After", "1"))
             .json(json!({
                 "status": "degraded",
-                "reason": "the backplane (Redis) is unreachable"
+                "reason": "the store (Redis, or the data directory) cannot be reached or written"
             }))
     } else {
         HttpResponse::Ok()

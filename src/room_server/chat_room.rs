@@ -125,6 +125,13 @@ pub(crate) struct FromBackplane(pub(crate) Logged);
 #[rtype(result = "usize")]
 pub(crate) struct Shutdown;
 
+/// The server has stopped serving: stop the actor, which drops the
+/// backplane (the embedded store then commits and syncs what it holds and
+/// closes its file). Watch [`ChatRoom::on_release`] to know when it is done.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct Release;
+
 /// The actor.
 pub(crate) struct ChatRoom {
     core: ChatCore,
@@ -141,6 +148,9 @@ pub(crate) struct ChatRoom {
     /// When this instance last renewed its members' leases.
     renewed: Instant,
     shutting_down: bool,
+    /// Dropped with the actor, after the core and its backplane (fields
+    /// drop in order): its receivers then learn the backplane is closed.
+    released: tokio::sync::watch::Sender<()>,
 }
 
 impl ChatRoom {
@@ -165,7 +175,14 @@ impl ChatRoom {
             reap_after: Instant::now(),
             renewed: Instant::now(),
             shutting_down: false,
+            released: tokio::sync::watch::channel(()).0,
         }
+    }
+
+    /// A receiver whose `changed()` fails once the actor and its backplane
+    /// are dropped.
+    pub(crate) fn on_release(&self) -> tokio::sync::watch::Receiver<()> {
+        self.released.subscribe()
     }
 
     /// Carries out the core's effects and sends the hubs what they
@@ -324,6 +341,16 @@ impl ChatRoom {
 
     /// Leases, the reaper, and the health check.
     fn housekeeping(&mut self) {
+        if let Some(stats) = self.core.backplane().store_stats() {
+            self.metrics.store_bytes.set(stats.bytes as i64);
+            let counters = [
+                (&self.metrics.store_swept_messages, stats.swept_messages),
+                (&self.metrics.store_swept_rooms, stats.swept_rooms),
+            ];
+            for (counter, total) in counters {
+                counter.inc_by(total.saturating_sub(counter.get()));
+            }
+        }
         let healthy = self.core.backplane().probe();
         self.set_degraded(!healthy);
         if !healthy {
@@ -402,11 +429,15 @@ impl Handler<Disconnect> for ChatRoom {
     fn handle(&mut self, msg: Disconnect, _: &mut Context<Self>) {
         self.connections.remove(msg.id);
         match msg.why {
-            Some(why) => {
+            // A connection closed by the stop does not leave its room: its
+            // lease holds its place (restored by the embedded store after
+            // the restart, kept by Redis for another instance), so a client
+            // that resumes in time is back with nobody told.
+            Some(why) if !self.shutting_down => {
                 let effects = self.core.disconnect(msg.id, why, now_ms());
                 self.apply(effects);
             }
-            None => self.core.detach(msg.id),
+            _ => self.core.detach(msg.id),
         }
     }
 }
@@ -490,6 +521,14 @@ impl Handler<Shutdown> for ChatRoom {
         let told = self.connections.close_all(CloseKind::GoingAway);
         self.connections.dispatch();
         told
+    }
+}
+
+impl Handler<Release> for ChatRoom {
+    type Result = ();
+
+    fn handle(&mut self, _: Release, ctx: &mut Context<Self>) {
+        ctx.stop();
     }
 }
 

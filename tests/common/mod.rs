@@ -50,19 +50,19 @@ const LOOSE_PER_ADDRESS: [(&str, &str); 7] = [
 
 /// Starts a server with the given extra command-line arguments.
 pub fn start(args: &[&str]) -> TestServer {
-    let mut argv: Vec<String> = [
-        "parley",
-        "--port",
-        "0",
-        "--bind",
-        "127.0.0.1",
-        "--workers",
-        "1",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    let mut argv: Vec<String> = ["parley", "--bind", "127.0.0.1", "--workers", "1"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     argv.extend(args.iter().map(|s| s.to_string()));
+    // Port 0 unless the test names one (to restart on the same port).
+    if !args.contains(&"--port") {
+        argv.extend(["--port".to_string(), "0".to_string()]);
+    }
+    // Memory only unless the test asks for a data directory (its own).
+    if !args.contains(&"--data-dir") {
+        argv.extend(["--data-dir".to_string(), "none".to_string()]);
+    }
     for (flag, value) in LOOSE_PER_ADDRESS {
         if !args.contains(&flag) {
             argv.extend([flag.to_string(), value.to_string()]);

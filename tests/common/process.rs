@@ -27,6 +27,13 @@ impl Process {
         let mut child = Command::new(env!("CARGO_BIN_EXE_parley"))
             .args(["--bind", "127.0.0.1", "--port", "0"])
             .args(args)
+            // Memory only unless the test names a data directory (its own).
+            .args(
+                (!args.iter().any(|a| a == "--data-dir"))
+                    .then_some(["--data-dir", "none"])
+                    .into_iter()
+                    .flatten(),
+            )
             // The line with the port is logged at info.
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())

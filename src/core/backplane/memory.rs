@@ -10,6 +10,8 @@
 //! Leases work as they do on Redis, so an unpolled polling session expires
 //! the same way in both.
 
+mod restore;
+
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -24,6 +26,8 @@ use crate::core::limits::Limits;
 use crate::core::rules::nickname::Nickname;
 use crate::core::rules::room_name::RoomName;
 use crate::protocol::{ChatMessage, ErrorCode};
+
+pub(crate) use self::restore::{RestoredMember, RestoredPoll, RestoredRoom};
 
 fn now_ms() -> u64 {
     SystemTime::now()
@@ -423,6 +427,7 @@ impl Backplane for MemoryBackplane {
             return Ok(Said {
                 id,
                 entries: Vec::new(),
+                resend: true,
             });
         }
         room.last_id += 1;
@@ -448,6 +453,7 @@ impl Backplane for MemoryBackplane {
         Ok(Said {
             id,
             entries: vec![entry],
+            resend: false,
         })
     }
 

@@ -517,6 +517,8 @@ mod tests {
             "127.0.0.1",
             "--workers",
             "1",
+            "--data-dir",
+            "none",
         ];
         let config = Config::parse_args(args).expect("arguments parse");
         let (tx, rx) = std::sync::mpsc::channel();

@@ -81,7 +81,8 @@ fn a_resent_ref_gets_the_original_id_and_logs_nothing() {
         again,
         Said {
             id: 1,
-            entries: Vec::new()
+            entries: Vec::new(),
+            resend: true,
         }
     );
     let other = two
