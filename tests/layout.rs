@@ -17,7 +17,10 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("cli", &["config", "deploy"]),
     ("deploy", &["config", "server"]),
     // The fuzz targets' entry points: beside the server, above the parsers.
-    ("fuzzing", &["config", "core", "http", "protocol", "transport"]),
+    (
+        "fuzzing",
+        &["config", "core", "http", "protocol", "transport"],
+    ),
     (
         "server",
         &[

@@ -63,7 +63,7 @@ const POLL_ANSWER: u64 = 64 << 10;
 /// reached from `subnets` client subnets, by docs/DEPLOY.md:
 ///
 /// ```text
-/// RSS ≤ B + C_ws × (3.6 KB + 2F) + C_poll × 4 KB + H × (160 KiB + F + P)
+/// RSS ≤ B + C_ws × (3.8 KB + 2F) + C_poll × 4 KB + H × (160 KiB + F + P)
 ///         + Q + 2G + min(max_rooms, C_ws + C_poll) × R + max_rooms × 2 KB
 /// ```
 ///
@@ -76,7 +76,7 @@ pub fn worst_case_rss(flags: &Flags, subnets: u64, base: u64) -> u64 {
     let c_ws = (flags.max_websockets_per_ip * subnets).min(flags.max_websockets);
     let c_poll = (flags.max_sessions_per_ip * subnets).min(flags.max_poll_sessions);
     let f = flags.max_frame_bytes;
-    base + c_ws * (3_600 + 2 * f)
+    base + c_ws * (3_800 + 2 * f)
         + c_poll * 4_000
         + flags.max_http_connections * ((160 << 10) + f + POLL_ANSWER)
         + flags.max_queued_bytes

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# A/B of two Parley binaries on the same cases, alternating, server pinned
+# to core 0 and parley-bench to core 1, with bench/compare.sh's flags
+# (rate limits and caps lifted); prints the medians. Each binary gets the
+# common flags plus its own (a binary older than a flag cannot take it):
+#
+#   OLD_FLAGS="" NEW_FLAGS="--data-dir none --max-queued-bytes 4294967296" \
+#     bench/ab.sh /tmp/parley-before target/release/parley [RUNS]
+#
+# Cases: fanout-100 and hold-19000, as compare.sh runs them. Needs a
+# release build of parley-bench (cargo build --release -p parley-bench).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ $# -ge 2 ] || { echo "usage: bench/ab.sh OLD_BINARY NEW_BINARY [RUNS]" >&2; exit 2; }
+old="$1" new="$2" runs="${3:-3}"
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+common=(--bind 127.0.0.1 --rate-burst 1000000 --rate-per-sec 1000000
+  --address-rate-burst 1000000 --address-rate-per-sec 1000000
+  --room-rate-burst 1000000 --room-rate-per-sec 1000000
+  --max-websockets-per-ip 1000000 --connect-burst 1000000 --connect-per-sec 1000000
+  --max-sessions-per-ip 100000 --max-poll-sessions 100000
+  --max-room-members 100000 --history-on-join 0)
+read -r -a old_flags <<<"${OLD_FLAGS:-}"
+read -r -a new_flags <<<"${NEW_FLAGS:-}"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+port=$((20000 + RANDOM % 20000))
+for run in $(seq 1 "$runs"); do
+  for which in old new; do
+    for case in fanout-100 hold-19000; do
+      port=$((port + 1))
+      while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do port=$((port + 1)); done
+      if [ "$which" = old ]; then bin="$old" flags=("${common[@]}" "${old_flags[@]}")
+      else bin="$new" flags=("${common[@]}" "${new_flags[@]}"); fi
+      RUST_LOG=warn taskset -c 0 "$bin" --port "$port" "${flags[@]}" >"$work/server.log" 2>&1 &
+      pid=$!
+      for _ in $(seq 1 200); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.05; done
+      case "$case" in
+        fanout-100) args=(--scenario fanout --clients 100 --senders 10 --rate 500 --secs 5) ;;
+        hold-19000) args=(--scenario hold --conns 19000) ;;
+      esac
+      echo "ab: $case run $run: $which" >&2
+      taskset -c 1 target/release/parley-bench --target parley-ws --url "http://127.0.0.1:$port" \
+        --server-pid "$pid" --label "$case-$which" --run "$run" "${args[@]}" \
+        >>"$work/results.txt" 2>"$work/gen.log" || { echo "ab: $case $which failed" >&2; tail "$work/gen.log" >&2; }
+      kill "$pid"; wait "$pid" 2>/dev/null || true
+      sleep 1
+    done
+  done
+done
+target/release/parley-bench summarize "$work/results.txt"
