@@ -366,6 +366,39 @@ impl ChatCore {
         Some((conn.room.clone()?, conn.token.clone()?))
     }
 
+    /// The room and token of connection `id` for a request carrying
+    /// `reference`, or the error to answer: `not_joined` (with the `ref`,
+    /// saying "join a room before `doing`"), or `bad_frame` for a `ref`
+    /// too long to echo.
+    fn place_for(
+        &self,
+        id: MemberId,
+        reference: &Option<String>,
+        doing: &str,
+    ) -> Result<(RoomName, ResumeToken), Vec<Effect>> {
+        let Some(place) = self.place_of(id) else {
+            return Err(refused(
+                id,
+                Refusal::new(ErrorCode::NotJoined, format!("join a room before {doing}")),
+                reference.clone(),
+            ));
+        };
+        if reference
+            .as_ref()
+            .is_some_and(|r| r.chars().count() > MAX_REF_CHARS)
+        {
+            return Err(refused(
+                id,
+                Refusal::new(
+                    ErrorCode::BadFrame,
+                    format!("ref is longer than {MAX_REF_CHARS} characters"),
+                ),
+                None,
+            ));
+        }
+        Ok(place)
+    }
+
     /// Handles one frame from a connection.
     pub(crate) fn handle(&mut self, id: MemberId, frame: ClientFrame, now_ms: u64) -> Vec<Effect> {
         let Some(taken) = self.take_frame(id, now_ms) else {
@@ -437,23 +470,10 @@ impl ChatCore {
         let refuse = |code, message: String, reference: Option<String>| {
             refused(id, Refusal::new(code, message), reference)
         };
-        let Some((room_name, token)) = self.place_of(id) else {
-            return refuse(
-                ErrorCode::NotJoined,
-                "join a room before sending".into(),
-                reference,
-            );
+        let (room_name, token) = match self.place_for(id, &reference, "sending") {
+            Ok(place) => place,
+            Err(effects) => return effects,
         };
-        if reference
-            .as_ref()
-            .is_some_and(|r| r.chars().count() > MAX_REF_CHARS)
-        {
-            return refuse(
-                ErrorCode::BadFrame,
-                format!("ref is longer than {MAX_REF_CHARS} characters"),
-                None,
-            );
-        }
         let text = match MessageText::parse(text, self.limits.max_message_chars) {
             Ok(text) => text.into_string(),
             Err(invalid) => return refuse(invalid.code, invalid.message, reference),

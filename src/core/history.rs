@@ -77,16 +77,7 @@ impl Replay {
     /// ([`framed_len`]); when some are left out and `missed` (they were
     /// asked for by a cursor), the replay is marked as a gap.
     pub(crate) fn within(mut self, max_bytes: usize, missed: bool) -> Replay {
-        let mut total = 0;
-        let keep = self
-            .messages
-            .iter()
-            .rev()
-            .take_while(|m| {
-                total += framed_len(m) + 1;
-                total <= max_bytes
-            })
-            .count();
+        let keep = newest_within(&self.messages, max_bytes);
         let cut = self.messages.len() - keep;
         if cut > 0 {
             self.messages.drain(..cut);
@@ -94,6 +85,20 @@ impl Replay {
         }
         self
     }
+}
+
+/// How many of the newest `messages` fit in `max_bytes` written as a JSON
+/// array ([`framed_len`] each, and a comma).
+fn newest_within(messages: &[Arc<ChatMessage>], max_bytes: usize) -> usize {
+    let mut total = 0;
+    messages
+        .iter()
+        .rev()
+        .take_while(|m| {
+            total += framed_len(m) + 1;
+            total <= max_bytes
+        })
+        .count()
 }
 
 /// A page of older messages: the newest kept messages below an id, and
@@ -114,17 +119,7 @@ impl Page {
     /// back always moves; when some are left out, `more` is set, since
     /// they are still kept.
     pub(crate) fn within(mut self, max_bytes: usize) -> Page {
-        let mut total = 0;
-        let keep = self
-            .messages
-            .iter()
-            .rev()
-            .take_while(|m| {
-                total += framed_len(m) + 1;
-                total <= max_bytes
-            })
-            .count()
-            .max(1);
+        let keep = newest_within(&self.messages, max_bytes).max(1);
         let cut = self.messages.len().saturating_sub(keep);
         if cut > 0 {
             self.messages.drain(..cut);

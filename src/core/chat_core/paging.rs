@@ -6,7 +6,7 @@
 //! nobody else in the room is sent or changed anything. Part of the pure
 //! core; it sees `ChatCore`'s private state as a child module.
 
-use super::{refused, to_member, ChatCore, Effect, MemberId, MAX_REF_CHARS};
+use super::{refused, to_member, ChatCore, Effect, MemberId};
 use crate::core::backplane::Refusal;
 use crate::core::limits::MAX_HISTORY_LIMIT;
 use crate::core::mirror::Mirror;
@@ -34,23 +34,10 @@ impl ChatCore {
         let refuse = |code, message: String, reference: Option<String>| {
             refused(id, Refusal::new(code, message), reference)
         };
-        let Some((room_name, token)) = self.place_of(id) else {
-            return refuse(
-                ErrorCode::NotJoined,
-                "join a room before asking for its history".into(),
-                reference,
-            );
+        let (room_name, token) = match self.place_for(id, &reference, "asking for its history") {
+            Ok(place) => place,
+            Err(effects) => return effects,
         };
-        if reference
-            .as_ref()
-            .is_some_and(|r| r.chars().count() > MAX_REF_CHARS)
-        {
-            return refuse(
-                ErrorCode::BadFrame,
-                format!("ref is longer than {MAX_REF_CHARS} characters"),
-                None,
-            );
-        }
         let limit = limit.unwrap_or(DEFAULT_HISTORY_LIMIT);
         if !(1..=MAX_HISTORY_LIMIT).contains(&limit) {
             return refuse(
