@@ -9,9 +9,9 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::browser::{artifacts_dir, POLL, WAIT};
+use super::browser::artifacts_dir;
 
 const APACHE: &str = "/usr/sbin/apache2";
 const MODULES: &str = "/usr/lib/apache2/modules";
@@ -92,37 +92,13 @@ impl Apache {
         self.port
     }
 
+    /// Waits until it listens, with its logs if it exits first.
     async fn wait_ready(&mut self) {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            if let Some(exit) = self.child.try_wait().expect("poll apache2") {
-                panic!(
-                    "apache2 exited ({exit}) before it listened:\n{}",
-                    self.logs()
-                );
-            }
-            if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
-                .await
-                .is_ok()
-            {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "apache2 did not listen on port {}:\n{}",
-                self.port,
-                self.logs()
-            );
-            tokio::time::sleep(POLL).await;
-        }
+        super::daemon::wait_listening("apache2", &mut self.child, self.port, &self.dir).await;
     }
 
     fn logs(&self) -> String {
-        ["stderr.log", "error.log"]
-            .iter()
-            .map(|name| std::fs::read_to_string(self.dir.join(name)).unwrap_or_default())
-            .collect::<Vec<_>>()
-            .join("\n")
+        super::daemon::logs(&self.dir)
     }
 }
 

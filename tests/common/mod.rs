@@ -13,6 +13,7 @@ pub mod apache;
 pub mod bound;
 pub mod browser;
 pub mod bystanders;
+pub mod daemon;
 pub mod inbox;
 pub mod nginx;
 pub mod poll;

@@ -12,9 +12,9 @@
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::browser::{artifacts_dir, POLL, WAIT};
+use super::browser::artifacts_dir;
 
 const NGINX: &str = "/usr/sbin/nginx";
 
@@ -191,36 +191,13 @@ impl Nginx {
         std::fs::read_to_string(self.dir.join("access.log")).unwrap_or_default()
     }
 
-    /// Waits until nginx accepts connections (bounded), failing with its
-    /// logs if it exits first.
+    /// Waits until it listens, with its logs if it exits first.
     async fn wait_ready(&mut self) {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            if let Some(exit) = self.child.try_wait().expect("poll nginx") {
-                panic!("nginx exited ({exit}) before it listened:\n{}", self.logs());
-            }
-            if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
-                .await
-                .is_ok()
-            {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "nginx did not listen on port {}:\n{}",
-                self.port,
-                self.logs()
-            );
-            tokio::time::sleep(POLL).await;
-        }
+        super::daemon::wait_listening("nginx", &mut self.child, self.port, &self.dir).await;
     }
 
     fn logs(&self) -> String {
-        ["stderr.log", "error.log"]
-            .iter()
-            .map(|name| std::fs::read_to_string(self.dir.join(name)).unwrap_or_default())
-            .collect::<Vec<_>>()
-            .join("\n")
+        super::daemon::logs(&self.dir)
     }
 }
 
