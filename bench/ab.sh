@@ -24,17 +24,16 @@ read -r -a old_flags <<<"${OLD_FLAGS:-}"
 read -r -a new_flags <<<"${NEW_FLAGS:-}"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-port=$((20000 + RANDOM % 20000))
+. bench/ports.sh
 for run in $(seq 1 "$runs"); do
   for which in old new; do
     for case in fanout-100 hold-19000; do
-      port=$((port + 1))
-      while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do port=$((port + 1)); done
+      next_port
       if [ "$which" = old ]; then bin="$old" flags=("${common[@]}" "${old_flags[@]}")
       else bin="$new" flags=("${common[@]}" "${new_flags[@]}"); fi
       RUST_LOG=warn taskset -c 0 "$bin" --port "$port" "${flags[@]}" >"$work/server.log" 2>&1 &
       pid=$!
-      for _ in $(seq 1 200); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.05; done
+      wait_listening "$port" || { echo "ab: $which did not start" >&2; cat "$work/server.log" >&2; exit 1; }
       case "$case" in
         fanout-100) args=(--scenario fanout --clients 100 --senders 10 --rate 500 --secs 5) ;;
         hold-19000) args=(--scenario hold --conns 19000) ;;

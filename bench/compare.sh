@@ -18,6 +18,9 @@
 #                               repeat: checks the harness end to end (CI)
 #   options: --runs N  --out FILE (keep the raw result lines)
 #            --only REGEX (run only the cases whose label matches)
+#            --debug (the unoptimised build that the tests already made:
+#            with --quick, CI checks the harness without a release build;
+#            its figures mean nothing)
 #
 # Needs: cargo, node 20 and npm (npm ci runs when node_modules is missing),
 # taskset (util-linux), and redis-server for the cluster cases (Debian's
@@ -28,6 +31,7 @@ cd "$(dirname "$0")/.."
 
 quick=0
 runs=3
+profile=release
 out=""
 only=""
 while [ $# -gt 0 ]; do
@@ -36,7 +40,8 @@ while [ $# -gt 0 ]; do
     --runs) runs="$2"; shift ;;
     --out) out="$2"; shift ;;
     --only) only="$2"; shift ;;
-    *) echo "usage: bench/compare.sh [--quick] [--runs N] [--out FILE] [--only REGEX]" >&2; exit 2 ;;
+    --debug) profile=debug ;;
+    *) echo "usage: bench/compare.sh [--quick] [--runs N] [--out FILE] [--only REGEX] [--debug]" >&2; exit 2 ;;
   esac
   shift
 done
@@ -49,8 +54,9 @@ done
 # Each client is a file: stay under the machine's hard limit.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
-say "building (release)"
-cargo build --release -q -p parley -p parley-bench
+say "building ($profile)"
+if [ "$profile" = release ]; then build=(--release); else build=(); fi
+cargo build "${build[@]}" -q -p parley -p parley-bench
 if [ ! -d bench/peers/node_modules/socket.io ] ||
   [ ! -d bench/peers/node_modules/@socket.io/redis-adapter ]; then
   say "installing the Socket.IO peer (npm ci)"
@@ -88,7 +94,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-port=$((20000 + RANDOM % 20000))
+. bench/ports.sh
 # Every client comes from a few loopback addresses and the load is far above
 # what one person sends: the per-user, per-address and per-room rate limits
 # and the per-address connection caps are lifted, as Socket.IO has none.
@@ -100,17 +106,8 @@ PARLEY_FLAGS=(--bind 127.0.0.1 --rate-burst 1000000 --rate-per-sec 1000000
   --max-websockets 100000 --max-http-connections 100000 --max-queued-bytes 4294967296
   --max-room-members 100000 --history-on-join 0)
 
-next_port() { # moves $port on to one nobody listens on
-  port=$((port + 1))
-  while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do port=$((port + 1)); done
-}
-
 wait_port() { # port name log
-  for _ in $(seq 1 200); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-    sleep 0.05
-  done
-  say "$2 did not start:"; cat "$3" >&2; exit 1
+  wait_listening "$1" || { say "$2 did not start:"; cat "$3" >&2; exit 1; }
 }
 
 start_server() { # target [redis-url]: one server, or one instance of a cluster
@@ -119,7 +116,7 @@ start_server() { # target [redis-url]: one server, or one instance of a cluster
   case "$1" in
     socketio) "${server_pin[@]}" node bench/peers/socketio-chat.js "$port" 127.0.0.1 \
       ${redis:+"$redis"} >"$log" 2>&1 & ;;
-    *) RUST_LOG=warn "${server_pin[@]}" target/release/parley --port "$port" "${PARLEY_FLAGS[@]}" \
+    *) RUST_LOG=warn "${server_pin[@]}" target/$profile/parley --port "$port" "${PARLEY_FLAGS[@]}" \
       ${redis:+--redis-url "$redis"} "${store_flags[@]}" >"$log" 2>&1 & ;;
   esac
   pids+=($!)
@@ -169,7 +166,7 @@ run_case() { # instances label run target scenario-args...
   for url in "${urls[@]}"; do where+=(--url "$url"); done
   # A cluster's pids are numbered 1 and 2 (the instances) and 3 (Redis).
   for pid in "${pids[@]}" $redis_pid; do where+=(--server-pid "$pid"); done
-  if ! "${gen_pin[@]}" target/release/parley-bench --target "$target" "${where[@]}" \
+  if ! "${gen_pin[@]}" target/$profile/parley-bench --target "$target" "${where[@]}" \
     --label "$label" --run "$run" "$@" >>"$results" 2>"$work/gen.log"; then
     say "$label run $run against $target failed:"; tail -20 "$work/gen.log" >&2
     stop_servers
@@ -246,4 +243,4 @@ if [ -n "$out" ]; then cp "$results" "$out"; fi
 echo
 echo "parley-bench: $runs run(s) per case in $((SECONDS - started)) s; $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)); raw results: $results"
 echo
-target/release/parley-bench summarize "$results"
+target/$profile/parley-bench summarize "$results"

@@ -34,18 +34,15 @@ PARLEY_FLAGS=(--bind 127.0.0.1
   --connect-burst 1000000 --connect-per-sec 1000000
   --max-websockets-per-ip 1000000 --max-sessions-per-ip 100000 --data-dir none)
 
-port=$((20000 + RANDOM % 20000))
-while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do port=$((port + 1)); done
+. bench/ports.sh
+next_port
 
 mkdir -p target/soak
 stem="target/soak/soak-$(date -u +%Y%m%dT%H%M%SZ)"
 RUST_LOG=warn target/release/parley --port "$port" "${PARLEY_FLAGS[@]}" >"$stem.server.log" 2>&1 &
 server=$!
 trap 'kill "$server" 2>/dev/null || true' EXIT
-for _ in $(seq 1 200); do
-  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then break; fi
-  sleep 0.05
-done
+wait_listening "$port" || { say "the server did not start:"; cat "$stem.server.log" >&2; exit 1; }
 say "server pid $server on port $port; flags: ${PARLEY_FLAGS[*]}"
 say "samples in $stem.csv"
 
