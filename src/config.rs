@@ -220,10 +220,11 @@ pub struct Config {
     #[arg(long, env = "PARLEY_WRITE_STALL_SECS", default_value_t = Limits::default().write_stall.as_secs())]
     pub(crate) write_stall_secs: u64,
 
-    /// Milliseconds a WebSocket connection receiving a fast stream (frames
-    /// less than a quarter of this apart) may wait for its frames, so that
-    /// several leave in one write. Other connections get theirs at once; 0
-    /// sends every frame at once (more CPU per delivery under load).
+    /// Longest, in milliseconds, a WebSocket connection's frames may wait so
+    /// that several leave in one write. Frames wait only while their worker
+    /// thread is saturated, and then only for a connection receiving a fast
+    /// stream (frames less than a quarter of this apart); otherwise each is
+    /// written at once. 0: never wait (more CPU per delivery under load).
     #[arg(long, env = "PARLEY_COALESCE_MS", default_value_t = Limits::default().coalesce.as_millis() as u64)]
     pub(crate) coalesce_ms: u64,
 

@@ -49,6 +49,9 @@ pub(crate) struct Metrics {
     /// Deliveries to WebSocket connections that waited to be written with
     /// later ones ([`crate::delivery::coalesce`]).
     pub(crate) deliveries_held: IntCounter,
+    /// Spells in which a worker thread was saturated (the room's orders
+    /// waited in its mailbox), when busy connections' frames may be held.
+    pub(crate) hub_saturated: IntCounter,
     /// Connections dropped for not reading.
     pub(crate) slow_clients_dropped: IntCounter,
     /// Bytes queued to all connections (`--max-queued-bytes` bounds it),
@@ -95,6 +98,11 @@ impl Metrics {
         let deliveries_held = IntCounter::new(
             "parley_deliveries_held_total",
             "Deliveries that waited to be written together with later ones",
+        )
+        .unwrap();
+        let hub_saturated = IntCounter::new(
+            "parley_hub_saturated_total",
+            "Spells in which a worker thread was saturated and busy connections' frames could be held",
         )
         .unwrap();
         let slow_clients_dropped = IntCounter::new(
@@ -153,6 +161,7 @@ impl Metrics {
             Box::new(messages_in.clone()),
             Box::new(deliveries.clone()),
             Box::new(deliveries_held.clone()),
+            Box::new(hub_saturated.clone()),
             Box::new(slow_clients_dropped.clone()),
             Box::new(queued_bytes.clone()),
             Box::new(queue_evictions.clone()),
@@ -180,6 +189,7 @@ impl Metrics {
             messages_in,
             deliveries,
             deliveries_held,
+            hub_saturated,
             slow_clients_dropped,
             queued_bytes,
             queue_evictions,

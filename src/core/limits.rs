@@ -87,9 +87,9 @@ pub struct Limits {
     /// Must exceed `poll_wait` plus a client's reconnect backoff, so that a
     /// live client is never expired between two polls.
     pub session_grace: Duration,
-    /// Longest a frame to a connection receiving a fast stream waits, so
-    /// that several leave in one write (`delivery/coalesce.rs`); zero sends
-    /// every frame at once.
+    /// Longest a frame to a connection receiving a fast stream waits, while
+    /// its worker thread is saturated, so that several leave in one write
+    /// (`delivery/coalesce.rs`); zero sends every frame at once.
     pub coalesce: Duration,
 }
 

@@ -14,9 +14,11 @@
 //! its connection told to close, the room told with [`SlowReaders`]), the
 //! same rule for both. A WebSocket's frame is then queued in its outbox
 //! already encoded and, once the orders are carried out, its writer is
-//! woken, at once if its connection is quiet, else at the hub's next flush
-//! ([`crate::delivery::coalesce`]), so a busy connection gets about one
-//! write per window and a quiet one no delay. A polling session gets the
+//! woken: at once, unless the thread is saturated (the orders waited in the
+//! hub's mailbox) and the connection busy, when it waits for the hub's next
+//! flush ([`crate::delivery::coalesce`]); so frames wait only while the CPU
+//! is short, and then a busy connection gets about one write per window. A
+//! polling session gets the
 //! frame as a [`PollFeed`] message, at once: it answers its waiting poll
 //! with whatever has gathered, which batches by itself, and releases the
 //! bytes as its client acknowledges them. Closes and restarts travel in the
@@ -39,7 +41,7 @@ use actix::prelude::*;
 
 use crate::core::ids::MemberId;
 use crate::delivery::backlog::Backlog;
-use crate::delivery::coalesce::{Coalescing, Offer};
+use crate::delivery::coalesce::{Coalescing, Offer, Saturation};
 use crate::delivery::member::{Close, CloseKind, PollFeed};
 use crate::delivery::outbox::{Outbox, SharedFrame};
 use crate::metrics::Metrics;
@@ -56,10 +58,25 @@ pub(crate) enum Order {
     Restart(MemberId, u64),
 }
 
-/// The room's orders for one hub, to be carried out in order.
+/// The room's orders for one hub, to be carried out in order, and when the
+/// room sent them: how long they waited tells the hub whether its thread
+/// is saturated.
 #[derive(Message, Debug)]
 #[rtype(result = "()")]
-pub(crate) struct Orders(pub(crate) Vec<Order>);
+pub(crate) struct Orders {
+    pub(crate) orders: Vec<Order>,
+    pub(crate) sent: Instant,
+}
+
+impl Orders {
+    /// `orders`, sent now.
+    pub(crate) fn new(orders: Vec<Order>) -> Self {
+        Orders {
+            orders,
+            sent: Instant::now(),
+        }
+    }
+}
 
 /// Connections a hub dropped for not reading: the room makes them leave.
 #[derive(Message, Debug, PartialEq, Eq)]
@@ -141,6 +158,8 @@ struct Registry {
     /// flush is scheduled.
     held: Vec<MemberId>,
     flush_due: bool,
+    /// Whether this thread is saturated, from how long orders waited.
+    saturation: Saturation,
     /// Polling sessions polled since the room was last told.
     polled: Vec<MemberId>,
 }
@@ -215,6 +234,7 @@ impl Registry {
             settings,
             held: Vec::new(),
             flush_due: false,
+            saturation: Saturation::new(Instant::now()),
             polled: Vec::new(),
         }
     }
@@ -256,13 +276,14 @@ impl Registry {
         // One decision per connection, after everything is queued: one
         // write carries all of a connection's frames.
         woken.sort_unstable();
+        let saturated = self.saturation.at(now);
         let mut schedule = false;
         for run in woken.chunk_by(|a, b| a == b) {
             let id = run[0];
             let Some(local) = self.members.get_mut(&id) else {
                 continue;
             };
-            match local.coalescing.offer(now, self.settings.window) {
+            match local.coalescing.offer(now, self.settings.window, saturated) {
                 Offer::Now => {
                     if let Sink::Socket(outbox) = &local.sink {
                         outbox.wake();
@@ -281,6 +302,14 @@ impl Registry {
                 .inc_by(run.len() as u64);
         }
         schedule && !std::mem::replace(&mut self.flush_due, true)
+    }
+
+    /// Orders sent at `sent` are handled at `now`: whether the thread is
+    /// saturated, counted in the metrics when a spell starts.
+    fn note_wait(&mut self, sent: Instant, now: Instant) {
+        if self.saturation.note(sent, now, self.settings.window) {
+            self.settings.metrics.hub_saturated.inc();
+        }
     }
 
     /// Wakes the writer of every connection held for the flush.
@@ -360,8 +389,10 @@ impl Handler<Orders> for Hub {
         let flush_in = REGISTRY.with(|registry| {
             let mut registry = registry.borrow_mut();
             let registry = registry.as_mut()?;
+            let now = Instant::now();
+            registry.note_wait(orders.sent, now);
             registry
-                .carry_out(orders.0, Instant::now())
+                .carry_out(orders.orders, now)
                 .then_some(registry.settings.window)
         });
         if let Some(window) = flush_in {

@@ -399,7 +399,7 @@ impl Handler<Connect> for ChatRoom {
     fn handle(&mut self, msg: Connect, _: &mut Context<Self>) {
         if self.shutting_down {
             let close = Order::Close(msg.id, CloseKind::GoingAway);
-            msg.hub.addr.do_send(Orders(vec![close]));
+            msg.hub.addr.do_send(Orders::new(vec![close]));
             return;
         }
         self.core.connect(msg.id, msg.client, msg.poll);

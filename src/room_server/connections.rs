@@ -113,7 +113,7 @@ impl Connections {
         for hub in self.busy.drain(..) {
             if let Some(entry) = self.hubs.get_mut(&hub) {
                 let orders = std::mem::take(&mut entry.orders);
-                entry.addr.do_send(Orders(orders));
+                entry.addr.do_send(Orders::new(orders));
             }
         }
     }

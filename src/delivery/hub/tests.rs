@@ -160,12 +160,32 @@ async fn restarts_reach_polling_sessions_only_and_unknown_ids_nothing() {
 }
 
 #[actix_rt::test]
-async fn a_busy_websocket_is_held_for_one_flush() {
+async fn a_busy_websocket_on_a_thread_that_keeps_up_is_written_at_once() {
+    let recorder = Recorder::default().start();
+    let mut hub = registry(&recorder);
+    add(&mut hub, 1, Sink::Socket(Outbox::default()), &recorder);
+    let start = Instant::now();
+    for at in 0..5 {
+        let now = start + Duration::from_millis(at);
+        hub.note_wait(now, now);
+        let orders = vec![Order::Frame(frame("a", at + 1), vec![1])];
+        assert!(!hub.carry_out(orders, now), "no flush at {at} ms");
+    }
+    assert!(hub.held.is_empty());
+    assert_eq!(hub.settings.metrics.deliveries_held.get(), 0);
+    assert_eq!(hub.settings.metrics.hub_saturated.get(), 0);
+}
+
+#[actix_rt::test]
+async fn a_busy_websocket_on_a_saturated_thread_is_held_for_one_flush() {
     let recorder = Recorder::default().start();
     let mut hub = registry(&recorder);
     let outbox = Outbox::default();
     add(&mut hub, 1, Sink::Socket(outbox), &recorder);
     let start = Instant::now();
+    // These orders waited 5 ms in the mailbox: the thread is saturated.
+    hub.note_wait(start - Duration::from_millis(5), start);
+    assert_eq!(hub.settings.metrics.hub_saturated.get(), 1);
     assert!(!hub.carry_out(vec![Order::Frame(frame("a", 1), vec![1])], start));
     // A second frame within a quarter window: held, and a flush is due.
     let soon = start + Duration::from_millis(1);
