@@ -7,7 +7,8 @@
 #   OLD_FLAGS="" NEW_FLAGS="--data-dir none --max-queued-bytes 4294967296" \
 #     bench/ab.sh /tmp/parley-before target/release/parley [RUNS]
 #
-# Cases: fanout-100 and hold-19000, as compare.sh runs them. Needs a
+# Cases: fanout-100 and hold-19000, as compare.sh runs them, or those named
+# in AB_CASES (among fanout-100, fanout-1000, hold-19000). Needs a
 # release build of parley-bench (cargo build --release -p parley-bench).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,7 +28,7 @@ trap 'rm -rf "$work"' EXIT
 . bench/ports.sh
 for run in $(seq 1 "$runs"); do
   for which in old new; do
-    for case in fanout-100 hold-19000; do
+    for case in ${AB_CASES:-fanout-100 hold-19000}; do
       next_port
       if [ "$which" = old ]; then bin="$old" flags=("${common[@]}" "${old_flags[@]}")
       else bin="$new" flags=("${common[@]}" "${new_flags[@]}"); fi
@@ -36,6 +37,7 @@ for run in $(seq 1 "$runs"); do
       wait_listening "$port" || { echo "ab: $which did not start" >&2; cat "$work/server.log" >&2; exit 1; }
       case "$case" in
         fanout-100) args=(--scenario fanout --clients 100 --senders 10 --rate 500 --secs 5) ;;
+        fanout-1000) args=(--scenario fanout --clients 1000 --senders 10 --rate 50 --secs 5) ;;
         hold-19000) args=(--scenario hold --conns 19000) ;;
       esac
       echo "ab: $case run $run: $which" >&2
