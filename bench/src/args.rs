@@ -149,6 +149,12 @@ pub struct Args {
     #[arg(long, default_value_t = 180.0)]
     pub warmup_secs: f64,
 
+    /// soak: after the last user is gone, seconds to wait before reading
+    /// the server at rest (abandoned polling sessions and nickname leases
+    /// lapse within 45 + 15 s at the defaults; rooms then empty).
+    #[arg(long, default_value_t = 90.0)]
+    pub rest_secs: f64,
+
     /// soak: write every reading to this CSV file.
     #[arg(long)]
     pub csv: Option<PathBuf>,

@@ -101,6 +101,15 @@ fn open_fds(pid: u32) -> u64 {
     std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count() as u64)
 }
 
+/// What each reading takes from /metrics: connections, history bytes,
+/// jemalloc's allocated and resident bytes.
+const SERVER_SERIES: [&str; 4] = [
+    "parley_connections",
+    "parley_history_bytes",
+    "parley_heap_allocated_bytes",
+    "parley_heap_resident_bytes",
+];
+
 /// The sums of the series named `names` (all their labels) in /metrics,
 /// in that order; zeros if it cannot be read.
 async fn metrics(env: &Env, names: &[&str]) -> Vec<u64> {
@@ -195,16 +204,7 @@ pub async fn run(env: Arc<Env>, args: &Args, report: &mut Report) -> io::Result<
         let Some(proc) = crate::stats::read(Some(pid)) else {
             return Err(io::Error::other("the server is gone"));
         };
-        let read = metrics(
-            &env,
-            &[
-                "parley_connections",
-                "parley_history_bytes",
-                "parley_heap_allocated_bytes",
-                "parley_heap_resident_bytes",
-            ],
-        )
-        .await;
+        let read = metrics(&env, &SERVER_SERIES).await;
         let sample = Sample {
             t_s: started.elapsed().as_secs_f64(),
             rss_kib: proc.rss_kib,
@@ -249,6 +249,11 @@ pub async fn run(env: Arc<Env>, args: &Args, report: &mut Report) -> io::Result<
         }
     }
     let _ = tokio::time::timeout(Duration::from_secs(120), stuck).await;
+    // At rest: every user gone, every lease lapsed. What the server still
+    // holds then, compared between a short soak and a long one, tells
+    // memory kept by bounded maps and pools from memory that leaks.
+    tokio::time::sleep(Duration::from_secs_f64(args.rest_secs)).await;
+    let rest = metrics(&env, &SERVER_SERIES).await;
 
     let kept: Vec<Sample> = samples
         .iter()
@@ -277,6 +282,12 @@ pub async fn run(env: Arc<Env>, args: &Args, report: &mut Report) -> io::Result<
     curve(report, "heap_resident_mib", &kept, |s| {
         s.heap_resident as f64 / 1048576.0
     });
+    let rest_rss = crate::stats::read(Some(pid)).map_or(0, |p| p.rss_kib);
+    report.num("rest_rss_mib", rest_rss as f64 / 1024.0, 2);
+    report.add("rest_server_conns", rest[0]);
+    report.num("rest_history_mib", rest[1] as f64 / 1048576.0, 3);
+    report.num("rest_heap_allocated_mib", rest[2] as f64 / 1048576.0, 3);
+    report.num("rest_heap_resident_mib", rest[3] as f64 / 1048576.0, 3);
     let c = &counts;
     for (key, value) in [
         ("joins", &c.joins),
