@@ -228,6 +228,13 @@ pub struct Config {
     #[arg(long, env = "PARLEY_COALESCE_MS", default_value_t = Limits::default().coalesce.as_millis() as u64)]
     pub(crate) coalesce_ms: u64,
 
+    /// Milliseconds the room's work may wait to start on a worker thread
+    /// before the thread counts as saturated and `--coalesce-ms` applies
+    /// to its busy connections. 0: always (the least CPU under light load,
+    /// for frames up to `--coalesce-ms` late).
+    #[arg(long, env = "PARLEY_SATURATION_LAG_MS", default_value_t = Limits::default().saturation_lag.as_millis() as u64)]
+    pub(crate) saturation_lag_ms: u64,
+
     /// Directory of the embedded store that keeps every room's messages
     /// across restarts and crashes (created if missing); `none` keeps
     /// everything in memory only, lost when the process stops. Not used
@@ -493,6 +500,7 @@ impl Config {
                 self.session_grace_secs.max(self.poll_wait_secs + 1),
             ),
             coalesce: Duration::from_millis(self.coalesce_ms),
+            saturation_lag: Duration::from_millis(self.saturation_lag_ms),
         }
     }
 }

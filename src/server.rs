@@ -243,6 +243,7 @@ impl Server {
         let delivery = HubSettings {
             max_backlog_bytes: limits.max_outbox_bytes,
             window: limits.coalesce,
+            saturation_lag: limits.saturation_lag,
             metrics: metrics.clone(),
             slow_readers: room.clone().recipient(),
             polled: room.clone().recipient(),

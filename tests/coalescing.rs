@@ -1,8 +1,11 @@
 //! Write coalescing seen from the outside: frames to a connection that
-//! receives them fast wait to be written together (`--coalesce-ms`), and
-//! still arrive whole, in order, and before a close that follows them;
-//! with the window at zero nothing waits. The window here is long (2 s) so that a
-//! burst sent back to back certainly falls inside it; nothing below
+//! receives them fast, on a saturated thread, wait to be written together
+//! (`--coalesce-ms`), and still arrive whole, in order, and before a close
+//! that follows them; on a thread that keeps up, or with the window at
+//! zero, nothing waits. Whether a thread is saturated depends on load, so
+//! each test sets it: `--saturation-lag-ms 0` counts the thread saturated
+//! always, a lag of a minute never. The window here is long (2 s) so that
+//! a burst sent back to back certainly falls inside it; nothing below
 //! depends on how long anything takes.
 
 mod common;
@@ -51,8 +54,8 @@ fn lines() -> Vec<String> {
 }
 
 #[tokio::test]
-async fn a_burst_waits_for_one_write_and_arrives_whole_and_in_order() {
-    let server = common::start(&["--coalesce-ms", "2000"]);
+async fn a_burst_on_a_saturated_thread_waits_for_one_write_and_arrives_whole_and_in_order() {
+    let server = common::start(&["--coalesce-ms", "2000", "--saturation-lag-ms", "0"]);
     let (mut ann, mut bob, _) = burst(&server).await;
     for expected in lines() {
         assert_eq!(bob.expect("message").await["text"], expected.as_str());
@@ -70,7 +73,7 @@ async fn a_burst_waits_for_one_write_and_arrives_whole_and_in_order() {
 
 #[tokio::test]
 async fn a_close_does_not_overtake_the_frames_held_before_it() {
-    let server = common::start(&["--coalesce-ms", "2000"]);
+    let server = common::start(&["--coalesce-ms", "2000", "--saturation-lag-ms", "0"]);
     let (_ann, mut bob, welcome) = burst(&server).await;
     // Bob resumes on a new connection while his old one still has the
     // burst held: the old one is closed with 4001, after all of it.
@@ -84,8 +87,20 @@ async fn a_close_does_not_overtake_the_frames_held_before_it() {
 }
 
 #[tokio::test]
+async fn on_a_thread_that_keeps_up_a_burst_is_not_held() {
+    let server = common::start(&["--coalesce-ms", "2000", "--saturation-lag-ms", "60000"]);
+    let (_ann, mut bob, _) = burst(&server).await;
+    for expected in lines() {
+        assert_eq!(bob.expect("message").await["text"], expected.as_str());
+    }
+    assert_eq!(server.metric("parley_deliveries_held_total").await, 0.0);
+    assert_eq!(server.metric("parley_hub_saturated_total").await, 0.0);
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn with_a_zero_window_nothing_is_held() {
-    let server = common::start(&["--coalesce-ms", "0"]);
+    let server = common::start(&["--coalesce-ms", "0", "--saturation-lag-ms", "0"]);
     let (_ann, mut bob, _) = burst(&server).await;
     for expected in lines() {
         assert_eq!(bob.expect("message").await["text"], expected.as_str());

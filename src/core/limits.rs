@@ -91,6 +91,11 @@ pub struct Limits {
     /// its worker thread is saturated, so that several leave in one write
     /// (`delivery/coalesce.rs`); zero sends every frame at once.
     pub coalesce: Duration,
+    /// How long the room's work may wait to start on a worker thread
+    /// before that thread counts as saturated, which alone lets frames be
+    /// held (`delivery/coalesce.rs`); zero counts every thread saturated
+    /// always (a fixed window: least CPU, most latency).
+    pub saturation_lag: Duration,
 }
 
 impl Default for Limits {
@@ -131,6 +136,7 @@ impl Default for Limits {
             poll_wait: Duration::from_secs(25),
             session_grace: Duration::from_secs(45),
             coalesce: Duration::from_millis(20),
+            saturation_lag: Duration::from_millis(2),
         }
     }
 }

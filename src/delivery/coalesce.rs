@@ -10,9 +10,10 @@
 //! driven by load, as uWebSockets corks per event-loop turn: a frame waits
 //! only while its thread is saturated. The thread's hub
 //! ([`crate::delivery::hub`]) sees saturation as the room's orders waiting
-//! in its mailbox ([`Saturation`]): when they waited more than
-//! [`SATURATED_LAG`], the thread has more to do than it can do at once, and
-//! stays counted as saturated for one window after. On a thread that is
+//! in its mailbox ([`Saturation`]): when they waited more than the lag
+//! (`--saturation-lag-ms`, 2 ms by default), the thread has more to do
+//! than it can do at once, and stays counted as saturated for one window
+//! after. A lag of zero counts it saturated always: a fixed window. On a thread that is
 //! not saturated every frame is written at once, whatever its connection's
 //! rate: the writer runs after the hub's turn and writes everything queued
 //! by then in one go, so frames that arrive together still share a write.
@@ -81,13 +82,6 @@ impl Coalescing {
     }
 }
 
-/// How long the room's orders may wait in a hub's mailbox before the
-/// hub's thread counts as saturated. An idle thread handles them within
-/// microseconds; a thread busy with one large room's broadcast (a
-/// thousand writes) may take a millisecond or two, and one such burst
-/// alone is no reason to hold frames.
-pub(crate) const SATURATED_LAG: Duration = Duration::from_millis(2);
-
 /// Whether a thread is saturated: its hub notes how long each message of
 /// orders waited.
 #[derive(Debug)]
@@ -101,11 +95,22 @@ impl Saturation {
         Saturation { until: now }
     }
 
-    /// Orders sent at `sent` are handled at `now`: past [`SATURATED_LAG`],
-    /// the thread counts as saturated for a `window` from now. Answers
-    /// whether this started a saturated spell.
-    pub(crate) fn note(&mut self, sent: Instant, now: Instant, window: Duration) -> bool {
-        if now.saturating_duration_since(sent) <= SATURATED_LAG {
+    /// Orders sent at `sent` are handled at `now`: past `lag` (or always,
+    /// with a lag of zero), the thread counts as saturated for a `window`
+    /// from now. Answers whether this started a saturated spell.
+    ///
+    /// An idle thread handles orders within microseconds; a thread busy
+    /// with one large room's broadcast (a thousand writes) may take a
+    /// millisecond or two, and one such burst alone is no reason to hold
+    /// frames: the default lag is 2 ms.
+    pub(crate) fn note(
+        &mut self,
+        sent: Instant,
+        now: Instant,
+        lag: Duration,
+        window: Duration,
+    ) -> bool {
+        if !lag.is_zero() && now.saturating_duration_since(sent) <= lag {
             return false;
         }
         let started = now >= self.until;
@@ -124,6 +129,7 @@ mod tests {
     use super::*;
 
     const WINDOW: Duration = Duration::from_millis(20);
+    const LAG: Duration = Duration::from_millis(2);
 
     fn ms(start: Instant, ms: u64) -> Instant {
         start + Duration::from_millis(ms)
@@ -182,19 +188,27 @@ mod tests {
         let mut s = Saturation::new(start);
         assert!(!s.at(start));
         // Handled within the lag: nothing changes.
-        assert!(!s.note(start, start + SATURATED_LAG, WINDOW));
-        assert!(!s.at(start + SATURATED_LAG));
+        assert!(!s.note(start, start + LAG, LAG, WINDOW));
+        assert!(!s.at(start + LAG));
         // Waited longer: saturated for a window from when it was handled.
         let late = ms(start, 10);
-        assert!(s.note(start, late, WINDOW), "a spell starts");
+        assert!(s.note(start, late, LAG, WINDOW), "a spell starts");
         assert!(s.at(late) && s.at(late + WINDOW - Duration::from_millis(1)));
         assert!(!s.at(late + WINDOW));
         // Within the spell, another late one extends it but starts none.
-        assert!(!s.note(ms(start, 9), ms(start, 20), WINDOW));
+        assert!(!s.note(ms(start, 9), ms(start, 20), LAG, WINDOW));
         assert!(s.at(ms(start, 20) + WINDOW - Duration::from_millis(1)));
         // Orders stamped after they were handled (clocks of two threads
         // read in the other order) count as not waiting.
-        assert!(!s.note(ms(start, 100), ms(start, 99), WINDOW));
+        assert!(!s.note(ms(start, 100), ms(start, 99), LAG, WINDOW));
+    }
+
+    #[test]
+    fn a_zero_lag_counts_the_thread_saturated_always() {
+        let start = Instant::now();
+        let mut s = Saturation::new(start);
+        assert!(s.note(start, start, Duration::ZERO, WINDOW));
+        assert!(s.at(start));
     }
 
     #[test]

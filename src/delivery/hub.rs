@@ -105,6 +105,8 @@ pub(crate) struct HubSettings {
     pub(crate) max_backlog_bytes: usize,
     /// The write-coalescing window.
     pub(crate) window: Duration,
+    /// How long orders may wait before the thread counts as saturated.
+    pub(crate) saturation_lag: Duration,
     /// The server's metrics.
     pub(crate) metrics: Arc<Metrics>,
     /// Where dropped readers are reported (the room).
@@ -307,7 +309,11 @@ impl Registry {
     /// Orders sent at `sent` are handled at `now`: whether the thread is
     /// saturated, counted in the metrics when a spell starts.
     fn note_wait(&mut self, sent: Instant, now: Instant) {
-        if self.saturation.note(sent, now, self.settings.window) {
+        let settings = &self.settings;
+        if self
+            .saturation
+            .note(sent, now, settings.saturation_lag, settings.window)
+        {
             self.settings.metrics.hub_saturated.inc();
         }
     }

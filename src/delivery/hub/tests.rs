@@ -78,6 +78,7 @@ fn registry(recorder: &Addr<Recorder>) -> Registry {
     Registry::new(HubSettings {
         max_backlog_bytes: LIMIT,
         window: Duration::from_millis(20),
+        saturation_lag: Duration::from_millis(2),
         metrics: Arc::new(Metrics::new()),
         slow_readers: recorder.clone().recipient(),
         polled: recorder.clone().recipient(),

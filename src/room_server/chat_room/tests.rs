@@ -87,6 +87,7 @@ fn start_room() -> (Addr<ChatRoom>, HubSettings) {
     let settings = HubSettings {
         max_backlog_bytes: limits.max_outbox_bytes,
         window: limits.coalesce,
+        saturation_lag: limits.saturation_lag,
         metrics,
         slow_readers: room.clone().recipient(),
         polled: room.clone().recipient(),

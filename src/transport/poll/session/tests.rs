@@ -31,6 +31,7 @@ fn state() -> web::Data<AppState> {
         delivery: HubSettings {
             max_backlog_bytes: limits.max_outbox_bytes,
             window: limits.coalesce,
+            saturation_lag: limits.saturation_lag,
             metrics: metrics.clone(),
             slow_readers: room.clone().recipient(),
             polled: room.recipient(),
