@@ -370,3 +370,127 @@ async fn retention_deletes_a_rooms_oldest_messages_and_metrics_say_so() {
     assert_eq!(ids, [296, 297, 298, 299, 300], "the newest five");
     server.stop().await;
 }
+
+/// An image of the store's file as a power cut could leave it, taken while
+/// the server commits: copied a page at a time from the end of the file to
+/// its start, so the header (at the start) is read last and may name a
+/// commit whose pages were read before they were written; the image is
+/// then given the file's length at the end of the copy, as if the length
+/// had reached the disk and the new pages had not. redb checksums each
+/// commit and falls back to the previous one when the newest does not
+/// verify. Answers whether the file was written while it was copied (its
+/// modification time moved), i.e. whether the image may be torn.
+fn torn_image(from: &Path, to: &Path) -> bool {
+    use std::os::unix::fs::FileExt;
+    const CHUNK: u64 = 4096;
+    std::fs::create_dir_all(to).expect("image directory");
+    let source = std::fs::File::open(from.join("parley.redb")).expect("the store's file");
+    let image = std::fs::File::create(to.join("parley.redb")).expect("the image's file");
+    let first = source.metadata().expect("metadata");
+    let len = first.len();
+    let mut buf = vec![0u8; CHUNK as usize];
+    let mut at = len.div_ceil(CHUNK) * CHUNK;
+    while at > 0 {
+        at -= CHUNK;
+        let want = CHUNK.min(len - at) as usize;
+        source
+            .read_exact_at(&mut buf[..want], at)
+            .expect("read a chunk");
+        image.write_all_at(&buf[..want], at).expect("write a chunk");
+    }
+    let last = source.metadata().expect("metadata");
+    image
+        .set_len(last.len().max(len))
+        .expect("the final length");
+    last.modified().expect("mtime") != first.modified().expect("mtime")
+}
+
+#[tokio::test]
+async fn an_image_torn_mid_commit_opens_at_its_last_complete_commit() {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::Arc;
+    /// Images taken while the file was being written.
+    const IMAGES: usize = 8;
+    /// A hang guard: the burst stops here whatever happened.
+    const MOST: usize = 200_000;
+    /// Messages in flight at once, so commits go on the whole time.
+    const WINDOW: usize = 32;
+    let dir = TempDir::new("torn");
+    let (_child, port) = start(&dir.0).await;
+    let ws = format!("ws://127.0.0.1:{port}/ws");
+    let (mut ann, welcome) = Client::join(&ws, "ann", "lobby").await;
+    let epoch = welcome["epoch"].as_str().expect("an epoch").to_owned();
+
+    let acked = Arc::new(AtomicUsize::new(0));
+    let enough = Arc::new(AtomicBool::new(false));
+    let imager = {
+        let (acked, enough, dir) = (acked.clone(), enough.clone(), dir.0.clone());
+        tokio::task::spawn_blocking(move || {
+            let mut kept = Vec::new();
+            let mut tries = 0;
+            while kept.len() < IMAGES && tries < 10_000 {
+                tries += 1;
+                let before = acked.load(Ordering::SeqCst);
+                let to = dir.join(format!("image-{tries}"));
+                if torn_image(&dir, &to) {
+                    kept.push((to, before));
+                } else {
+                    let _ = std::fs::remove_dir_all(&to);
+                }
+            }
+            enough.store(true, Ordering::SeqCst);
+            kept
+        })
+    };
+    let mut sent = 0;
+    while sent < WINDOW {
+        ann.send(json!({"type": "say", "text": format!("m{sent}"), "ref": format!("r{sent}")}))
+            .await;
+        sent += 1;
+    }
+    while acked.load(Ordering::SeqCst) < sent {
+        if ann.next().await["type"] != "ack" {
+            continue;
+        }
+        acked.fetch_add(1, Ordering::SeqCst);
+        if !enough.load(Ordering::SeqCst) && sent < MOST {
+            ann.send(json!({"type": "say", "text": format!("m{sent}"), "ref": format!("r{sent}")}))
+                .await;
+            sent += 1;
+        }
+    }
+    let images = imager.await.expect("the imager");
+    assert_eq!(
+        images.len(),
+        IMAGES,
+        "images taken while the file was written"
+    );
+    for (image, acked_before) in images {
+        let (child, port) = start(&image).await;
+        let ws = format!("ws://127.0.0.1:{port}/ws");
+        let (_carol, everything) = Client::join_with(
+            &ws,
+            json!({"type": "join", "nick": "carol", "room": "lobby", "since": 0, "epoch": epoch}),
+        )
+        .await;
+        assert_eq!(everything["epoch"], epoch.as_str(), "the same incarnation");
+        let kept = everything["history"].as_array().expect("history");
+        let ids: Vec<u64> = kept.iter().map(|m| m["id"].as_u64().unwrap()).collect();
+        let want: Vec<u64> = (1..=ids.len() as u64).collect();
+        assert_eq!(ids, want, "a prefix of the log, no hole");
+        for message in kept {
+            let id = message["id"].as_u64().unwrap();
+            assert_eq!(message["text"], format!("m{}", id - 1));
+        }
+        assert!(
+            ids.len() >= acked_before,
+            "{acked_before} acknowledged before the image, {} in it",
+            ids.len()
+        );
+        eprintln!(
+            "image after {acked_before} acks: {} messages kept",
+            ids.len()
+        );
+        drop(child);
+    }
+}
