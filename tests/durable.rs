@@ -107,6 +107,29 @@ fn message_ids(frames: &[Value]) -> Vec<u64> {
         .collect()
 }
 
+/// Joins lobby from the start as carol and checks what the restarted
+/// server kept: the same incarnation, no gap, the messages `m0`, `m1`, ...
+/// numbered from 1, each once, in order, with no hole. Answers carol,
+/// still in the room, and the ids.
+async fn everything_kept(ws: &str, epoch: &str) -> (Client, Vec<u64>) {
+    let (carol, everything) = Client::join_with(
+        ws,
+        json!({"type": "join", "nick": "carol", "room": "lobby", "since": 0, "epoch": epoch}),
+    )
+    .await;
+    assert_eq!(everything["epoch"], epoch, "the same incarnation");
+    assert_eq!(everything["gap"], false);
+    let kept = everything["history"].as_array().expect("history");
+    let ids: Vec<u64> = kept.iter().map(|m| m["id"].as_u64().unwrap()).collect();
+    let want: Vec<u64> = (1..=ids.len() as u64).collect();
+    assert_eq!(ids, want, "every message once, in order, no hole");
+    for message in kept {
+        let id = message["id"].as_u64().unwrap();
+        assert_eq!(message["text"], format!("m{}", id - 1));
+    }
+    (carol, ids)
+}
+
 #[tokio::test]
 async fn a_sigkill_mid_burst_loses_no_acknowledged_message() {
     let dir = TempDir::new("sigkill");
@@ -146,21 +169,7 @@ async fn a_sigkill_mid_burst_loses_no_acknowledged_message() {
 
     let (_child, port) = start(&dir.0).await;
     let ws = format!("ws://127.0.0.1:{port}/ws");
-    let (_carol, everything) = Client::join_with(
-        &ws,
-        json!({"type": "join", "nick": "carol", "room": "lobby", "since": 0, "epoch": epoch}),
-    )
-    .await;
-    assert_eq!(everything["epoch"], epoch.as_str(), "the same incarnation");
-    assert_eq!(everything["gap"], false);
-    let kept = everything["history"].as_array().expect("history");
-    let ids: Vec<u64> = kept.iter().map(|m| m["id"].as_u64().unwrap()).collect();
-    let want: Vec<u64> = (1..=ids.len() as u64).collect();
-    assert_eq!(ids, want, "every message once, in order, no hole");
-    for message in kept {
-        let id = message["id"].as_u64().unwrap();
-        assert_eq!(message["text"], format!("m{}", id - 1));
-    }
+    let (_carol, ids) = everything_kept(&ws, &epoch).await;
     assert!(
         ids.len() as u64 >= last_acked,
         "{last_acked} acknowledged, {} kept",
@@ -423,6 +432,16 @@ async fn an_image_torn_mid_commit_opens_at_its_last_complete_commit() {
 
     let acked = Arc::new(AtomicUsize::new(0));
     let enough = Arc::new(AtomicBool::new(false));
+    // Images start once the room and a first message are on disk: an image
+    // from before the room was created would be another room.
+    let mut sent = 0;
+    while sent < WINDOW {
+        ann.send(json!({"type": "say", "text": format!("m{sent}"), "ref": format!("r{sent}")}))
+            .await;
+        sent += 1;
+    }
+    while ann.next().await["type"] != "ack" {}
+    acked.fetch_add(1, Ordering::SeqCst);
     let imager = {
         let (acked, enough, dir) = (acked.clone(), enough.clone(), dir.0.clone());
         tokio::task::spawn_blocking(move || {
@@ -442,12 +461,6 @@ async fn an_image_torn_mid_commit_opens_at_its_last_complete_commit() {
             kept
         })
     };
-    let mut sent = 0;
-    while sent < WINDOW {
-        ann.send(json!({"type": "say", "text": format!("m{sent}"), "ref": format!("r{sent}")}))
-            .await;
-        sent += 1;
-    }
     while acked.load(Ordering::SeqCst) < sent {
         if ann.next().await["type"] != "ack" {
             continue;
@@ -467,21 +480,7 @@ async fn an_image_torn_mid_commit_opens_at_its_last_complete_commit() {
     );
     for (image, acked_before) in images {
         let (child, port) = start(&image).await;
-        let ws = format!("ws://127.0.0.1:{port}/ws");
-        let (_carol, everything) = Client::join_with(
-            &ws,
-            json!({"type": "join", "nick": "carol", "room": "lobby", "since": 0, "epoch": epoch}),
-        )
-        .await;
-        assert_eq!(everything["epoch"], epoch.as_str(), "the same incarnation");
-        let kept = everything["history"].as_array().expect("history");
-        let ids: Vec<u64> = kept.iter().map(|m| m["id"].as_u64().unwrap()).collect();
-        let want: Vec<u64> = (1..=ids.len() as u64).collect();
-        assert_eq!(ids, want, "a prefix of the log, no hole");
-        for message in kept {
-            let id = message["id"].as_u64().unwrap();
-            assert_eq!(message["text"], format!("m{}", id - 1));
-        }
+        let (_carol, ids) = everything_kept(&format!("ws://127.0.0.1:{port}/ws"), &epoch).await;
         assert!(
             ids.len() >= acked_before,
             "{acked_before} acknowledged before the image, {} in it",
@@ -493,4 +492,32 @@ async fn an_image_torn_mid_commit_opens_at_its_last_complete_commit() {
         );
         drop(child);
     }
+}
+
+/// On the store, entries come back once committed, so the room can hear
+/// that carol left after bob's resume was already decided but before it
+/// was applied. The room here was mirrored for carol alone; it used to be
+/// dropped when her leave came back (nobody left in it here), and bob's
+/// entry then found no mirror: he never got his welcome.
+#[tokio::test]
+async fn a_resume_racing_the_last_members_leave_is_welcomed() {
+    let dir = TempDir::new("race");
+    let data = dir.0.to_str().expect("a UTF-8 path").to_owned();
+    let server = common::start(&["--data-dir", &data]);
+    let ws = server.ws_url();
+    let (mut ann, _) = Client::join(&ws, "ann", "lobby").await;
+    let (bob, bob_welcome) = Client::join(&ws, "bob", "lobby").await;
+    ann.say("one", "a1").await;
+    drop(bob);
+    drop(ann);
+    let (carol, _) = Client::join(&ws, "carol", "lobby").await;
+    drop(carol);
+    let resume = json!({"type": "join", "nick": "bob", "room": "lobby", "since": 1,
+                        "resume": bob_welcome["session"], "epoch": bob_welcome["epoch"]});
+    let (mut bob, resumed) = Client::join_with(&ws, resume).await;
+    assert_eq!(resumed["gap"], false);
+    let (message, ack) = bob.say("after", "b1").await;
+    assert_eq!(message["id"], 2);
+    assert_eq!(ack["id"], 2);
+    server.stop().await;
 }

@@ -136,6 +136,10 @@ pub(crate) struct ChatCore {
     history_buckets: BucketMap<ResumeToken>,
     /// Bytes the mirrors' histories hold, kept as they change.
     mirror_history_bytes: usize,
+    /// Connections whose join the backplane took but whose entry has not
+    /// come back yet (a store commits first), and the room: that room's
+    /// mirror must stay, or the entry would find nobody to welcome.
+    joining: HashMap<MemberId, RoomName>,
 }
 
 fn to_member(id: MemberId, frame: ServerFrame) -> Effect {
@@ -186,6 +190,7 @@ impl ChatCore {
             room_buckets: HashMap::new(),
             history_buckets: BucketMap::new(limits.history_allowance(), MAX_BUCKETS),
             mirror_history_bytes: 0,
+            joining: HashMap::new(),
         }
     }
 
@@ -274,6 +279,9 @@ impl ChatCore {
     }
 
     fn forget(&mut self, id: MemberId) {
+        if let Some(room) = self.joining.remove(&id) {
+            self.drop_mirror_if_unused(&room);
+        }
         if let Some(conn) = self.connections.remove(&id) {
             if let Some(token) = conn.token {
                 if self.tokens.get(&token) == Some(&id) {
@@ -292,9 +300,11 @@ impl ChatCore {
         }
     }
 
-    /// Stops mirroring a room nobody here is in.
+    /// Stops mirroring a room nobody here is in or joining.
     fn drop_mirror_if_unused(&mut self, room_name: &RoomName) {
-        if self.rooms.get(room_name).is_some_and(Mirror::has_no_local) {
+        if self.rooms.get(room_name).is_some_and(Mirror::has_no_local)
+            && !self.joining.values().any(|r| r == room_name)
+        {
             self.forget_mirror(room_name);
             self.room_buckets.remove(room_name);
             crate::core::shrink::when_sparse(&mut self.room_buckets);

@@ -150,6 +150,7 @@ impl ChatCore {
                     });
                 }
                 if let Some(id) = joiner {
+                    self.joining.remove(&id);
                     self.bind(id, &name, &token);
                     let welcome = self.welcome(&name, &token, since);
                     effects.push(send(Audience::Member(id), welcome));

@@ -84,10 +84,14 @@ impl ChatCore {
                 None => self.lease_ms,
             },
         };
+        // Until its entry is applied (at once in memory, once committed
+        // with a store), the joiner keeps the room's mirror open.
+        self.joining.insert(id, room_name.clone());
         let mut effects = match self.backplane.join(request) {
             Ok(entries) => self.apply(entries, now_ms),
             Err(refusal) => {
                 let effects = refused(id, refusal, None);
+                self.joining.remove(&id);
                 self.drop_mirror_if_unused(&room_name);
                 return effects;
             }
