@@ -42,6 +42,10 @@ pub(crate) struct Metrics {
     /// messages' allocations. Resolved once, as they are set after every
     /// event.
     pub(crate) history_bytes: [IntGauge; 2],
+    /// Rate buckets kept, per client address, per resume token, and per
+    /// resume token for `history` requests (each map bounded by
+    /// `MAX_BUCKETS`; docs/DEPLOY.md counts them in the worst case).
+    pub(crate) rate_buckets: [IntGauge; 3],
     /// Chat messages accepted.
     pub(crate) messages_in: IntCounter,
     /// Frames handed to connections (one per recipient).
@@ -89,6 +93,14 @@ impl Metrics {
         let history_bytes = IntGaugeVec::new(
             Opts::new("parley_history_bytes", "Bytes of history held, by holder"),
             &["holder"],
+        )
+        .unwrap();
+        let rate_buckets = IntGaugeVec::new(
+            Opts::new(
+                "parley_rate_buckets",
+                "Rate buckets kept, by what they are keyed by",
+            ),
+            &["per"],
         )
         .unwrap();
         let messages_in =
@@ -158,6 +170,7 @@ impl Metrics {
             Box::new(rooms.clone()),
             Box::new(users.clone()),
             Box::new(history_bytes.clone()),
+            Box::new(rate_buckets.clone()),
             Box::new(messages_in.clone()),
             Box::new(deliveries.clone()),
             Box::new(deliveries_held.clone()),
@@ -186,6 +199,8 @@ impl Metrics {
             rooms,
             users,
             history_bytes: ["backplane", "mirrors"].map(|h| history_bytes.with_label_values(&[h])),
+            rate_buckets: ["address", "token", "history"]
+                .map(|per| rate_buckets.with_label_values(&[per])),
             messages_in,
             deliveries,
             deliveries_held,

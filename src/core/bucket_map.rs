@@ -59,7 +59,6 @@ impl<K: Eq + Hash + Clone> BucketMap<K> {
     }
 
     /// Buckets held.
-    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.buckets.len()
     }

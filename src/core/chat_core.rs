@@ -350,6 +350,16 @@ impl ChatCore {
         (self.rooms.len(), self.members_in_rooms)
     }
 
+    /// Rate buckets kept: per address, per resume token, and per resume
+    /// token for `history` requests.
+    pub(crate) fn buckets(&self) -> [usize; 3] {
+        [
+            self.address_buckets.len(),
+            self.token_buckets.len(),
+            self.history_buckets.len(),
+        ]
+    }
+
     /// Number of participants in a room, cluster-wide.
     pub(crate) fn count(&self, room: &RoomName) -> usize {
         self.rooms.get(room).map_or(0, Mirror::len)

@@ -196,6 +196,9 @@ impl ChatRoom {
         let (backplane, mirrors) = self.core.history_bytes();
         self.metrics.history_bytes[0].set(backplane as i64);
         self.metrics.history_bytes[1].set(mirrors as i64);
+        for (gauge, kept) in self.metrics.rate_buckets.iter().zip(self.core.buckets()) {
+            gauge.set(kept as i64);
+        }
     }
 
     /// Whether a presence change in `room` waits for a batch.

@@ -254,6 +254,7 @@ pub async fn run(env: Arc<Env>, args: &Args, report: &mut Report) -> io::Result<
     // memory kept by bounded maps and pools from memory that leaks.
     tokio::time::sleep(Duration::from_secs_f64(args.rest_secs)).await;
     let rest = metrics(&env, &SERVER_SERIES).await;
+    let rest_buckets = metrics(&env, &["parley_rate_buckets"]).await;
 
     let kept: Vec<Sample> = samples
         .iter()
@@ -288,6 +289,7 @@ pub async fn run(env: Arc<Env>, args: &Args, report: &mut Report) -> io::Result<
     report.num("rest_history_mib", rest[1] as f64 / 1048576.0, 3);
     report.num("rest_heap_allocated_mib", rest[2] as f64 / 1048576.0, 3);
     report.num("rest_heap_resident_mib", rest[3] as f64 / 1048576.0, 3);
+    report.add("rest_rate_buckets", rest_buckets[0]);
     let c = &counts;
     for (key, value) in [
         ("joins", &c.joins),
