@@ -63,6 +63,7 @@ pub(crate) const ASSETS: &[Asset] = &[
     asset!("js/storage.js", JS),
     asset!("js/typing.js", JS),
     asset!("js/view.js", JS),
+    asset!("js/wording.js", JS),
     asset!("js/transport/poll-http.js", JS),
     asset!("js/transport/polling.js", JS),
     asset!("js/transport/websocket.js", JS),
