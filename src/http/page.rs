@@ -55,6 +55,7 @@ pub(crate) const ASSETS: &[Asset] = &[
     asset!("js/connection.js", JS),
     asset!("js/format.js", JS),
     asset!("js/input.js", JS),
+    asset!("js/message-parts.js", JS),
     asset!("js/older.js", JS),
     asset!("js/outbox.js", JS),
     asset!("js/protocol.js", JS),
