@@ -44,6 +44,9 @@
  *   #roster                   one li.person[data-nick] per participant
  *   #count                    the number of participants, digits only
  *   #typing                   "ann is typing…" (empty when nobody types)
+ *   #slow-down                the one "Slow down: N messages are waiting…" line
+ *                             while the rate limit holds messages back
+ *                             (empty, and not shown, otherwise)
  *   #conn-state               connection state text; data-state is one of
  *                             idle, connecting, connected, reconnecting, offline;
  *                             data-degraded is "true" while the server reports

@@ -259,15 +259,15 @@ export function createSession({
     if (e.code === 'rate_limited' || e.code === 'degraded') {
       const wait = Number.isFinite(e.retry_ms) ? e.retry_ms : 1000;
       if (mine) {
-        outbox.holdOff(e.ref, wait);
+        outbox.holdOff(e.ref, wait, e.code === 'rate_limited');
       } else if (awaitingWelcome) {
         awaitingWelcome = false;
         clock.setTimeout(() => { if (needsJoin() && link.isOpen() && !awaitingWelcome) sendJoin(); }, wait);
-      } else if (e.code === 'rate_limited') {
-        view.notice('You are sending too fast; wait a moment.', 'error');
-      } else {
+      } else if (e.code === 'degraded') {
         outbox.pumpLater(wait);
       }
+      // A refused typing signal or ping needs no word: the next one goes
+      // when it is due, and messages have the outbox's "slow down" line.
       return;
     }
     if (mine) {

@@ -21,6 +21,7 @@
 import {
   clockTime, connText, countdownText, nickHue, typingText,
 } from './format.js';
+import { slowDownText } from './wording.js';
 
 /** Rendered list items kept; older ones are removed so memory stays flat. */
 export const MAX_RENDERED = 1000;
@@ -152,6 +153,28 @@ export function notice(text, kind) {
   const li = el('li', kind === 'error' ? 'notice error' : 'notice', text);
   insertItem(li);
   scrollIfFollowing();
+}
+
+/**
+ * #slow-down: the one line saying how many messages wait for the rate
+ * limit, redrawn in place; emptied (and so hidden) at 0. Only its
+ * appearance is announced: the line is a status region, and the count is
+ * in a span that is not live.
+ */
+export function showSlowDown(waiting) {
+  const line = $('slow-down');
+  if (!(waiting > 0)) {
+    line.replaceChildren();
+    return;
+  }
+  const says = line.firstElementChild;
+  if (says) {
+    says.textContent = slowDownText(waiting);
+    return;
+  }
+  const fresh = el('span', '', slowDownText(waiting));
+  fresh.setAttribute('aria-live', 'off');
+  line.append(fresh);
 }
 
 export function scrollIfFollowing() {

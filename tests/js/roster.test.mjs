@@ -60,6 +60,7 @@ test('the outbox holds messages for a room until it can send them', () => {
       addPending: (ref, text) => { const item = { ref, text }; items.push(item); return item; },
       dropItem: (item) => { item.dropped = true; },
       markFailed: (item, why) => { item.failed = why; },
+      showSlowDown: () => {},
     },
     io: { ...new FakeClock(), randomWords: () => [35, 36] },
   });

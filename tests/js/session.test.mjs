@@ -29,7 +29,7 @@ function fakeView() {
   for (const name of [
     'addMessage', 'resetMessages', 'notice', 'scrollToEnd', 'scrollIfFollowing', 'showRoster',
     'showTyping', 'showRoom', 'noteUnread', 'showChat', 'showLogin', 'markRosterStale', 'showDegraded',
-    'nearTop', 'prependMessages', 'showBeginning',
+    'nearTop', 'prependMessages', 'showBeginning', 'showSlowDown',
   ]) {
     view[name] = (...args) => { calls.push([name, ...args]); };
   }
@@ -441,4 +441,60 @@ test('scrolling to the top pages back through the room; its errors stay apart fr
     { message: older[1], own: false },
   ]]]);
   assert.deepEqual(setup.view.of('showBeginning'), [[false]], 'ids 1 to 48 were forgotten');
+});
+
+test('a burst past the rate limit shows one slow-down line, loses nothing, and clears it', async () => {
+  const setup = setUp();
+  joined(setup);
+  const { session, sent, view, clock } = setup;
+  for (let i = 1; i <= 30; i += 1) session.say(`m${i}`);
+  // The server's bucket: 20 frames at once, then one every 100 ms.
+  let tokens = 20;
+  let refilledAt = clock.now();
+  const posted = [];
+  let answered = 0;
+  while (posted.length < 30) {
+    assert.ok(answered < sent.length, 'a say is in flight whenever messages wait');
+    const frame = sent[answered];
+    answered += 1;
+    const gained = Math.floor((clock.now() - refilledAt) / 100);
+    tokens = Math.min(20, tokens + gained);
+    refilledAt += gained * 100;
+    if (tokens > 0) {
+      tokens -= 1;
+      posted.push(frame);
+      session.handle(message(posted.length, 'ann', frame.text));
+      session.handle({ type: 'ack', ref: frame.ref, id: posted.length });
+    } else {
+      const wait = 100 - ((clock.now() - refilledAt) % 100);
+      // Typing signals are refused too, without a ref: they show nothing.
+      session.handle({ type: 'error', code: 'rate_limited', message: 'too many frames', retry_ms: wait });
+      session.handle({ type: 'error', code: 'rate_limited', message: `too many frames; retry in ${wait} ms`, ref: frame.ref, retry_ms: wait });
+      await clock.advance(wait);
+    }
+  }
+  assert.deepEqual(posted.map((frame) => frame.text), Array.from({ length: 30 }, (_, i) => `m${i + 1}`));
+  assert.equal(new Set(posted.map((frame) => frame.ref)).size, 30, 'each posted once, with its own ref');
+  assert.ok(sent.length > 30, 'refused ones went again');
+  assert.deepEqual(view.notices(), [], 'no "too fast" lines at all');
+  const counts = view.of('showSlowDown').map(([waiting]) => waiting);
+  assert.equal(counts[0], 10, 'it appears when the 21st is refused, with what waits');
+  assert.equal(counts.at(-1), 0, 'and goes once all are out');
+  for (let i = 1; i < counts.length; i += 1) assert.ok(counts[i] <= counts[i - 1], `${counts}`);
+  assert.equal(view.items.filter((item) => item.failed !== null).length, 0);
+
+  // Later messages, not refused, show no line.
+  view.clear();
+  session.say('calm');
+  session.handle({ type: 'ack', ref: sent.at(-1).ref, id: 31 });
+  assert.deepEqual(view.of('showSlowDown'), []);
+});
+
+test('a degraded server holds messages back without the slow-down line', () => {
+  const setup = setUp();
+  joined(setup);
+  const { session, sent, view } = setup;
+  session.say('wait');
+  session.handle({ type: 'error', code: 'degraded', message: 'later', ref: sent[0].ref, retry_ms: 1000 });
+  assert.deepEqual(view.of('showSlowDown'), []);
 });
