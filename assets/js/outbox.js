@@ -102,6 +102,12 @@ export function createOutbox({ send, canSend, room, view, io = {} }) {
       return pending.has(ref);
     },
 
+    /** The text of our pending message `ref` (undefined when it is not one). */
+    textOf(ref) {
+      const entry = pending.get(ref);
+      return entry && entry.text;
+    },
+
     /** The server took `ref`: its placeholder goes (the message is shown by now). */
     ack(ref) {
       const entry = pending.get(ref);
@@ -154,7 +160,7 @@ export function createOutbox({ send, canSend, room, view, io = {} }) {
       let dropped = 0;
       for (const entry of [...pending.values()]) {
         if (entry.room !== keep) {
-          fail(entry, 'left the room');
+          fail(entry, 'You left the room before it went.');
           dropped += 1;
         }
       }
@@ -164,7 +170,7 @@ export function createOutbox({ send, canSend, room, view, io = {} }) {
     /** Fails the pending messages of `lost`, a room we could not join. */
     failRoom(lost) {
       for (const entry of [...pending.values()]) {
-        if (entry.room === lost) fail(entry, `could not join #${entry.room}`);
+        if (entry.room === lost) fail(entry, `Could not join #${entry.room}.`);
       }
     },
 
@@ -181,7 +187,7 @@ export function createOutbox({ send, canSend, room, view, io = {} }) {
     linkLost(tooBig) {
       const entry = pending.get(inFlight);
       inFlight = null;
-      if (tooBig && entry) fail(entry, 'too large to send');
+      if (tooBig && entry) fail(entry, 'It was too large to send.');
     },
 
     /** A welcome came: whatever was in flight is resent by the next pump. */

@@ -21,6 +21,7 @@
 
 import { CLOSE, isJoinError, joinFrame } from './protocol.js';
 import { participants } from './format.js';
+import { errorText } from './wording.js';
 import { Roster } from './roster.js';
 import { createOutbox } from './outbox.js';
 import { createOlder } from './older.js';
@@ -70,6 +71,8 @@ export function createSession({
   let epoch;
   /** The server reported it cannot reach or write its store (Redis, or its disk). */
   let degraded = false;
+  /** The limits of the last welcome (undefined before the first). */
+  let limits;
 
   const roster = new Roster();
   const outbox = createOutbox({
@@ -129,6 +132,7 @@ export function createSession({
     room = w.room;
     remember(w.nick);
     const freshList = w.room !== previousRoom;
+    limits = w.limits;
 
     if (w.room !== previousRoom) {
       const dropped = outbox.failOutside(w.room);
@@ -271,21 +275,22 @@ export function createSession({
       return;
     }
     if (mine) {
-      outbox.refused(e.ref, e.code, e.message);
+      outbox.refused(e.ref, e.code, errorText(e, { text: outbox.textOf(e.ref), room, limits }));
       return;
     }
     if (awaitingWelcome && isJoinError(e.code)) {
       joinFailed(e);
       return;
     }
-    view.notice(e.message, 'error');
+    view.notice(errorText(e, { room, limits }), 'error');
   }
 
   function joinFailed(e) {
     awaitingWelcome = false;
+    const why = errorText(e, { nick: wantedNick, room, limits });
     if (joinKind === 'switch' && joined) {
       // The server refused before moving us: we are still where we were.
-      view.notice(`Could not join #${room}: ${e.message}`, 'error');
+      view.notice(why, 'error');
       outbox.failRoom(room);
       room = shownRoom;
       address.restoreRoom(room);
@@ -294,7 +299,7 @@ export function createSession({
     }
     joined = false;
     wantJoin = false;
-    view.showLogin(e.message, wantedNick);
+    view.showLogin(why, wantedNick);
   }
 
   /** Frame type -> handler. Unknown types are ignored: a newer server may send more. */

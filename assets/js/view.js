@@ -137,10 +137,10 @@ export function dropItem(li) {
   li.remove();
 }
 
-/** A pending message the server refused: li.failed, saying why. */
+/** A pending message the server refused: li.failed, saying why (a sentence). */
 export function markFailed(li, why) {
   li.classList.replace('pending', 'failed');
-  li.querySelector('.status').textContent = `not sent: ${why}`;
+  li.querySelector('.status').textContent = `Not sent. ${why}`;
 }
 
 /** Empties the list but for `items` (another room's messages go). */

@@ -248,8 +248,8 @@ test('a message refused for any other reason fails; not_joined keeps it for the 
   const resent = sent.filter((frame) => frame.type === 'say');
   assert.equal(resent.length, 2);
   assert.equal(resent[1].ref, resent[0].ref);
-  session.handle({ type: 'error', code: 'bad_frame', message: 'text too long', ref: resent[1].ref });
-  assert.equal(view.items[0].failed, 'text too long');
+  session.handle({ type: 'error', code: 'invalid_text', message: 'message holds control characters', ref: resent[1].ref });
+  assert.equal(view.items[0].failed, 'That message holds control characters, which cannot be sent; remove them.');
 });
 
 test('a link closed for a too-large frame fails the message in flight instead of resending it', () => {
@@ -258,7 +258,7 @@ test('a link closed for a too-large frame fails the message in flight instead of
   const { session, sent, view } = setup;
   session.say('huge');
   session.linkClosed(1009);
-  assert.equal(view.items[0].failed, 'too large to send');
+  assert.equal(view.items[0].failed, 'It was too large to send.');
   session.linkOpened();
   session.handle(welcome());
   assert.equal(sent.filter((frame) => frame.type === 'say').length, 1);
@@ -267,8 +267,8 @@ test('a link closed for a too-large frame fails the message in flight instead of
 test('a join refused with a join error goes back to the nickname screen', () => {
   const setup = setUp();
   setup.session.joinAs('ann');
-  setup.session.handle({ type: 'error', code: 'nick_taken', message: 'ann is taken' });
-  assert.deepEqual(setup.view.of('showLogin'), [['ann is taken', 'ann']]);
+  setup.session.handle({ type: 'error', code: 'nick_taken', message: 'the nickname ann is taken in lobby' });
+  assert.deepEqual(setup.view.of('showLogin'), [['“ann” is already taken in #lobby. Please choose another.', 'ann']]);
   assert.equal(setup.session.isAwaitingWelcome(), false);
   // It no longer wants a room: a new link does not join by itself.
   setup.sent.length = 0;
@@ -284,8 +284,8 @@ test('a refused switch of rooms stays in the room, fails its messages and restor
   assert.deepEqual(sent, [{ type: 'join', v: 1, nick: 'ann', room: 'vip', resume: 'resume-1' }]);
   session.say('for vip');
   session.handle({ type: 'error', code: 'room_full', message: 'vip is full' });
-  assert.deepEqual(view.notices(), ['error: Could not join #vip: vip is full']);
-  assert.equal(view.items[0].failed, 'could not join #vip');
+  assert.deepEqual(view.notices(), ['error: Could not join #vip: it is full. Try again later, or join another room.']);
+  assert.equal(view.items[0].failed, 'Could not join #vip.');
   assert.equal(session.currentRoom(), 'lobby');
   assert.deepEqual(addressed.at(-1), ['restore', 'lobby']);
   assert.equal(session.isJoined(), true);
@@ -300,7 +300,7 @@ test('switching rooms clears the list but for pending messages of the new room',
   session.say('for the kitchen');
   view.clear();
   session.handle(welcome({ room: 'kitchen', roster: [{ nick: 'ann' }], count: 1 }));
-  assert.equal(view.items[0].failed, 'left the room');
+  assert.equal(view.items[0].failed, 'You left the room before it went.');
   assert.deepEqual(view.of('resetMessages'), [[[view.items[1]]]]);
   assert.deepEqual(view.notices(), [
     'You left #lobby and joined #kitchen.',
@@ -415,8 +415,13 @@ test('left_room stops rejoining; other errors are shown; unknown frames are igno
   session.handle({ type: 'shiny_new_frame', x: 1 });
   session.handle({ type: 'pong' });
   session.handle({ type: 'error', code: 'bad_frame', message: 'what?' });
+  session.handle({ type: 'error', code: 'shiny_new_code', message: 'as the server words it' });
   session.handle({ type: 'left_room', room: 'lobby' });
-  assert.deepEqual(view.notices(), ['error: what?', 'You left #lobby.']);
+  assert.deepEqual(view.notices(), [
+    'error: The server could not read what this page sent. Reloading the page should fix it.',
+    'error: as the server words it',
+    'You left #lobby.',
+  ]);
   session.linkClosed(1006);
   session.linkOpened();
   assert.deepEqual(sent, []);
@@ -497,4 +502,13 @@ test('a degraded server holds messages back without the slow-down line', () => {
   session.say('wait');
   session.handle({ type: 'error', code: 'degraded', message: 'later', ref: sent[0].ref, retry_ms: 1000 });
   assert.deepEqual(view.of('showSlowDown'), []);
+});
+
+test('a message refused for its length says by how much', () => {
+  const setup = setUp();
+  joined(setup);
+  const { session, sent, view } = setup;
+  session.say('x'.repeat(2345));
+  session.handle({ type: 'error', code: 'message_too_long', message: 'message has 2345 characters; the limit is 2000', ref: sent[0].ref });
+  assert.equal(view.items[0].failed, 'That message has 2,345 characters; the limit is 2,000.');
 });
