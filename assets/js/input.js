@@ -5,15 +5,20 @@
  * /nick, /help; // sends a message that begins with /), and the roster
  * toggle with Escape to close it.
  *
- * Owns: the controls' event handlers, the message box's value, height and
- * maxlength, and the message length limit from the welcome.
+ * The box takes text of any length, so a paste is never cut short: a
+ * message over the limit stays in the box, is not sent, and the counter
+ * says by how much ("2,345 characters; the limit is 2,000").
+ *
+ * Owns: the controls' event handlers, the message box's value and height,
+ * and the message length limit from the welcome.
  * Must not touch: the network or any other module's state: it asks the
  * session (joinAs, say, switchRoom, changeNick), the typing reporter and
- * the view. readComposer() and parseCommand() are pure, for tests; the rest
- * touches the DOM only when called (never on import).
+ * the view. readComposer(), parseCommand() and tooLong() are pure, for
+ * tests; the rest touches the DOM only when called (never on import).
  */
 
 import { charsLeft } from './format.js';
+import { charCount } from './wording.js';
 import * as view from './view.js';
 
 const $ = (id) => document.getElementById(id);
@@ -45,21 +50,21 @@ export function parseCommand(raw) {
 
 /** Whether `text` has more characters (code points, as the server counts) than `max`. */
 export function tooLong(text, max) {
-  return Boolean(max) && [...text].length > max;
+  return Boolean(max) && charCount(text) > max;
 }
 
 /** The limits of a welcome: the box refuses what the server would. */
 export function applyLimits(limits) {
   maxChars = limits && limits.max_message_chars;
-  if (maxChars > 0) $('message-input').maxLength = maxChars;
   updateCounter();
 }
 
 function updateCounter() {
   const counter = $('char-count');
-  // maxlength counts UTF-16 units, so count the same way: never more
-  // lenient than the server, which counts characters.
-  const left = charsLeft($('message-input').value.length, maxChars);
+  const box = $('message-input');
+  // Counted as the server counts: characters, not UTF-16 units.
+  const left = charsLeft(charCount(box.value), maxChars);
+  box.setAttribute('aria-invalid', left && left.over ? 'true' : 'false');
   if (!left) {
     counter.textContent = '';
     counter.classList.remove('at-limit');
@@ -103,7 +108,9 @@ function submitMessage() {
     return;
   }
   if (tooLong(read.text, maxChars)) {
-    view.notice(`That message is longer than ${maxChars} characters.`, 'error');
+    // The counter already says by how much; the text stays to be shortened.
+    updateCounter();
+    $('message-input').focus();
     return;
   }
   typing.stop();

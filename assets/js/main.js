@@ -47,6 +47,8 @@
  *   #slow-down                the one "Slow down: N messages are waiting…" line
  *                             while the rate limit holds messages back
  *                             (empty, and not shown, otherwise)
+ *   #char-count               characters left near the limit; past it,
+ *                             "2,345 characters; the limit is 2,000"
  *   #conn-state               connection state text; data-state is one of
  *                             idle, connecting, connected, reconnecting, offline;
  *                             data-degraded is "true" while the server reports

@@ -34,10 +34,17 @@ test('wording', () => {
 
 test('the counter shows from 90% of the limit', () => {
   assert.equal(charsLeft(1799, 2000), null);
-  assert.deepEqual(charsLeft(1800, 2000), { left: 200, text: '200 characters left' });
-  assert.deepEqual(charsLeft(1999, 2000), { left: 1, text: '1 character left' });
-  assert.deepEqual(charsLeft(2005, 2000), { left: 0, text: '0 characters left' });
+  assert.deepEqual(charsLeft(1800, 2000), { left: 200, over: false, text: '200 characters left' });
+  assert.deepEqual(charsLeft(1999, 2000), { left: 1, over: false, text: '1 character left' });
+  assert.deepEqual(charsLeft(2000, 2000), { left: 0, over: false, text: '0 characters left' });
   assert.equal(charsLeft(5000, undefined), null);
+});
+
+test('past the limit the counter says by how much, with the count', () => {
+  assert.deepEqual(charsLeft(2001, 2000), { left: 0, over: true, text: '2,001 characters; the limit is 2,000' });
+  assert.deepEqual(charsLeft(2345, 2000), { left: 0, over: true, text: '2,345 characters; the limit is 2,000' });
+  assert.deepEqual(charsLeft(11, 10), { left: 0, over: true, text: '11 characters; the limit is 10' });
+  assert.deepEqual(charsLeft(9500, 10000), { left: 500, over: false, text: '500 characters left' });
 });
 
 test('the room comes from the hash, then ?room=, then the lobby', () => {
@@ -65,4 +72,5 @@ test('length is counted in characters, as the server counts', () => {
   assert.equal(tooLong('abc', 2), true);
   assert.equal(tooLong('abc', undefined), false);
   assert.equal(tooLong('abc', 0), false);
+  assert.equal(tooLong('x'.repeat(2345), 2000), true, 'a long paste is refused, not cut');
 });
