@@ -8,7 +8,9 @@
  * listed in main.js; most of them are drawn here.
  *
  * User text (nicknames, messages, the server's error messages) reaches
- * the DOM only through textContent and text nodes, never as HTML.
+ * the DOM only through textContent and text nodes, never as HTML. Message
+ * texts and nicknames carry dir="auto", so right-to-left text lays out as
+ * it should.
  *
  * Owns: the DOM under <body> except the form controls' values (input.js),
  * which screen is shown, whether the list follows its end, the unread
@@ -46,7 +48,15 @@ function el(tag, className, text) {
 
 function nickSpan(nick) {
   const span = el('span', 'nick', nick);
+  span.dir = 'auto';
   span.style.setProperty('--hue', String(nickHue(nick)));
+  return span;
+}
+
+/** span.text holding a message's text. */
+function textSpan(text) {
+  const span = el('span', 'text', text);
+  span.dir = 'auto';
   return span;
 }
 
@@ -78,7 +88,7 @@ function messageItem(m, own) {
   const li = el('li', 'message');
   li.dataset.id = String(m.id);
   if (own) li.classList.add('own');
-  li.append(timeElement(m.ts), ' ', nickSpan(m.nick), el('span', 'visually-hidden', ': '), el('span', 'text', m.text));
+  li.append(timeElement(m.ts), ' ', nickSpan(m.nick), el('span', 'visually-hidden', ': '), textSpan(m.text));
   return li;
 }
 
@@ -126,7 +136,7 @@ export function addPending(ref, text, nick) {
   const li = el('li', 'message own pending');
   li.dataset.ref = ref;
   li.append(el('span', 'time', '--:--'), ' ', nickSpan(nick),
-    el('span', 'visually-hidden', ': '), el('span', 'text', text), el('span', 'status', 'sending…'));
+    el('span', 'visually-hidden', ': '), textSpan(text), el('span', 'status', 'sending…'));
   insertItem(li);
   scrollToEnd();
   return li;
