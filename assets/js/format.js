@@ -1,8 +1,9 @@
 /*
  * The page's wording and colours as pure functions of values: the hue of a
  * nickname, the clock time of a message, how many participants there are,
- * the typing line, the connection state's text, and the message box's
- * counter. (What the page says about the server's refusals is wording.js.)
+ * the typing line, the connection state's text, the document's title, and
+ * the message box's counter. (What the page says about the server's
+ * refusals is wording.js.)
  *
  * Owns: nothing mutable.
  * Must not touch: the DOM, timers or the network; view.js puts the results
@@ -49,6 +50,18 @@ export function typingText(names) {
   if (names.length === 2) return `${names[0]} and ${names[1]} are typing…`;
   if (names.length > 2) return 'several people are typing…';
   return '';
+}
+
+/**
+ * The document's title: the room, after a badge while the tab is hidden
+ * and messages came: "(5)" for five unread, "(@2 · 5)" when two of them
+ * mention the reader.
+ */
+export function titleText(room, unread, mentions) {
+  let badge = '';
+  if (mentions > 0) badge = `(@${mentions} · ${unread}) `;
+  else if (unread > 0) badge = `(${unread}) `;
+  return `${badge}#${room} — Parley`;
 }
 
 const CONN_TEXT = {

@@ -22,6 +22,7 @@
 import { CLOSE, isJoinError, joinFrame } from './protocol.js';
 import { participants } from './format.js';
 import { errorText } from './wording.js';
+import { mentions } from './message-parts.js';
 import { Roster } from './roster.js';
 import { createOutbox } from './outbox.js';
 import { createOlder } from './older.js';
@@ -181,8 +182,8 @@ export function createSession({
       drawTyping();
       drawRoster();
     }
-    view.addMessage(m, own);
-    if (!own) view.noteUnread(room);
+    view.addMessage(m, own, nick);
+    if (!own) view.noteUnread(room, mentions(m.text, nick));
   }
 
   function onJoined(j) {

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { strict as assert } from 'node:assert';
 
 import {
-  charsLeft, clockTime, connText, countdownText, nickHue, participants, typingText,
+  charsLeft, clockTime, connText, countdownText, nickHue, participants, titleText, typingText,
 } from '../../assets/js/format.js';
 import { askedTransport, roomFrom } from '../../assets/js/address.js';
 import { parseCommand, readComposer, tooLong } from '../../assets/js/input.js';
@@ -45,6 +45,12 @@ test('past the limit the counter says by how much, with the count', () => {
   assert.deepEqual(charsLeft(2345, 2000), { left: 0, over: true, text: '2,345 characters; the limit is 2,000' });
   assert.deepEqual(charsLeft(11, 10), { left: 0, over: true, text: '11 characters; the limit is 10' });
   assert.deepEqual(charsLeft(9500, 10000), { left: 500, over: false, text: '500 characters left' });
+});
+
+test('the title counts unread messages and mentions while the tab is hidden', () => {
+  assert.equal(titleText('lobby', 0, 0), '#lobby — Parley');
+  assert.equal(titleText('lobby', 5, 0), '(5) #lobby — Parley');
+  assert.equal(titleText('lobby', 5, 2), '(@2 · 5) #lobby — Parley');
 });
 
 test('the room comes from the hash, then ?room=, then the lobby', () => {

@@ -151,7 +151,7 @@ test('a message at or below the highest id shown is a duplicate', () => {
   session.handle(message(8, 'bob', 'eight'));
   assert.deepEqual(view.of('addMessage').map(([m]) => m.text), ['six', 'eight']);
   assert.equal(view.of('scrollIfFollowing').length, 7, 'every message frame keeps the list at its end');
-  assert.deepEqual(view.of('noteUnread'), [['lobby'], ['lobby']]);
+  assert.deepEqual(view.of('noteUnread'), [['lobby', false], ['lobby', false]]);
 });
 
 test('a rejoin after a drop carries since, epoch and resume, and says Reconnected', () => {
@@ -442,8 +442,8 @@ test('scrolling to the top pages back through the room; its errors stay apart fr
   const older = [message(49, 'ann', 'old mine'), message(50, 'bob', 'old')];
   setup.session.handle({ type: 'history', ref: 'h2', before: 51, messages: older, more: false });
   assert.deepEqual(setup.view.of('prependMessages'), [[[
-    { message: older[0], own: true },
-    { message: older[1], own: false },
+    { message: older[0], own: true, me: 'ann' },
+    { message: older[1], own: false, me: 'ann' },
   ]]]);
   assert.deepEqual(setup.view.of('showBeginning'), [[false]], 'ids 1 to 48 were forgotten');
 });
@@ -511,4 +511,15 @@ test('a message refused for its length says by how much', () => {
   session.say('x'.repeat(2345));
   session.handle({ type: 'error', code: 'message_too_long', message: 'message has 2345 characters; the limit is 2000', ref: sent[0].ref });
   assert.equal(view.items[0].failed, 'That message has 2,345 characters; the limit is 2,000.');
+});
+
+test('others\' messages naming us are passed on as mentions', () => {
+  const setup = setUp();
+  joined(setup);
+  const { session, view } = setup;
+  session.handle(message(1, 'bob', 'hey ANN, look'));
+  session.handle(message(2, 'bob', 'Joanna says hi'));
+  session.handle(message(3, 'ann', 'I am ann'));
+  assert.deepEqual(view.of('noteUnread'), [['lobby', true], ['lobby', false]]);
+  assert.deepEqual(view.of('addMessage').map(([m, own, me]) => [m.id, own, me]), [[1, false, 'ann'], [2, false, 'ann'], [3, true, 'ann']]);
 });
