@@ -131,6 +131,7 @@ const session = createSession({
   address,
   remember: storage.rememberNick,
   onLimits: input.applyLimits,
+  onCommand: input.commandOutcome,
 });
 
 view.start({

@@ -40,10 +40,13 @@ const BROWSER_IO = {
  *   address   {showRoom(room), restoreRoom(room)}
  *   remember  (nick) => void: keeps the nickname for next time
  *   onLimits  (limits) => void: the welcome's limits, for the message box
+ *   onCommand (name, ok) => void: how a /join or /nick the user typed
+ *             ended ('join' or 'nick'; ok false when the server refused it)
  *   io        {setTimeout, clearTimeout, now, randomWords} (timers for retries)
  */
 export function createSession({
-  room: startRoom, link, typing, view, address, remember = () => {}, onLimits = () => {}, io = {},
+  room: startRoom, link, typing, view, address, remember = () => {}, onLimits = () => {},
+  onCommand = () => {}, io = {},
 }) {
   const clock = { ...BROWSER_IO, ...io };
   /** The nickname to join with: from the form, then as the server registered it. */
@@ -74,6 +77,8 @@ export function createSession({
   let degraded = false;
   /** The limits of the last welcome (undefined before the first). */
   let limits;
+  /** The nickname a `nick` frame asked for, until it is renamed or refused. */
+  let renaming = null;
 
   const roster = new Roster();
   const outbox = createOutbox({
@@ -134,6 +139,7 @@ export function createSession({
     remember(w.nick);
     const freshList = w.room !== previousRoom;
     limits = w.limits;
+    if (kind === 'switch') onCommand('join', true);
 
     if (w.room !== previousRoom) {
       const dropped = outbox.failOutside(w.room);
@@ -212,6 +218,8 @@ export function createSession({
   function onRenamed(r) {
     roster.rename(r.old, r.new);
     if (r.old === nick) {
+      renaming = null;
+      onCommand('nick', true);
       nick = r.new;
       wantedNick = r.new;
       remember(r.new);
@@ -253,6 +261,14 @@ export function createSession({
     }
   }
 
+  /** A rename the user asked for was refused: say why, and give the command back. */
+  function renameFailed(e) {
+    const asked = renaming;
+    renaming = null;
+    view.notice(errorText(e, { nick: asked, room, limits }), 'error');
+    onCommand('nick', false);
+  }
+
   function onError(e) {
     if (older.owns(e.ref)) {
       older.refused(e);
@@ -268,6 +284,10 @@ export function createSession({
       } else if (awaitingWelcome) {
         awaitingWelcome = false;
         clock.setTimeout(() => { if (needsJoin() && link.isOpen() && !awaitingWelcome) sendJoin(); }, wait);
+      } else if (renaming !== null) {
+        // Errors without a ref answer a typing signal, a ping or a
+        // rename; only the rename was the user's to wait for.
+        renameFailed(e);
       } else if (e.code === 'degraded') {
         outbox.pumpLater(wait);
       }
@@ -283,6 +303,10 @@ export function createSession({
       joinFailed(e);
       return;
     }
+    if (renaming !== null && (e.code === 'invalid_nick' || e.code === 'nick_taken')) {
+      renameFailed(e);
+      return;
+    }
     view.notice(errorText(e, { room, limits }), 'error');
   }
 
@@ -292,6 +316,7 @@ export function createSession({
     if (joinKind === 'switch' && joined) {
       // The server refused before moving us: we are still where we were.
       view.notice(why, 'error');
+      onCommand('join', false);
       outbox.failRoom(room);
       room = shownRoom;
       address.restoreRoom(room);
@@ -336,6 +361,8 @@ export function createSession({
       const wasJoined = joined;
       joined = false;
       awaitingWelcome = false;
+      // A rename unanswered now never will be; the user sees the name it has.
+      renaming = null;
       typing.linkLost();
       older.linkLost();
       roster.stopAllTyping();
@@ -361,6 +388,7 @@ export function createSession({
     switchRoom(to) {
       if (to === room && (joined || awaitingWelcome)) {
         view.notice(`You are already in #${to}.`);
+        onCommand('join', true);
         return;
       }
       typing.stop();
@@ -382,6 +410,13 @@ export function createSession({
         view.notice('Not connected; try again once reconnected.', 'error');
         return false;
       }
+      // The server answers a rename to the very same name with nothing at all.
+      if (name.trim() === nick) {
+        view.notice(`You are already known as ${nick}.`);
+        onCommand('nick', true);
+        return true;
+      }
+      renaming = name;
       link.send({ type: 'nick', nick: name });
       return true;
     },

@@ -6,7 +6,9 @@ import {
   charsLeft, clockTime, connText, countdownText, nickHue, participants, titleText, typingText,
 } from '../../assets/js/format.js';
 import { askedTransport, roomFrom } from '../../assets/js/address.js';
-import { parseCommand, readComposer, tooLong } from '../../assets/js/input.js';
+import {
+  commandProblem, parseCommand, readComposer, tooLong,
+} from '../../assets/js/input.js';
 
 test('a nickname\'s hue ignores case and spreads names that differ at the end', () => {
   assert.equal(nickHue('Ann'), nickHue('ann'));
@@ -51,6 +53,15 @@ test('the title counts unread messages and mentions while the tab is hidden', ()
   assert.equal(titleText('lobby', 0, 0), '#lobby — Parley');
   assert.equal(titleText('lobby', 5, 0), '(5) #lobby — Parley');
   assert.equal(titleText('lobby', 5, 2), '(@2 · 5) #lobby — Parley');
+});
+
+test('a /join or /nick the server would refuse is refused before it is sent', () => {
+  assert.equal(commandProblem('join', 'kitchen'), null);
+  assert.equal(commandProblem('join', 'bad room!'), 'A room name may hold a–z, 0–9, - and _ only, not a space.');
+  assert.equal(commandProblem('nick', 'bob', 24), null);
+  assert.equal(commandProblem('nick', 'party🎉', 24), 'A nickname may hold letters, digits, spaces and - _ . \' only, not “🎉”.');
+  assert.equal(commandProblem('nick', 'x'.repeat(30), 24), 'That nickname has 30 characters; the limit is 24.');
+  assert.equal(commandProblem('help', ''), null);
 });
 
 test('the room comes from the hash, then ?room=, then the lobby', () => {

@@ -513,6 +513,61 @@ test('a message refused for its length says by how much', () => {
   assert.equal(view.items[0].failed, 'That message has 2,345 characters; the limit is 2,000.');
 });
 
+test('a refused rename says why in words and gives the command back', () => {
+  const setup = setUp();
+  const commands = [];
+  const { sent, view } = setup;
+  // The setup's session reports commands nowhere; make one that does.
+  const withCommands = createSession({
+    room: 'lobby',
+    link: setup.link,
+    typing: setup.typing,
+    view,
+    address: setup.address,
+    onCommand: (name, ok) => commands.push([name, ok]),
+    io: setup.clock,
+  });
+  withCommands.joinAs('ann');
+  withCommands.handle(welcome());
+  view.clear();
+  sent.length = 0;
+  assert.equal(withCommands.changeNick('bob'), true);
+  withCommands.handle({ type: 'error', code: 'nick_taken', message: 'the nickname bob is taken in lobby' });
+  assert.deepEqual(view.notices(), ['error: “bob” is already taken in #lobby. Please choose another.']);
+  assert.deepEqual(commands, [['nick', false]]);
+  // A typing signal refused later is not blamed on the rename.
+  withCommands.handle({ type: 'error', code: 'rate_limited', message: 'too many frames', retry_ms: 50 });
+  assert.equal(view.notices().length, 1);
+  assert.equal(withCommands.changeNick('annie'), true);
+  withCommands.handle({ type: 'renamed', old: 'ann', new: 'annie' });
+  assert.deepEqual(commands.at(-1), ['nick', true]);
+  assert.equal(withCommands.changeNick('annie'), true, 'the same name: nothing to ask');
+  assert.deepEqual(sent, [{ type: 'nick', nick: 'bob' }, { type: 'nick', nick: 'annie' }]);
+  assert.deepEqual(commands.at(-1), ['nick', true]);
+});
+
+test('a refused /join is given back; a welcome settles it', () => {
+  const setup = setUp();
+  const commands = [];
+  const session = createSession({
+    room: 'lobby',
+    link: setup.link,
+    typing: setup.typing,
+    view: setup.view,
+    address: setup.address,
+    onCommand: (name, ok) => commands.push([name, ok]),
+    io: setup.clock,
+  });
+  session.joinAs('ann');
+  session.handle(welcome());
+  session.switchRoom('vip');
+  session.handle({ type: 'error', code: 'room_full', message: 'vip is full' });
+  session.switchRoom('kitchen');
+  session.handle(welcome({ room: 'kitchen' }));
+  session.switchRoom('kitchen');
+  assert.deepEqual(commands, [['join', false], ['join', true], ['join', true]]);
+});
+
 test('others\' messages naming us are passed on as mentions', () => {
   const setup = setUp();
   joined(setup);
