@@ -11,6 +11,11 @@
 //! - bob's message naming ann (in capitals) has the name highlighted in
 //!   ann's page; her own message naming herself does not.
 //!
+//! And in the message box: a paste over the length limit stays whole and
+//! is refused with its count; `/join bad room!` and a `/nick` the server
+//! refuses stay in (or come back into) the box, with the reason in words,
+//! as is a nickname refused on the nickname screen.
+//!
 //! Every wait is on a condition in the page (bounded, as a hang guard);
 //! nothing here sleeps or measures how fast anything is.
 
@@ -288,6 +293,104 @@ async fn a_burst_shows_one_slow_down_line_links_open_and_mentions_stand_out() {
         .expect("read the directions");
     assert_eq!(directions, json!(["auto", "auto"]));
     screenshot(&ann, "page-fixes-links-and-mentions.png").await;
+
+    for browser in [ann, bob] {
+        browser.close().await.expect("end the browser session");
+    }
+    drop(driver);
+}
+
+/// The message box's value in `browser`.
+async fn box_value(browser: &Client) -> String {
+    let value: Value = browser
+        .execute(
+            "return document.getElementById('message-input').value;",
+            vec![],
+        )
+        .await
+        .expect("read the message box");
+    value.as_str().unwrap_or_default().to_owned()
+}
+
+#[tokio::test]
+async fn a_long_paste_and_a_failed_command_stay_in_the_box_with_the_reason() {
+    let server = common::start(&[]);
+    let driver = Driver::start("page-fixes-box").await;
+    let ann = driver.browser().await;
+    let bob = driver.browser().await;
+
+    // A nickname the server refuses is refused in words, not in code points.
+    ann.goto(&server.url("/#box")).await.expect("open the page");
+    common::browser::submit_nick(&ann, "party🎉").await;
+    wait_text(&ann, "#nick-error", "the nickname refused in words", |t| {
+        t.contains("not “🎉”") && !t.contains("U+")
+    })
+    .await;
+    log_in(&ann, &server.url("/#box"), "ann").await;
+    log_in(&bob, &server.url("/#box"), "bob").await;
+
+    // A paste over the limit is kept whole and refused with its count.
+    let long = "x".repeat(2345);
+    ann.execute(
+        "const box = document.getElementById('message-input');
+         box.value = arguments[0];
+         box.dispatchEvent(new InputEvent('input', { inputType: 'insertFromPaste' }));",
+        vec![json!(long)],
+    )
+    .await
+    .expect("paste");
+    wait_text(&ann, "#char-count", "the count past the limit", |t| {
+        t == "2,345 characters; the limit is 2,000"
+    })
+    .await;
+    say(&ann, "").await;
+    assert_eq!(box_value(&ann).await, long, "nothing cut, nothing sent");
+    assert!(
+        texts_of(&ann, "#messages li.pending")
+            .await
+            .expect("pending")
+            .is_empty(),
+        "Enter sent nothing"
+    );
+    ann.execute(
+        "const box = document.getElementById('message-input');
+         box.value = '';
+         box.dispatchEvent(new InputEvent('input'));",
+        vec![],
+    )
+    .await
+    .expect("empty the box");
+
+    // A room name the server would refuse: the command stays, the reason shows.
+    say(&ann, "/join bad room!").await;
+    wait_text(&ann, "#messages", "the reason", |t| {
+        t.contains("A room name may hold a–z, 0–9, - and _ only, not a space.")
+    })
+    .await;
+    assert_eq!(box_value(&ann).await, "/join bad room!");
+    ann.execute(
+        "document.getElementById('message-input').value = '';",
+        vec![],
+    )
+    .await
+    .expect("empty the box");
+
+    // A rename only the server can refuse comes back into the box.
+    say(&ann, "/nick BOB").await;
+    wait_text(&ann, "#messages", "the nick_taken reason", |t| {
+        t.contains("“BOB” is already taken in #box.")
+    })
+    .await;
+    eventually("the /nick to come back into the box", || async {
+        let value = box_value(&ann).await;
+        if value == "/nick BOB" {
+            Ok(())
+        } else {
+            Err(format!("{value:?}"))
+        }
+    })
+    .await;
+    screenshot(&ann, "page-fixes-box.png").await;
 
     for browser in [ann, bob] {
         browser.close().await.expect("end the browser session");
