@@ -1,12 +1,16 @@
 /*
  * The page's wording and colours as pure functions of values: the hue of a
  * nickname, the clock time of a message, how many participants there are,
- * the typing line, the connection state's text.
+ * the typing line, the connection state's text, the document's title, and
+ * the message box's counter. (What the page says about the server's
+ * refusals is wording.js.)
  *
  * Owns: nothing mutable.
  * Must not touch: the DOM, timers or the network; view.js puts the results
  * on the page (as text, never as HTML).
  */
+
+import { count, overLimitText } from './wording.js';
 
 /**
  * A hue from FNV-1a of the case-folded nickname (case-folded because the
@@ -48,6 +52,18 @@ export function typingText(names) {
   return '';
 }
 
+/**
+ * The document's title: the room, after a badge while the tab is hidden
+ * and messages came: "(5)" for five unread, "(@2 · 5)" when two of them
+ * mention the reader.
+ */
+export function titleText(room, unread, mentions) {
+  let badge = '';
+  if (mentions > 0) badge = `(@${mentions} · ${unread}) `;
+  else if (unread > 0) badge = `(${unread}) `;
+  return `${badge}#${room} — Parley`;
+}
+
 const CONN_TEXT = {
   idle: () => 'Not connected',
   connecting: () => 'Connecting…',
@@ -70,9 +86,13 @@ export function countdownText(retryAt, now) {
 /** The message box's counter: '' until COUNTER_FROM of `max` is used. */
 export const COUNTER_FROM = 0.9;
 
-/** What is left to type, or null when the counter stays hidden. */
+/**
+ * What is left to type ({left, over, text}), or null when the counter
+ * stays hidden. Past the limit it says by how much, and `over` is true.
+ */
 export function charsLeft(used, max) {
   if (!max || used < max * COUNTER_FROM) return null;
-  const left = Math.max(0, max - used);
-  return { left, text: left === 1 ? '1 character left' : `${left} characters left` };
+  if (used > max) return { left: 0, over: true, text: overLimitText(used, max) };
+  const left = max - used;
+  return { left, over: false, text: left === 1 ? '1 character left' : `${count(left)} characters left` };
 }

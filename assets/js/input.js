@@ -5,15 +5,24 @@
  * /nick, /help; // sends a message that begins with /), and the roster
  * toggle with Escape to close it.
  *
- * Owns: the controls' event handlers, the message box's value, height and
- * maxlength, and the message length limit from the welcome.
+ * The box takes text of any length, so a paste is never cut short: a
+ * message over the limit stays in the box, is not sent, and the counter
+ * says by how much ("2,345 characters; the limit is 2,000"). A command
+ * stays in the box when the page can tell it would be refused (a room
+ * name or nickname the server would refuse), and comes back into an empty
+ * box when the server refuses it (commandOutcome).
+ *
+ * Owns: the controls' event handlers, the message box's value and height,
+ * the limits from the welcome, and the commands sent and not yet answered.
  * Must not touch: the network or any other module's state: it asks the
  * session (joinAs, say, switchRoom, changeNick), the typing reporter and
- * the view. readComposer() and parseCommand() are pure, for tests; the rest
- * touches the DOM only when called (never on import).
+ * the view. readComposer(), parseCommand(), tooLong() and commandProblem()
+ * are pure, for tests; the rest touches the DOM only when called (never on
+ * import).
  */
 
 import { charsLeft } from './format.js';
+import { charCount, nickProblem, roomProblem } from './wording.js';
 import * as view from './view.js';
 
 const $ = (id) => document.getElementById(id);
@@ -23,6 +32,10 @@ const HELP = 'Commands: /join room (switch rooms), /nick name (change nickname),
 
 /** The most characters a message may have (the welcome's limits); undefined until known. */
 let maxChars;
+/** The most characters a nickname may have (the welcome's limits); undefined until known. */
+let maxNickChars;
+/** Commands sent and not answered yet: name ('join', 'nick') -> the text typed. */
+const unanswered = new Map();
 /** What the handlers work with, from start(). */
 let session = null;
 let typing = null;
@@ -45,21 +58,34 @@ export function parseCommand(raw) {
 
 /** Whether `text` has more characters (code points, as the server counts) than `max`. */
 export function tooLong(text, max) {
-  return Boolean(max) && [...text].length > max;
+  return Boolean(max) && charCount(text) > max;
+}
+
+/**
+ * Why the page refuses a /join or /nick before sending it (a sentence),
+ * or null: the room name or nickname the server would refuse. For /join,
+ * `arg` is the room as the session will send it; `maxNick` is the
+ * welcome's max_nick_chars.
+ */
+export function commandProblem(name, arg, maxNick) {
+  if (name === 'join') return roomProblem(arg);
+  if (name === 'nick') return nickProblem(arg, maxNick);
+  return null;
 }
 
 /** The limits of a welcome: the box refuses what the server would. */
 export function applyLimits(limits) {
   maxChars = limits && limits.max_message_chars;
-  if (maxChars > 0) $('message-input').maxLength = maxChars;
+  maxNickChars = limits && limits.max_nick_chars;
   updateCounter();
 }
 
 function updateCounter() {
   const counter = $('char-count');
-  // maxlength counts UTF-16 units, so count the same way: never more
-  // lenient than the server, which counts characters.
-  const left = charsLeft($('message-input').value.length, maxChars);
+  const box = $('message-input');
+  // Counted as the server counts: characters, not UTF-16 units.
+  const left = charsLeft(charCount(box.value), maxChars);
+  box.setAttribute('aria-invalid', left && left.over ? 'true' : 'false');
   if (!left) {
     counter.textContent = '';
     counter.classList.remove('at-limit');
@@ -96,14 +122,17 @@ function onMessageKey(event) {
 }
 
 function submitMessage() {
-  const read = readComposer($('message-input').value);
+  const raw = $('message-input').value;
+  const read = readComposer(raw);
   if (read.kind === 'nothing') return;
   if (read.kind === 'command') {
-    if (runCommand(read)) clearComposer();
+    if (runCommand(read, raw)) clearComposer();
     return;
   }
   if (tooLong(read.text, maxChars)) {
-    view.notice(`That message is longer than ${maxChars} characters.`, 'error');
+    // The counter already says by how much; the text stays to be shortened.
+    updateCounter();
+    $('message-input').focus();
     return;
   }
   typing.stop();
@@ -118,8 +147,23 @@ function clearComposer() {
   typing.stop();
 }
 
-/** Runs a /command; false leaves the text in the box to be corrected. */
-function runCommand({ name, arg }) {
+/**
+ * How a /join or /nick sent to the server ended: refused, its text comes
+ * back into the box if the box is still empty, to be corrected.
+ */
+export function commandOutcome(name, ok) {
+  const text = unanswered.get(name);
+  unanswered.delete(name);
+  if (ok || text === undefined) return;
+  const box = $('message-input');
+  if (box.value.trim() !== '') return;
+  box.value = text;
+  autoGrow();
+  updateCounter();
+}
+
+/** Runs a /command (`raw` as typed); false leaves the text in the box to be corrected. */
+function runCommand({ name, arg }, raw) {
   switch (name.toLowerCase()) {
     case 'join': {
       const room = arg.replace(/^#/, '').toLowerCase();
@@ -127,15 +171,30 @@ function runCommand({ name, arg }) {
         view.notice('Usage: /join roomname', 'error');
         return false;
       }
+      const problem = commandProblem('join', room);
+      if (problem) {
+        view.notice(problem, 'error');
+        return false;
+      }
+      unanswered.set('join', raw);
       session.switchRoom(room);
       return true;
     }
-    case 'nick':
+    case 'nick': {
       if (!arg) {
         view.notice('Usage: /nick newname', 'error');
         return false;
       }
-      return session.changeNick(arg);
+      const problem = commandProblem('nick', arg, maxNickChars);
+      if (problem) {
+        view.notice(problem, 'error');
+        return false;
+      }
+      unanswered.set('nick', raw);
+      const sent = session.changeNick(arg);
+      if (!sent) unanswered.delete('nick');
+      return sent;
+    }
     case 'help':
       view.notice(HELP);
       return true;

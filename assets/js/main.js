@@ -24,6 +24,8 @@
  *   older.js            older messages when the list is scrolled to its top (no DOM)
  *   typing.js           our typing indicator (no DOM)
  *   view.js, input.js   drawing the page; the user's controls
+ *   message-parts.js    a message's links and mentions of the reader (pure)
+ *   wording.js          sentences for the server's error codes, name checks (pure)
  *   format.js, address.js, storage.js   wording, the URL, what is remembered
  *
  * URL: ?room=NAME or #NAME picks the room; ?transport=websocket|polling
@@ -38,12 +40,21 @@
  *   #messages                 the message list (aria-live); each message is
  *                             li.message[data-id]; a message not yet acknowledged
  *                             is li.message.pending[data-ref] (li.failed if refused);
+ *                             a message's text is its span.text (dir="auto"), with
+ *                             its links as a.link (http and https only) and
+ *                             mentions of the reader as mark.mention (the
+ *                             message is then li.message.mentioned);
  *                             notices are li.notice;
  *                             li.notice.history-start tops the list once
  *                             scrolling up has reached the room's oldest message
  *   #roster                   one li.person[data-nick] per participant
  *   #count                    the number of participants, digits only
  *   #typing                   "ann is typing…" (empty when nobody types)
+ *   #slow-down                the one "Slow down: N messages are waiting…" line
+ *                             while the rate limit holds messages back
+ *                             (empty, and not shown, otherwise)
+ *   #char-count               characters left near the limit; past it,
+ *                             "2,345 characters; the limit is 2,000"
  *   #conn-state               connection state text; data-state is one of
  *                             idle, connecting, connected, reconnecting, offline;
  *                             data-degraded is "true" while the server reports
@@ -120,6 +131,7 @@ const session = createSession({
   address,
   remember: storage.rememberNick,
   onLimits: input.applyLimits,
+  onCommand: input.commandOutcome,
 });
 
 view.start({

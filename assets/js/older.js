@@ -107,7 +107,7 @@ export function createOlder({ send, canAsk, ownNick, view, io = {} }) {
       const older = (Array.isArray(frame.messages) ? frame.messages : [])
         .filter((m) => Number.isSafeInteger(m.id) && m.id < oldest);
       if (older.length > 0) {
-        view.prependMessages(older.map((m) => ({ message: m, own: m.nick === nick })));
+        view.prependMessages(older.map((m) => ({ message: m, own: m.nick === nick, me: nick })));
         oldest = older[0].id;
       }
       if (!frame.more || older.length === 0) {

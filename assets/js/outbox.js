@@ -8,12 +8,18 @@
  * reconnect they go again with their refs: the server recognises any it
  * already posted and only acks those.
  *
+ * A message refused with `rate_limited` is never lost: it stays first in
+ * line and goes again, with its ref, after the server's `retry_ms`. While
+ * the rate limit holds messages back, one "slow down" line (the view's
+ * showSlowDown) says how many wait; it is redrawn in place as they go,
+ * and goes away once all have gone out.
+ *
  * Owns: the pending messages (ref -> {ref, text, room, item}), the ref
- * counter, the ref in flight, and the hold the server asked for (no `say`
- * before holdUntil).
+ * counter, the ref in flight, the hold the server asked for (no `say`
+ * before holdUntil), and whether the rate limit is holding messages back.
  * Must not touch: the DOM (its items are made and changed by the `view`
- * it is given: addPending, dropItem, markFailed), or the session's state,
- * which it reads only through `canSend()` and `room()`.
+ * it is given: addPending, dropItem, markFailed, showSlowDown), or the
+ * session's state, which it reads only through `canSend()` and `room()`.
  */
 
 const BROWSER_IO = {
@@ -38,6 +44,15 @@ export function createOutbox({ send, canSend, room, view, io = {} }) {
   /** No `say` before this time (the server asked us to slow down). */
   let holdUntil = 0;
   let holdTimer = 0;
+  /** The rate limit refused one of these messages: the slow-down line shows until all are out. */
+  let slowed = false;
+
+  /** Redraws the slow-down line with what still waits, or takes it away once nothing does. */
+  function drawSlowDown() {
+    if (!slowed) return;
+    if (pending.size === 0) slowed = false;
+    view.showSlowDown(pending.size);
+  }
 
   function newRef() {
     const random = clock.randomWords();
@@ -65,6 +80,7 @@ export function createOutbox({ send, canSend, room, view, io = {} }) {
     pending.delete(entry.ref);
     if (inFlight === entry.ref) inFlight = null;
     if (entry.item) view.markFailed(entry.item, why);
+    drawSlowDown();
     pump();
   }
 
@@ -76,6 +92,7 @@ export function createOutbox({ send, canSend, room, view, io = {} }) {
       const entry = { ref: newRef(), text, room: room(), item: null };
       entry.item = view.addPending(entry.ref, text, nick);
       pending.set(entry.ref, entry);
+      drawSlowDown();
       pump();
       return entry.ref;
     },
@@ -83,6 +100,12 @@ export function createOutbox({ send, canSend, room, view, io = {} }) {
     /** Whether `ref` is one of ours still pending. */
     has(ref) {
       return pending.has(ref);
+    },
+
+    /** The text of our pending message `ref` (undefined when it is not one). */
+    textOf(ref) {
+      const entry = pending.get(ref);
+      return entry && entry.text;
     },
 
     /** The server took `ref`: its placeholder goes (the message is shown by now). */
@@ -95,6 +118,7 @@ export function createOutbox({ send, canSend, room, view, io = {} }) {
       pending.delete(ref);
       if (entry.item) view.dropItem(entry.item);
       if (inFlight === ref) inFlight = null;
+      drawSlowDown();
       pump();
     },
 
@@ -109,10 +133,16 @@ export function createOutbox({ send, canSend, room, view, io = {} }) {
       }
     },
 
-    /** "Not now" for `ref`: it stays pending and goes again after `wait` ms. */
-    holdOff(ref, wait) {
+    /**
+     * "Not now" for `ref`: it stays pending and goes again after `wait` ms.
+     * `rateLimited` (rather than the server being degraded, which the
+     * session reports itself) shows the slow-down line.
+     */
+    holdOff(ref, wait, rateLimited) {
       if (inFlight === ref) inFlight = null;
       holdUntil = clock.now() + wait;
+      if (rateLimited) slowed = true;
+      drawSlowDown();
       pump();
     },
 
@@ -130,7 +160,7 @@ export function createOutbox({ send, canSend, room, view, io = {} }) {
       let dropped = 0;
       for (const entry of [...pending.values()]) {
         if (entry.room !== keep) {
-          fail(entry, 'left the room');
+          fail(entry, 'You left the room before it went.');
           dropped += 1;
         }
       }
@@ -140,7 +170,7 @@ export function createOutbox({ send, canSend, room, view, io = {} }) {
     /** Fails the pending messages of `lost`, a room we could not join. */
     failRoom(lost) {
       for (const entry of [...pending.values()]) {
-        if (entry.room === lost) fail(entry, `could not join #${entry.room}`);
+        if (entry.room === lost) fail(entry, `Could not join #${entry.room}.`);
       }
     },
 
@@ -157,7 +187,7 @@ export function createOutbox({ send, canSend, room, view, io = {} }) {
     linkLost(tooBig) {
       const entry = pending.get(inFlight);
       inFlight = null;
-      if (tooBig && entry) fail(entry, 'too large to send');
+      if (tooBig && entry) fail(entry, 'It was too large to send.');
     },
 
     /** A welcome came: whatever was in flight is resent by the next pump. */

@@ -21,6 +21,8 @@
 
 import { CLOSE, isJoinError, joinFrame } from './protocol.js';
 import { participants } from './format.js';
+import { errorText } from './wording.js';
+import { mentions } from './message-parts.js';
 import { Roster } from './roster.js';
 import { createOutbox } from './outbox.js';
 import { createOlder } from './older.js';
@@ -38,10 +40,13 @@ const BROWSER_IO = {
  *   address   {showRoom(room), restoreRoom(room)}
  *   remember  (nick) => void: keeps the nickname for next time
  *   onLimits  (limits) => void: the welcome's limits, for the message box
+ *   onCommand (name, ok) => void: how a /join or /nick the user typed
+ *             ended ('join' or 'nick'; ok false when the server refused it)
  *   io        {setTimeout, clearTimeout, now, randomWords} (timers for retries)
  */
 export function createSession({
-  room: startRoom, link, typing, view, address, remember = () => {}, onLimits = () => {}, io = {},
+  room: startRoom, link, typing, view, address, remember = () => {}, onLimits = () => {},
+  onCommand = () => {}, io = {},
 }) {
   const clock = { ...BROWSER_IO, ...io };
   /** The nickname to join with: from the form, then as the server registered it. */
@@ -70,6 +75,10 @@ export function createSession({
   let epoch;
   /** The server reported it cannot reach or write its store (Redis, or its disk). */
   let degraded = false;
+  /** The limits of the last welcome (undefined before the first). */
+  let limits;
+  /** The nickname a `nick` frame asked for, until it is renamed or refused. */
+  let renaming = null;
 
   const roster = new Roster();
   const outbox = createOutbox({
@@ -129,6 +138,8 @@ export function createSession({
     room = w.room;
     remember(w.nick);
     const freshList = w.room !== previousRoom;
+    limits = w.limits;
+    if (kind === 'switch') onCommand('join', true);
 
     if (w.room !== previousRoom) {
       const dropped = outbox.failOutside(w.room);
@@ -177,8 +188,8 @@ export function createSession({
       drawTyping();
       drawRoster();
     }
-    view.addMessage(m, own);
-    if (!own) view.noteUnread(room);
+    view.addMessage(m, own, nick);
+    if (!own) view.noteUnread(room, mentions(m.text, nick));
   }
 
   function onJoined(j) {
@@ -207,6 +218,8 @@ export function createSession({
   function onRenamed(r) {
     roster.rename(r.old, r.new);
     if (r.old === nick) {
+      renaming = null;
+      onCommand('nick', true);
       nick = r.new;
       wantedNick = r.new;
       remember(r.new);
@@ -248,6 +261,14 @@ export function createSession({
     }
   }
 
+  /** A rename the user asked for was refused: say why, and give the command back. */
+  function renameFailed(e) {
+    const asked = renaming;
+    renaming = null;
+    view.notice(errorText(e, { nick: asked, room, limits }), 'error');
+    onCommand('nick', false);
+  }
+
   function onError(e) {
     if (older.owns(e.ref)) {
       older.refused(e);
@@ -259,33 +280,43 @@ export function createSession({
     if (e.code === 'rate_limited' || e.code === 'degraded') {
       const wait = Number.isFinite(e.retry_ms) ? e.retry_ms : 1000;
       if (mine) {
-        outbox.holdOff(e.ref, wait);
+        outbox.holdOff(e.ref, wait, e.code === 'rate_limited');
       } else if (awaitingWelcome) {
         awaitingWelcome = false;
         clock.setTimeout(() => { if (needsJoin() && link.isOpen() && !awaitingWelcome) sendJoin(); }, wait);
-      } else if (e.code === 'rate_limited') {
-        view.notice('You are sending too fast; wait a moment.', 'error');
-      } else {
+      } else if (renaming !== null) {
+        // Errors without a ref answer a typing signal, a ping or a
+        // rename; only the rename was the user's to wait for.
+        renameFailed(e);
+      } else if (e.code === 'degraded') {
         outbox.pumpLater(wait);
       }
+      // A refused typing signal or ping needs no word: the next one goes
+      // when it is due, and messages have the outbox's "slow down" line.
       return;
     }
     if (mine) {
-      outbox.refused(e.ref, e.code, e.message);
+      outbox.refused(e.ref, e.code, errorText(e, { text: outbox.textOf(e.ref), room, limits }));
       return;
     }
     if (awaitingWelcome && isJoinError(e.code)) {
       joinFailed(e);
       return;
     }
-    view.notice(e.message, 'error');
+    if (renaming !== null && (e.code === 'invalid_nick' || e.code === 'nick_taken')) {
+      renameFailed(e);
+      return;
+    }
+    view.notice(errorText(e, { room, limits }), 'error');
   }
 
   function joinFailed(e) {
     awaitingWelcome = false;
+    const why = errorText(e, { nick: wantedNick, room, limits });
     if (joinKind === 'switch' && joined) {
       // The server refused before moving us: we are still where we were.
-      view.notice(`Could not join #${room}: ${e.message}`, 'error');
+      view.notice(why, 'error');
+      onCommand('join', false);
       outbox.failRoom(room);
       room = shownRoom;
       address.restoreRoom(room);
@@ -294,7 +325,7 @@ export function createSession({
     }
     joined = false;
     wantJoin = false;
-    view.showLogin(e.message, wantedNick);
+    view.showLogin(why, wantedNick);
   }
 
   /** Frame type -> handler. Unknown types are ignored: a newer server may send more. */
@@ -330,6 +361,8 @@ export function createSession({
       const wasJoined = joined;
       joined = false;
       awaitingWelcome = false;
+      // A rename unanswered now never will be; the user sees the name it has.
+      renaming = null;
       typing.linkLost();
       older.linkLost();
       roster.stopAllTyping();
@@ -355,6 +388,7 @@ export function createSession({
     switchRoom(to) {
       if (to === room && (joined || awaitingWelcome)) {
         view.notice(`You are already in #${to}.`);
+        onCommand('join', true);
         return;
       }
       typing.stop();
@@ -376,6 +410,13 @@ export function createSession({
         view.notice('Not connected; try again once reconnected.', 'error');
         return false;
       }
+      // The server answers a rename to the very same name with nothing at all.
+      if (name.trim() === nick) {
+        view.notice(`You are already known as ${nick}.`);
+        onCommand('nick', true);
+        return true;
+      }
+      renaming = name;
       link.send({ type: 'nick', nick: name });
       return true;
     },

@@ -8,19 +8,26 @@
  * listed in main.js; most of them are drawn here.
  *
  * User text (nicknames, messages, the server's error messages) reaches
- * the DOM only through textContent and text nodes, never as HTML.
+ * the DOM only through textContent and text nodes, never as HTML. Links in
+ * messages are <a> elements made here from message-parts.js's parts (only
+ * http and https, opened in a new tab without opener or referrer);
+ * mentions of the reader are <mark class="mention">. Message texts and
+ * nicknames carry dir="auto", so right-to-left text lays out as it
+ * should.
  *
  * Owns: the DOM under <body> except the form controls' values (input.js),
- * which screen is shown, whether the list follows its end, the unread
- * count, and the countdown timer.
+ * which screen is shown, whether the list follows its end, the unread and
+ * mention counts, and the countdown timer.
  * Must not touch: the network, storage, or any other module's state; it
  * draws what it is told. It touches the DOM only when called (never on
  * import).
  */
 
 import {
-  clockTime, connText, countdownText, nickHue, typingText,
+  clockTime, connText, countdownText, nickHue, titleText, typingText,
 } from './format.js';
+import { messageParts } from './message-parts.js';
+import { slowDownText } from './wording.js';
 
 /** Rendered list items kept; older ones are removed so memory stays flat. */
 export const MAX_RENDERED = 1000;
@@ -33,6 +40,8 @@ let screen = 'login';
 let following = true;
 /** Messages that arrived while the tab was hidden. */
 let unread = 0;
+/** Of those, the ones that mention the reader. */
+let mentioned = 0;
 let countdownTimer = 0;
 let countdownTo = 0;
 
@@ -45,7 +54,31 @@ function el(tag, className, text) {
 
 function nickSpan(nick) {
   const span = el('span', 'nick', nick);
+  span.dir = 'auto';
   span.style.setProperty('--hue', String(nickHue(nick)));
+  return span;
+}
+
+/**
+ * span.text holding a message's text: text nodes, links (a new tab, no
+ * opener, no referrer) and, when `me` is given, mentions of `me`.
+ */
+function textSpan(text, me) {
+  const span = el('span', 'text');
+  span.dir = 'auto';
+  for (const part of messageParts(text, me)) {
+    if (part.kind === 'link') {
+      const link = el('a', 'link', part.text);
+      link.href = part.href;
+      link.rel = 'noopener noreferrer';
+      link.target = '_blank';
+      span.append(link);
+    } else if (part.kind === 'mention') {
+      span.append(el('mark', 'mention', part.text));
+    } else {
+      span.append(document.createTextNode(part.text));
+    }
+  }
   return span;
 }
 
@@ -73,17 +106,23 @@ function insertItem(li) {
   }
 }
 
-function messageItem(m, own) {
+/**
+ * li.message[data-id] (.own when ours); in others' messages, mentions of
+ * `me` are marked, and the item is li.mentioned.
+ */
+function messageItem(m, own, me) {
   const li = el('li', 'message');
   li.dataset.id = String(m.id);
   if (own) li.classList.add('own');
-  li.append(timeElement(m.ts), ' ', nickSpan(m.nick), el('span', 'visually-hidden', ': '), el('span', 'text', m.text));
+  const text = textSpan(m.text, own ? null : me);
+  if (text.querySelector('mark.mention')) li.classList.add('mentioned');
+  li.append(timeElement(m.ts), ' ', nickSpan(m.nick), el('span', 'visually-hidden', ': '), text);
   return li;
 }
 
-/** A message from the server: li.message[data-id] (.own when ours). */
-export function addMessage(m, own) {
-  insertItem(messageItem(m, own));
+/** A message from the server (see messageItem); `me` is the reader's nickname. */
+export function addMessage(m, own, me) {
+  insertItem(messageItem(m, own, me));
 }
 
 /**
@@ -98,9 +137,9 @@ function prependKeepingView(nodes) {
   list.scrollTop = list.scrollHeight - fromEnd;
 }
 
-/** Older messages ([{message, own}], oldest first) above all the others. */
+/** Older messages ([{message, own, me}], oldest first) above all the others. */
 export function prependMessages(items) {
-  prependKeepingView(items.map(({ message, own }) => messageItem(message, own)));
+  prependKeepingView(items.map(({ message, own, me }) => messageItem(message, own, me)));
 }
 
 /**
@@ -125,7 +164,7 @@ export function addPending(ref, text, nick) {
   const li = el('li', 'message own pending');
   li.dataset.ref = ref;
   li.append(el('span', 'time', '--:--'), ' ', nickSpan(nick),
-    el('span', 'visually-hidden', ': '), el('span', 'text', text), el('span', 'status', 'sending…'));
+    el('span', 'visually-hidden', ': '), textSpan(text, null), el('span', 'status', 'sending…'));
   insertItem(li);
   scrollToEnd();
   return li;
@@ -136,10 +175,10 @@ export function dropItem(li) {
   li.remove();
 }
 
-/** A pending message the server refused: li.failed, saying why. */
+/** A pending message the server refused: li.failed, saying why (a sentence). */
 export function markFailed(li, why) {
   li.classList.replace('pending', 'failed');
-  li.querySelector('.status').textContent = `not sent: ${why}`;
+  li.querySelector('.status').textContent = `Not sent. ${why}`;
 }
 
 /** Empties the list but for `items` (another room's messages go). */
@@ -152,6 +191,28 @@ export function notice(text, kind) {
   const li = el('li', kind === 'error' ? 'notice error' : 'notice', text);
   insertItem(li);
   scrollIfFollowing();
+}
+
+/**
+ * #slow-down: the one line saying how many messages wait for the rate
+ * limit, redrawn in place; emptied (and so hidden) at 0. Only its
+ * appearance is announced: the line is a status region, and the count is
+ * in a span that is not live.
+ */
+export function showSlowDown(waiting) {
+  const line = $('slow-down');
+  if (!(waiting > 0)) {
+    line.replaceChildren();
+    return;
+  }
+  const says = line.firstElementChild;
+  if (says) {
+    says.textContent = slowDownText(waiting);
+    return;
+  }
+  const fresh = el('span', '', slowDownText(waiting));
+  fresh.setAttribute('aria-live', 'off');
+  line.append(fresh);
 }
 
 export function scrollIfFollowing() {
@@ -217,13 +278,17 @@ export function showRoom(room) {
   $('room-name').textContent = label;
   $('login-room').textContent = label;
   $('message-input').placeholder = `Message ${label}`;
-  document.title = `${unread > 0 ? `(${unread}) ` : ''}${label} — Parley`;
+  document.title = titleText(room, unread, mentioned);
 }
 
-/** Someone else's message came; counted in the title while the tab is hidden. */
-export function noteUnread(room) {
+/**
+ * Someone else's message came (`mentions`: naming the reader); counted in
+ * the title while the tab is hidden.
+ */
+export function noteUnread(room, mentions) {
   if (!document.hidden) return;
   unread += 1;
+  if (mentions) mentioned += 1;
   showRoom(room);
 }
 
@@ -231,6 +296,7 @@ export function noteUnread(room) {
 export function readAll(room) {
   if (document.hidden || unread === 0) return;
   unread = 0;
+  mentioned = 0;
   showRoom(room);
 }
 

@@ -3,10 +3,12 @@ import { test } from 'node:test';
 import { strict as assert } from 'node:assert';
 
 import {
-  charsLeft, clockTime, connText, countdownText, nickHue, participants, typingText,
+  charsLeft, clockTime, connText, countdownText, nickHue, participants, titleText, typingText,
 } from '../../assets/js/format.js';
 import { askedTransport, roomFrom } from '../../assets/js/address.js';
-import { parseCommand, readComposer, tooLong } from '../../assets/js/input.js';
+import {
+  commandProblem, parseCommand, readComposer, tooLong,
+} from '../../assets/js/input.js';
 
 test('a nickname\'s hue ignores case and spreads names that differ at the end', () => {
   assert.equal(nickHue('Ann'), nickHue('ann'));
@@ -34,10 +36,32 @@ test('wording', () => {
 
 test('the counter shows from 90% of the limit', () => {
   assert.equal(charsLeft(1799, 2000), null);
-  assert.deepEqual(charsLeft(1800, 2000), { left: 200, text: '200 characters left' });
-  assert.deepEqual(charsLeft(1999, 2000), { left: 1, text: '1 character left' });
-  assert.deepEqual(charsLeft(2005, 2000), { left: 0, text: '0 characters left' });
+  assert.deepEqual(charsLeft(1800, 2000), { left: 200, over: false, text: '200 characters left' });
+  assert.deepEqual(charsLeft(1999, 2000), { left: 1, over: false, text: '1 character left' });
+  assert.deepEqual(charsLeft(2000, 2000), { left: 0, over: false, text: '0 characters left' });
   assert.equal(charsLeft(5000, undefined), null);
+});
+
+test('past the limit the counter says by how much, with the count', () => {
+  assert.deepEqual(charsLeft(2001, 2000), { left: 0, over: true, text: '2,001 characters; the limit is 2,000' });
+  assert.deepEqual(charsLeft(2345, 2000), { left: 0, over: true, text: '2,345 characters; the limit is 2,000' });
+  assert.deepEqual(charsLeft(11, 10), { left: 0, over: true, text: '11 characters; the limit is 10' });
+  assert.deepEqual(charsLeft(9500, 10000), { left: 500, over: false, text: '500 characters left' });
+});
+
+test('the title counts unread messages and mentions while the tab is hidden', () => {
+  assert.equal(titleText('lobby', 0, 0), '#lobby — Parley');
+  assert.equal(titleText('lobby', 5, 0), '(5) #lobby — Parley');
+  assert.equal(titleText('lobby', 5, 2), '(@2 · 5) #lobby — Parley');
+});
+
+test('a /join or /nick the server would refuse is refused before it is sent', () => {
+  assert.equal(commandProblem('join', 'kitchen'), null);
+  assert.equal(commandProblem('join', 'bad room!'), 'A room name may hold a–z, 0–9, - and _ only, not a space.');
+  assert.equal(commandProblem('nick', 'bob', 24), null);
+  assert.equal(commandProblem('nick', 'party🎉', 24), 'A nickname may hold letters, digits, spaces and - _ . \' only, not “🎉”.');
+  assert.equal(commandProblem('nick', 'x'.repeat(30), 24), 'That nickname has 30 characters; the limit is 24.');
+  assert.equal(commandProblem('help', ''), null);
 });
 
 test('the room comes from the hash, then ?room=, then the lobby', () => {
@@ -65,4 +89,5 @@ test('length is counted in characters, as the server counts', () => {
   assert.equal(tooLong('abc', 2), true);
   assert.equal(tooLong('abc', undefined), false);
   assert.equal(tooLong('abc', 0), false);
+  assert.equal(tooLong('x'.repeat(2345), 2000), true, 'a long paste is refused, not cut');
 });

@@ -60,6 +60,7 @@ test('the outbox holds messages for a room until it can send them', () => {
       addPending: (ref, text) => { const item = { ref, text }; items.push(item); return item; },
       dropItem: (item) => { item.dropped = true; },
       markFailed: (item, why) => { item.failed = why; },
+      showSlowDown: () => {},
     },
     io: { ...new FakeClock(), randomWords: () => [35, 36] },
   });
@@ -77,7 +78,7 @@ test('the outbox holds messages for a room until it can send them', () => {
   assert.deepEqual(outbox.items().map((item) => item.text), ['elsewhere']);
   assert.equal(outbox.failOutside('kitchen'), 0);
   assert.equal(outbox.failOutside('lobby'), 1);
-  assert.equal(items[1].failed, 'left the room');
+  assert.equal(items[1].failed, 'You left the room before it went.');
 });
 
 test('typing is reported on the first keystroke, renewed, and ended when idle', async () => {

@@ -29,7 +29,7 @@ function fakeView() {
   for (const name of [
     'addMessage', 'resetMessages', 'notice', 'scrollToEnd', 'scrollIfFollowing', 'showRoster',
     'showTyping', 'showRoom', 'noteUnread', 'showChat', 'showLogin', 'markRosterStale', 'showDegraded',
-    'nearTop', 'prependMessages', 'showBeginning',
+    'nearTop', 'prependMessages', 'showBeginning', 'showSlowDown',
   ]) {
     view[name] = (...args) => { calls.push([name, ...args]); };
   }
@@ -151,7 +151,7 @@ test('a message at or below the highest id shown is a duplicate', () => {
   session.handle(message(8, 'bob', 'eight'));
   assert.deepEqual(view.of('addMessage').map(([m]) => m.text), ['six', 'eight']);
   assert.equal(view.of('scrollIfFollowing').length, 7, 'every message frame keeps the list at its end');
-  assert.deepEqual(view.of('noteUnread'), [['lobby'], ['lobby']]);
+  assert.deepEqual(view.of('noteUnread'), [['lobby', false], ['lobby', false]]);
 });
 
 test('a rejoin after a drop carries since, epoch and resume, and says Reconnected', () => {
@@ -248,8 +248,8 @@ test('a message refused for any other reason fails; not_joined keeps it for the 
   const resent = sent.filter((frame) => frame.type === 'say');
   assert.equal(resent.length, 2);
   assert.equal(resent[1].ref, resent[0].ref);
-  session.handle({ type: 'error', code: 'bad_frame', message: 'text too long', ref: resent[1].ref });
-  assert.equal(view.items[0].failed, 'text too long');
+  session.handle({ type: 'error', code: 'invalid_text', message: 'message holds control characters', ref: resent[1].ref });
+  assert.equal(view.items[0].failed, 'That message holds control characters, which cannot be sent; remove them.');
 });
 
 test('a link closed for a too-large frame fails the message in flight instead of resending it', () => {
@@ -258,7 +258,7 @@ test('a link closed for a too-large frame fails the message in flight instead of
   const { session, sent, view } = setup;
   session.say('huge');
   session.linkClosed(1009);
-  assert.equal(view.items[0].failed, 'too large to send');
+  assert.equal(view.items[0].failed, 'It was too large to send.');
   session.linkOpened();
   session.handle(welcome());
   assert.equal(sent.filter((frame) => frame.type === 'say').length, 1);
@@ -267,8 +267,8 @@ test('a link closed for a too-large frame fails the message in flight instead of
 test('a join refused with a join error goes back to the nickname screen', () => {
   const setup = setUp();
   setup.session.joinAs('ann');
-  setup.session.handle({ type: 'error', code: 'nick_taken', message: 'ann is taken' });
-  assert.deepEqual(setup.view.of('showLogin'), [['ann is taken', 'ann']]);
+  setup.session.handle({ type: 'error', code: 'nick_taken', message: 'the nickname ann is taken in lobby' });
+  assert.deepEqual(setup.view.of('showLogin'), [['“ann” is already taken in #lobby. Please choose another.', 'ann']]);
   assert.equal(setup.session.isAwaitingWelcome(), false);
   // It no longer wants a room: a new link does not join by itself.
   setup.sent.length = 0;
@@ -284,8 +284,8 @@ test('a refused switch of rooms stays in the room, fails its messages and restor
   assert.deepEqual(sent, [{ type: 'join', v: 1, nick: 'ann', room: 'vip', resume: 'resume-1' }]);
   session.say('for vip');
   session.handle({ type: 'error', code: 'room_full', message: 'vip is full' });
-  assert.deepEqual(view.notices(), ['error: Could not join #vip: vip is full']);
-  assert.equal(view.items[0].failed, 'could not join #vip');
+  assert.deepEqual(view.notices(), ['error: Could not join #vip: it is full. Try again later, or join another room.']);
+  assert.equal(view.items[0].failed, 'Could not join #vip.');
   assert.equal(session.currentRoom(), 'lobby');
   assert.deepEqual(addressed.at(-1), ['restore', 'lobby']);
   assert.equal(session.isJoined(), true);
@@ -300,7 +300,7 @@ test('switching rooms clears the list but for pending messages of the new room',
   session.say('for the kitchen');
   view.clear();
   session.handle(welcome({ room: 'kitchen', roster: [{ nick: 'ann' }], count: 1 }));
-  assert.equal(view.items[0].failed, 'left the room');
+  assert.equal(view.items[0].failed, 'You left the room before it went.');
   assert.deepEqual(view.of('resetMessages'), [[[view.items[1]]]]);
   assert.deepEqual(view.notices(), [
     'You left #lobby and joined #kitchen.',
@@ -415,8 +415,13 @@ test('left_room stops rejoining; other errors are shown; unknown frames are igno
   session.handle({ type: 'shiny_new_frame', x: 1 });
   session.handle({ type: 'pong' });
   session.handle({ type: 'error', code: 'bad_frame', message: 'what?' });
+  session.handle({ type: 'error', code: 'shiny_new_code', message: 'as the server words it' });
   session.handle({ type: 'left_room', room: 'lobby' });
-  assert.deepEqual(view.notices(), ['error: what?', 'You left #lobby.']);
+  assert.deepEqual(view.notices(), [
+    'error: The server could not read what this page sent. Reloading the page should fix it.',
+    'error: as the server words it',
+    'You left #lobby.',
+  ]);
   session.linkClosed(1006);
   session.linkOpened();
   assert.deepEqual(sent, []);
@@ -437,8 +442,139 @@ test('scrolling to the top pages back through the room; its errors stay apart fr
   const older = [message(49, 'ann', 'old mine'), message(50, 'bob', 'old')];
   setup.session.handle({ type: 'history', ref: 'h2', before: 51, messages: older, more: false });
   assert.deepEqual(setup.view.of('prependMessages'), [[[
-    { message: older[0], own: true },
-    { message: older[1], own: false },
+    { message: older[0], own: true, me: 'ann' },
+    { message: older[1], own: false, me: 'ann' },
   ]]]);
   assert.deepEqual(setup.view.of('showBeginning'), [[false]], 'ids 1 to 48 were forgotten');
+});
+
+test('a burst past the rate limit shows one slow-down line, loses nothing, and clears it', async () => {
+  const setup = setUp();
+  joined(setup);
+  const { session, sent, view, clock } = setup;
+  for (let i = 1; i <= 30; i += 1) session.say(`m${i}`);
+  // The server's bucket: 20 frames at once, then one every 100 ms.
+  let tokens = 20;
+  let refilledAt = clock.now();
+  const posted = [];
+  let answered = 0;
+  while (posted.length < 30) {
+    assert.ok(answered < sent.length, 'a say is in flight whenever messages wait');
+    const frame = sent[answered];
+    answered += 1;
+    const gained = Math.floor((clock.now() - refilledAt) / 100);
+    tokens = Math.min(20, tokens + gained);
+    refilledAt += gained * 100;
+    if (tokens > 0) {
+      tokens -= 1;
+      posted.push(frame);
+      session.handle(message(posted.length, 'ann', frame.text));
+      session.handle({ type: 'ack', ref: frame.ref, id: posted.length });
+    } else {
+      const wait = 100 - ((clock.now() - refilledAt) % 100);
+      // Typing signals are refused too, without a ref: they show nothing.
+      session.handle({ type: 'error', code: 'rate_limited', message: 'too many frames', retry_ms: wait });
+      session.handle({ type: 'error', code: 'rate_limited', message: `too many frames; retry in ${wait} ms`, ref: frame.ref, retry_ms: wait });
+      await clock.advance(wait);
+    }
+  }
+  assert.deepEqual(posted.map((frame) => frame.text), Array.from({ length: 30 }, (_, i) => `m${i + 1}`));
+  assert.equal(new Set(posted.map((frame) => frame.ref)).size, 30, 'each posted once, with its own ref');
+  assert.ok(sent.length > 30, 'refused ones went again');
+  assert.deepEqual(view.notices(), [], 'no "too fast" lines at all');
+  const counts = view.of('showSlowDown').map(([waiting]) => waiting);
+  assert.equal(counts[0], 10, 'it appears when the 21st is refused, with what waits');
+  assert.equal(counts.at(-1), 0, 'and goes once all are out');
+  for (let i = 1; i < counts.length; i += 1) assert.ok(counts[i] <= counts[i - 1], `${counts}`);
+  assert.equal(view.items.filter((item) => item.failed !== null).length, 0);
+
+  // Later messages, not refused, show no line.
+  view.clear();
+  session.say('calm');
+  session.handle({ type: 'ack', ref: sent.at(-1).ref, id: 31 });
+  assert.deepEqual(view.of('showSlowDown'), []);
+});
+
+test('a degraded server holds messages back without the slow-down line', () => {
+  const setup = setUp();
+  joined(setup);
+  const { session, sent, view } = setup;
+  session.say('wait');
+  session.handle({ type: 'error', code: 'degraded', message: 'later', ref: sent[0].ref, retry_ms: 1000 });
+  assert.deepEqual(view.of('showSlowDown'), []);
+});
+
+test('a message refused for its length says by how much', () => {
+  const setup = setUp();
+  joined(setup);
+  const { session, sent, view } = setup;
+  session.say('x'.repeat(2345));
+  session.handle({ type: 'error', code: 'message_too_long', message: 'message has 2345 characters; the limit is 2000', ref: sent[0].ref });
+  assert.equal(view.items[0].failed, 'That message has 2,345 characters; the limit is 2,000.');
+});
+
+test('a refused rename says why in words and gives the command back', () => {
+  const setup = setUp();
+  const commands = [];
+  const { sent, view } = setup;
+  // The setup's session reports commands nowhere; make one that does.
+  const withCommands = createSession({
+    room: 'lobby',
+    link: setup.link,
+    typing: setup.typing,
+    view,
+    address: setup.address,
+    onCommand: (name, ok) => commands.push([name, ok]),
+    io: setup.clock,
+  });
+  withCommands.joinAs('ann');
+  withCommands.handle(welcome());
+  view.clear();
+  sent.length = 0;
+  assert.equal(withCommands.changeNick('bob'), true);
+  withCommands.handle({ type: 'error', code: 'nick_taken', message: 'the nickname bob is taken in lobby' });
+  assert.deepEqual(view.notices(), ['error: “bob” is already taken in #lobby. Please choose another.']);
+  assert.deepEqual(commands, [['nick', false]]);
+  // A typing signal refused later is not blamed on the rename.
+  withCommands.handle({ type: 'error', code: 'rate_limited', message: 'too many frames', retry_ms: 50 });
+  assert.equal(view.notices().length, 1);
+  assert.equal(withCommands.changeNick('annie'), true);
+  withCommands.handle({ type: 'renamed', old: 'ann', new: 'annie' });
+  assert.deepEqual(commands.at(-1), ['nick', true]);
+  assert.equal(withCommands.changeNick('annie'), true, 'the same name: nothing to ask');
+  assert.deepEqual(sent, [{ type: 'nick', nick: 'bob' }, { type: 'nick', nick: 'annie' }]);
+  assert.deepEqual(commands.at(-1), ['nick', true]);
+});
+
+test('a refused /join is given back; a welcome settles it', () => {
+  const setup = setUp();
+  const commands = [];
+  const session = createSession({
+    room: 'lobby',
+    link: setup.link,
+    typing: setup.typing,
+    view: setup.view,
+    address: setup.address,
+    onCommand: (name, ok) => commands.push([name, ok]),
+    io: setup.clock,
+  });
+  session.joinAs('ann');
+  session.handle(welcome());
+  session.switchRoom('vip');
+  session.handle({ type: 'error', code: 'room_full', message: 'vip is full' });
+  session.switchRoom('kitchen');
+  session.handle(welcome({ room: 'kitchen' }));
+  session.switchRoom('kitchen');
+  assert.deepEqual(commands, [['join', false], ['join', true], ['join', true]]);
+});
+
+test('others\' messages naming us are passed on as mentions', () => {
+  const setup = setUp();
+  joined(setup);
+  const { session, view } = setup;
+  session.handle(message(1, 'bob', 'hey ANN, look'));
+  session.handle(message(2, 'bob', 'Joanna says hi'));
+  session.handle(message(3, 'ann', 'I am ann'));
+  assert.deepEqual(view.of('noteUnread'), [['lobby', true], ['lobby', false]]);
+  assert.deepEqual(view.of('addMessage').map(([m, own, me]) => [m.id, own, me]), [[1, false, 'ann'], [2, false, 'ann'], [3, true, 'ann']]);
 });
