@@ -256,8 +256,9 @@ pub struct Config {
     #[arg(long, env = "PARLEY_RETENTION_MESSAGES", default_value_t = 0)]
     pub(crate) retention_messages: u64,
 
-    /// Days a message is kept in the data directory (deleted in the
-    /// background once older); 0 keeps them for ever.
+    /// Days a message is kept: deleted in the background once older, from
+    /// the data directory and from the histories held in memory alike; 0
+    /// keeps them for ever.
     #[arg(long, env = "PARLEY_RETENTION_DAYS", default_value_t = 0)]
     pub(crate) retention_days: u64,
 
@@ -473,6 +474,7 @@ impl Config {
             },
             max_room_history_bytes: self.max_room_history_bytes,
             max_history_bytes: self.max_history_bytes,
+            history_max_age_ms: self.retention().max_age_ms,
             history_on_join: self.history_on_join,
             max_rooms: self.max_rooms,
             max_room_members: self.max_room_members,

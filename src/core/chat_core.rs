@@ -557,6 +557,15 @@ impl ChatCore {
 
     /// Takes members whose leases lapsed out of their rooms.
     pub(crate) fn reap(&mut self, now_ms: u64) -> Vec<Effect> {
+        if let Some(age) = self.limits.history_max_age_ms {
+            let cutoff = now_ms.saturating_sub(age);
+            let freed: usize = self
+                .rooms
+                .values_mut()
+                .map(|room| room.recency_and_history().1.drop_sent_before(cutoff))
+                .sum();
+            self.mirror_history_bytes -= freed;
+        }
         match self.backplane.reap() {
             Ok(entries) => self.apply(entries, now_ms),
             Err(_) => Vec::new(),

@@ -184,6 +184,16 @@ impl History {
         freed
     }
 
+    /// Drops the messages accepted before `cutoff_ms`, oldest first (ids
+    /// and times rise together); answers the bytes freed.
+    pub(crate) fn drop_sent_before(&mut self, cutoff_ms: u64) -> usize {
+        let mut freed = 0;
+        while self.entries.front().is_some_and(|(m, _)| m.ts < cutoff_ms) {
+            freed += self.drop_oldest();
+        }
+        freed
+    }
+
     /// Records that messages up to `id` exist but are not kept (a history
     /// started from a partial snapshot).
     pub(crate) fn dropped_through(&mut self, id: u64) {
@@ -281,6 +291,28 @@ mod tests {
             nick: "n".into(),
             text: format!("m{id}"),
         })
+    }
+
+    #[test]
+    fn messages_past_an_age_go_oldest_first_and_are_counted_out() {
+        let mut history = History::new(10, usize::MAX);
+        for id in 1..=5 {
+            history.push(msg(id), None);
+        }
+        let before = history.bytes();
+        // msg(id) is accepted at time `id`: before 4 means ids 1 to 3.
+        let freed = history.drop_sent_before(4);
+        assert_eq!(freed, 3 * cost(&msg(1)));
+        assert_eq!(history.bytes(), before - freed);
+        assert_eq!(
+            history.last(10).iter().map(|m| m.id).collect::<Vec<_>>(),
+            [4, 5]
+        );
+        assert!(
+            history.before(4, 10).messages.is_empty(),
+            "nothing older is kept"
+        );
+        assert_eq!(history.drop_sent_before(4), 0, "nothing more to drop");
     }
 
     #[test]

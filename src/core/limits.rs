@@ -32,6 +32,10 @@ pub struct Limits {
     /// in-memory backplane, this instance's mirrors); past it the least
     /// recently active rooms lose their oldest messages first.
     pub max_history_bytes: usize,
+    /// Age past which a message leaves the histories held in memory, ms
+    /// (`--retention-days`, which also deletes it from the store's file);
+    /// `None` keeps messages whatever their age.
+    pub history_max_age_ms: Option<u64>,
     /// Messages shown to a new (not resuming) joiner.
     pub history_on_join: usize,
     /// Rooms held at once (empty rooms are evicted, oldest first, past it).
@@ -107,6 +111,7 @@ impl Default for Limits {
             history_size: 500,
             max_room_history_bytes: 256 * 1024,
             max_history_bytes: 64 * 1024 * 1024,
+            history_max_age_ms: None,
             history_on_join: 50,
             max_rooms: 500,
             max_room_members: 20_000,

@@ -75,6 +75,8 @@ pub(crate) struct MemoryBackplane {
     /// Bytes all rooms' histories hold.
     history_bytes: usize,
     max_rooms: usize,
+    /// Age past which messages leave the histories, ms.
+    max_age_ms: Option<u64>,
 }
 
 /// Bytes a log entry is counted as: the entry and its slot (the message it
@@ -107,6 +109,21 @@ impl MemoryBackplane {
             max_history_bytes: limits.max_history_bytes,
             history_bytes: 0,
             max_rooms: limits.max_rooms,
+            max_age_ms: limits.history_max_age_ms,
+        }
+    }
+
+    /// Drops from every room's history the messages past the age limit,
+    /// as of `now_ms`: what retention deletes from a store's file is not
+    /// shown from memory either. Looks at each room's oldest message only,
+    /// unless it is to go.
+    fn drop_aged(&mut self, now_ms: u64) {
+        let Some(age) = self.max_age_ms else {
+            return;
+        };
+        let cutoff = now_ms.saturating_sub(age);
+        for room in self.rooms.values_mut() {
+            self.history_bytes -= room.history.drop_sent_before(cutoff);
         }
     }
 
@@ -522,6 +539,7 @@ impl Backplane for MemoryBackplane {
             }
         }
         self.polls.retain(|_, (_, until)| *until > now);
+        self.drop_aged(now);
         Ok(entries)
     }
 

@@ -454,3 +454,39 @@ fn mirrors_are_held_to_the_global_history_bound() {
     let ids: Vec<u64> = history.iter().map(|m| m.id).collect();
     assert_eq!(ids, vec![3], "the quiet room lost its oldest two");
 }
+
+#[test]
+fn messages_past_the_age_limit_are_not_shown_to_joiners() {
+    let limits = Limits {
+        history_on_join: 10,
+        history_max_age_ms: Some(60_000),
+        ..Limits::default()
+    };
+    let mut core = ChatCore::new(
+        limits,
+        Arc::from("node"),
+        15_000,
+        Box::new(MemoryBackplane::new(&limits)),
+    );
+    connect_and_join(&mut core, 1, "ann", "lobby");
+    core.handle(1, say("old news", "r1"), 0);
+    let (_, mirrors) = core.history_bytes();
+    assert!(mirrors > 0);
+    // The message was accepted now; an hour on, it is past the limit.
+    let later = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+        + 3_600_000;
+    core.reap(later);
+    assert_eq!(core.history_bytes().1, 0, "the mirror let it go");
+    let welcome = connect_and_join(&mut core, 2, "bob", "lobby");
+    let history = welcome.iter().find_map(|e| match e {
+        Effect::Send {
+            frame: ServerFrame::Welcome { history, .. },
+            ..
+        } => Some(history.len()),
+        _ => None,
+    });
+    assert_eq!(history, Some(0), "bob is not shown it");
+}

@@ -130,3 +130,29 @@ fn the_global_bound_takes_the_least_recently_active_rooms_oldest_first() {
     // Ids go on where they were.
     assert_eq!(say(&mut bp, "anne", "old", &text).id, 4);
 }
+
+#[test]
+fn messages_past_the_age_limit_leave_every_rooms_history() {
+    let limits = Limits {
+        history_max_age_ms: Some(60_000),
+        ..Limits::default()
+    };
+    let mut bp = MemoryBackplane::new(&limits);
+    for (who, name) in [("ann", "a"), ("bob", "b")] {
+        join(&mut bp, who, name);
+        say(&mut bp, who, name, "hello");
+    }
+    let held = bp.history_bytes();
+    assert!(held > 0);
+    // A minute and a second later, both messages are past the limit.
+    bp.drop_aged(now_ms() + 61_000);
+    assert!(kept_ids(&mut bp, "a").is_empty());
+    assert!(kept_ids(&mut bp, "b").is_empty());
+    assert_eq!(bp.history_bytes(), 0);
+    // Without a limit nothing goes.
+    let mut keeps = MemoryBackplane::new(&Limits::default());
+    join(&mut keeps, "ann", "a");
+    say(&mut keeps, "ann", "a", "hello");
+    keeps.drop_aged(now_ms() + 10 * 365 * 86_400_000);
+    assert_eq!(kept_ids(&mut keeps, "a"), [1]);
+}
