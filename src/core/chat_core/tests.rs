@@ -7,12 +7,16 @@ use super::*;
 use crate::core::backplane::memory::MemoryBackplane;
 
 fn core() -> ChatCore {
-    let limits = Limits {
+    core_with(Limits {
         history_on_join: 2,
         max_rooms: 2,
         max_room_members: 3,
         ..Limits::default()
-    };
+    })
+}
+
+/// A core over a fresh in-memory backplane, both with `limits`.
+fn core_with(limits: Limits) -> ChatCore {
     ChatCore::new(
         limits,
         Arc::from("node"),
@@ -293,12 +297,7 @@ fn a_busy_room_refuses_past_its_budget_to_the_sender_only() {
         room_rate_per_sec: 1,
         ..Limits::default()
     };
-    let mut core = ChatCore::new(
-        limits,
-        Arc::from("node"),
-        15_000,
-        Box::new(MemoryBackplane::new(&limits)),
-    );
+    let mut core = core_with(limits);
     connect_and_join(&mut core, 1, "ann", "lobby");
     connect_and_join(&mut core, 2, "bob", "lobby");
     connect_and_join(&mut core, 3, "cy", "elsewhere");
@@ -462,12 +461,7 @@ fn messages_past_the_age_limit_are_not_shown_to_joiners() {
         history_max_age_ms: Some(60_000),
         ..Limits::default()
     };
-    let mut core = ChatCore::new(
-        limits,
-        Arc::from("node"),
-        15_000,
-        Box::new(MemoryBackplane::new(&limits)),
-    );
+    let mut core = core_with(limits);
     connect_and_join(&mut core, 1, "ann", "lobby");
     core.handle(1, say("old news", "r1"), 0);
     let (_, mirrors) = core.history_bytes();
