@@ -15,8 +15,9 @@ fn core() -> ChatCore {
     })
 }
 
-/// A core over a fresh in-memory backplane, both with `limits`.
-fn core_with(limits: Limits) -> ChatCore {
+/// A core over a fresh in-memory backplane, both with `limits` (the
+/// paging tests use it too).
+pub(super) fn core_with(limits: Limits) -> ChatCore {
     ChatCore::new(
         limits,
         Arc::from("node"),

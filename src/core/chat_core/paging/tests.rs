@@ -2,22 +2,11 @@
 //! `more`, each refusal with its code and the request's `ref`, the
 //! per-client allowance, the byte bound, and that only the asker hears.
 
-use std::sync::Arc;
-
+use super::super::tests::core_with;
 use super::super::{Audience, ChatCore, Effect, MemberId};
-use crate::core::backplane::memory::MemoryBackplane;
 use crate::core::client_key::ClientKey;
 use crate::core::limits::Limits;
 use crate::protocol::{ClientFrame, ErrorCode, ServerFrame};
-
-fn core_with(limits: Limits) -> ChatCore {
-    ChatCore::new(
-        limits,
-        Arc::from("node"),
-        15_000,
-        Box::new(MemoryBackplane::new(&limits)),
-    )
-}
 
 fn join(core: &mut ChatCore, id: MemberId, nick: &str) {
     core.connect(id, ClientKey::v4(id as u32, 32), None);
