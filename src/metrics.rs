@@ -58,6 +58,9 @@ pub(crate) struct Metrics {
     pub(crate) hub_saturated: IntCounter,
     /// Connections dropped for not reading.
     pub(crate) slow_clients_dropped: IntCounter,
+    /// Frames that reached the room after their connection had ended, so
+    /// were not handled (a long-polling send answers those with 404).
+    pub(crate) frames_unheard: IntCounter,
     /// Bytes queued to all connections (`--max-queued-bytes` bounds it),
     /// read from the pool when the metrics are rendered.
     pub(crate) queued_bytes: IntGauge,
@@ -122,6 +125,11 @@ impl Metrics {
             "Connections dropped for not reading",
         )
         .unwrap();
+        let frames_unheard = IntCounter::new(
+            "parley_frames_unheard_total",
+            "Frames that reached the room after their connection had ended, not handled",
+        )
+        .unwrap();
         let queued_bytes = IntGauge::new(
             "parley_queued_bytes",
             "Bytes queued to all connections and not yet taken by their clients",
@@ -176,6 +184,7 @@ impl Metrics {
             Box::new(deliveries_held.clone()),
             Box::new(hub_saturated.clone()),
             Box::new(slow_clients_dropped.clone()),
+            Box::new(frames_unheard.clone()),
             Box::new(queued_bytes.clone()),
             Box::new(queue_evictions.clone()),
             Box::new(errors.clone()),
@@ -206,6 +215,7 @@ impl Metrics {
             deliveries_held,
             hub_saturated,
             slow_clients_dropped,
+            frames_unheard,
             queued_bytes,
             queue_evictions,
             errors,

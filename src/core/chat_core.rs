@@ -213,6 +213,12 @@ impl ChatCore {
         );
     }
 
+    /// Whether connection `id` is registered (connected and not yet
+    /// gone): frames from any other are not handled.
+    pub(crate) fn knows(&self, id: MemberId) -> bool {
+        self.connections.contains_key(&id)
+    }
+
     /// Takes a frame's token from the connection's address bucket and,
     /// once it has a resume token, from that token's bucket: neither a new
     /// connection nor a takeover starts with a full allowance.

@@ -59,9 +59,11 @@ pub(crate) struct Connect {
     pub(crate) poll: Option<Arc<str>>,
 }
 
-/// A parsed frame from a connection.
+/// A parsed frame from a connection. Answered with the frame itself when
+/// the room no longer knows the connection (it ended while the frame was
+/// on its way): it was not handled, and nothing about it will be sent.
 #[derive(Message)]
-#[rtype(result = "()")]
+#[rtype(result = "Result<(), ClientFrame>")]
 pub(crate) struct Inbound {
     /// The sender.
     pub(crate) id: MemberId,
@@ -418,11 +420,17 @@ impl Handler<Connect> for ChatRoom {
 }
 
 impl Handler<Inbound> for ChatRoom {
-    type Result = ();
+    type Result = Result<(), ClientFrame>;
 
-    fn handle(&mut self, msg: Inbound, _: &mut Context<Self>) {
+    fn handle(&mut self, msg: Inbound, _: &mut Context<Self>) -> Self::Result {
+        if !self.core.knows(msg.id) {
+            self.metrics.frames_unheard.inc();
+            log::debug!("a frame from connection {} after it ended", msg.id);
+            return Err(msg.frame);
+        }
         let effects = self.core.handle(msg.id, msg.frame, now_ms());
         self.apply(effects);
+        Ok(())
     }
 }
 

@@ -171,3 +171,24 @@ async fn a_stop_closes_everyone_and_refuses_newcomers() {
         Heard::Closed(CloseKind::GoingAway)
     ));
 }
+
+#[actix_rt::test]
+async fn a_frame_from_a_connection_that_has_ended_comes_back_unhandled() {
+    let (room, settings) = start_room();
+    let (mut ann, bob) = ann_and_bob_in_tea(&room, &settings).await;
+    room.do_send(Disconnect {
+        id: bob.id,
+        why: Some(LeftWhy::Gone),
+    });
+    let frame = parse_client_frame(r#"{"type":"say","text":"late","ref":"b9"}"#).unwrap();
+    let answer = room.send(Inbound { id: bob.id, frame }).await;
+    assert!(
+        matches!(answer, Ok(Err(ClientFrame::Say { .. }))),
+        "the frame is handed back, not dropped: {answer:?}"
+    );
+    let frame = parse_client_frame(r#"{"type":"say","text":"here","ref":"a1"}"#).unwrap();
+    let answer = room.send(Inbound { id: ann.id, frame }).await;
+    assert!(matches!(answer, Ok(Ok(()))), "{answer:?}");
+    assert_eq!(ann.until("left").await["nick"], "Bob");
+    assert_eq!(ann.until("message").await["text"], "here");
+}

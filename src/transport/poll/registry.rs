@@ -122,9 +122,14 @@ impl<H: Clone> PollRegistry<H> {
         self.lock().sessions.get(token).cloned()
     }
 
-    /// Forgets a session (its actor has stopped).
-    pub(crate) fn remove(&self, token: &str) {
+    /// Forgets session `token` if member `id` is still the one serving it
+    /// here (its actor has stopped): a newer session under the same token,
+    /// started once the old one was known to be gone, stays.
+    pub(crate) fn remove(&self, token: &str, id: MemberId) {
         let mut inner = self.lock();
+        if inner.sessions.get(token).is_none_or(|s| s.id != id) {
+            return;
+        }
         if let Some(session) = inner.sessions.remove(token) {
             if let Some(count) = inner.per_client.get_mut(&session.client) {
                 *count -= 1;
@@ -133,5 +138,30 @@ impl<H: Clone> PollRegistry<H> {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_ended_sessions_removal_leaves_the_one_that_replaced_it() {
+        let registry = PollRegistry::<&str>::new(10, 10);
+        let client = ClientKey::v4(0x7f00_0001, 32);
+        let token: Arc<str> = Arc::from("t");
+        registry.open(client, token.clone(), 1, || "old").unwrap();
+        registry.remove(&token, 1);
+        let (_, started) = registry.adopt(client, token.clone(), 2, || "new").unwrap();
+        assert!(started);
+        // The old actor's own removal comes late: the new session stays.
+        registry.remove(&token, 1);
+        assert_eq!(registry.get(&token).map(|s| s.addr), Some("new"));
+        registry.remove(&token, 2);
+        assert!(registry.get(&token).is_none());
+        assert!(
+            registry.lock().per_client.is_empty(),
+            "the count went with it"
+        );
     }
 }

@@ -81,6 +81,15 @@ fn guard(req: &HttpRequest, state: &AppState) -> Result<ClientKey, HttpError> {
 /// The session a request names: served here already, or, when another
 /// instance opened it, adopted from its record in the backplane. `cursor`
 /// is the poll's, `None` for a send or a close.
+/// The session token a request names in its `Parley-Session` header.
+fn session_token(req: &HttpRequest) -> Result<&str, HttpError> {
+    req.headers()
+        .get(SESSION_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|t| ids::is_well_formed(t))
+        .ok_or(HttpError::UnknownSession)
+}
+
 async fn session_of(
     req: &HttpRequest,
     state: &web::Data<AppState>,
@@ -88,12 +97,7 @@ async fn session_of(
     client: ClientKey,
     cursor: Option<u64>,
 ) -> Result<Session, HttpError> {
-    let token = req
-        .headers()
-        .get(SESSION_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .filter(|t| ids::is_well_formed(t))
-        .ok_or(HttpError::UnknownSession)?;
+    let token = session_token(req)?;
     if let Some(session) = sessions.get(token) {
         return Ok(session);
     }
@@ -307,7 +311,7 @@ pub(crate) async fn send(
     sessions: web::Data<Sessions>,
 ) -> Result<HttpResponse, HttpError> {
     let client = guard(&req, &state)?;
-    let session = session_of(&req, &state, &sessions, client, None).await?;
+    let mut session = session_of(&req, &state, &sessions, client, None).await?;
     let body = read_body(payload, &state).await?;
     let text = utf8(&body)?;
     session.addr.do_send(Heard);
@@ -319,13 +323,27 @@ pub(crate) async fn send(
     for frame in frames {
         match frame {
             Ok(frame) => {
-                let _ = state
-                    .room
-                    .send(Inbound {
-                        id: session.id,
-                        frame,
-                    })
-                    .await;
+                let heard = state.room.send(Inbound {
+                    id: session.id,
+                    frame,
+                });
+                let Ok(Err(unheard)) = heard.await else {
+                    continue;
+                };
+                // The session's actor here ended while this send was on its
+                // way (the room no longer knows its member). The session may
+                // live on (its lease holds): serve it afresh and hand the
+                // frame to that; if it is gone, say so, and the client
+                // resends what was not acknowledged after resuming.
+                sessions.remove(session_token(&req)?, session.id);
+                session = session_of(&req, &state, &sessions, client, None).await?;
+                let heard = state.room.send(Inbound {
+                    id: session.id,
+                    frame: unheard,
+                });
+                if !matches!(heard.await, Ok(Ok(()))) {
+                    return Err(HttpError::UnknownSession);
+                }
             }
             Err(refusal) => {
                 state.metrics.error(refusal.code);

@@ -356,7 +356,7 @@ impl Actor for PollSession {
         };
         crate::delivery::hub::leave(self.id);
         self.state.room.do_send(Disconnect { id: self.id, why });
-        self.sessions.remove(&self.token);
+        self.sessions.remove(&self.token, self.id);
         if let Some((_, reply)) = self.waiting.take() {
             let closed = self.closed.or(Some(CloseKind::Expired));
             let _ = reply.send(Ok(Batch {

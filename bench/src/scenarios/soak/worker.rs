@@ -402,15 +402,20 @@ impl Worker {
         reference: &str,
     ) -> Ended {
         let asked = Instant::now();
-        while let Ok(Some(frame)) = self.receive(client, place, ANSWER).await {
-            if frame["ref"] == reference {
-                return Ended(format!(
-                    "the answer to {reference} came {:.1} s late: {frame}",
-                    ANSWER.as_secs_f64() + asked.elapsed().as_secs_f64()
-                ));
+        loop {
+            match self.receive(client, place, ANSWER).await {
+                Ok(Some(frame)) if frame["ref"] == reference => {
+                    return Ended(format!(
+                        "the answer to {reference} came {:.1} s late: {frame}",
+                        ANSWER.as_secs_f64() + asked.elapsed().as_secs_f64()
+                    ));
+                }
+                Ok(Some(_)) => {}
+                Ok(None) => return Ended(format!("no answer to {reference}")),
+                // Whether the connection went on matters to the cause.
+                Err(Ended(why)) => return Ended(format!("no answer to {reference}, then {why}")),
             }
         }
-        Ended(format!("no answer to {reference}"))
     }
 
     /// Renames and waits for the `renamed` about itself.
