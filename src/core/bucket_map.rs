@@ -8,7 +8,11 @@
 //! table slot (56 bytes with a `ClientKey`, 48 with a token); the bytes per
 //! map at its bound are in `chat_core.rs` (`MAX_BUCKETS`). A dropped bucket
 //! that was not full gives its client a fresh one, which needs the bound's
-//! worth of other clients active in between. Pure: the clock is passed in.
+//! worth of other clients active in between. Full buckets are also swept
+//! out every [`SWEEP_EVERY_MS`] (the core's reaper asks), so the map holds
+//! about as many entries as there are clients active in the last seconds,
+//! not every client ever seen: a long-running server's memory stays flat
+//! rather than filling to the bound. Pure: the clock is passed in.
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -24,12 +28,18 @@ pub(crate) struct Allowance {
     pub(crate) per_sec: u32,
 }
 
+/// How often [`BucketMap::sweep`] drops the full buckets: a scan of the
+/// whole map, so not at every tick of the reaper.
+pub(crate) const SWEEP_EVERY_MS: u64 = 10_000;
+
 /// Buckets by key, at most `max_entries` of them.
 #[derive(Debug)]
 pub(crate) struct BucketMap<K> {
     buckets: HashMap<K, RateBucket>,
     allowance: Allowance,
     max_entries: usize,
+    /// When the full buckets were last swept out.
+    swept_ms: u64,
 }
 
 impl<K: Eq + Hash + Clone> BucketMap<K> {
@@ -39,7 +49,19 @@ impl<K: Eq + Hash + Clone> BucketMap<K> {
             buckets: HashMap::new(),
             allowance,
             max_entries: max_entries.max(1),
+            swept_ms: 0,
         }
+    }
+
+    /// Drops the buckets that have refilled completely (a new one would be
+    /// the same), at most once every [`SWEEP_EVERY_MS`].
+    pub(crate) fn sweep(&mut self, now_ms: u64) {
+        if now_ms < self.swept_ms.saturating_add(SWEEP_EVERY_MS) {
+            return;
+        }
+        self.swept_ms = now_ms;
+        self.buckets.retain(|_, b| !b.is_full(now_ms));
+        crate::core::shrink::when_sparse(&mut self.buckets);
     }
 
     /// Takes one token from `key`'s bucket, or says how many milliseconds
@@ -109,6 +131,31 @@ mod tests {
         assert_eq!(map.take(&"a", 0), Err(1000));
         assert!(map.take(&"b", 0).is_ok(), "another key has its own");
         assert!(map.take(&"a", 1000).is_ok());
+    }
+
+    #[test]
+    fn the_sweep_drops_full_buckets_every_so_often() {
+        let mut map = BucketMap::new(SLOW, 100);
+        for i in 0..10u64 {
+            map.take(&i, 0).unwrap();
+        }
+        map.take(&0, 0).unwrap();
+        map.sweep(SWEEP_EVERY_MS);
+        assert_eq!(map.len(), 0, "all refilled by then");
+        for i in 0..10u64 {
+            map.take(&i, SWEEP_EVERY_MS).unwrap();
+        }
+        map.take(&0, SWEEP_EVERY_MS + 1000).unwrap();
+        map.take(&0, SWEEP_EVERY_MS + 1000).unwrap();
+        map.sweep(SWEEP_EVERY_MS + 1000);
+        assert_eq!(map.len(), 10, "too soon: nothing swept");
+        map.sweep(2 * SWEEP_EVERY_MS);
+        assert_eq!(map.len(), 0);
+        map.take(&0, 2 * SWEEP_EVERY_MS).unwrap();
+        map.take(&0, 2 * SWEEP_EVERY_MS).unwrap();
+        map.sweep(3 * SWEEP_EVERY_MS - 1);
+        map.sweep(3 * SWEEP_EVERY_MS);
+        assert_eq!(map.len(), 0, "refilled in a second");
     }
 
     #[test]

@@ -563,6 +563,9 @@ impl ChatCore {
 
     /// Takes members whose leases lapsed out of their rooms.
     pub(crate) fn reap(&mut self, now_ms: u64) -> Vec<Effect> {
+        self.address_buckets.sweep(now_ms);
+        self.token_buckets.sweep(now_ms);
+        self.history_buckets.sweep(now_ms);
         if let Some(age) = self.limits.history_max_age_ms {
             let cutoff = now_ms.saturating_sub(age);
             let freed: usize = self

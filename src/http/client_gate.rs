@@ -77,7 +77,9 @@ impl ClientGate {
     /// Counts one connection attempt of `key`; refused past its allowance.
     pub(crate) fn attempt(&self, key: ClientKey) -> Result<(), HttpError> {
         let now_ms = self.epoch.elapsed().as_millis() as u64;
-        lock(&self.attempts).take(&key, now_ms).map_err(|retry_ms| {
+        let mut attempts = lock(&self.attempts);
+        attempts.sweep(now_ms);
+        attempts.take(&key, now_ms).map_err(|retry_ms| {
             // Debug, not info: under a flood, a line per refusal would be the flood.
             log::debug!("refused a connection attempt from {key}: too many per second");
             HttpError::TooManyConnections(retry_ms)
