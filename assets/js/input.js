@@ -15,7 +15,7 @@
  * Owns: the controls' event handlers, the message box's value and height,
  * the limits from the welcome, and the commands sent and not yet answered.
  * Must not touch: the network or any other module's state: it asks the
- * session (joinAs, say, switchRoom, changeNick), the typing reporter and
+ * chat (chat.js: joinAs, say, switchRoom, changeNick), the typing reporter and
  * the view. readComposer(), parseCommand(), tooLong() and commandProblem()
  * are pure, for tests; the rest touches the DOM only when called (never on
  * import).

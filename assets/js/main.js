@@ -10,23 +10,25 @@
  * a fallback to long-polling (sessionStorage); it never inserts user data
  * as HTML: every nickname and message text reaches the DOM as text.
  *
+ * Everything the page says to the server, and hears from it, goes through
+ * the client library, parley-client.js (clients/js/ in the repository,
+ * served beside the page under client/): transports, fallback, reconnects,
+ * resume, acks and the offline queue are its business. The page's own
+ * modules draw and take input.
+ *
  * This file owns the wiring only: it reads the page's settings, makes the
- * connection and the session, and routes each one's events to the other
- * and to the view, and the window's events (address, network, visibility,
- * leaving) to them. It keeps no state of its own and must not draw or
- * decide anything itself. The modules, each owning its own state:
- *   protocol.js         frames, close codes (pure)
- *   backoff.js          reconnect and retry delays (pure)
- *   transport/          websocket.js, polling.js, poll-http.js (no DOM)
- *   connection.js       transport choice and fallback, reconnects, heartbeat (no DOM)
- *   session.js          room, nickname, resume, frame handling (no DOM), with
- *   roster.js, outbox.js  who is here; messages awaiting their ack (no DOM)
+ * client and the chat, and routes the window's events (address, network,
+ * visibility, leaving) to them. It keeps no state of its own and must not
+ * draw or decide anything itself. The modules, each owning its own state:
+ *   ../client/          parley-client.js and its modules (no DOM; the library)
+ *   chat.js             the library's events drawn, the user's asks passed on (no DOM)
+ *   roster.js           who is here (no DOM)
  *   older.js            older messages when the list is scrolled to its top (no DOM)
  *   typing.js           our typing indicator (no DOM)
  *   view.js, input.js   drawing the page; the user's controls
  *   message-parts.js    a message's links and mentions of the reader (pure)
  *   wording.js          sentences for the server's error codes, name checks (pure)
- *   format.js, address.js, storage.js   wording, the URL, what is remembered
+ *   format.js, address.js, storage.js   wording, the URL, the nickname remembered
  *
  * URL: ?room=NAME or #NAME picks the room; ?transport=websocket|polling
  * forces a transport the server offers (body[data-transports]), with no
@@ -71,61 +73,31 @@ import * as address from './address.js';
 import * as input from './input.js';
 import * as storage from './storage.js';
 import * as view from './view.js';
-import {
-  WS_OPEN_TIMEOUT_MS, createConnection, forcedTransport, offeredTransports,
-} from './connection.js';
-import { createSession } from './session.js';
+import { ParleyClient, TRANSPORTS, offeredTransports } from '../client/parley-client.js';
+import { createChat } from './chat.js';
 import { createTypingReporter } from './typing.js';
-import { PollingTransport } from './transport/polling.js';
-import { askServer } from './transport/poll-http.js';
-import { WebSocketTransport, webSocketUrl } from './transport/websocket.js';
 
 const page = document.body;
 const base = page.dataset.base || '';
 
-/** Implemented transports by the name the server announces. */
-const TRANSPORTS = {
-  websocket: () => new WebSocketTransport(webSocketUrl(location, base)),
-  polling: () => new PollingTransport(base),
-};
-
-const offered = offeredTransports(page.dataset.transports, Object.keys(TRANSPORTS));
-const forced = forcedTransport(address.askedTransport(location.search), offered);
-
-const timers = {
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (id) => clearTimeout(id),
-};
-
-// The connection, the typing reporter and the session call each other only
-// through these closures, once all three exist (nothing runs before
-// connection.connect() at the end).
-const connection = createConnection({
-  transports: TRANSPORTS,
-  offered,
-  forced,
-  remembered: storage.rememberedTransport(base, offered),
-  remember: (name) => storage.rememberTransport(base, name),
-  probe: () => askServer((url, init) => fetch(url, init), base, timers, WS_OPEN_TIMEOUT_MS),
-  events: {
-    opened: () => session.linkOpened(),
-    frame: (frame) => session.handle(frame),
-    closed: ({ code }) => session.linkClosed(code),
-    refused: (hint) => view.showRefused(hint),
-    state: (state) => view.showConnState(state),
-    transport: (name, why) => view.showTransport(name, why),
-    notice: (text) => view.notice(text),
-  },
+const client = new ParleyClient({
+  url: `${base}/`,
+  offered: offeredTransports(page.dataset.transports, TRANSPORTS),
+  transport: address.askedTransport(location.search) || 'auto',
+  // The key the page has always used (tests and people look for it).
+  storageKey: `parley.transport:${base}`,
 });
 
+// The typing reporter and the chat call each other only through these
+// closures, once both exist (nothing runs before client.connect() at the end).
 const typing = createTypingReporter({
-  send: connection.send,
-  joined: () => session.isJoined(),
+  signal: (on) => client.typing(on),
+  joined: () => chat.isJoined(),
 });
 
-const session = createSession({
+const chat = createChat({
+  client,
   room: address.currentRoom(),
-  link: connection,
   typing,
   view,
   address,
@@ -135,35 +107,36 @@ const session = createSession({
 });
 
 view.start({
-  room: session.currentRoom(),
+  room: chat.currentRoom(),
   nick: storage.recalledNick(),
-  transport: connection.transportName(),
-  why: connection.fallbackReason(),
+  transport: client.transport,
+  why: client.fallbackReason,
 });
-input.start({ session, typing });
+input.start({ session: chat, typing });
 
 document.getElementById('messages').addEventListener('scroll', () => {
   view.noteScroll();
-  if (view.nearTop()) session.nearTop();
+  if (view.nearTop()) chat.nearTop();
 });
-document.getElementById('reconnect-now').addEventListener('click', () => connection.reconnectNow());
+document.getElementById('reconnect-now').addEventListener('click', () => client.reconnect());
 window.addEventListener('hashchange', () => {
   const room = address.currentRoom();
-  if (room === session.currentRoom()) return;
-  if (view.isChat()) session.switchRoom(room);
-  else session.pickRoom(room);
+  if (room === chat.currentRoom()) return;
+  if (view.isChat()) chat.switchRoom(room);
+  else chat.pickRoom(room);
 });
-window.addEventListener('online', () => connection.browserOnline());
-window.addEventListener('offline', () => connection.browserOffline());
-document.addEventListener('visibilitychange', () => view.readAll(session.currentRoom()));
+window.addEventListener('online', () => client.online());
+window.addEventListener('offline', () => client.offline());
+document.addEventListener('visibilitychange', () => view.readAll(chat.currentRoom()));
 // Closing on the way out lets the others see us leave at once, and lets
-// the browser keep the page in its back/forward cache.
+// the browser keep the page in its back/forward cache; what waits to be
+// sent is kept and goes when the page comes back.
 window.addEventListener('pagehide', () => {
-  connection.leave();
+  client.disconnect();
   view.stopCountdown();
 });
 window.addEventListener('pageshow', (event) => {
-  if (event.persisted) connection.reconnectNow();
+  if (event.persisted) client.reconnect();
 });
 
-connection.connect();
+client.connect();

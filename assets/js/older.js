@@ -11,11 +11,13 @@
  * again if the top is still in view.
  *
  * Owns: the oldest id shown in the room, whether the server may have
- * older ones, the ref of the request in flight and its counter, and the
- * hold the server asked for.
+ * older ones, the request in flight (a number of its own, so an answer to
+ * one it no longer waits for is dropped), and the hold the server asked
+ * for.
  * Must not touch: the DOM (it draws through the `view` it is given:
- * prependMessages, showBeginning, nearTop), or the session's state, which
- * it reads only through `canAsk()` and `ownNick()`.
+ * prependMessages, showBeginning, nearTop), the network (it asks through
+ * `history`, the client library's), or the chat's state, which it reads
+ * only through `canAsk()` and `ownNick()`.
  */
 
 /** Messages asked for at once (the server allows up to welcome.limits.max_history_limit). */
@@ -31,11 +33,12 @@ const BROWSER_IO = {
 };
 
 /**
- * A pager. `send(frame) -> bool` sends on the link; `canAsk()` says
- * whether the server has us in a room with no join outstanding;
- * `ownNick()` is our nickname (our own messages are drawn as ours).
+ * A pager. `history({before, limit}) -> Promise<{before, messages, more}>`
+ * asks the server (ParleyClient.history); `canAsk()` says whether the
+ * server has us in a room with no join outstanding; `ownNick()` is our
+ * nickname (our own messages are drawn as ours).
  */
-export function createOlder({ send, canAsk, ownNick, view, io = {} }) {
+export function createOlder({ history, canAsk, ownNick, view, io = {} }) {
   const clock = { ...BROWSER_IO, ...io };
   /** The server speaks the `history` frame. */
   let supported = false;
@@ -43,9 +46,9 @@ export function createOlder({ send, canAsk, ownNick, view, io = {} }) {
   let oldest = 0;
   /** The server may keep messages older than `oldest`. */
   let more = false;
-  /** The ref of the request awaiting its answer, or null. */
+  /** The number of the request awaiting its answer, or null. */
   let inFlight = null;
-  let refCounter = 0;
+  let requests = 0;
   /** No request before this time (the server asked us to slow down). */
   let holdUntil = 0;
   let holdTimer = 0;
@@ -60,11 +63,49 @@ export function createOlder({ send, canAsk, ownNick, view, io = {} }) {
   function ask() {
     if (!supported || !more || inFlight !== null || !canAsk()) return false;
     if (clock.now() < holdUntil) return false;
-    refCounter += 1;
-    const ref = `h${refCounter}`;
-    if (!send({ type: 'history', before: oldest, limit: PAGE_SIZE, ref })) return false;
-    inFlight = ref;
+    requests += 1;
+    const request = requests;
+    inFlight = request;
+    history({ before: oldest, limit: PAGE_SIZE }).then(
+      (page) => { if (inFlight === request) answer(page); },
+      (error) => { if (inFlight === request) refused(error); },
+    );
     return true;
+  }
+
+  /** A page of older messages. Answers from before a room switch are dropped. */
+  function answer(page) {
+    inFlight = null;
+    if (page.before !== oldest) return;
+    const nick = ownNick();
+    const older = (Array.isArray(page.messages) ? page.messages : [])
+      .filter((m) => Number.isSafeInteger(m.id) && m.id < oldest);
+    if (older.length > 0) {
+      view.prependMessages(older.map((m) => ({ message: m, own: m.nick === nick, me: nick })));
+      oldest = older[0].id;
+    }
+    if (!page.more || older.length === 0) {
+      ended();
+      return;
+    }
+    // The list may still not reach past the top of its box.
+    if (view.nearTop()) ask();
+  }
+
+  /** The request failed with `e` ({code, retry_ms}). */
+  function refused(e) {
+    inFlight = null;
+    const retry = e.retry_ms !== undefined ? e.retry_ms : e.frame && e.frame.retry_ms;
+    if (e.code === 'rate_limited' || e.code === 'degraded') {
+      const wait = Number.isFinite(retry) ? retry : 1000;
+      holdUntil = clock.now() + wait;
+      clock.clearTimeout(holdTimer);
+      holdTimer = clock.setTimeout(() => { if (view.nearTop()) ask(); }, wait);
+      return;
+    }
+    // not_joined or link_lost: the link went down meanwhile, and the next
+    // welcome resets us. Anything else would repeat: stop asking in this room.
+    if (e.code !== 'not_joined' && e.code !== 'link_lost') more = false;
   }
 
   return {
@@ -92,45 +133,6 @@ export function createOlder({ send, canAsk, ownNick, view, io = {} }) {
     /** The user scrolled near the top (or the list does not fill its box). */
     nearTop() {
       return ask();
-    },
-
-    /** Whether `ref` names a request of ours. */
-    owns(ref) {
-      return typeof ref === 'string' && ref === inFlight;
-    },
-
-    /** A `history` answer. Answers to a request we no longer wait for are dropped. */
-    answer(frame) {
-      if (frame.ref !== inFlight || frame.before !== oldest) return;
-      inFlight = null;
-      const nick = ownNick();
-      const older = (Array.isArray(frame.messages) ? frame.messages : [])
-        .filter((m) => Number.isSafeInteger(m.id) && m.id < oldest);
-      if (older.length > 0) {
-        view.prependMessages(older.map((m) => ({ message: m, own: m.nick === nick, me: nick })));
-        oldest = older[0].id;
-      }
-      if (!frame.more || older.length === 0) {
-        ended();
-        return;
-      }
-      // The list may still not reach past the top of its box.
-      if (view.nearTop()) ask();
-    },
-
-    /** An error answering our request. */
-    refused(e) {
-      inFlight = null;
-      if (e.code === 'rate_limited' || e.code === 'degraded') {
-        const wait = Number.isFinite(e.retry_ms) ? e.retry_ms : 1000;
-        holdUntil = clock.now() + wait;
-        clock.clearTimeout(holdTimer);
-        holdTimer = clock.setTimeout(() => { if (view.nearTop()) ask(); }, wait);
-        return;
-      }
-      // not_joined: the link went down meanwhile, and the next welcome
-      // resets us. Anything else would repeat: stop asking in this room.
-      if (e.code !== 'not_joined') more = false;
     },
 
     /** The link closed: an answer to what is in flight will not come. */

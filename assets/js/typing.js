@@ -6,8 +6,9 @@
  *
  * Owns: whether we told the room we are typing, when we last did, and the
  * idle timer.
- * Must not touch: the DOM (input.js hands it the box's text) or the
- * session's state, which it reads only through `joined()`.
+ * Must not touch: the DOM (input.js hands it the box's text), the network
+ * (it tells the room through `signal`, the client library's typing()) or
+ * the chat's state, which it reads only through `joined()`.
  */
 
 /** Typing is reported off after this long without a keystroke. */
@@ -21,8 +22,8 @@ const BROWSER_IO = {
   now: () => Date.now(),
 };
 
-/** A reporter sending through `send(frame) -> bool` while `joined()`. */
-export function createTypingReporter({ send, joined, io = {} }) {
+/** A reporter telling the room through `signal(on) -> bool` while `joined()`. */
+export function createTypingReporter({ signal, joined, io = {} }) {
   const clock = { ...BROWSER_IO, ...io };
   let on = false;
   let sentAt = 0;
@@ -32,7 +33,7 @@ export function createTypingReporter({ send, joined, io = {} }) {
     clock.clearTimeout(timer);
     if (!on) return;
     on = false;
-    if (joined()) send({ type: 'typing', on: false });
+    if (joined()) signal(false);
   }
 
   return {
@@ -47,7 +48,7 @@ export function createTypingReporter({ send, joined, io = {} }) {
       }
       const now = clock.now();
       if (joined() && (!on || now - sentAt > TYPING_RENEW_MS)) {
-        on = send({ type: 'typing', on: true });
+        on = signal(true);
         sentAt = now;
       }
       clock.clearTimeout(timer);

@@ -1,7 +1,16 @@
 //! The chat page: `templates/index.html` rendered once at start-up by askama
-//! (the values it needs are fixed for the life of the server), and the
-//! page's JavaScript modules and CSS from `assets/`, compiled into the binary
-//! so that a deployment is one file.
+//! (the values it needs are fixed for the life of the server), the page's
+//! JavaScript modules and CSS from `assets/`, and the client library from
+//! `clients/js/` (served under `client/`), compiled into the binary so that
+//! a deployment is one file.
+//!
+//! The library's files are served from where the npm package keeps them,
+//! not copied: `clients/js/` is the one source of both. The page imports
+//! it as `../client/parley-client.js`, which resolves under the version
+//! like its own modules. Other sites load it too (docs/CLIENT.md), so its
+//! files, and only its, may be read from any origin (`Access-Control-
+//! Allow-Origin: *`): they are public code, the same for everyone, and
+//! fetched without credentials.
 //!
 //! Assets live under `{base}/assets/{version}/{path}`, where the version is a
 //! hash of them all, so they can be cached for good and never go stale. The
@@ -22,7 +31,8 @@ pub(crate) const ASSET_ROUTE: &str = "/assets/{version}/{path:.*}";
 
 /// One of the page's files.
 pub(crate) struct Asset {
-    /// Its path under `assets/`, which is also its URL under the version.
+    /// Its URL under the version: its path under `assets/`, or `client/`
+    /// and its path under `clients/js/`.
     pub(crate) path: &'static str,
     /// Its `Content-Type`.
     pub(crate) content_type: &'static str,
@@ -44,31 +54,52 @@ macro_rules! asset {
     };
 }
 
+/// A module of the client library from its path under `clients/js/`,
+/// compiled in and served under `client/`.
+macro_rules! client {
+    ($path:literal) => {
+        Asset {
+            path: concat!("client/", $path),
+            content_type: JS,
+            body: include_str!(concat!("../../clients/js/", $path)),
+        }
+    };
+}
+
+/// Where the client library's files are served, under the version.
+pub(crate) const CLIENT_PREFIX: &str = "client/";
+
 /// Every file the page loads. A module missing here is a 404 that stops
-/// the whole page: a test below checks that each file under `assets/` is
-/// listed and that each relative import names a listed file.
+/// the whole page: a test below checks that each file under `assets/` and
+/// each `.js` file under `clients/js/` is listed and that each relative
+/// import names a listed file.
 pub(crate) const ASSETS: &[Asset] = &[
     asset!("chat.css", CSS),
     asset!("js/main.js", JS),
     asset!("js/address.js", JS),
-    asset!("js/backoff.js", JS),
-    asset!("js/connection.js", JS),
+    asset!("js/chat.js", JS),
     asset!("js/format.js", JS),
     asset!("js/input.js", JS),
     asset!("js/message-parts.js", JS),
     asset!("js/older.js", JS),
-    asset!("js/outbox.js", JS),
-    asset!("js/protocol.js", JS),
     asset!("js/roster.js", JS),
-    asset!("js/session.js", JS),
     asset!("js/storage.js", JS),
     asset!("js/typing.js", JS),
     asset!("js/view.js", JS),
     asset!("js/wording.js", JS),
-    asset!("js/transport/poll-http.js", JS),
-    asset!("js/transport/polling.js", JS),
-    asset!("js/transport/websocket.js", JS),
     asset!("js/check.js", JS),
+    client!("parley-client.js"),
+    client!("backoff.js"),
+    client!("connection.js"),
+    client!("emitter.js"),
+    client!("endpoints.js"),
+    client!("memory.js"),
+    client!("outbox.js"),
+    client!("protocol.js"),
+    client!("session.js"),
+    client!("transport/poll-http.js"),
+    client!("transport/polling.js"),
+    client!("transport/websocket.js"),
 ];
 
 /// How long browsers and proxies may keep an asset of the current version:
@@ -100,8 +131,8 @@ struct IndexPage<'a> {
     version: &'a str,
 }
 
-/// FNV-1a over every asset's path and content: changes whenever any asset
-/// does. Computed once.
+/// FNV-1a over every asset's path and content (the client library's
+/// included): changes whenever any asset does. Computed once.
 pub(crate) fn asset_version() -> &'static str {
     static VERSION: OnceLock<String> = OnceLock::new();
     VERSION.get_or_init(|| {
@@ -167,11 +198,16 @@ pub(crate) async fn asset(request: web::Path<(String, String)>) -> Result<HttpRe
     } else {
         CACHE_OTHER_VERSION
     };
-    Ok(HttpResponse::Ok()
+    let mut response = HttpResponse::Ok();
+    response
         .content_type(asset.content_type)
         .insert_header(("Cache-Control", cache))
-        .insert_header(("X-Content-Type-Options", "nosniff"))
-        .body(asset.body))
+        .insert_header(("X-Content-Type-Options", "nosniff"));
+    if asset.path.starts_with(CLIENT_PREFIX) {
+        // A module script from another origin is fetched in CORS mode.
+        response.insert_header(("Access-Control-Allow-Origin", "*"));
+    }
+    Ok(response.body(asset.body))
 }
 
 #[cfg(test)]
@@ -194,8 +230,8 @@ mod tests {
     #[test]
     fn a_versioned_path_finds_its_asset_and_says_whether_the_version_is_current() {
         let version = asset_version();
-        let (asset, current) = lookup(version, "js/transport/polling.js").expect("nested path");
-        assert_eq!(asset.path, "js/transport/polling.js");
+        let (asset, current) = lookup(version, "client/transport/polling.js").expect("nested path");
+        assert_eq!(asset.path, "client/transport/polling.js");
         assert!(asset.content_type.starts_with("text/javascript"));
         assert!(current);
         let (asset, current) = lookup("0123456789abcdef", "chat.css").expect("another version");
@@ -209,7 +245,7 @@ mod tests {
             "/js/main.js",
             "js/../chat.css",
             "../src/page.rs",
-            "js/transport/../main.js",
+            "client/transport/../../js/main.js",
         ] {
             assert!(lookup(version, path).is_none(), "{path:?}");
         }
@@ -238,8 +274,23 @@ mod tests {
             header(&response, "x-content-type-options").as_deref(),
             Some("nosniff")
         );
+        // The page's own files are for the page alone...
+        assert_eq!(header(&response, "access-control-allow-origin"), None);
         let body = test::read_body(response).await;
         assert!(body.starts_with(b"/*"), "{body:?}");
+
+        // ...while the client library may be loaded by other sites' pages.
+        let response = test::call_service(
+            &app,
+            get(format!("/assets/{version}/client/parley-client.js")),
+        )
+        .await;
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(
+            header(&response, "access-control-allow-origin").as_deref(),
+            Some("*")
+        );
+        assert_eq!(header(&response, "content-type").as_deref(), Some(JS));
 
         let response = test::call_service(&app, get("/assets/stale/chat.css".into())).await;
         assert_eq!(response.status(), StatusCode::OK);
@@ -307,14 +358,16 @@ mod tests {
     #[test]
     fn every_file_under_assets_is_served_and_every_import_resolves() {
         let mut files = Vec::new();
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets");
-        files_under(&dir, "", &mut files);
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        files_under(&root.join("assets"), "", &mut files);
+        // The package's other files (package.json, README.md, the typings)
+        // are for npm, not for browsers.
+        let mut library = Vec::new();
+        files_under(&root.join("clients/js"), CLIENT_PREFIX, &mut library);
+        files.extend(library.into_iter().filter(|file| file.ends_with(".js")));
         let listed: Vec<&str> = ASSETS.iter().map(|asset| asset.path).collect();
         for file in &files {
-            assert!(
-                listed.contains(&file.as_str()),
-                "assets/{file} is not in ASSETS"
-            );
+            assert!(listed.contains(&file.as_str()), "{file} is not in ASSETS");
         }
         assert_eq!(files.len(), listed.len(), "{listed:?}");
         let mut imports = 0;

@@ -4,7 +4,7 @@ import { strict as assert } from 'node:assert';
 
 import {
   BACKOFF_FIRST_MS, BACKOFF_MAX_MS, pollRetryDelay, reconnectDelay,
-} from '../../assets/js/backoff.js';
+} from '../../clients/js/backoff.js';
 
 test('the first reconnect waits between half the first ceiling and all of it', () => {
   assert.equal(BACKOFF_FIRST_MS, 500);

@@ -5,7 +5,7 @@ import { strict as assert } from 'node:assert';
 
 import {
   PING_AFTER_MS, WS_OPEN_TIMEOUT_MS, createConnection, forcedTransport, offeredTransports,
-} from '../../assets/js/connection.js';
+} from '../../clients/js/connection.js';
 import { FakeClock, settle } from './fakes.mjs';
 
 /** A transport the test opens, closes and feeds by hand. */

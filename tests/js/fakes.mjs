@@ -118,3 +118,64 @@ export class FakeServer {
     return found[0];
   }
 }
+
+/**
+ * The transports of one client, made and driven by hand (a ParleyClient's
+ * `transports` factory is `() => link.make()`). Every frame any of them
+ * sends lands in `sent`, in order; `current` is the newest.
+ */
+export class FakeLink {
+  constructor() {
+    this.sent = [];
+    this.made = 0;
+    this.current = null;
+  }
+
+  /** A new transport, which becomes `current`. */
+  make() {
+    const link = this;
+    const transport = {
+      isOpen: false,
+      closed: false,
+      onopen: () => {},
+      onframe: () => {},
+      onclose: () => {},
+      onnotice: () => {},
+      connect() {},
+      send(frame) {
+        if (!transport.isOpen) return false;
+        link.sent.push(frame);
+        return true;
+      },
+      close() { transport.isOpen = false; transport.closed = true; },
+      /** The server accepted it. */
+      open() { transport.isOpen = true; transport.onopen(); },
+    };
+    this.made += 1;
+    this.current = transport;
+    return transport;
+  }
+
+  /** A frame from the server on the current transport. */
+  deliver(frame) {
+    this.current.onframe(frame);
+  }
+
+  /** The current transport drops with `code`. */
+  drop(code, reason = '') {
+    const transport = this.current;
+    transport.isOpen = false;
+    transport.closed = true;
+    transport.onclose({ code, reason });
+  }
+
+  /**
+   * A fresh link opens for `client`: the current one is dropped if it is
+   * open, and the client is told to reconnect now (skipping its backoff).
+   */
+  openAnew(client) {
+    if (this.current && this.current.isOpen) this.drop(1006);
+    if (!this.current || this.current.closed) client.reconnect();
+    this.current.open();
+  }
+}

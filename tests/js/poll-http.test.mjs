@@ -4,7 +4,7 @@ import { strict as assert } from 'node:assert';
 
 import {
   SESSION_HEADER, askServer, endPollSession, judgePollAnswer, pollRequest, serverAnswers,
-} from '../../assets/js/transport/poll-http.js';
+} from '../../clients/js/transport/poll-http.js';
 import { FakeClock, FakeServer, settle } from './fakes.mjs';
 
 const error = (code, message) => ({ error: { code, message } });

@@ -4,7 +4,7 @@ import { strict as assert } from 'node:assert';
 
 import {
   MAX_FRAMES_PER_SEND, POLL_SEND_BUDGET, PollingTransport, idleCutWait, packFrames,
-} from '../../assets/js/transport/polling.js';
+} from '../../clients/js/transport/polling.js';
 import { FakeClock, FakeServer, settle } from './fakes.mjs';
 
 const JOIN = { type: 'join', v: 1, nick: 'ann', room: 'lobby' };

@@ -4,7 +4,7 @@ import { strict as assert } from 'node:assert';
 
 import {
   CLOSE, PROTOCOL_VERSION, encodeFrame, isFrame, isJoinError, joinFrame, parseFrame,
-} from '../../assets/js/protocol.js';
+} from '../../clients/js/protocol.js';
 
 test('a frame is parsed from its JSON text', () => {
   assert.deepEqual(parseFrame('{"type":"message","id":3,"text":"hi"}'), { type: 'message', id: 3, text: 'hi' });

@@ -1,9 +1,8 @@
-// The roster model, the outbox on its own, and our typing indicator.
+// The roster model and our typing indicator (the outbox is the client library's: parley-client.test.mjs).
 import { test } from 'node:test';
 import { strict as assert } from 'node:assert';
 
 import { Roster } from '../../assets/js/roster.js';
-import { createOutbox } from '../../assets/js/outbox.js';
 import { TYPING_IDLE_MS, createTypingReporter } from '../../assets/js/typing.js';
 import { FakeClock } from './fakes.mjs';
 
@@ -47,45 +46,11 @@ test('typing marks: set, ended by a message, and all cleared', () => {
   assert.deepEqual(roster.typists(null), [], 'people() is a copy');
 });
 
-test('the outbox holds messages for a room until it can send them', () => {
-  const sent = [];
-  let ready = false;
-  let room = 'lobby';
-  const items = [];
-  const outbox = createOutbox({
-    send: (frame) => { sent.push(frame); return true; },
-    canSend: () => ready,
-    room: () => room,
-    view: {
-      addPending: (ref, text) => { const item = { ref, text }; items.push(item); return item; },
-      dropItem: (item) => { item.dropped = true; },
-      markFailed: (item, why) => { item.failed = why; },
-      showSlowDown: () => {},
-    },
-    io: { ...new FakeClock(), randomWords: () => [35, 36] },
-  });
-  const ref = outbox.say('hi', 'ann');
-  assert.equal(ref, 'c1-z10');
-  assert.deepEqual(sent, []);
-  ready = true;
-  outbox.pump();
-  assert.deepEqual(sent, [{ type: 'say', text: 'hi', ref }]);
-  room = 'kitchen';
-  outbox.say('elsewhere', 'ann');
-  outbox.ack(ref);
-  assert.equal(sent.length, 2);
-  assert.deepEqual(sent[1].text, 'elsewhere');
-  assert.deepEqual(outbox.items().map((item) => item.text), ['elsewhere']);
-  assert.equal(outbox.failOutside('kitchen'), 0);
-  assert.equal(outbox.failOutside('lobby'), 1);
-  assert.equal(items[1].failed, 'You left the room before it went.');
-});
-
 test('typing is reported on the first keystroke, renewed, and ended when idle', async () => {
   const clock = new FakeClock();
   const sent = [];
   let joined = true;
-  const typing = createTypingReporter({ send: (frame) => { sent.push(frame); return true; }, joined: () => joined, io: clock });
+  const typing = createTypingReporter({ signal: (on) => { sent.push({ type: 'typing', on }); return true; }, joined: () => joined, io: clock });
   typing.note('h');
   typing.note('he');
   assert.deepEqual(sent, [{ type: 'typing', on: true }]);

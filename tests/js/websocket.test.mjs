@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import { strict as assert } from 'node:assert';
 
-import { WebSocketTransport, webSocketUrl } from '../../assets/js/transport/websocket.js';
+import { WebSocketTransport, webSocketUrl } from '../../clients/js/transport/websocket.js';
 
 class FakeSocket {
   static OPEN = 1;

@@ -13,8 +13,8 @@
  * and the time it fires, the heartbeat, and the WebSocket failure counts
  * that decide the fallback.
  * Must not touch: the DOM, rooms, nicknames or messages. It reports what
- * happens through the `events` it is given (main.js turns them into
- * drawing and into the session's business), and takes its transports,
+ * happens through the `events` it is given (parley-client.js turns
+ * them into the session's business and the client's events), and takes its transports,
  * storage, HTTP probe and clock as arguments, so Node can drive it.
  */
 

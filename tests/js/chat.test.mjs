@@ -1,11 +1,13 @@
-// Frame handling: the session fed frames from the server, with a fake link,
-// view and address, watching what it sends and draws.
+// The page's chat (assets/js/chat.js) on the real client library, whose
+// link is a fake transport: frames from the server are fed in, and the
+// test watches what goes out and what the page draws.
 import { test } from 'node:test';
 import { strict as assert } from 'node:assert';
 
-import { createSession } from '../../assets/js/session.js';
+import { ParleyClient } from '../../clients/js/parley-client.js';
+import { createChat } from '../../assets/js/chat.js';
 import { createTypingReporter } from '../../assets/js/typing.js';
-import { FakeClock } from './fakes.mjs';
+import { FakeClock, FakeLink, settle } from './fakes.mjs';
 
 /** A view that records every call; pending items are plain objects. */
 function fakeView() {
@@ -29,25 +31,30 @@ function fakeView() {
   for (const name of [
     'addMessage', 'resetMessages', 'notice', 'scrollToEnd', 'scrollIfFollowing', 'showRoster',
     'showTyping', 'showRoom', 'noteUnread', 'showChat', 'showLogin', 'markRosterStale', 'showDegraded',
-    'nearTop', 'prependMessages', 'showBeginning', 'showSlowDown',
+    'nearTop', 'prependMessages', 'showBeginning', 'showSlowDown', 'showConnState', 'showTransport',
+    'showRefused',
   ]) {
     view[name] = (...args) => { calls.push([name, ...args]); };
   }
   return view;
 }
 
-function setUp({ room = 'lobby' } = {}) {
+/**
+ * A chat on a client whose link is open (unless `open` is false: then not
+ * even connected). `session` is the chat, plus handle(frame),
+ * linkOpened() and linkClosed(code), which act on the fake link.
+ */
+function setUp({ room = 'lobby', open = true, onCommand } = {}) {
   const clock = new FakeClock();
-  const sent = [];
-  const link = {
-    open: true,
-    welcomes: 0,
-    reconnects: 0,
-    send: (frame) => { if (!link.open) return false; sent.push(frame); return true; },
-    isOpen: () => link.open,
-    reconnectNow: () => { link.reconnects += 1; },
-    welcomed: () => { link.welcomes += 1; },
-  };
+  const link = new FakeLink();
+  let words = 0;
+  const client = new ParleyClient({
+    url: 'http://chat.test/',
+    transport: 'websocket',
+    storage: null,
+    transports: { websocket: () => link.make() },
+    io: { ...clock, random: () => 0, randomWords: () => { words += 1; return [words, words]; } },
+  });
   const view = fakeView();
   const addressed = [];
   const address = {
@@ -56,20 +63,29 @@ function setUp({ room = 'lobby' } = {}) {
   };
   const remembered = [];
   const limits = [];
-  let session = null;
-  const typing = createTypingReporter({ send: link.send, joined: () => session.isJoined(), io: clock });
-  let words = 0;
-  session = createSession({
+  let chat = null;
+  const typing = createTypingReporter({ signal: (on) => client.typing(on), joined: () => chat.isJoined(), io: clock });
+  chat = createChat({
+    client,
     room,
-    link,
     typing,
     view,
     address,
     remember: (nick) => remembered.push(nick),
     onLimits: (given) => limits.push(given),
-    io: { ...clock, randomWords: () => { words += 1; return [words, words]; } },
+    onCommand,
+    io: clock,
   });
-  return { clock, sent, link, view, address, addressed, remembered, limits, session, typing };
+  const session = Object.assign(Object.create(chat), {
+    handle: (frame) => link.deliver(frame),
+    linkOpened: () => link.openAnew(client),
+    linkClosed: (code) => link.drop(code),
+  });
+  if (open) {
+    client.connect();
+    link.current.open();
+  }
+  return { clock, sent: link.sent, link, client, view, address, addressed, remembered, limits, session, typing };
 }
 
 const welcome = (over = {}) => ({
@@ -109,19 +125,17 @@ test('the nickname form sends a first join, or reconnects when no link is open',
   assert.deepEqual(setup.sent, [{ type: 'join', v: 1, nick: 'ann', room: 'kitchen' }]);
   assert.equal(setup.session.isAwaitingWelcome(), true);
 
-  const offline = setUp();
-  offline.link.open = false;
+  const offline = setUp({ open: false });
   offline.session.joinAs('ann');
   assert.deepEqual(offline.sent, []);
-  assert.equal(offline.link.reconnects, 1);
-  offline.link.open = true;
+  assert.equal(offline.link.made, 1, 'joining connects');
   offline.session.linkOpened();
   assert.equal(offline.sent[0].nick, 'ann');
 });
 
 test('a welcome shows the chat, its history and roster, and tells the link', () => {
   const setup = setUp();
-  const { session, view, link, remembered, limits, addressed } = setup;
+  const { session, view, client, remembered, limits, addressed } = setup;
   session.joinAs('ann');
   session.handle(welcome({ history: [message(1, 'bob', 'hi'), message(2, 'ann', 'hello')], cursor: 2 }));
   assert.deepEqual(view.of('addMessage').map(([m, own]) => [m.id, own]), [[1, false], [2, true]]);
@@ -132,7 +146,7 @@ test('a welcome shows the chat, its history and roster, and tells the link', () 
   assert.equal(view.of('showChat').length, 1);
   assert.deepEqual(view.of('resetMessages'), [[[]]]);
   assert.deepEqual(addressed, [['show', 'lobby']]);
-  assert.equal(link.welcomes, 1);
+  assert.equal(client.status.state, 'connected');
   assert.deepEqual(remembered, ['ann']);
   assert.deepEqual(limits, [{ max_message_chars: 2000, max_frame_bytes: 8192 }]);
   assert.equal(session.isJoined(), true);
@@ -150,7 +164,7 @@ test('a message at or below the highest id shown is a duplicate', () => {
   session.handle({ ...message(7, 'bob', 'bad id'), id: '7' });
   session.handle(message(8, 'bob', 'eight'));
   assert.deepEqual(view.of('addMessage').map(([m]) => m.text), ['six', 'eight']);
-  assert.equal(view.of('scrollIfFollowing').length, 7, 'every message frame keeps the list at its end');
+  assert.equal(view.of('scrollIfFollowing').length, 2, 'every message shown keeps the list at its end');
   assert.deepEqual(view.of('noteUnread'), [['lobby', false], ['lobby', false]]);
 });
 
@@ -427,13 +441,14 @@ test('left_room stops rejoining; other errors are shown; unknown frames are igno
   assert.deepEqual(sent, []);
 });
 
-test('scrolling to the top pages back through the room; its errors stay apart from the outbox', () => {
+test('scrolling to the top pages back through the room; its errors stay apart from the outbox', async () => {
   const setup = setUp();
   const history = [message(51, 'bob', 'fifty-one'), message(52, 'ann', 'mine')];
   joined(setup, welcome({ minor: 1, history, cursor: 52 }));
   setup.session.nearTop();
   assert.deepEqual(setup.sent, [{ type: 'history', before: 51, limit: 50, ref: 'h1' }]);
   setup.session.handle({ type: 'error', code: 'rate_limited', message: 'slow', ref: 'h1', retry_ms: 10 });
+  await settle();
   assert.deepEqual(setup.view.notices(), [], 'no "sending too fast" notice for a history request');
   setup.session.nearTop();
   assert.equal(setup.sent.length, 1, 'held off');
@@ -441,10 +456,13 @@ test('scrolling to the top pages back through the room; its errors stay apart fr
   setup.session.nearTop();
   const older = [message(49, 'ann', 'old mine'), message(50, 'bob', 'old')];
   setup.session.handle({ type: 'history', ref: 'h2', before: 51, messages: older, more: false });
-  assert.deepEqual(setup.view.of('prependMessages'), [[[
-    { message: older[0], own: true, me: 'ann' },
-    { message: older[1], own: false, me: 'ann' },
-  ]]]);
+  await settle();
+  const prepended = setup.view.of('prependMessages');
+  assert.equal(prepended.length, 1);
+  assert.deepEqual(prepended[0][0].map(({ message: m, own, me }) => [m.id, m.text, own, me]), [
+    [49, 'old mine', true, 'ann'],
+    [50, 'old', false, 'ann'],
+  ]);
   assert.deepEqual(setup.view.of('showBeginning'), [[false]], 'ids 1 to 48 were forgotten');
 });
 
@@ -514,50 +532,31 @@ test('a message refused for its length says by how much', () => {
 });
 
 test('a refused rename says why in words and gives the command back', () => {
-  const setup = setUp();
   const commands = [];
-  const { sent, view } = setup;
-  // The setup's session reports commands nowhere; make one that does.
-  const withCommands = createSession({
-    room: 'lobby',
-    link: setup.link,
-    typing: setup.typing,
-    view,
-    address: setup.address,
-    onCommand: (name, ok) => commands.push([name, ok]),
-    io: setup.clock,
-  });
-  withCommands.joinAs('ann');
-  withCommands.handle(welcome());
+  const setup = setUp({ onCommand: (name, ok) => commands.push([name, ok]) });
+  const { session, sent, view } = setup;
+  session.joinAs('ann');
+  session.handle(welcome());
   view.clear();
   sent.length = 0;
-  assert.equal(withCommands.changeNick('bob'), true);
-  withCommands.handle({ type: 'error', code: 'nick_taken', message: 'the nickname bob is taken in lobby' });
+  assert.equal(session.changeNick('bob'), true);
+  session.handle({ type: 'error', code: 'nick_taken', message: 'the nickname bob is taken in lobby' });
   assert.deepEqual(view.notices(), ['error: “bob” is already taken in #lobby. Please choose another.']);
   assert.deepEqual(commands, [['nick', false]]);
   // A typing signal refused later is not blamed on the rename.
-  withCommands.handle({ type: 'error', code: 'rate_limited', message: 'too many frames', retry_ms: 50 });
+  session.handle({ type: 'error', code: 'rate_limited', message: 'too many frames', retry_ms: 50 });
   assert.equal(view.notices().length, 1);
-  assert.equal(withCommands.changeNick('annie'), true);
-  withCommands.handle({ type: 'renamed', old: 'ann', new: 'annie' });
+  assert.equal(session.changeNick('annie'), true);
+  session.handle({ type: 'renamed', old: 'ann', new: 'annie' });
   assert.deepEqual(commands.at(-1), ['nick', true]);
-  assert.equal(withCommands.changeNick('annie'), true, 'the same name: nothing to ask');
+  assert.equal(session.changeNick('annie'), true, 'the same name: nothing to ask');
   assert.deepEqual(sent, [{ type: 'nick', nick: 'bob' }, { type: 'nick', nick: 'annie' }]);
   assert.deepEqual(commands.at(-1), ['nick', true]);
 });
 
 test('a refused /join is given back; a welcome settles it', () => {
-  const setup = setUp();
   const commands = [];
-  const session = createSession({
-    room: 'lobby',
-    link: setup.link,
-    typing: setup.typing,
-    view: setup.view,
-    address: setup.address,
-    onCommand: (name, ok) => commands.push([name, ok]),
-    io: setup.clock,
-  });
+  const { session } = setUp({ onCommand: (name, ok) => commands.push([name, ok]) });
   session.joinAs('ann');
   session.handle(welcome());
   session.switchRoom('vip');

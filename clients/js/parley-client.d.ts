@@ -1,0 +1,265 @@
+// Types of parley-client (parley-client.js). The library is plain
+// JavaScript; this file is for editors and TypeScript users, and
+// docs/CLIENT.md says the same in words.
+
+/** A transport name. */
+export type TransportName = 'websocket' | 'polling';
+
+/** The connection's state. */
+export type ConnectionState = 'idle' | 'connecting' | 'connected' | 'reconnecting' | 'offline';
+
+/** A frame, as the server sends it or the client sends it (PROTOCOL.md 3 and 4). */
+export interface Frame {
+  type: string;
+  [member: string]: unknown;
+}
+
+/**
+ * Anything that carries frames both ways. WebSocketTransport and
+ * PollingTransport are two; a layer sharing one connection between tabs
+ * can be a third.
+ */
+export interface Transport {
+  connect(): void;
+  /** false when it cannot carry the frame now (it is then dropped). */
+  send(frame: Frame): boolean;
+  /** Ends it; no onclose follows a close asked for here. */
+  close(): void;
+  onopen: () => void;
+  onframe: (frame: Frame) => void;
+  onclose: (info: { code: number; reason: string }) => void;
+  onnotice?: (text: string) => void;
+}
+
+/** A Storage-like place to remember the fallback in. */
+export interface FallbackStorage {
+  getItem(key: string): string | null;
+  setItem(key: string, value: string): void;
+}
+
+export interface ClientOptions {
+  /** The server's address, base path included ("https://host/chat/"). */
+  url: string;
+  /** 'auto' (default) picks and falls back; a name forces it, with no fallback. */
+  transport?: 'auto' | TransportName;
+  /** What the server offers, preferred first (default: both). */
+  offered?: string[];
+  /** The room join() uses when it is given none (default 'lobby'). */
+  room?: string;
+  /** Where the fallback is remembered (default: sessionStorage if any); null keeps nothing. */
+  storage?: FallbackStorage | null;
+  /** Its key (default 'parley.transport:' + the server's URL). */
+  storageKey?: string;
+  /** How each transport is made (defaults: WebSocketTransport, PollingTransport). */
+  transports?: Partial<Record<TransportName, () => Transport>>;
+  fetch?: typeof fetch;
+  WebSocket?: typeof WebSocket;
+  /** Whether the server answers plain HTTP (decides the fallback). */
+  probe?: () => Promise<{ answers: boolean; refused: string | null }>;
+  /** Clock and randomness, for tests. */
+  io?: Partial<{
+    setTimeout: (fn: () => void, ms: number) => unknown;
+    clearTimeout: (id: unknown) => void;
+    setInterval: (fn: () => void, ms: number) => unknown;
+    clearInterval: (id: unknown) => void;
+    now: () => number;
+    random: () => number;
+    randomWords: () => ArrayLike<number>;
+  }>;
+}
+
+/** The limits a welcome announces (PROTOCOL.md 4.1). */
+export interface Limits {
+  max_message_chars?: number;
+  max_nick_chars?: number;
+  max_frame_bytes?: number;
+  max_history_limit?: number;
+  [name: string]: number | undefined;
+}
+
+/** A chat message. */
+export interface Message {
+  id: number;
+  ts: number;
+  nick: string;
+  text: string;
+  /** The room it was said in. */
+  room: string;
+  /** Said under our nickname. */
+  own: boolean;
+  /** When it is one of our own pending messages: its ref (its ack follows). */
+  ref?: string;
+}
+
+export interface RosterEntry {
+  nick: string;
+  typing?: boolean;
+}
+
+/** The `welcome` event: the server's welcome, plus what the client made of it. */
+export interface Welcome {
+  v: number;
+  minor?: number;
+  nick: string;
+  room: string;
+  epoch: string;
+  cursor: number;
+  gap: boolean;
+  /** Messages not seen before (a rejoin's replay without duplicates). */
+  history: Message[];
+  roster: RosterEntry[];
+  count: number;
+  limits: Limits;
+  /** first join, rejoin of the same room after a drop, or switch to another. */
+  kind: 'first' | 'rejoin' | 'switch';
+  /** Another room than the last welcome's (a fresh list). */
+  freshRoom: boolean;
+  previousRoom: string | null;
+  /** Pending messages of the previous room that were given up. */
+  dropped: number;
+  /** The room's numbering started again (the server lost its history). */
+  renumbered: boolean;
+}
+
+export type Presence =
+  | { kind: 'joined'; nick: string; count: number }
+  | { kind: 'left'; nick: string; count: number }
+  | { kind: 'presence'; changes: { nick: string; present: boolean }[]; count: number }
+  | { kind: 'renamed'; old: string; new: string; own: boolean };
+
+export interface Status {
+  state: ConnectionState;
+  detail?: string;
+  /** Reconnects scheduled since the last welcome. */
+  attempt: number;
+  /** When the next reconnect is due (ms since the epoch), while reconnecting. */
+  retryAt: number;
+  transport?: TransportName | null;
+}
+
+/** The `error` event: an error frame the client did not settle itself, or a refusal. */
+export interface ErrorEvent {
+  code: string;
+  message?: string;
+  retry_ms?: number;
+  ref?: string;
+  /** The operator's hint (origin_not_allowed). */
+  hint?: string;
+  /** Nothing more will happen: the server refused this page. */
+  fatal?: boolean;
+  /** What it answered: a first join, a room switch, or a rename. */
+  during?: 'join' | 'switch' | 'nick';
+  nick?: string;
+  room?: string;
+}
+
+export interface HistoryPage {
+  ref: string;
+  before: number;
+  messages: Message[];
+  more: boolean;
+  room: string;
+}
+
+export interface Ack {
+  ref: string;
+  id?: number;
+}
+
+export interface ClientEvents {
+  status: Status;
+  transport: { name: TransportName; why: string };
+  open: { transport: TransportName };
+  close: { code: number; reason: string; wasJoined: boolean; replaced: boolean };
+  welcome: Welcome;
+  message: Message;
+  presence: Presence;
+  typing: { nick: string; on: boolean; own: boolean };
+  left: { room: string };
+  degraded: { degraded: boolean };
+  history: HistoryPage;
+  queued: { ref: string; text: string; room: string; nick: string };
+  ack: { ref: string; id?: number; text: string; room: string };
+  failed: { ref: string; text: string; room: string; error: ParleyError };
+  slowdown: { waiting: number };
+  notice: { text: string };
+  error: ErrorEvent;
+  frame: Frame;
+}
+
+/** A rejection with a stable code (PROTOCOL.md 5.1, or one of CLIENT_ERRORS). */
+export class ParleyError extends Error {
+  code: string;
+  frame?: Frame;
+  retry_ms?: number;
+  nick?: string;
+  room?: string;
+}
+
+export const CLIENT_ERRORS: Readonly<Record<
+  'left_room' | 'join_failed' | 'too_large' | 'link_lost' | 'not_joined' | 'closed', string>>;
+export const TRANSPORTS: readonly TransportName[];
+export const PROTOCOL_VERSION: number;
+export const CLOSE: Readonly<Record<string, number>>;
+
+export class ParleyClient {
+  constructor(options: ClientOptions);
+  on<K extends keyof ClientEvents>(name: K, fn: (detail: ClientEvents[K]) => void): () => void;
+  once<K extends keyof ClientEvents>(name: K, fn: (detail: ClientEvents[K]) => void): () => void;
+  off<K extends keyof ClientEvents>(name: K, fn: (detail: ClientEvents[K]) => void): void;
+  connect(): this;
+  join(options?: { nick?: string; room?: string }): Promise<Welcome>;
+  say(text: string): Promise<Ack> & { ref: string };
+  typing(on?: boolean): boolean;
+  rename(nick: string): Promise<Extract<Presence, { kind: 'renamed' }>>;
+  leave(): void;
+  history(query: { before: number; limit?: number }): Promise<HistoryPage>;
+  reconnect(): void;
+  disconnect(): void;
+  close(): void;
+  online(): void;
+  offline(): void;
+  readonly status: Status;
+  readonly transport: TransportName | null;
+  readonly fallbackReason: string;
+  readonly connected: boolean;
+  readonly nick: string | null;
+  readonly wantedNick: string;
+  readonly room: string;
+  readonly joined: boolean;
+  readonly awaitingWelcome: boolean;
+  readonly limits: Limits | undefined;
+  readonly degraded: boolean;
+  readonly pending: number;
+  readonly endpoints: { http: string; ws: string; base: string; origin: string };
+}
+
+/** A client of the server at `url`, connecting at once. */
+export function connect(url: string, options?: Omit<ClientOptions, 'url'>): ParleyClient;
+
+/** {http, ws, base, origin} of the server at `url`. */
+export function endpoints(url: string, here?: string): { http: string; ws: string; base: string; origin: string };
+
+/** The transports announced (comma-separated) that are also implemented. */
+export function offeredTransports(announced: string | undefined, implemented: readonly string[]): string[];
+
+export class WebSocketTransport implements Transport {
+  constructor(url: string, WebSocketClass?: typeof WebSocket);
+  connect(): void;
+  send(frame: Frame): boolean;
+  close(): void;
+  onopen: () => void;
+  onframe: (frame: Frame) => void;
+  onclose: (info: { code: number; reason: string }) => void;
+}
+
+export class PollingTransport implements Transport {
+  constructor(prefix: string, io?: { fetch?: typeof fetch });
+  connect(): void;
+  send(frame: Frame): boolean;
+  close(): void;
+  onopen: () => void;
+  onframe: (frame: Frame) => void;
+  onclose: (info: { code: number; reason: string }) => void;
+  onnotice: (text: string) => void;
+}
