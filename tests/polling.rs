@@ -355,13 +355,35 @@ async fn listed_origins_may_poll_across_origins_and_others_may_not() {
         .send()
         .await
         .unwrap();
-    assert!(!refused
-        .headers()
-        .contains_key("access-control-allow-origin"));
+    // The refusal, and only it, is readable by the refused origin, so its
+    // page can say why.
+    assert_eq!(
+        refused.headers()["access-control-allow-origin"],
+        "http://evil.example"
+    );
     assert_eq!(
         error_code(refused).await,
         (403, "origin_not_allowed".into())
     );
+    let unlisted_poll = http
+        .get(server.url("/poll?cursor=0"))
+        .header("Origin", "http://evil.example")
+        .header("Parley-Session", "0123456789abcdef0123456789abcdef")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unlisted_poll.status(), 403);
+    assert!(unlisted_poll
+        .headers()
+        .contains_key("access-control-allow-origin"));
+    let listed_unknown = http
+        .get(server.url("/poll?cursor=0"))
+        .header("Origin", "http://widget.example")
+        .header("Parley-Session", "0123456789abcdef0123456789abcdef")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed_unknown.status(), 404);
 }
 
 #[tokio::test]

@@ -12,7 +12,7 @@ use actix_web::http::Method;
 use actix_web::middleware::Next;
 use actix_web::{web, HttpResponse, ResponseError};
 
-use crate::http::error::HttpError;
+use crate::http::error::{HttpError, RefusalCode};
 use crate::http::state::AppState;
 use crate::transport::poll::routes::SESSION_HEADER;
 
@@ -60,7 +60,17 @@ pub(crate) async fn cors(
         return Ok(req.into_response(response).map_into_right_body());
     }
     let mut response = next.call(req).await?;
-    if let (Some(origin), true) = (origin, allowed) {
+    // An origin's own refusal is readable by it, so that a page embedded
+    // where it may not poll can show why (the hint names the fix) instead
+    // of a bare network error. Only the refusal: nothing else of the chat
+    // reaches an origin that is not listed.
+    let refused_origin = response.status() == actix_web::http::StatusCode::FORBIDDEN
+        && response
+            .response()
+            .extensions()
+            .get::<RefusalCode>()
+            .is_some_and(|code| code.0 == "origin_not_allowed");
+    if let (Some(origin), true) = (origin, allowed || refused_origin) {
         let headers = response.headers_mut();
         headers.insert(actix_web::http::header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
         headers.insert(
