@@ -155,6 +155,7 @@ run_case() { # instances label run target scenario-args...
   local instances="$1" label="$2" run="$3" target="$4"
   shift 4
   if [ -n "$only" ] && ! [[ "$label" =~ $only ]]; then return 0; fi
+  case_started=$SECONDS
   if [ "$instances" = 1 ]; then
     start_server "$target"
   else
@@ -174,6 +175,7 @@ run_case() { # instances label run target scenario-args...
   fi
   grep '^sweep step' "$work/gen.log" >&2 || true
   stop_servers
+  say "$label run $run: $target took $((SECONDS - case_started)) s"
 }
 
 case_run() { # label run target scenario-args...   (one server)
