@@ -11,9 +11,12 @@
 # the receivers through Redis. Without redis-server they are skipped.
 # The *-store cases run Parley alone on the embedded store with --fsync
 # always (a fresh data directory each run), beside the memory-only cases
-# of the same name without the suffix.
+# of the same name without the suffix. The rooms-* cases spread the
+# clients over many rooms (client i in room i mod rooms), one sender in
+# each, and sweep the offered load as sweep-* does.
 #
-#   bench/compare.sh            full run (3 repeats; about 13 minutes of runs)
+#   bench/compare.sh            full run (3 repeats; the store cases and
+#                               Socket.IO's storm once)
 #   bench/compare.sh --quick    a few seconds per scenario, small N, one
 #                               repeat: checks the harness end to end (CI)
 #   options: --runs N  --out FILE (keep the raw result lines)
@@ -225,13 +228,22 @@ for run in $(seq 1 "$runs"); do
     case_run poll-storm-50 "$run" parley-poll --scenario storm --users 50 --deadline-secs 20
     cluster_both cluster-fanout-20 "$run" --scenario fanout --clients 20 --senders 4 --rate 100 --secs 1
     cluster_run cluster-storm-50 "$run" parley-ws --scenario storm --users 50 --deadline-secs 20
+    both rooms-10 "$run" --scenario sweep --clients 40 --rooms 10 --senders 10 --secs 1 --sweep-start 1000 --sweep-factor 2 --sweep-steps 2
   else
     both hold-19000 "$run" --scenario hold --conns 19000
     both fanout-100 "$run" --scenario fanout --clients 100 --senders 10 --rate 500 --secs 5
     both sweep-1000 "$run" --scenario sweep --clients 1000 --senders 10 --secs 2 --sweep-start 20000 --sweep-factor 1.6
-    store_run fanout-100-store "$run" --scenario fanout --clients 100 --senders 10 --rate 500 --secs 5
-    store_run sweep-1000-store "$run" --scenario sweep --clients 1000 --senders 10 --secs 2 --sweep-start 20000 --sweep-factor 1.6
-    both storm-5000 "$run" --scenario storm --users 5000 --deadline-secs 40
+    # Once each, to keep the whole under 15 minutes: the store's cases
+    # (compared with the memory cases of the same run, not with a peer) and
+    # Socket.IO's storm, which never finishes within its deadline.
+    if [ "$run" = 1 ]; then
+      store_run fanout-100-store "$run" --scenario fanout --clients 100 --senders 10 --rate 500 --secs 5
+      store_run sweep-1000-store "$run" --scenario sweep --clients 1000 --senders 10 --secs 2 --sweep-start 20000 --sweep-factor 1.6
+      case_run storm-5000 "$run" socketio --scenario storm --users 5000 --deadline-secs 40
+    fi
+    case_run storm-5000 "$run" parley-ws --scenario storm --users 5000 --deadline-secs 40
+    # Many busy rooms: 500 rooms of 10, one sender in each.
+    both rooms-500 "$run" --scenario sweep --clients 5000 --rooms 500 --senders 500 --secs 2 --sweep-start 20000 --sweep-factor 1.6
     case_run poll-fanout-5000 "$run" parley-poll --scenario fanout --clients 5000 --senders 1 --rate 0.2 --secs 15
     case_run poll-storm-5000 "$run" parley-poll --scenario storm --users 5000 --deadline-secs 60
     both fanout-1000 "$run" --scenario fanout --clients 1000 --senders 10 --rate 50 --secs 5

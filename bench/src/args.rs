@@ -87,6 +87,12 @@ pub struct Args {
     #[arg(long, default_value_t = 10)]
     pub senders: usize,
 
+    /// fanout, sweep: rooms the clients are spread over (client i is in
+    /// room i mod rooms, so with as many senders as rooms every room has
+    /// one); 1 is the single room of the classic cases.
+    #[arg(long, default_value_t = 1)]
+    pub rooms: usize,
+
     /// fanout: messages per second, all senders together.
     #[arg(long, default_value_t = 100.0)]
     pub rate: f64,

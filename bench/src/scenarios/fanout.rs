@@ -1,5 +1,6 @@
-//! fanout: C clients in one room, S of them sending at R messages per
-//! second in total. Each message carries its scheduled send time, and
+//! fanout: C clients in one room (or spread over `--rooms` rooms, client i
+//! in room i mod rooms), S of them sending at R messages per second in
+//! total. Each message carries its scheduled send time, and
 //! latency is measured from that schedule, so a server (or a sender) that
 //! falls behind shows up as latency instead of slowing the offered load (no
 //! coordinated omission). Reports deliveries, loss, delivered per second,
@@ -27,8 +28,17 @@ use crate::event::{instant_us, now_us, Event, Marker};
 use crate::report::Report;
 use crate::stats::{Snapshot, Usage};
 
-/// The room every fanout client joins.
+/// The room every fanout client joins (with several rooms, its prefix).
 const ROOM: &str = "fanout";
+
+/// The room of client `index` when there are `rooms` of them.
+fn room_of(index: usize, rooms: usize) -> String {
+    if rooms <= 1 {
+        ROOM.to_string()
+    } else {
+        format!("{ROOM}{}", index % rooms)
+    }
+}
 
 /// How long a step waits, after its last send, for stragglers.
 const DRAIN: Duration = Duration::from_secs(5);
@@ -43,9 +53,13 @@ struct Shared {
     latency: Vec<Mutex<Histogram<u64>>>,
 }
 
-/// C logged-in clients in one room, receivers running.
+/// C logged-in clients in one room (or several), receivers running.
 pub struct Room {
     clients: usize,
+    /// Clients in each room.
+    members: Vec<usize>,
+    /// The room of each sender, by position in `senders`.
+    sender_rooms: Vec<usize>,
     echo: bool,
     /// Which URL each client connected to.
     url_of: Vec<usize>,
@@ -136,10 +150,12 @@ impl Step {
 }
 
 impl Room {
-    /// Logs `clients` clients into one room; the first `senders` of those
-    /// on the first URL send (with one URL: the first `senders`).
+    /// Logs `clients` clients into one room (or `--rooms`); the first
+    /// `senders` of those on the first URL send (with one URL: the first
+    /// `senders`).
     pub async fn setup(env: Arc<Env>, args: &Args) -> io::Result<Room> {
         let clients = args.clients.max(1);
+        let rooms = args.rooms.clamp(1, clients);
         let shared = Arc::new(Shared {
             step: AtomicU32::new(0),
             delivered: AtomicU64::new(0),
@@ -155,18 +171,22 @@ impl Room {
                 let (env, gate) = (env.clone(), gate.clone());
                 tokio::spawn(async move {
                     let _permit = gate.acquire_owned().await;
-                    login(&env, i, &nick(i), ROOM).await
+                    login(&env, i, &nick(i), &room_of(i, rooms)).await
                 })
             })
             .collect();
         let urls = env.urls.len();
         let url_of: Vec<usize> = (0..clients).map(|i| env.url_index(i)).collect();
         let mut senders = Vec::new();
+        let mut sender_rooms = Vec::new();
+        let mut members = vec![0; rooms];
         let mut receivers = Vec::new();
         for (i, joined) in logins.into_iter().enumerate() {
             let (rx, tx, _) = joined.await.map_err(io::Error::other)??;
+            members[i % rooms] += 1;
             if is_sender(i, urls, args.senders) {
                 senders.push(Some(tx));
+                sender_rooms.push(i % rooms);
             }
             receivers.push(tokio::spawn(receive(rx, i, shared.clone())));
         }
@@ -174,6 +194,8 @@ impl Room {
         tokio::time::sleep(Duration::from_millis(500)).await;
         Ok(Room {
             clients,
+            members,
+            sender_rooms,
             echo: env.target.echoes_to_sender(),
             url_of,
             urls,
@@ -188,12 +210,22 @@ impl Room {
         self.clients
     }
 
-    /// Recipients of one message.
-    pub fn recipients(&self) -> usize {
+    /// Recipients of one message, averaged over the senders (all the
+    /// room's clients, or all but the sender where it gets no echo).
+    pub fn recipients(&self) -> f64 {
+        let senders = self.sender_rooms.len().max(1);
+        let total: usize = (0..senders).map(|j| self.recipients_of(j)).sum();
+        total as f64 / senders as f64
+    }
+
+    /// Recipients of a message from sender `j`.
+    fn recipients_of(&self, j: usize) -> usize {
+        let room = self.sender_rooms.get(j).copied().unwrap_or(0);
+        let members = self.members[room];
         if self.echo {
-            self.clients
+            members
         } else {
-            self.clients - 1
+            members - 1
         }
     }
 
@@ -240,15 +272,15 @@ impl Room {
                 })
             })
             .collect();
-        let (mut sent, mut send_errors) = (0, 0);
+        let (mut sent, mut send_errors, mut expected) = (0, 0, 0);
         for task in tasks {
             // unwrap: sender tasks do not panic.
             let (j, tx, s, e) = task.await.unwrap();
             self.senders[j] = Some(tx);
             sent += s;
             send_errors += e;
+            expected += s * self.recipients_of(j) as u64;
         }
-        let expected = sent * self.recipients() as u64;
         let deadline = Instant::now() + DRAIN;
         while self.shared.delivered.load(Ordering::Relaxed) < expected && Instant::now() < deadline
         {
@@ -337,13 +369,24 @@ pub async fn run(env: Arc<Env>, args: &Args, report: &mut Report) -> io::Result<
     let step = room.step(1, args.rate, args.secs, &args.server_pids).await;
     step.add_to(report, room.clients());
     report.add("senders", args.senders);
+    report.add("rooms", args.rooms.max(1));
     room.close();
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
-    use super::is_sender;
+    use super::{is_sender, room_of};
+
+    #[test]
+    fn with_as_many_senders_as_rooms_every_room_has_one() {
+        let rooms: Vec<String> = (0..4)
+            .filter(|&i| is_sender(i, 1, 4))
+            .map(|i| room_of(i, 4))
+            .collect();
+        assert_eq!(rooms, ["fanout0", "fanout1", "fanout2", "fanout3"]);
+        assert_eq!(room_of(7, 1), "fanout");
+    }
 
     #[test]
     fn with_one_url_the_first_clients_send() {

@@ -1,4 +1,4 @@
-//! sweep: fanout steps on one room at rising offered rates (each
+//! sweep: fanout steps on one room (or `--rooms`) at rising offered rates (each
 //! `--sweep-factor` times the last) until a step's p99 latency passes
 //! `--p99-limit-ms` or any delivery is lost; reports the highest rate
 //! sustained. Every step is also printed on stderr, generator CPU
@@ -20,7 +20,7 @@ const BETWEEN_STEPS: Duration = Duration::from_millis(500);
 /// Runs the scenario.
 pub async fn run(env: Arc<Env>, args: &Args, report: &mut Report) -> io::Result<()> {
     let mut room = Room::setup(env, args).await?;
-    let recipients = room.recipients() as f64;
+    let recipients = room.recipients();
     let mut offered = args.sweep_start;
     let mut best: Option<Step> = None;
     let mut failure: Option<(Step, &str)> = None;
@@ -54,6 +54,12 @@ pub async fn run(env: Arc<Env>, args: &Args, report: &mut Report) -> io::Result<
         tokio::time::sleep(BETWEEN_STEPS).await;
     }
     report.add("clients", room.clients());
+    report.add("rooms", args.rooms.max(1));
+    report.num(
+        "sustained_msgs_per_s",
+        best.as_ref().map_or(0.0, |s| s.rate),
+        0,
+    );
     match &best {
         Some(step) => {
             report.num("sustained_offered_per_s", step.rate * recipients, 0);
