@@ -10,6 +10,7 @@ pub mod socketio;
 pub(crate) mod ws;
 
 use std::io;
+use std::time::Duration;
 
 use clap::ValueEnum;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
@@ -86,6 +87,10 @@ impl Env {
                 reqwest::Client::builder()
                     .no_proxy()
                     .http1_only()
+                    // Below the server's keep-alive (actix's 5 s), so that a
+                    // request never goes out on a connection the server is
+                    // closing for idleness (the soak saw a /poll/send fail so).
+                    .pool_idle_timeout(Duration::from_secs(4))
                     .tcp_nodelay(true)
                     .local_address(local)
                     .build()
