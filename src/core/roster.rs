@@ -9,7 +9,7 @@
 //! Owns the members' nicknames, join order and typing state; what a room
 //! does with them (the log, history, connections) is `mirror.rs`'s.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::iter::Peekable;
 use std::ops::Bound;
 
@@ -79,7 +79,10 @@ pub(crate) struct PageAsk<'a> {
 #[derive(Debug, Default)]
 pub(crate) struct Roster {
     members: HashMap<ResumeToken, Member>,
-    by_order: BTreeMap<u64, ResumeToken>,
+    /// Join order, with the token: two members never share an order
+    /// number from one backplane, but an index must not lose a member if
+    /// they ever did.
+    by_order: BTreeSet<(u64, ResumeToken)>,
     by_name: BTreeMap<NameKey, ResumeToken>,
 }
 
@@ -113,7 +116,7 @@ impl Roster {
         order: u64,
     ) -> Option<Member> {
         let old = self.remove(&token);
-        self.by_order.insert(order, token.clone());
+        self.by_order.insert((order, token.clone()));
         self.by_name.insert(name_key(&nick), token.clone());
         let member = Member {
             nick,
@@ -127,7 +130,7 @@ impl Roster {
     /// Takes a member out; answers it.
     pub(crate) fn remove(&mut self, token: &ResumeToken) -> Option<Member> {
         let member = self.members.remove(token)?;
-        self.by_order.remove(&member.order);
+        self.by_order.remove(&(member.order, token.clone()));
         self.by_name.remove(&name_key(&member.nick));
         Some(member)
     }
@@ -155,8 +158,8 @@ impl Roster {
     pub(crate) fn in_join_order(&self, limit: usize, max_bytes: usize) -> Vec<RosterEntry> {
         let mut members = self
             .by_order
-            .values()
-            .filter_map(|t| self.members.get(t))
+            .iter()
+            .filter_map(|(_, t)| self.members.get(t))
             .peekable();
         take_bounded(&mut members, limit, max_bytes)
     }
@@ -322,6 +325,16 @@ mod tests {
             nicks(&roster.page(ask(None, Some("b"), 10)).entries),
             Vec::<&str>::new()
         );
+    }
+
+    #[test]
+    fn members_sharing_an_order_number_are_both_kept() {
+        let mut roster = Roster::default();
+        roster.insert(Arc::from("t1"), "ann".into(), 1);
+        roster.insert(Arc::from("t2"), "bob".into(), 1);
+        assert_eq!(nicks(&roster.in_join_order(10, usize::MAX)).len(), 2);
+        roster.remove(&Arc::from("t1"));
+        assert_eq!(nicks(&roster.in_join_order(10, usize::MAX)), vec!["bob"]);
     }
 
     #[test]
