@@ -90,6 +90,12 @@ pub struct Config {
     #[arg(long, env = "PARLEY_MAX_ROOM_MEMBERS", default_value_t = Limits::default().max_room_members)]
     pub(crate) max_room_members: usize,
 
+    /// Rooms of this many members or more are big: a welcome lists at most
+    /// one page of the roster, and arrivals and departures are sent as
+    /// counts with a sample of names.
+    #[arg(long, env = "PARLEY_BIG_ROOM_MEMBERS", default_value_t = Limits::default().big_room_members)]
+    pub(crate) big_room_members: usize,
+
     /// Frames one client may send in a burst; the allowance follows its
     /// resume token across reconnects and takeovers.
     #[arg(long, env = "PARLEY_RATE_BURST", default_value_t = Limits::default().rate_burst)]
@@ -478,6 +484,7 @@ impl Config {
             history_on_join: self.history_on_join,
             max_rooms: self.max_rooms,
             max_room_members: self.max_room_members,
+            big_room_members: self.big_room_members,
             rate_burst: self.rate_burst,
             rate_per_sec: self.rate_per_sec,
             address_rate_burst: self.address_rate_burst,

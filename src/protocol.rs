@@ -20,8 +20,16 @@ pub(crate) const PROTOCOL_VERSION: u32 = 1;
 /// `welcome` as `minor`: what this server adds to version 1 without
 /// breaking a client of it. 1: the `history` frame (older messages on
 /// demand). A client sends a minor version's frames only to a server whose
-/// welcome announces at least that minor.
-pub(crate) const PROTOCOL_MINOR: u32 = 1;
+/// welcome announces at least that minor. 2: the roster in pages
+/// (`roster` frames, and a welcome carrying the first page to a client
+/// whose `join` says `minor` 2) and big rooms, whose arrivals and
+/// departures are counted with a sample of names.
+pub(crate) const PROTOCOL_MINOR: u32 = 2;
+
+/// The first minor version whose clients are sent the roster in pages;
+/// a `join` whose `minor` is below it gets the roster in join order, as
+/// minor versions 0 and 1 always did.
+pub(crate) const PAGED_ROSTER_MINOR: u32 = 2;
 
 /// A frame sent by a client.
 /// A frame sent by a client. Serialisable too, so that the fuzz targets
@@ -53,6 +61,11 @@ pub(crate) enum ClientFrame {
         /// history comes with `gap: true`.
         #[serde(default)]
         epoch: Option<String>,
+        /// The minor version the client understands (minor version 2):
+        /// from 2 on, the welcome carries the roster's first page in name
+        /// order and the rest comes on request. Absent means 0.
+        #[serde(default)]
+        minor: Option<u32>,
     },
     /// Post a message to the current room.
     Say {
@@ -91,10 +104,31 @@ pub(crate) enum ClientFrame {
         #[serde(default, rename = "ref")]
         reference: Option<String>,
     },
+    /// Ask for a page of the current room's roster in name order (minor
+    /// version 2); answered by a `roster` frame to this client only.
+    Roster {
+        /// Only names after this one: the `next` of the previous page.
+        #[serde(default)]
+        after: Option<String>,
+        /// Only names starting with this, compared without regard to case.
+        #[serde(default)]
+        prefix: Option<String>,
+        /// Most members wanted, 1 to `max_roster_limit`; absent means
+        /// [`DEFAULT_ROSTER_LIMIT`].
+        #[serde(default)]
+        limit: Option<u64>,
+        /// Client-chosen reference echoed in the answer or the error.
+        #[serde(default, rename = "ref")]
+        reference: Option<String>,
+    },
 }
 
 /// Messages a `history` request without `limit` asks for.
 pub(crate) const DEFAULT_HISTORY_LIMIT: u64 = 50;
+
+/// Members a `roster` request without `limit` asks for, and the most a
+/// welcome to a client of minor version 2 lists.
+pub(crate) const DEFAULT_ROSTER_LIMIT: u64 = 50;
 
 /// One chat message as it is stored in history and delivered.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -143,6 +177,11 @@ pub(crate) struct AnnouncedLimits {
     pub(crate) rate_per_sec: u32,
     /// Most messages one `history` request may ask for (minor version 1).
     pub(crate) max_history_limit: u64,
+    /// Most members one `roster` request may ask for (minor version 2).
+    pub(crate) max_roster_limit: u64,
+    /// Rooms of this many members or more are big: arrivals and
+    /// departures come counted, with a sample of names (minor version 2).
+    pub(crate) big_room_members: usize,
 }
 
 /// A frame sent by the server.
@@ -166,8 +205,13 @@ pub(crate) enum ServerFrame {
         epoch: String,
         /// Secret resume token for this nickname in this room.
         session: String,
-        /// Everybody in the room, the new member included, by nickname.
+        /// The room's members, the new member included: everybody, in join
+        /// order; or, when `roster_next` is set, only the first of them.
         roster: Vec<RosterEntry>,
+        /// Set when `roster` does not list everybody: the `after` of a
+        /// `roster` request for the rest (empty: from the start).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        roster_next: Option<String>,
         /// Number of participants.
         count: usize,
         /// Recent messages, oldest first.
@@ -208,10 +252,17 @@ pub(crate) enum ServerFrame {
     /// go together). Apply them in order as set additions and removals: a
     /// batch may name someone already in your roster, or yourself.
     Presence {
-        /// The changes, oldest first.
+        /// The changes, oldest first; in a big room only the newest few.
         changes: Vec<PresenceChange>,
         /// Participants after them.
         count: usize,
+        /// In a big room: how many arrived in this batch (`changes` is a
+        /// sample of them and of the departures).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        arrived: Option<usize>,
+        /// In a big room: how many left in this batch.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        departed: Option<usize>,
     },
     /// Someone changed nickname.
     Renamed {
@@ -255,6 +306,20 @@ pub(crate) enum ServerFrame {
         /// again with its id as `before`. `false` at the start of what the
         /// room keeps.
         more: bool,
+    },
+    /// The answer to a `roster` request: a page of the room's members in
+    /// name order, and the cursor of the next.
+    Roster {
+        /// The request's `ref`, when it had one.
+        #[serde(rename = "ref", skip_serializing_if = "Option::is_none")]
+        reference: Option<String>,
+        /// The members, in name order.
+        members: Vec<RosterEntry>,
+        /// The `after` of the next page, when more members match.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        next: Option<String>,
+        /// Participants in the room now.
+        count: usize,
     },
     /// Something the client sent was refused.
     Error {
@@ -446,8 +511,9 @@ fn refusal(value: Option<&serde_json::Value>, err: &serde_json::Error) -> Invali
 }
 
 /// The `type` values a client may send.
-pub(crate) const KNOWN_TYPES: [&str; 7] =
-    ["join", "say", "typing", "nick", "leave", "ping", "history"];
+pub(crate) const KNOWN_TYPES: [&str; 8] = [
+    "join", "say", "typing", "nick", "leave", "ping", "history", "roster",
+];
 
 #[cfg(test)]
 mod tests {
@@ -464,7 +530,8 @@ mod tests {
                 room: Some("x".into()),
                 since: Some(4),
                 resume: None,
-                epoch: None
+                epoch: None,
+                minor: None
             })
         );
         assert_eq!(
@@ -501,6 +568,74 @@ mod tests {
                 limit: None,
                 reference: None
             })
+        );
+    }
+
+    #[test]
+    fn parses_roster_requests_and_the_minor_a_join_understands() {
+        assert_eq!(
+            parse_client_frame(
+                r#"{"type":"roster","after":"ann","prefix":"b","limit":20,"ref":"r1"}"#
+            ),
+            Ok(ClientFrame::Roster {
+                after: Some("ann".into()),
+                prefix: Some("b".into()),
+                limit: Some(20),
+                reference: Some("r1".into())
+            })
+        );
+        assert_eq!(
+            parse_client_frame(r#"{"type":"roster"}"#),
+            Ok(ClientFrame::Roster {
+                after: None,
+                prefix: None,
+                limit: None,
+                reference: None
+            })
+        );
+        let join = parse_client_frame(r#"{"type":"join","nick":"ann","minor":2}"#);
+        assert!(matches!(join, Ok(ClientFrame::Join { minor: Some(2), .. })));
+        for text in [
+            r#"{"type":"roster","limit":-1}"#,
+            r#"{"type":"roster","after":5}"#,
+            r#"{"type":"roster","room":"x"}"#,
+            r#"{"type":"join","nick":"ann","minor":"2"}"#,
+        ] {
+            assert_eq!(
+                code_of(parse_client_frame(text).unwrap_err()),
+                ErrorCode::BadFrame,
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn encodes_a_roster_page_and_a_counted_presence_batch() {
+        let page = ServerFrame::Roster {
+            reference: Some("r1".into()),
+            members: vec![RosterEntry {
+                nick: "ann".into(),
+                typing: false,
+            }],
+            next: Some("ann".into()),
+            count: 3,
+        };
+        assert_eq!(
+            &*page.encode(),
+            r#"{"type":"roster","ref":"r1","members":[{"nick":"ann","typing":false}],"next":"ann","count":3}"#
+        );
+        let presence = ServerFrame::Presence {
+            changes: vec![PresenceChange {
+                nick: "bob".into(),
+                present: true,
+            }],
+            count: 1200,
+            arrived: Some(40),
+            departed: Some(2),
+        };
+        assert_eq!(
+            &*presence.encode(),
+            r#"{"type":"presence","changes":[{"nick":"bob","present":true}],"count":1200,"arrived":40,"departed":2}"#
         );
     }
 

@@ -94,7 +94,10 @@ async fn pages_back_to_the_start_of_the_room_over_websocket() {
     let mut ann = filled(&server, "tea", 120).await;
     let (mut bob, welcome) = Client::join(&server.ws_url(), "bob", "tea").await;
     ann.expect("joined").await;
-    assert_eq!(welcome["minor"], 1, "the server announces minor version 1");
+    assert!(
+        welcome["minor"].as_u64() >= Some(1),
+        "the server announces minor version 1 or later"
+    );
     assert_eq!(welcome["limits"]["max_history_limit"], 100);
     let shown = ids(&json!({"messages": welcome["history"]}));
     assert_eq!(shown, range(71, 120), "the welcome's newest 50");
@@ -123,7 +126,7 @@ async fn pages_back_to_the_start_of_the_room_over_long_polling() {
     let mut ann = filled(&server, "tea", 75).await;
     let (mut bob, welcome) = PollClient::open(&server.url(""), "bob", "tea").await;
     assert_eq!(welcome["type"], "welcome");
-    assert_eq!(welcome["minor"], 1);
+    assert!(welcome["minor"].as_u64() >= Some(1));
     ann.expect("joined").await;
     let pages = page_back(&mut bob, OverPoll, 26, 10).await;
     assert_eq!(

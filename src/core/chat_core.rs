@@ -10,7 +10,8 @@
 //! whom. The ChatRoom actor (`room_server/chat_room.rs`) is its thin shell. Entering a
 //! room and the welcome are in `chat_core/joining.rs`; turning entries into
 //! frames is in `chat_core/applying.rs`; a member paging back through its
-//! room's history is in `chat_core/paging.rs`.
+//! room's history is in `chat_core/paging.rs`, and through its roster in
+//! `chat_core/roster_pages.rs`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -29,6 +30,7 @@ use crate::protocol::{error, ClientFrame, ErrorCode, ServerFrame};
 mod applying;
 mod joining;
 mod paging;
+mod roster_pages;
 
 pub(crate) use crate::core::ids::MemberId;
 
@@ -109,6 +111,9 @@ struct Attachment {
     /// A polling session's token: its lease is renewed by its polls, not
     /// by this instance, and its record lets any instance serve it.
     poll: Option<Arc<str>>,
+    /// The minor version its last `join` said it understands (0 when it
+    /// said none): from 2 on, its welcomes carry the roster in pages.
+    minor: u32,
 }
 
 /// This instance's connections and room mirrors, over a backplane.
@@ -209,6 +214,7 @@ impl ChatCore {
                 token: None,
                 client,
                 poll,
+                minor: 0,
             },
         );
     }
@@ -432,9 +438,9 @@ impl ChatCore {
         };
         if let Err(retry_ms) = taken {
             let reference = match &frame {
-                ClientFrame::Say { reference, .. } | ClientFrame::History { reference, .. } => {
-                    reference.clone()
-                }
+                ClientFrame::Say { reference, .. }
+                | ClientFrame::History { reference, .. }
+                | ClientFrame::Roster { reference, .. } => reference.clone(),
                 _ => None,
             };
             let frame = ServerFrame::Error {
@@ -453,6 +459,7 @@ impl ChatCore {
                 since,
                 resume,
                 epoch,
+                minor,
             } => self.join(
                 id,
                 joining::JoinAsk {
@@ -462,6 +469,7 @@ impl ChatCore {
                     since,
                     resume: resume.as_deref(),
                     epoch: epoch.as_deref(),
+                    minor,
                 },
                 now_ms,
             ),
@@ -482,6 +490,20 @@ impl ChatCore {
                     reference,
                 },
                 now_ms,
+            ),
+            ClientFrame::Roster {
+                after,
+                prefix,
+                limit,
+                reference,
+            } => self.page_roster(
+                id,
+                roster_pages::RosterAsk {
+                    after,
+                    prefix,
+                    limit,
+                    reference,
+                },
             ),
         }
     }

@@ -14,6 +14,11 @@ use crate::protocol::AnnouncedLimits;
 /// step, so this bounds that step's work as well as the answer.
 pub(crate) const MAX_HISTORY_LIMIT: u64 = 100;
 
+/// Most members one `roster` request may ask for (`limit`), announced as
+/// `max_roster_limit`; also the most a welcome lists to a client of minor
+/// version 0 or 1 in a big room.
+pub(crate) const MAX_ROSTER_LIMIT: u64 = 100;
+
 /// Limits in force for a server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
@@ -42,6 +47,10 @@ pub struct Limits {
     pub max_rooms: usize,
     /// Participants per room.
     pub max_room_members: usize,
+    /// Rooms of this many members or more are big: a welcome lists at
+    /// most one page of the roster, and arrivals and departures are sent
+    /// counted, with a bounded sample of names (`core/presence_batch.rs`).
+    pub big_room_members: usize,
     /// Frames a client (one resume token, across its reconnects) may send
     /// in a burst.
     pub rate_burst: u32,
@@ -115,6 +124,10 @@ impl Default for Limits {
             history_on_join: 50,
             max_rooms: 500,
             max_room_members: 20_000,
+            // About 40 KB of roster in a welcome to a client that pages
+            // nothing: a few frames' worth, so a join into a room below it
+            // costs the joiner little even written whole.
+            big_room_members: 1_000,
             rate_burst: 20,
             rate_per_sec: 10,
             address_rate_burst: 20,
@@ -156,7 +169,19 @@ impl Limits {
             rate_burst: self.rate_burst,
             rate_per_sec: self.rate_per_sec,
             max_history_limit: MAX_HISTORY_LIMIT,
+            max_roster_limit: MAX_ROSTER_LIMIT,
+            big_room_members: self.big_room_members,
         }
+    }
+
+    /// Most bytes of entries one page of the roster carries, as written
+    /// (a `roster` answer, or a welcome's roster in a big room): a
+    /// sixty-fourth of the outbox (16 KiB by default, well over the 100
+    /// entries of a page), so that a client's whole burst of requests left
+    /// unread (20 pages, 320 KiB) with a room's burst of messages (about
+    /// 250 KB) still fits its 1 MiB. At least one entry is always sent.
+    pub(crate) fn roster_page_bytes(&self) -> usize {
+        self.max_outbox_bytes / 64
     }
 
     /// A client's allowance of `history` requests.

@@ -11,18 +11,9 @@ use std::collections::HashMap;
 use crate::core::backplane::{Entry, Event, Snapshot};
 use crate::core::history::{History, Replay};
 use crate::core::ids::{MemberId, ResumeToken};
+pub(crate) use crate::core::roster::Member;
+use crate::core::roster::{PageAsk, Roster, RosterPage};
 use crate::protocol::RosterEntry;
-
-/// A participant of a room, wherever connected.
-#[derive(Debug, Clone)]
-pub(crate) struct Member {
-    /// Their nickname.
-    pub(crate) nick: String,
-    /// Since when they are typing (ms), if they are.
-    pub(crate) typing_since: Option<u64>,
-    /// Join order, for a stable roster.
-    order: u64,
-}
 
 /// What applying an entry changed, beyond the event itself.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -36,7 +27,7 @@ pub(crate) struct Applied {
 /// One room's mirror.
 #[derive(Debug)]
 pub(crate) struct Mirror {
-    members: HashMap<ResumeToken, Member>,
+    members: Roster,
     /// Members connected to this instance.
     local: HashMap<MemberId, ResumeToken>,
     history: History,
@@ -71,19 +62,12 @@ impl Mirror {
             history.push(message, None);
         }
         let next_order = snapshot.members.iter().map(|m| m.order).max().unwrap_or(0);
+        let mut members = Roster::default();
+        for m in snapshot.members {
+            members.insert(m.token, m.nick, m.order);
+        }
         Mirror {
-            members: snapshot
-                .members
-                .into_iter()
-                .map(|m| {
-                    let member = Member {
-                        nick: m.nick,
-                        typing_since: None,
-                        order: m.order,
-                    };
-                    (m.token, member)
-                })
-                .collect(),
+            members,
             local: HashMap::new(),
             history,
             last_id: snapshot.last_id,
@@ -163,16 +147,14 @@ impl Mirror {
                 resumed,
                 ..
             } => {
-                if *resumed && self.members.contains_key(token) {
+                if *resumed && self.members.contains(token) {
                     applied.typing_ended = self.stop_typing(token);
                 } else {
                     self.next_order += 1;
-                    let member = Member {
-                        nick: nick.clone(),
-                        typing_since: None,
-                        order: self.next_order,
-                    };
-                    if let Some(old) = self.members.insert(token.clone(), member) {
+                    let old = self
+                        .members
+                        .insert(token.clone(), nick.clone(), self.next_order);
+                    if let Some(old) = old {
                         if old.typing_since.is_some() {
                             self.typers -= 1;
                         }
@@ -183,19 +165,15 @@ impl Mirror {
                 self.stop_typing(token);
                 self.members.remove(token);
             }
-            Event::Renamed { token, new, .. } => {
-                if let Some(member) = self.members.get_mut(token) {
-                    member.nick = new.clone();
-                }
-            }
+            Event::Renamed { token, new, .. } => self.members.rename(token, new),
             Event::Typing { token, on, .. } => {
-                if let Some(member) = self.members.get_mut(token) {
-                    match (member.typing_since.is_some(), on) {
+                if let Some(typing_since) = self.members.typing_mut(token) {
+                    match (typing_since.is_some(), on) {
                         (false, true) => self.typers += 1,
                         (true, false) => self.typers -= 1,
                         _ => {}
                     }
-                    member.typing_since = on.then_some(now_ms);
+                    *typing_since = on.then_some(now_ms);
                 }
             }
             Event::Message { token, message, .. } => {
@@ -216,9 +194,9 @@ impl Mirror {
 
     /// Restarts a typing indicator's clock (the typer said "on" again).
     pub(crate) fn renew_typing(&mut self, token: &ResumeToken, now_ms: u64) {
-        if let Some(member) = self.members.get_mut(token) {
-            if member.typing_since.is_some() {
-                member.typing_since = Some(now_ms);
+        if let Some(typing_since) = self.members.typing_mut(token) {
+            if typing_since.is_some() {
+                *typing_since = Some(now_ms);
             }
         }
     }
@@ -233,7 +211,7 @@ impl Mirror {
             .values()
             .filter(|token| {
                 self.members
-                    .get(*token)
+                    .get(token)
                     .and_then(|m| m.typing_since)
                     .is_some_and(|since| since < cutoff_ms)
             })
@@ -244,8 +222,8 @@ impl Mirror {
     fn stop_typing(&mut self, token: &ResumeToken) -> bool {
         let was = self
             .members
-            .get_mut(token)
-            .and_then(|member| member.typing_since.take())
+            .typing_mut(token)
+            .and_then(Option::take)
             .is_some();
         if was {
             self.typers -= 1;
@@ -253,17 +231,16 @@ impl Mirror {
         was
     }
 
-    /// The roster in join order.
-    pub(crate) fn roster(&self) -> Vec<RosterEntry> {
-        let mut members: Vec<&Member> = self.members.values().collect();
-        members.sort_unstable_by_key(|m| m.order);
-        members
-            .into_iter()
-            .map(|m| RosterEntry {
-                nick: m.nick.clone(),
-                typing: m.typing_since.is_some(),
-            })
-            .collect()
+    /// The first `limit` members in join order, within `max_bytes` as
+    /// written (at least one): the roster of a welcome to a client of
+    /// minor version 0 or 1, whole when it fits.
+    pub(crate) fn roster(&self, limit: usize, max_bytes: usize) -> Vec<RosterEntry> {
+        self.members.in_join_order(limit, max_bytes)
+    }
+
+    /// A page of the roster in name order (`roster.rs`).
+    pub(crate) fn roster_page(&self, ask: PageAsk<'_>) -> RosterPage {
+        self.members.page(ask)
     }
 
     /// History for a joiner: after `since` when resuming, else the last
@@ -353,7 +330,11 @@ mod tests {
             ),
             0,
         );
-        let roster: Vec<String> = room.roster().into_iter().map(|e| e.nick).collect();
+        let roster: Vec<String> = room
+            .roster(usize::MAX, usize::MAX)
+            .into_iter()
+            .map(|e| e.nick)
+            .collect();
         assert_eq!(roster, vec!["anna", "bob"]);
         room.apply(
             &entry(
@@ -391,7 +372,11 @@ mod tests {
         assert_eq!(room.stale_local_typers(10), vec![Arc::from("t1")]);
         let applied = room.apply(&entry(4, joined("t1", "ann", true)), 0);
         assert!(applied.typing_ended);
-        let roster: Vec<String> = room.roster().into_iter().map(|e| e.nick).collect();
+        let roster: Vec<String> = room
+            .roster(usize::MAX, usize::MAX)
+            .into_iter()
+            .map(|e| e.nick)
+            .collect();
         assert_eq!(roster, vec!["ann", "bob"], "a resume keeps the join order");
     }
 

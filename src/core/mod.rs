@@ -3,7 +3,7 @@
 //! frames and log entries and answers what to deliver to whom; it decides
 //! through the [`backplane`] contract (with [`backplane::memory`], the
 //! single-instance implementation), mirrors each room it has members in
-//! ([`mirror`], with its [`history`]), and batches presence in big rooms
+//! ([`mirror`], with its [`history`] and its [`roster`]), and batches presence in big rooms
 //! ([`presence_batch`]). [`rules`] parses what clients send; [`ids`] and
 //! [`limits`] are the values everything shares; [`client_key`] names a
 //! client by its subnet and [`bucket_map`] keeps rate buckets per client; [`shrink`] gives memory
@@ -19,5 +19,6 @@ pub(crate) mod ids;
 pub(crate) mod limits;
 pub(crate) mod mirror;
 pub(crate) mod presence_batch;
+pub(crate) mod roster;
 pub(crate) mod rules;
 pub(crate) mod shrink;

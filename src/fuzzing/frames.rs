@@ -50,7 +50,8 @@ pub fn client_frame(data: &[u8]) {
         ClientFrame::Typing { .. }
         | ClientFrame::Leave {}
         | ClientFrame::Ping {}
-        | ClientFrame::History { .. } => {}
+        | ClientFrame::History { .. }
+        | ClientFrame::Roster { .. } => {}
     }
 }
 

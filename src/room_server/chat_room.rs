@@ -140,6 +140,8 @@ pub(crate) struct ChatRoom {
     connections: Connections,
     /// Joins and leaves not yet sent, per room.
     pending: HashMap<RoomName, PendingPresence>,
+    /// Rooms of this many members or more are big (`presence_batch.rs`).
+    big_room_members: usize,
     metrics: Arc<Metrics>,
     lease: Duration,
     /// Shared with `/readyz`.
@@ -171,6 +173,7 @@ impl ChatRoom {
             core: ChatCore::new(limits, node, lease.as_millis() as u64, backplane),
             connections: Connections::default(),
             pending: HashMap::new(),
+            big_room_members: limits.big_room_members,
             metrics,
             lease,
             degraded,
@@ -203,10 +206,21 @@ impl ChatRoom {
         }
     }
 
-    /// Whether a presence change in `room` waits for a batch.
+    /// Whether a presence change in `room` waits for a batch: in rooms of
+    /// [`BATCH_FROM_MEMBERS`] or more, in big rooms (even when big starts
+    /// lower), and behind a batch already waiting.
     fn batches_presence(&self, room: &RoomName) -> bool {
-        self.core.count(room) >= BATCH_FROM_MEMBERS
+        self.core.count(room) >= BATCH_FROM_MEMBERS.min(self.big_room_members)
             || self.pending.get(room).is_some_and(|p| !p.is_empty())
+    }
+
+    /// The batch of `room`, noting a change at log seq `at` now.
+    fn batch_for(&mut self, room: RoomName, at: u64) -> &mut PendingPresence {
+        let big = self.core.count(&room) >= self.big_room_members;
+        self.pending
+            .entry(room)
+            .or_default()
+            .at_seq(at, now_ms(), big)
     }
 
     /// Sends a room's waiting joins and leaves, if any.
@@ -226,12 +240,19 @@ impl ChatRoom {
             .sum()
     }
 
-    /// The periodic flush: every room's waiting joins and leaves go out.
+    /// The periodic flush: every room's waiting joins and leaves go out,
+    /// those of big rooms once they have waited their longer while.
     fn flush_all_presence(&mut self) {
         if self.pending.is_empty() {
             return;
         }
-        let rooms: Vec<RoomName> = self.pending.keys().cloned().collect();
+        let now = now_ms();
+        let rooms: Vec<RoomName> = self
+            .pending
+            .iter()
+            .filter(|(_, pending)| pending.due(now))
+            .map(|(room, _)| room.clone())
+            .collect();
         let mut delivered = 0;
         for room in rooms {
             delivered += self.flush_presence(&room);
@@ -252,18 +273,14 @@ impl ChatRoom {
                     frame: ServerFrame::Joined { nick, .. },
                     at,
                 } if self.batches_presence(&room) => {
-                    self.pending
-                        .entry(room)
-                        .or_default()
-                        .at_seq(at)
-                        .joined(nick, joiner);
+                    self.batch_for(room, at).joined(nick, joiner);
                 }
                 Effect::Send {
                     to: Audience::Room(room),
                     frame: ServerFrame::Left { nick, .. },
                     at,
                 } if self.batches_presence(&room) => {
-                    self.pending.entry(room).or_default().at_seq(at).left(nick);
+                    self.batch_for(room, at).left(nick);
                 }
                 Effect::Send { to, frame, at } => {
                     // Anything else to a room goes after the room's waiting

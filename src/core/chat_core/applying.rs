@@ -96,7 +96,7 @@ impl ChatCore {
         }
         self.keep_mirror(room_name, room);
         for (id, token) in welcomed {
-            let frame = self.welcome(room_name, &token, Some(u64::MAX));
+            let frame = self.welcome(id, room_name, &token, Some(u64::MAX));
             effects.push(Effect::Send {
                 to: Audience::Member(id),
                 frame,
@@ -152,7 +152,7 @@ impl ChatCore {
                 if let Some(id) = joiner {
                     self.joining.remove(&id);
                     self.bind(id, &name, &token);
-                    let welcome = self.welcome(&name, &token, since);
+                    let welcome = self.welcome(id, &name, &token, since);
                     effects.push(send(Audience::Member(id), welcome));
                 }
                 let others = Audience::RoomExcept(name, joiner.unwrap_or(NOBODY));

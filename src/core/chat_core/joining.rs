@@ -10,10 +10,15 @@ use std::sync::Arc;
 use super::{refusal, refused, ChatCore, Effect, MemberId};
 use crate::core::backplane::{JoinRequest, LeftWhy, Origin, Refusal, ResumeToken};
 use crate::core::ids;
+use crate::core::limits::MAX_ROSTER_LIMIT;
 use crate::core::mirror::Mirror;
+use crate::core::roster::PageAsk;
 use crate::core::rules::nickname::Nickname;
 use crate::core::rules::room_name::RoomName;
-use crate::protocol::{ErrorCode, ServerFrame, PROTOCOL_MINOR, PROTOCOL_VERSION};
+use crate::protocol::{
+    ErrorCode, RosterEntry, ServerFrame, DEFAULT_ROSTER_LIMIT, PAGED_ROSTER_MINOR, PROTOCOL_MINOR,
+    PROTOCOL_VERSION,
+};
 
 /// A `join` frame's fields.
 pub(super) struct JoinAsk<'a> {
@@ -23,6 +28,7 @@ pub(super) struct JoinAsk<'a> {
     pub(crate) since: Option<u64>,
     pub(crate) resume: Option<&'a str>,
     pub(crate) epoch: Option<&'a str>,
+    pub(crate) minor: Option<u32>,
 }
 
 impl ChatCore {
@@ -84,6 +90,10 @@ impl ChatCore {
                 None => self.lease_ms,
             },
         };
+        // The welcome, whenever it is built, has the shape this client reads.
+        if let Some(conn) = self.connections.get_mut(&id) {
+            conn.minor = ask.minor.unwrap_or(0);
+        }
         // Until its entry is applied (at once in memory, once committed
         // with a store), the joiner keeps the room's mirror open.
         self.joining.insert(id, room_name.clone());
@@ -181,7 +191,7 @@ impl ChatCore {
             return Vec::new();
         };
         let seq = self.rooms.get(&room_name).map_or(0, |r| r.seq);
-        let frame = self.welcome(&room_name, &token, Some(u64::MAX));
+        let frame = self.welcome(id, &room_name, &token, Some(u64::MAX));
         vec![Effect::Send {
             to: super::Audience::Member(id),
             frame,
@@ -189,8 +199,11 @@ impl ChatCore {
         }]
     }
 
+    /// The welcome of connection `id` into `room_name`, whose roster has
+    /// the shape the connection's client reads ([`ChatCore::welcome_roster`]).
     pub(super) fn welcome(
         &self,
+        id: MemberId,
         room_name: &RoomName,
         token: &ResumeToken,
         since: Option<u64>,
@@ -207,6 +220,8 @@ impl ChatCore {
         let replay = room
             .replay(since, self.limits.history_on_join)
             .within(self.limits.max_outbox_bytes / 2, since.is_some());
+        let minor = self.connections.get(&id).map_or(0, |c| c.minor);
+        let (roster, roster_next) = self.welcome_roster(room, minor);
         ServerFrame::Welcome {
             v: PROTOCOL_VERSION,
             minor: PROTOCOL_MINOR,
@@ -214,12 +229,52 @@ impl ChatCore {
             room: room_name.to_string(),
             epoch: room.epoch.clone(),
             session: token.to_string(),
-            roster: room.roster(),
+            roster,
+            roster_next,
             count: room.len(),
             history: replay.messages,
             cursor: room.cursor(),
             gap: replay.gap,
             limits: self.limits.announced(),
         }
+    }
+
+    /// The roster a welcome carries, and its `roster_next` when that is
+    /// not everybody. Its cost does not grow with the room beyond
+    /// `big_room_members`:
+    ///
+    /// - a client of minor version 2 gets the first page in name order
+    ///   (`DEFAULT_ROSTER_LIMIT`), or none at all in a big room, where the
+    ///   first names say nothing; it asks for what it shows;
+    /// - an older client gets everybody in join order, as it always did,
+    ///   below `big_room_members`; in a big room, the first page of the
+    ///   join order (`MAX_ROSTER_LIMIT`), with `count` saying how many
+    ///   there are.
+    ///
+    /// Both kinds of page are held to `roster_page_bytes`.
+    fn welcome_roster(&self, room: &Mirror, minor: u32) -> (Vec<RosterEntry>, Option<String>) {
+        let big = room.len() >= self.limits.big_room_members;
+        let max_bytes = self.limits.roster_page_bytes();
+        if minor >= PAGED_ROSTER_MINOR {
+            if big {
+                return (Vec::new(), Some(String::new()));
+            }
+            let page = room.roster_page(PageAsk {
+                after: None,
+                prefix: None,
+                // A constant far below usize::MAX: the cast cannot truncate.
+                limit: DEFAULT_ROSTER_LIMIT as usize,
+                max_bytes,
+            });
+            return (page.entries, page.next);
+        }
+        if !big {
+            return (room.roster(usize::MAX, usize::MAX), None);
+        }
+        let roster = room.roster(MAX_ROSTER_LIMIT as usize, max_bytes);
+        // Not a cursor into the join order: the rest is paged from the
+        // start of the name order, by a client that can.
+        let next = (roster.len() < room.len()).then(String::new);
+        (roster, next)
     }
 }

@@ -34,6 +34,7 @@ fn join_frame(nick: &str, room: &str) -> ClientFrame {
         since: None,
         resume: None,
         epoch: None,
+        minor: None,
     }
 }
 
@@ -45,6 +46,7 @@ fn resume_frame(nick: &str, room: &str, session: &str) -> ClientFrame {
         since: None,
         resume: Some(session.into()),
         epoch: None,
+        minor: None,
     }
 }
 

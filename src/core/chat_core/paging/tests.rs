@@ -17,6 +17,7 @@ fn join(core: &mut ChatCore, id: MemberId, nick: &str) {
         since: None,
         resume: None,
         epoch: None,
+        minor: None,
     };
     core.handle(id, join, 0);
 }
