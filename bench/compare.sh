@@ -228,9 +228,15 @@ for run in $(seq 1 "$runs"); do
     case_run poll-storm-50 "$run" parley-poll --scenario storm --users 50 --deadline-secs 20
     cluster_both cluster-fanout-20 "$run" --scenario fanout --clients 20 --senders 4 --rate 100 --secs 1
     cluster_run cluster-storm-50 "$run" parley-ws --scenario storm --users 50 --deadline-secs 20
+    case_run hold-200-login "$run" parley-ws --scenario hold --conns 200 --room-size 200 --settle-secs 0.5 --hold-secs 0.5
     both rooms-10 "$run" --scenario sweep --clients 40 --rooms 10 --senders 10 --secs 1 --sweep-start 1000 --sweep-factor 2 --sweep-steps 2
   else
     both hold-19000 "$run" --scenario hold --conns 19000
+    # Logins into one big room (Parley only: Socket.IO's chat tells every
+    # member of every login, 180 million messages here), and into one of
+    # 2,000 for the bytes per login at another size.
+    case_run hold-19000-login "$run" parley-ws --scenario hold --conns 19000 --room-size 19000
+    case_run hold-2000-login "$run" parley-ws --scenario hold --conns 2000 --room-size 2000
     both fanout-100 "$run" --scenario fanout --clients 100 --senders 10 --rate 500 --secs 5
     both sweep-1000 "$run" --scenario sweep --clients 1000 --senders 10 --secs 2 --sweep-start 20000 --sweep-factor 1.6
     # Once each, to keep the whole under 15 minutes: the store's cases

@@ -1,6 +1,7 @@
 //! Resource use from /proc: a process's CPU seconds (user + system, every
 //! thread) from /proc/PID/stat and its resident memory from
-//! /proc/PID/status. The generator samples the server and itself the same
+//! /proc/PID/status, and the bytes it has written (to sockets included)
+//! from /proc/PID/io. The generator samples the server and itself the same
 //! way, so its own CPU can show whether it, rather than the server, was
 //! the limit. A server may be several processes (a cluster's instances and
 //! its Redis): their readings are summed, and each one's CPU is kept too.
@@ -15,6 +16,9 @@ pub struct Proc {
     pub cpu_s: f64,
     /// Resident set size, KiB.
     pub rss_kib: u64,
+    /// Bytes written so far through write(2) and its kin, sockets included
+    /// (`wchar`; 0 when /proc/PID/io cannot be read).
+    pub written: u64,
 }
 
 /// Reads process `pid` (`None`: this process); `None` if it is gone.
@@ -34,9 +38,18 @@ pub fn read(pid: Option<u32>) -> Option<Proc> {
         .find_map(|line| line.strip_prefix("VmRSS:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0);
+    let written = fs::read_to_string(format!("{dir}/io"))
+        .ok()
+        .and_then(|io| {
+            io.lines()
+                .find_map(|line| line.strip_prefix("wchar:"))
+                .and_then(|v| v.trim().parse().ok())
+        })
+        .unwrap_or(0);
     Some(Proc {
         cpu_s: (utime + stime) / ticks,
         rss_kib,
+        written,
     })
 }
 
@@ -90,6 +103,17 @@ impl Snapshot {
         self.servers
             .iter()
             .map(|p| p.map(|p| p.rss_kib))
+            .sum::<Option<u64>>()
+            .unwrap_or(0)
+    }
+
+    /// Bytes the server's processes wrote, all together, since `earlier`
+    /// (0 if any is unknown).
+    pub fn server_written_since(&self, earlier: &Snapshot) -> u64 {
+        self.servers
+            .iter()
+            .zip(&earlier.servers)
+            .map(|(now, then)| Some(now.as_ref()?.written.saturating_sub(then.as_ref()?.written)))
             .sum::<Option<u64>>()
             .unwrap_or(0)
     }

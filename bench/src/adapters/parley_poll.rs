@@ -104,7 +104,8 @@ async fn connect(from: Option<Ipv4Addr>, to: SocketAddr) -> io::Result<SendReque
 impl Conn {
     /// Opens the session with `join`.
     pub async fn login(self, nick: &str, room: &str) -> io::Result<(Rx, Tx)> {
-        let join = serde_json::json!({"type": "join", "nick": nick, "room": room});
+        // Minor 2: the roster in pages, as a current client reads it.
+        let join = serde_json::json!({"type": "join", "nick": nick, "room": room, "minor": 2});
         // A 408 means actix gave up reading the request's headers (thousands
         // of clients connecting at once): nothing was opened, so asking
         // again is safe.

@@ -38,7 +38,8 @@ pub async fn open(env: &Env, index: usize) -> io::Result<Conn> {
 impl Conn {
     /// Sends `join`.
     pub async fn login(mut self, nick: &str, room: &str) -> io::Result<(Rx, Tx)> {
-        let join = serde_json::json!({"type": "join", "nick": nick, "room": room});
+        // Minor 2: the roster in pages, as a current client reads it.
+        let join = serde_json::json!({"type": "join", "nick": nick, "room": room, "minor": 2});
         self.ws
             .send(Message::text(join.to_string()))
             .await
