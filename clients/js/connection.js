@@ -232,6 +232,11 @@ export function createConnection({
       setState('offline');
       return;
     }
+    if (info.code === CLOSE.HANDOVER) {
+      // Another tab holds the shared connection now: no backoff.
+      connect();
+      return;
+    }
     scheduleReconnect();
   }
 
@@ -305,6 +310,22 @@ export function createConnection({
       stopped = true;
       clock.clearTimeout(retryTimer);
       dropLink();
+    },
+    /**
+     * Another tab takes this link over: close it without its member
+     * leaving (transports without handOver() just close), and stop.
+     */
+    handOver() {
+      stopped = true;
+      clock.clearTimeout(retryTimer);
+      if (!transport) return;
+      clock.clearTimeout(openTimer);
+      const link = transport;
+      transport = null;
+      open = false;
+      stopHeartbeat();
+      if (typeof link.handOver === 'function') link.handOver();
+      else link.close();
     },
     /** A welcome came: the link works, so the backoff starts over. */
     welcomed() {
