@@ -36,7 +36,9 @@
  */
 
 import { CLOSE, PROTOCOL_VERSION } from './protocol.js';
-import { WS_OPEN_TIMEOUT_MS, createConnection, offeredTransports } from './connection.js';
+import {
+  WS_OPEN_TIMEOUT_MS, createConnection, firstTransport, offeredTransports,
+} from './connection.js';
 import { createSession } from './session.js';
 import { Emitter } from './emitter.js';
 import { endpoints } from './endpoints.js';
@@ -135,7 +137,6 @@ export class ParleyClient extends Emitter {
       clearTimeout: io.clearTimeout || ((id) => clearTimeout(id)),
     };
     const probe = options.probe || (() => askServer(fetch, where.http, timers, WS_OPEN_TIMEOUT_MS));
-    const remembered = recalledTransport(storage, key, names);
     /** A real connection to the server, reporting to `events`. */
     const direct = (events) => createConnection({
       transports: factories,
@@ -188,7 +189,8 @@ export class ParleyClient extends Emitter {
     const Channel = options.BroadcastChannel || globalThis.BroadcastChannel;
     const share = options.share === undefined ? 'auto' : options.share;
     if (share !== false && canShare(locks, Channel)) {
-      this.#upstream = { name: forced || remembered || names[0] || null, why: '' };
+      // Until the leader's connection says, the one this tab would start on.
+      this.#upstream = firstTransport({ offered: names, forced, remembered: recalledTransport(storage, key, names) });
       const page = options.page !== undefined ? options.page : globalThis.document && globalThis;
       const link = tabLink({
         url: where.http, locks, BroadcastChannel: Channel, connect: (_, upEvents) => direct(upEvents), page,
