@@ -185,8 +185,9 @@ export class ParleyClient extends Emitter {
       notice: (text) => this.emit('notice', { text }),
     };
 
-    const locks = options.locks || (globalThis.navigator && globalThis.navigator.locks);
-    const Channel = options.BroadcastChannel || globalThis.BroadcastChannel;
+    // null (or undefined) handed in means "there is none": no sharing.
+    const locks = 'locks' in options ? options.locks : globalThis.navigator && globalThis.navigator.locks;
+    const Channel = 'BroadcastChannel' in options ? options.BroadcastChannel : globalThis.BroadcastChannel;
     const share = options.share === undefined ? 'auto' : options.share;
     if (share !== false && canShare(locks, Channel)) {
       // Until the leader's connection says, the one this tab would start on.
