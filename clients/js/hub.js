@@ -98,8 +98,9 @@ export function createHub({ connect, tell }) {
     return up;
   }
 
-  function tellOpened(v, up) {
-    if (v.opened) return;
+  /** Tells vconn `v` it is open (again, when `again`: its tab asked twice). */
+  function tellOpened(v, up, again = false) {
+    if (v.opened && !again) return;
     v.opened = true;
     to(v, { t: 'opened', transport: up.transport, why: up.why, notices: up.notices });
   }
@@ -351,7 +352,7 @@ export function createHub({ connect, tell }) {
       const v = vconns.get(key(tab, message.vc));
       if (message.t === 'open') {
         if (v) {
-          if (v.opened) to(v, { t: 'opened', transport: v.up.transport, why: v.up.why, notices: v.up.notices });
+          if (v.opened) tellOpened(v, v.up, true);
           return;
         }
         const fresh = { tab, vc: message.vc, up: null, next: null, inRoom: false, opened: false };
@@ -390,8 +391,5 @@ export function createHub({ connect, tell }) {
       upstreams.clear();
       vconns.clear();
     },
-
-    /** The rooms with a connection, for tests and diagnostics. */
-    rooms: () => [...upstreams.keys()],
   };
 }
