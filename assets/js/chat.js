@@ -100,7 +100,9 @@ export function createChat({
       older.stop();
       view.notice('The server restarted and lost this room\'s history; messages sent while you were away may be missing.', 'error');
     }
-    if (w.kind === 'rejoin') view.notice('Reconnected.');
+    // A handover (another tab of this browser took over the shared
+    // connection) is no reconnect the user need hear of.
+    if (w.kind === 'rejoin' && !w.handover) view.notice('Reconnected.');
     if (w.gap) view.notice('Some messages were missed while you were away; only the most recent ones are shown.');
     for (const message of w.history) showMessage(message);
     if (w.freshRoom) older.reset({ first: w.history[0]?.id, cursor: w.cursor, minor: w.minor });

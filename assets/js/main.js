@@ -14,7 +14,10 @@
  * the client library, parley-client.js (clients/js/ in the repository,
  * served beside the page under client/): transports, fallback, reconnects,
  * resume, acks and the offline queue are its business. The page's own
- * modules draw and take input.
+ * modules draw and take input. The library also lets the tabs of one
+ * browser share their connection (one per room, held by a leader tab;
+ * docs/CLIENT.md): each tab still draws its own view, and tabs in the same
+ * room are one member, with one nickname.
  *
  * This file owns the wiring only: it reads the page's settings, makes the
  * client and the chat, and routes the window's events (address, network,

@@ -49,6 +49,18 @@ export function forcedTransport(asked, offered) {
   return asked && offered.includes(asked) ? asked : null;
 }
 
+/**
+ * The transport a connection starts on, {name, why}: the forced one, the
+ * tab's earlier fallback, or the first offered (null when none); `why`
+ * says why it is long-polling without being asked to, or is ''.
+ */
+export function firstTransport({ offered, forced = null, remembered = null }) {
+  return {
+    name: forced || remembered || offered[0] || null,
+    why: !forced && remembered === 'polling' ? 'WebSocket failed earlier in this tab' : '',
+  };
+}
+
 const BROWSER_IO = {
   setTimeout: (fn, ms) => setTimeout(fn, ms),
   clearTimeout: (id) => clearTimeout(id),
@@ -79,10 +91,11 @@ export function createConnection({
   probe = async () => false, events, io = {},
 }) {
   const clock = { ...BROWSER_IO, ...io };
+  const first = firstTransport({ offered, forced, remembered });
   /** The transport to connect with; null when the server offers none this page speaks. */
-  let name = forced || remembered || offered[0] || null;
+  let name = first.name;
   /** Why the page is on long-polling without being asked to (shown as a tooltip). */
-  let why = !forced && remembered === 'polling' ? 'WebSocket failed earlier in this tab' : '';
+  let why = first.why;
   /** A WebSocket has opened in this tab. */
   let wsWorked = false;
   /** WebSocket attempts in a row that never opened while the server answered HTTP. */
@@ -232,6 +245,11 @@ export function createConnection({
       setState('offline');
       return;
     }
+    if (info.code === CLOSE.HANDOVER) {
+      // Another tab holds the shared connection now: no backoff.
+      connect();
+      return;
+    }
     scheduleReconnect();
   }
 
@@ -305,6 +323,22 @@ export function createConnection({
       stopped = true;
       clock.clearTimeout(retryTimer);
       dropLink();
+    },
+    /**
+     * Another tab takes this link over: close it without its member
+     * leaving (transports without handOver() just close), and stop.
+     */
+    handOver() {
+      stopped = true;
+      clock.clearTimeout(retryTimer);
+      if (!transport) return;
+      clock.clearTimeout(openTimer);
+      const link = transport;
+      transport = null;
+      open = false;
+      stopHeartbeat();
+      if (typeof link.handOver === 'function') link.handOver();
+      else link.close();
     },
     /** A welcome came: the link works, so the backoff starts over. */
     welcomed() {

@@ -16,8 +16,8 @@ export interface Frame {
 
 /**
  * Anything that carries frames both ways. WebSocketTransport and
- * PollingTransport are two; a layer sharing one connection between tabs
- * can be a third.
+ * PollingTransport are two; the link a tab shares with the browser's
+ * other tabs (tab-link.js) is a third.
  */
 export interface Transport {
   connect(): void;
@@ -25,6 +25,12 @@ export interface Transport {
   send(frame: Frame): boolean;
   /** Ends it; no onclose follows a close asked for here. */
   close(): void;
+  /**
+   * Ends it without its member leaving, for another tab to resume
+   * (WebSocket: close 4100; polling: the session is left unpolled).
+   * Without it, close() is used.
+   */
+  handOver?(): void;
   onopen: () => void;
   onframe: (frame: Frame) => void;
   onclose: (info: { code: number; reason: string }) => void;
@@ -54,6 +60,19 @@ export interface ClientOptions {
   transports?: Partial<Record<TransportName, () => Transport>>;
   fetch?: typeof fetch;
   WebSocket?: typeof WebSocket;
+  /**
+   * Whether the tabs of this browser share their connections to the server
+   * (one per room, held by a leader tab). 'auto' (default) and true share
+   * where Web Locks and BroadcastChannel exist; false connects this client
+   * by itself.
+   */
+  share?: 'auto' | boolean;
+  /** The Web Locks manager (default navigator.locks), for tests. */
+  locks?: { request(name: string, ...args: unknown[]): Promise<unknown> } | null;
+  /** The BroadcastChannel class (default the platform's), for tests. */
+  BroadcastChannel?: typeof BroadcastChannel;
+  /** What fires pagehide and pageshow (default: the page's window); null for none. */
+  page?: EventTarget | null;
   /** Whether the server answers plain HTTP (decides the fallback). */
   probe?: () => Promise<{ answers: boolean; refused: string | null }>;
   /** Clock and randomness, for tests. */
@@ -112,6 +131,12 @@ export interface Welcome {
   limits: Limits;
   /** first join, rejoin of the same room after a drop, or switch to another. */
   kind: 'first' | 'rejoin' | 'switch';
+  /**
+   * A rejoin after the tab holding the shared connection went away and
+   * this tab's link moved to the next: no close was told, and nothing
+   * need be (the member never left).
+   */
+  handover: boolean;
   /** Another room than the last welcome's (a fresh list). */
   freshRoom: boolean;
   previousRoom: string | null;
@@ -223,6 +248,8 @@ export class ParleyClient {
   readonly transport: TransportName | null;
   readonly fallbackReason: string;
   readonly connected: boolean;
+  /** Whether this client's connection is shared with the browser's other tabs. */
+  readonly shared: boolean;
   readonly nick: string | null;
   readonly wantedNick: string;
   readonly room: string;

@@ -20,16 +20,25 @@
  * frames into events. docs/CLIENT.md is its manual; parley-client.d.ts its
  * types.
  *
+ * In a browser the tabs of one server share their connections (option
+ * `share`, on by default where there are Web Locks and BroadcastChannel):
+ * the connection of each client is then a SharedTransport to the hub of
+ * the leader tab (tab-link.js, hub.js), which holds one real connection
+ * per room; every client still keeps its own session and events.
+ *
  * Owns: the wiring of one connection (connection.js) and one session
- * (session.js) and the events its users see; its options.
+ * (session.js) and the events its users see; its options; whether a
+ * handover to another leader tab is under way, and which transport the
+ * leader's connection uses.
  * Must not touch: the DOM, or any state of the modules it wires (each owns
  * its own). A transport is any object with connect/send/close and the
- * onopen/onframe/onclose callbacks, made by the `transports` factories, so
- * a layer sharing one connection between tabs can be slid under it.
+ * onopen/onframe/onclose callbacks, made by the `transports` factories.
  */
 
 import { CLOSE, PROTOCOL_VERSION } from './protocol.js';
-import { WS_OPEN_TIMEOUT_MS, createConnection, offeredTransports } from './connection.js';
+import {
+  WS_OPEN_TIMEOUT_MS, createConnection, firstTransport, offeredTransports,
+} from './connection.js';
 import { createSession } from './session.js';
 import { Emitter } from './emitter.js';
 import { endpoints } from './endpoints.js';
@@ -38,6 +47,7 @@ import { ParleyError } from './outbox.js';
 import { PollingTransport } from './transport/polling.js';
 import { askServer } from './transport/poll-http.js';
 import { WebSocketTransport } from './transport/websocket.js';
+import { canShare, tabLink } from './tab-link.js';
 
 export {
   CLOSE, PROTOCOL_VERSION, ParleyError, PollingTransport, WebSocketTransport, endpoints, offeredTransports,
@@ -85,6 +95,13 @@ export const CLIENT_ERRORS = Object.freeze({
  *               answers plain HTTP (default: asks {url}/poll)
  *   io          {setTimeout, clearTimeout, setInterval, clearInterval, now,
  *               random, randomWords}: the clock and randomness (tests)
+ *   share       'auto' (the default), true or false: whether the tabs of
+ *               this browser share their connections to the server
+ *               (docs/CLIENT.md); 'auto' and true share where there are
+ *               Web Locks and BroadcastChannel, else each client connects
+ *   locks, BroadcastChannel   the platform's (navigator.locks), for tests
+ *   page        what says the page goes away and comes back (pagehide,
+ *               pageshow); default: the global object of a page
  * Nothing is sent until connect() (or join()).
  */
 export class ParleyClient extends Emitter {
@@ -92,6 +109,10 @@ export class ParleyClient extends Emitter {
   #connection;
   #session;
   #status = { state: 'idle', detail: undefined, attempt: 0, retryAt: 0 };
+  /** Shared: the leader's real transport {name, why}; null when not shared. */
+  #upstream = null;
+  /** Shared: the leader tab went away, and the rejoin on the next has not been welcomed. */
+  #handingOver = false;
 
   constructor(options = {}) {
     super();
@@ -116,47 +137,101 @@ export class ParleyClient extends Emitter {
       clearTimeout: io.clearTimeout || ((id) => clearTimeout(id)),
     };
     const probe = options.probe || (() => askServer(fetch, where.http, timers, WS_OPEN_TIMEOUT_MS));
-
-    this.#connection = createConnection({
+    /** A real connection to the server, reporting to `events`. */
+    const direct = (events) => createConnection({
       transports: factories,
       offered: names,
       forced,
       remembered: recalledTransport(storage, key, names),
       remember: (name) => rememberTransport(storage, key, name),
       probe,
-      events: {
-        opened: () => {
-          this.emit('open', { transport: this.#connection.transportName() });
-          this.#session.linkOpened();
-        },
-        frame: (frame) => {
-          this.emit('frame', frame);
-          this.#session.handle(frame);
-        },
-        closed: ({ code, reason }) => {
-          const wasJoined = this.#session.linkClosed(code);
-          this.emit('close', {
-            code, reason: reason || '', wasJoined, replaced: code === CLOSE.REPLACED,
-          });
-        },
-        refused: (hint) => this.emit('error', {
-          code: 'origin_not_allowed', message: hint, hint, fatal: true,
-        }),
-        state: ({ kind, detail, attempt, retryAt }) => {
-          this.#status = { state: kind, detail, attempt, retryAt };
-          this.emit('status', { ...this.#status, transport: this.#connection.transportName() });
-        },
-        transport: (name, why) => this.emit('transport', { name, why }),
-        notice: (text) => this.emit('notice', { text }),
-      },
+      events,
       io,
     });
+
+    const events = {
+      opened: () => {
+        if (!this.#handingOver) this.emit('open', { transport: this.transport });
+        this.#session.linkOpened();
+        // Not joined: there is no welcome to wait for.
+        if (!this.#session.awaitingWelcome) this.#handingOver = false;
+      },
+      frame: (frame) => {
+        this.emit('frame', frame);
+        this.#session.handle(frame);
+      },
+      closed: ({ code, reason }) => {
+        const wasJoined = this.#session.linkClosed(code);
+        if (code === CLOSE.HANDOVER) {
+          // Another tab takes over the shared connection: the client
+          // rejoins at once, and its users see nothing of it.
+          this.#handingOver = true;
+          return;
+        }
+        this.#handingOver = false;
+        this.emit('close', {
+          code, reason: reason || '', wasJoined, replaced: code === CLOSE.REPLACED,
+        });
+      },
+      refused: (hint) => this.emit('error', {
+        code: 'origin_not_allowed', message: hint, hint, fatal: true,
+      }),
+      state: ({ kind, detail, attempt, retryAt }) => {
+        if (this.#handingOver) return;
+        this.#status = { state: kind, detail, attempt, retryAt };
+        this.emit('status', { ...this.#status, transport: this.transport });
+      },
+      transport: (name, why) => this.emit('transport', { name, why }),
+      notice: (text) => this.emit('notice', { text }),
+    };
+
+    // null (or undefined) handed in means "there is none": no sharing.
+    const locks = 'locks' in options ? options.locks : globalThis.navigator && globalThis.navigator.locks;
+    const Channel = 'BroadcastChannel' in options ? options.BroadcastChannel : globalThis.BroadcastChannel;
+    const share = options.share === undefined ? 'auto' : options.share;
+    if (share !== false && canShare(locks, Channel)) {
+      // Until the leader's connection says, the one this tab would start on.
+      this.#upstream = firstTransport({ offered: names, forced, remembered: recalledTransport(storage, key, names) });
+      const page = options.page !== undefined ? options.page : globalThis.document && globalThis;
+      const link = tabLink({
+        url: where.http, locks, BroadcastChannel: Channel, connect: (_, upEvents) => direct(upEvents), page,
+      });
+      this.#connection = createConnection({
+        transports: {
+          shared: () => {
+            const shared = link.transport(() => this.#session.room);
+            shared.ontransport = (name, why) => this.#upstreamIs(name, why);
+            return shared;
+          },
+        },
+        offered: ['shared'],
+        forced: 'shared',
+        events,
+        io,
+      });
+    } else {
+      this.#connection = direct(events);
+    }
     this.#session = createSession({
       room,
       link: this.#connection,
-      emit: (name, detail) => this.emit(name, detail),
+      emit: (name, detail) => {
+        if (name === 'welcome') {
+          // The rejoin after another tab took over the shared connection.
+          detail.handover = this.#handingOver;
+          this.#handingOver = false;
+        }
+        this.emit(name, detail);
+      },
       io,
     });
+  }
+
+  /** Shared: the leader's connection is carried by `name` ('polling' after a fallback). */
+  #upstreamIs(name, why) {
+    const before = this.#upstream;
+    this.#upstream = { name, why: why || '' };
+    if (name !== before.name && name === 'polling' && why) this.emit('transport', { name, why });
   }
 
   /** Opens the link (joins follow once join() is called). */
@@ -243,10 +318,13 @@ export class ParleyClient extends Emitter {
   get status() { return { ...this.#status }; }
 
   /** The transport in use, or the next to be tried ('websocket' or 'polling'), or null. */
-  get transport() { return this.#connection.transportName(); }
+  get transport() { return this.#upstream ? this.#upstream.name : this.#connection.transportName(); }
 
   /** Why the client is on long-polling without being asked to, or ''. */
-  get fallbackReason() { return this.#connection.fallbackReason(); }
+  get fallbackReason() { return this.#upstream ? this.#upstream.why : this.#connection.fallbackReason(); }
+
+  /** Whether this client's connection is shared with other tabs (through the leader tab's). */
+  get shared() { return this.#upstream !== null; }
 
   /** Whether the link is open. */
   get connected() { return this.#connection.isOpen(); }

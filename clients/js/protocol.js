@@ -25,6 +25,13 @@ export const CLOSE = Object.freeze({
   /** The polling session expired: reconnect and resume. */
   EXPIRED: 4002,
   /**
+   * The tab holding a connection shared by several tabs went away and
+   * another takes over (tab-link.js): reconnect at once and resume. Sent
+   * to the server (WebSocket) it asks it to keep the member's place for
+   * the resume rather than make it leave (PROTOCOL.md 2.2).
+   */
+  HANDOVER: 4100,
+  /**
    * The server refused this page's origin (403 origin_not_allowed), most
    * often because a proxy changed Host: stop, and show the reason (its
    * hint, which names the fix) rather than retry into the same refusal.

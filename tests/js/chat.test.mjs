@@ -186,6 +186,20 @@ test('a rejoin after a drop carries since, epoch and resume, and says Reconnecte
   assert.deepEqual(view.of('resetMessages'), [], 'the same room keeps its list');
 });
 
+test('a handover to another tab shows nothing: no lost connection, no Reconnected', () => {
+  const setup = setUp();
+  joined(setup, welcome({ cursor: 9 }));
+  const { session, sent, view } = setup;
+  session.linkClosed(4100);
+  session.linkOpened();
+  assert.deepEqual(sent, [{ type: 'join', v: 1, nick: 'ann', room: 'lobby', since: 9, epoch: 'e1', resume: 'resume-1' }]);
+  session.handle(welcome({ cursor: 10, history: [message(10, 'bob', 'ten')] }));
+  assert.deepEqual(view.of('addMessage').map(([m]) => m.id), [10]);
+  assert.deepEqual(view.notices(), []);
+  assert.deepEqual(view.of('markRosterStale'), [[false]], 'the roster never went stale');
+  assert.equal(view.of('showConnState').some(([s]) => s.kind !== 'connected'), false);
+});
+
 test('a rejoin answered from another numbering starts the ids again and warns', () => {
   const setup = setUp();
   joined(setup, welcome({ cursor: 40 }));

@@ -179,3 +179,112 @@ export class FakeLink {
     this.current.open();
   }
 }
+
+/**
+ * The BroadcastChannels of one origin's tabs. `tab()` is the
+ * BroadcastChannel class of one tab: a message posted on a channel
+ * reaches every other open channel of the same name, of any tab (the
+ * poster's own tab included), later and as a structured clone.
+ */
+export class FakeChannels {
+  constructor() {
+    this.open = new Set();
+  }
+
+  tab() {
+    const world = this;
+    const mine = new Set();
+    class Channel {
+      constructor(name) {
+        this.name = name;
+        this.onmessage = null;
+        this.closed = false;
+        world.open.add(this);
+        mine.add(this);
+      }
+
+      postMessage(data) {
+        if (this.closed) throw new Error('InvalidStateError: the channel is closed');
+        const copy = structuredClone(data);
+        for (const other of world.open) {
+          if (other === this || other.name !== this.name) continue;
+          setImmediate(() => { if (!other.closed && other.onmessage) other.onmessage({ data: copy }); });
+        }
+      }
+
+      close() {
+        this.closed = true;
+        world.open.delete(this);
+      }
+    }
+    /** The tab is gone: its channels hear nothing more. */
+    Channel.closeAll = () => { for (const channel of mine) channel.close(); };
+    return Channel;
+  }
+}
+
+/**
+ * Web Locks shared by one origin's tabs. `tab()` is one tab's LockManager
+ * ({request(name, [options], callback)}); a lock is held until the
+ * promise its callback returned settles, or its tab is closed (`close()`
+ * on that manager), and then passes to the next request waiting for it.
+ */
+export class FakeLocks {
+  constructor() {
+    /** name -> the request holding it. */
+    this.held = new Map();
+    /** name -> requests waiting, in order. */
+    this.queues = new Map();
+  }
+
+  tab() {
+    const owner = { closed: false };
+    return {
+      request: (name, options, callback) => this.#request(owner, name, typeof options === 'function' ? options : callback),
+      close: () => this.#close(owner),
+    };
+  }
+
+  /** Who holds `name` (a tab's manager's owner), or undefined. */
+  holder(name) {
+    const request = this.held.get(name);
+    return request && request.owner;
+  }
+
+  #request(owner, name, callback) {
+    return new Promise((resolve, reject) => {
+      if (owner.closed) return;
+      if (!this.queues.has(name)) this.queues.set(name, []);
+      this.queues.get(name).push({ owner, callback, resolve, reject });
+      this.#grant(name);
+    });
+  }
+
+  #grant(name) {
+    if (this.held.has(name)) return;
+    const queue = this.queues.get(name) || [];
+    const next = queue.shift();
+    if (!next) return;
+    this.held.set(name, next);
+    Promise.resolve()
+      .then(() => next.callback({ name }))
+      .then(next.resolve, next.reject)
+      .finally(() => this.#release(name, next));
+  }
+
+  #release(name, request) {
+    if (this.held.get(name) !== request) return;
+    this.held.delete(name);
+    this.#grant(name);
+  }
+
+  #close(owner) {
+    owner.closed = true;
+    for (const [name, queue] of this.queues) {
+      this.queues.set(name, queue.filter((request) => request.owner !== owner));
+    }
+    for (const [name, request] of [...this.held]) {
+      if (request.owner === owner) this.#release(name, request);
+    }
+  }
+}

@@ -12,6 +12,7 @@
  *   connect()             start; later onopen() or onclose(info)
  *   send(frame) -> bool   false when it cannot carry the frame (then dropped)
  *   close()               end it; no onclose follows a close asked for here
+ *   handOver()            stop, leaving the session for another tab to resume
  *   onopen(), onframe(frame), onclose({code, reason}), onnotice(text)
  *
  * A proxy that ends idle requests sooner than the server's long-poll wait
@@ -157,6 +158,15 @@ export class PollingTransport {
     this.stop();
     // A session still opening is ended when its token arrives (open()).
     if (session) endPollSession(this.io.fetch, this.prefix, session);
+  }
+
+  /**
+   * Stops without ending the session: another tab resumes the member with
+   * its token, taking the session's place (PROTOCOL.md 7.4), and the
+   * server forgets the session once it is no longer polled.
+   */
+  handOver() {
+    this.stop();
   }
 
   /** Stops every loop; no callback fires after this. */

@@ -1,8 +1,8 @@
 /*
  * The WebSocket transport: one socket to {base}/ws carrying JSON frames.
  * It has the same face as the polling transport (see transport/polling.js):
- * connect(), send(frame) -> bool, close(), and the callbacks onopen(),
- * onframe(frame), onclose({code, reason}).
+ * connect(), send(frame) -> bool, close(), handOver(), and the callbacks
+ * onopen(), onframe(frame), onclose({code, reason}).
  *
  * Owns: its socket.
  * Must not touch: the DOM, storage, or the page's state. The WebSocket
@@ -10,7 +10,7 @@
  * can hand it a fake.
  */
 
-import { encodeFrame, parseFrame } from '../protocol.js';
+import { CLOSE, encodeFrame, parseFrame } from '../protocol.js';
 
 /** The WebSocket URL of a server mounted at `base` on the page's own origin. */
 export function webSocketUrl(location, base) {
@@ -49,12 +49,17 @@ export class WebSocketTransport {
     return true;
   }
 
-  close() {
+  close(code = 1000, reason = undefined) {
     const ws = this.ws;
     this.ws = null;
     if (ws) {
       ws.onopen = ws.onmessage = ws.onclose = null;
-      ws.close(1000);
+      ws.close(code, reason);
     }
+  }
+
+  /** Closes asking the server to keep our place for a resume from another tab. */
+  handOver() {
+    this.close(CLOSE.HANDOVER, 'handover');
   }
 }

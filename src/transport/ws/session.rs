@@ -82,7 +82,18 @@ pub(crate) struct WsSession {
     /// Its place among its client's WebSockets (which names the client for
     /// the room's buckets), given back when it stops.
     slot: Option<WebSocketSlot>,
+    /// The client closed with [`HANDOVER_CLOSE`]: its member keeps its
+    /// place (for its lease) for a resume from another connection.
+    handed_over: bool,
 }
+
+/// The close code a client sends when another of its connections (another
+/// tab of the same browser) is about to resume its member: the member is
+/// detached rather than made to leave, and holds its place for one lease
+/// (`--lease-secs`), as a client that vanished without a close would until
+/// its heartbeat timed out ([`CLIENT_TIMEOUT`]); no resume in time, and it
+/// leaves. PROTOCOL.md 2.2.
+pub(crate) const HANDOVER_CLOSE: u16 = 4100;
 
 /// Replies of the session's own (pongs, error frames) a client may draw in
 /// a burst, and per second after it: a client that sends pings or broken
@@ -354,15 +365,14 @@ impl Actor for WsSession {
             return;
         }
         hub::leave(self.id);
-        let why = if self.outbox.backlog().is_dropped() {
-            LeftWhy::Dropped
+        let why = if self.handed_over {
+            None
+        } else if self.outbox.backlog().is_dropped() {
+            Some(LeftWhy::Dropped)
         } else {
-            LeftWhy::Gone
+            Some(LeftWhy::Gone)
         };
-        self.state.room.do_send(Disconnect {
-            id: self.id,
-            why: Some(why),
-        });
+        self.state.room.do_send(Disconnect { id: self.id, why });
     }
 }
 
@@ -408,7 +418,12 @@ impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for WsSession {
             Ok(ws::Message::Continuation(item)) => self.on_fragment(item, ctx),
             Ok(ws::Message::Ping(payload)) => self.on_ping(&payload, ctx),
             Ok(ws::Message::Pong(_)) | Ok(ws::Message::Nop) => {}
-            Ok(ws::Message::Close(reason)) => self.send_close(reason, ctx),
+            Ok(ws::Message::Close(reason)) => {
+                self.handed_over = reason
+                    .as_ref()
+                    .is_some_and(|r| u16::from(r.code) == HANDOVER_CLOSE);
+                self.send_close(reason, ctx);
+            }
             // The decoder's errors do not say whether the gate refused a
             // header or the text was not UTF-8; the gate's verdict does.
             Err(err) => match failure(&err, self.verdict.get()) {
@@ -488,6 +503,7 @@ fn upgrade(
             now_ms(),
         ),
         slot: Some(slot),
+        handed_over: false,
     };
     // The gate refuses oversized frames from their header; the codec's own
     // limit stays as a second line.
