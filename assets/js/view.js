@@ -288,20 +288,28 @@ export function prependMessages(items) {
   }
   if (nodes.length === 0) return;
   list.querySelector(':scope > li.empty-room')?.remove();
-  // The old top, under "Beginning of the room" if that was there.
+  // The old top, under "Beginning of the room" if that was there; what is
+  // in view stays put by keeping the first old item that stays where it
+  // was on the screen (the date line above it may go).
   let top = list.firstElementChild;
   while (top && top.classList.contains('history-start')) top = top.nextElementSibling;
-  prependKeepingView(nodes);
-  if (top && top.classList.contains('day-separator') && top.dataset.day === dayOf(prev)) {
-    const next = top.nextElementSibling;
-    top.remove();
-    top = next;
+  const anchor = top && top.classList.contains('day-separator') ? top.nextElementSibling : top;
+  if (!anchor) {
+    prependKeepingView(nodes);
+    return;
   }
-  if (top && top.classList.contains('message') && top.previousElementSibling === prev
+  const before = anchor.getBoundingClientRect().top;
+  list.prepend(...nodes);
+  if (top.classList.contains('day-separator') && top.dataset.day === dayOf(prev)) {
+    top.remove();
+    top = anchor;
+  }
+  if (top.classList.contains('message') && top.previousElementSibling === prev
       && continues(shownMessage(prev), shownMessage(top))) {
     top.classList.add('continued');
   }
   tidyTop(list);
+  list.scrollTop += anchor.getBoundingClientRect().top - before;
 }
 
 /**

@@ -189,8 +189,8 @@ export function slowDownText(waiting) {
  * could replay) or `renumbered` (the room's history was lost).
  */
 export function reconnectedText({ gap, renumbered }) {
-  if (renumbered) return 'Reconnected; the server lost this room\'s history, so some messages may be missing.';
-  if (gap) return 'Reconnected; some messages may be missing.';
+  if (renumbered) return 'Reconnected. The server lost this room\'s history, so some messages may be missing.';
+  if (gap) return 'Reconnected. Some messages may be missing.';
   return 'Reconnected.';
 }
 

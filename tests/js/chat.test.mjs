@@ -205,7 +205,7 @@ test('a rejoin answered from another numbering starts the ids again and warns', 
   assert.deepEqual(view.notices(), []);
   assert.deepEqual(view.of('reword'), [[
     'Connection lost; reconnecting…',
-    'Reconnected; the server lost this room\'s history, so some messages may be missing.',
+    'Reconnected. The server lost this room\'s history, so some messages may be missing.',
     'error',
   ]]);
 });
@@ -218,7 +218,7 @@ test('a welcome with a gap says, in the one reconnect line, that messages may be
   setup.view.clear();
   setup.session.handle(welcome({ gap: true }));
   assert.deepEqual(setup.view.notices(), []);
-  assert.deepEqual(setup.view.of('reword'), [['Connection lost; reconnecting…', 'Reconnected; some messages may be missing.', undefined]]);
+  assert.deepEqual(setup.view.of('reword'), [['Connection lost; reconnecting…', 'Reconnected. Some messages may be missing.', undefined]]);
 });
 
 test('two drops before the rejoin still leave one line', () => {

@@ -129,7 +129,7 @@ test('the slow-down line says how many messages wait', () => {
 
 test('the one reconnect line says messages may be missing only when the server says so', () => {
   assert.equal(reconnectedText({ gap: false, renumbered: false }), 'Reconnected.');
-  assert.equal(reconnectedText({ gap: true, renumbered: false }), 'Reconnected; some messages may be missing.');
+  assert.equal(reconnectedText({ gap: true, renumbered: false }), 'Reconnected. Some messages may be missing.');
   assert.match(reconnectedText({ gap: false, renumbered: true }), /lost this room's history, so some messages may be missing/);
 });
 
