@@ -98,7 +98,8 @@ fn routes(cfg: &mut web::ServiceConfig) {
             .route("", web::get().to(poll_routes::poll))
             .route("/send", web::post().to(poll_routes::send))
             .route("/open", web::post().to(poll_routes::open))
-            .route("/close", web::post().to(poll_routes::close)),
+            .route("/close", web::post().to(poll_routes::close))
+            .route("/probe", web::get().to(poll_routes::probe)),
     )
     .route("", web::get().to(page::index))
     .route("/", web::get().to(page::index))

@@ -436,3 +436,43 @@ async fn a_polling_session_that_never_polls_is_dropped_at_the_servers_queued_bou
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn the_probe_answers_ok_or_the_refusal_a_poll_would_get() {
+    let server = common::start(&["--allowed-origins", "http://widget.example"]);
+    let http = reqwest::Client::new();
+    let probe = |origin: Option<&'static str>| {
+        let request = http.get(server.url("/poll/probe"));
+        match origin {
+            Some(origin) => request.header("Origin", origin),
+            None => request,
+        }
+        .send()
+    };
+    for origin in [None, Some("http://widget.example")] {
+        let ok = probe(origin).await.unwrap();
+        assert_eq!(ok.status(), 200, "{origin:?}");
+        if origin.is_some() {
+            assert_eq!(
+                ok.headers()["access-control-allow-origin"],
+                "http://widget.example",
+                "a listed origin can read the answer"
+            );
+        }
+        let body: Value = ok.json().await.unwrap();
+        assert_eq!(body, json!({"status": "ok"}));
+    }
+    let refused = probe(Some("http://elsewhere.example")).await.unwrap();
+    assert_eq!(
+        error_code(refused).await,
+        (403, "origin_not_allowed".into())
+    );
+
+    let websocket_only = common::start(&["--transports", "websocket"]);
+    let disabled = http
+        .get(websocket_only.url("/poll/probe"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(disabled.status(), 403);
+}

@@ -20,6 +20,7 @@ use common::browser::{
 };
 use common::nginx::{Nginx, Proxy, Upgrades};
 use fantoccini::{Client, Locator};
+use serde_json::Value;
 
 const WS_CONNECTIONS: &str = "parley_connections{transport=\"websocket\"}";
 const POLL_CONNECTIONS: &str = "parley_connections{transport=\"polling\"}";
@@ -154,6 +155,27 @@ async fn through_nginx_stripping_upgrades_the_page_falls_back_to_polling() {
     );
     chat_both_ways((&ann, "ann"), (&bob, "bob")).await;
     screenshot(&ann, "proxy-fallback-polling-ann.png").await;
+    // The fallback's probe succeeds, so the only failure the browser logs
+    // is the WebSocket's own (which resource timing does not list).
+    let failed: Value = ann
+        .execute(
+            "return performance.getEntriesByType('resource')
+               .filter((e) => e.responseStatus >= 400 || e.name.includes('/poll/probe'))
+               .map((e) => `${e.responseStatus} ${new URL(e.name).pathname}`);",
+            vec![],
+        )
+        .await
+        .expect("read the resource timings");
+    let failed: Vec<&str> = failed
+        .as_array()
+        .expect("a list")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        failed.contains(&"200 /poll/probe") && failed.iter().all(|f| *f == "200 /poll/probe"),
+        "the probe answered 200, and no request of the page failed: {failed:?}"
+    );
 
     // Reloaded, the tab goes straight to polling and says why. (The old
     // page closes its session on the way out; once bob sees that, the

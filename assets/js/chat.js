@@ -9,8 +9,9 @@
  * remembered for next time.
  *
  * Owns: the Roster, the pending items (ref -> the view's item), the room
- * the user picked before joining, and the pager of older messages (which
- * owns its own state).
+ * the user picked before joining, who is coming back after a reconnect
+ * (returning.js), the one reconnect line, whether a join waits for the
+ * link, and the pager of older messages (which owns its own state).
  * Must not touch: the DOM, the network or the address directly. It draws
  * through the `view` it is given, talks to the server only through
  * `client` (a ParleyClient), and changes the address through `address`;
@@ -18,10 +19,14 @@
  */
 
 import { participants } from './format.js';
-import { errorText } from './wording.js';
+import { errorText, reconnectedText } from './wording.js';
 import { mentions } from './message-parts.js';
 import { Roster } from './roster.js';
+import { Returning } from './returning.js';
 import { createOlder } from './older.js';
+
+/** Refusals of a join that are about the room, not the nickname. */
+const ROOM_REFUSALS = new Set(['invalid_room', 'room_full', 'too_many_rooms']);
 
 /** Why a message the server never refused did not go, by the library's own codes. */
 const UNSENT = {
@@ -51,6 +56,12 @@ export function createChat({
   /** The room asked for: picked from the address, switched to, or welcomed into. */
   let room = startRoom;
   const roster = new Roster();
+  const returning = new Returning();
+  const now = () => (io.now ? io.now() : Date.now());
+  /** "Connection lost; reconnecting…", reworded once back (one line per drop). */
+  let lostLine = null;
+  /** The user pressed Join and no welcome or refusal has answered yet. */
+  let joinAsked = false;
   /** ref -> the view's "sending…" item, until our message or its ack comes. */
   const items = new Map();
   const older = createOlder({
@@ -67,6 +78,13 @@ export function createChat({
 
   function drawTyping() {
     view.showTyping(roster.typists(client.nick));
+  }
+
+  /** By the Join button: whether the join waits for the server or is on its way. */
+  function drawJoinStatus() {
+    // The join goes out as soon as the link is up, and waits till then.
+    if (!joinAsked || client.joined) view.showJoinStatus('');
+    else view.showJoinStatus(client.connected ? 'Joining…' : 'Waiting for the server…');
   }
 
   function dropItem(ref) {
@@ -98,15 +116,29 @@ export function createChat({
       address.showRoom(w.room);
     } else if (w.renumbered) {
       older.stop();
-      view.notice('The server restarted and lost this room\'s history; messages sent while you were away may be missing.', 'error');
     }
-    // A handover (another tab of this browser took over the shared
-    // connection) is no reconnect the user need hear of.
-    if (w.kind === 'rejoin' && !w.handover) view.notice('Reconnected.');
-    if (w.gap) view.notice('Some messages were missed while you were away; only the most recent ones are shown.');
+    // One line per drop: the "Connection lost" line, reworded; it says
+    // messages may be missing only when the server says so. A handover
+    // (another tab of this browser took over the shared connection) is no
+    // reconnect the user need hear of, unless something was missed.
+    const quietHandover = w.handover && !w.gap && !w.renumbered;
+    if (w.kind === 'rejoin' && !quietHandover) {
+      lostLine = view.reword(lostLine, reconnectedText(w), w.renumbered ? 'error' : undefined);
+    } else if (w.gap) {
+      view.notice('Some messages were missed while you were away; only the most recent ones are shown.');
+    }
+    lostLine = null;
+    joinAsked = false;
+    view.showJoinStatus('');
     for (const message of w.history) showMessage(message);
     if (w.freshRoom) older.reset({ first: w.history[0]?.id, cursor: w.cursor, minor: w.minor });
     roster.reset(w.roster, w.count);
+    returning.welcomed({
+      rejoin: !w.freshRoom, present: roster.people().map((p) => p.nick), now: now(),
+    });
+    if (w.freshRoom && w.history.length === 0 && items.size === 0) {
+      view.showEmptyRoom(w.room, { recent: w.cursor > 0 });
+    }
     view.markRosterStale(false);
     drawRoster();
     drawTyping();
@@ -123,7 +155,8 @@ export function createChat({
       case 'joined':
         roster.add(p.nick, p.count);
         drawRoster();
-        view.notice(`${p.nick} joined — ${participants(p.count)}`);
+        // Someone reconnecting after our own reconnect is no new arrival.
+        if (!returning.isReturn(p.nick, now())) view.notice(`${p.nick} joined — ${participants(p.count)}`);
         break;
       case 'left':
         roster.remove(p.nick, p.count);
@@ -132,7 +165,9 @@ export function createChat({
         view.notice(`${p.nick} left — ${participants(p.count)}`);
         break;
       case 'presence': {
-        const { came, went } = roster.applyPresence(p.changes, p.count, client.nick);
+        const back = p.changes.filter((c) => c.present && returning.isReturn(c.nick, now())).length;
+        const { came: all, went } = roster.applyPresence(p.changes, p.count, client.nick);
+        const came = all - back;
         drawRoster();
         drawTyping();
         const parts = [];
@@ -197,7 +232,9 @@ export function createChat({
       room = client.room;
       address.restoreRoom(room);
     } else if (e.during === 'join') {
-      view.showLogin(errorText(e, context), e.nick);
+      joinAsked = false;
+      drawJoinStatus();
+      view.showLogin(errorText(e, context), e.nick, ROOM_REFUSALS.has(e.code) ? 'room' : 'nick');
     } else {
       view.notice(errorText(e, { room, limits: client.limits }), 'error');
     }
@@ -213,7 +250,10 @@ export function createChat({
       view.notice('This chat was opened in another window, so this one stopped.', 'error');
       return;
     }
-    if (wasJoined) view.notice('Connection lost; reconnecting…');
+    if (wasJoined) {
+      returning.linkLost(roster.people().map((p) => p.nick).filter((nick) => nick !== client.nick));
+      if (lostLine === null) lostLine = view.notice('Connection lost; reconnecting…');
+    }
   }
 
   client.on('queued', ({ ref, text, nick }) => { items.set(ref, view.addPending(ref, text, nick)); });
@@ -230,6 +270,7 @@ export function createChat({
   client.on('close', onClose);
   client.on('status', ({ state, detail, attempt, retryAt }) => {
     view.showConnState({ kind: state, detail, attempt, retryAt });
+    drawJoinStatus();
   });
   client.on('transport', ({ name, why }) => view.showTransport(name, why));
   client.on('notice', ({ text }) => view.notice(text));
@@ -237,7 +278,9 @@ export function createChat({
   return {
     /** The user asked to join as `name` (the nickname form). */
     joinAs(name) {
+      joinAsked = true;
       client.join({ nick: name, room });
+      drawJoinStatus();
     },
 
     /** The user asked for another room (/join, or the address while chatting). */

@@ -1,8 +1,8 @@
 /*
  * The page's wording and colours as pure functions of values: the hue of a
  * nickname, the clock time of a message, how many participants there are,
- * the typing line, the connection state's text, the document's title, and
- * the message box's counter. (What the page says about the server's
+ * the typing line, the connection state's text, the document's title, who
+ * else is in an empty room, and the message box's counter. (What the page says about the server's
  * refusals is wording.js.)
  *
  * Owns: nothing mutable.
@@ -38,6 +38,20 @@ const two = (n) => String(n).padStart(2, '0');
 /** "HH:MM" of a Date, in local time. */
 export function clockTime(when) {
   return `${two(when.getHours())}:${two(when.getMinutes())}`;
+}
+
+/**
+ * Who else is in a room, for the empty room's greeting: "You are the only
+ * one here.", "ann is here too.", "ann and bob are here too.", "ann, bob
+ * and 3 others are here too." `nicks` is the roster, `self` the reader.
+ */
+export function othersHereText(nicks, self) {
+  const others = nicks.filter((nick) => nick !== self);
+  if (others.length === 0) return 'You are the only one here.';
+  if (others.length === 1) return `${others[0]} is here too.`;
+  if (others.length === 2) return `${others[0]} and ${others[1]} are here too.`;
+  const rest = others.length - 2;
+  return `${others[0]}, ${others[1]} and ${rest === 1 ? '1 other' : `${rest} others`} are here too.`;
 }
 
 export function participants(n) {

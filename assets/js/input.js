@@ -3,7 +3,8 @@
  * (Enter sends, Shift+Enter adds a line; it grows with its text and counts
  * the characters left near the limit), the commands typed into it (/join,
  * /nick, /help; // sends a message that begins with /), and the roster
- * toggle with Escape to close it.
+ * toggle with Escape to close it, and the jump to new messages. After a
+ * message is sent the focus is back in the box.
  *
  * The box takes text of any length, so a paste is never cut short: a
  * message over the limit stays in the box, is not sent, and the counter
@@ -22,7 +23,9 @@
  */
 
 import { charsLeft } from './format.js';
-import { charCount, nickProblem, roomProblem } from './wording.js';
+import {
+  charCount, nickProblem, roomAdvice, roomProblem,
+} from './wording.js';
 import * as view from './view.js';
 
 const $ = (id) => document.getElementById(id);
@@ -110,6 +113,13 @@ function onNickSubmit(event) {
   }
   if (session.isAwaitingWelcome()) return;
   view.showNickError('');
+  // A room the server would refuse is said against the room (it is the
+  // address's fault, not the nickname's), with a room to go to instead.
+  const advice = roomAdvice(session.currentRoom());
+  if (advice) {
+    view.showRoomAdvice(advice, { focus: true });
+    return;
+  }
   session.joinAs(nick);
 }
 
@@ -138,6 +148,8 @@ function submitMessage() {
   typing.stop();
   session.say(read.text);
   clearComposer();
+  // The Send button took the focus; the next message starts in the box.
+  $('message-input').focus();
 }
 
 function clearComposer() {
@@ -220,6 +232,7 @@ export function start(deps) {
     typing.note(input.value);
   });
   $('roster-toggle').addEventListener('click', () => view.toggleRoster());
+  $('jump-new').addEventListener('click', () => view.jumpToEnd());
   document.addEventListener('keydown', (event) => {
     if (event.key === 'Escape' && view.isRosterOpen()) {
       view.toggleRoster(false);

@@ -30,6 +30,8 @@
  *   typing.js           our typing indicator (no DOM)
  *   view.js, input.js   drawing the page; the user's controls
  *   message-parts.js    a message's links and mentions of the reader (pure)
+ *   timeline.js, unread.js, returning.js   grouping and date lines, the
+ *                       "new messages" divider, who is coming back (pure)
  *   wording.js          sentences for the server's error codes, name checks (pure)
  *   format.js, address.js, storage.js   wording, the URL, the nickname remembered
  *
@@ -51,7 +53,16 @@
  *                             message is then li.message.mentioned);
  *                             notices are li.notice;
  *                             li.notice.history-start tops the list once
- *                             scrolling up has reached the room's oldest message
+ *                             scrolling up has reached the room's oldest message;
+ *                             li.message.continued runs on from the sender's
+ *                             message above (name and time visually hidden);
+ *                             li.day-separator ("Today", …) opens each day;
+ *                             li.unread-divider stands above messages that
+ *                             came unseen; li.empty-room greets an empty room
+ *   #jump-new                 "N new messages" while such messages are below
+ *   #room-error, #join-status the nickname screen: why the address's room
+ *                             cannot be joined (a#room-suggestion offers one
+ *                             that can); "Waiting for the server…" by Join
  *   #roster                   one li.person[data-nick] per participant
  *   #count                    the number of participants, digits only
  *   #typing                   "ann is typing…" (empty when nobody types)

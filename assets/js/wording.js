@@ -181,3 +181,45 @@ export function slowDownText(waiting) {
     ? 'Slow down: 1 message is waiting to be sent.'
     : `Slow down: ${count(waiting)} messages are waiting to be sent, in order.`;
 }
+
+/**
+ * The one line a reconnect leaves in the list (it replaces "Connection
+ * lost; reconnecting…" in place). It says messages may be missing only
+ * when the server said so: `gap` (the welcome's: more was missed than it
+ * could replay) or `renumbered` (the room's history was lost).
+ */
+export function reconnectedText({ gap, renumbered }) {
+  if (renumbered) return 'Reconnected. The server lost this room\'s history, so some messages may be missing.';
+  if (gap) return 'Reconnected. Some messages may be missing.';
+  return 'Reconnected.';
+}
+
+/**
+ * A room name the server would take, made from one it would not: "My
+ * Room!" -> "my-room". Null when nothing usable is left.
+ */
+export function suggestRoom(raw) {
+  const room = (raw || '').trim().toLowerCase()
+    .replace(/[\s.]+/g, '-')
+    .replace(/[^a-z0-9_-]/g, '')
+    .replace(/-{2,}/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, MAX_ROOM_CHARS)
+    .replace(/-+$/, '');
+  return room && roomProblem(room) === null ? room : null;
+}
+
+/**
+ * What the nickname screen says about the room the address names, or null
+ * when it can be joined: {text, suggestion} where suggestion is a room
+ * name to offer instead (or null).
+ */
+export function roomAdvice(room) {
+  const problem = roomProblem(room);
+  if (problem === null) return null;
+  const shown = (room || '').trim();
+  const text = shown
+    ? `The address names “${shown}”, which cannot be a room. ${problem}`
+    : problem;
+  return { text, suggestion: suggestRoom(room) };
+}

@@ -23,16 +23,22 @@ function fakeView() {
     },
     dropItem(item) { calls.push(['dropItem', item.ref]); item.removed = true; },
     markFailed(item, why) { calls.push(['markFailed', item.ref, why]); item.failed = why; },
+    notice(text, kind) { calls.push(['notice', text, kind]); return { text, kind }; },
+    /** A notice reworded in place: ['reword', its old text (null: none), text, kind]. */
+    reword(line, text, kind) {
+      calls.push(['reword', line ? line.text : null, text, kind]);
+      return line ? Object.assign(line, { text, kind }) : { text, kind };
+    },
     /** The calls named `name`, without the name. */
     of(name) { return calls.filter((call) => call[0] === name).map((call) => call.slice(1)); },
     notices() { return view.of('notice').map(([text, kind]) => (kind ? `${kind}: ${text}` : text)); },
     clear() { calls.length = 0; },
   };
   for (const name of [
-    'addMessage', 'resetMessages', 'notice', 'scrollToEnd', 'scrollIfFollowing', 'showRoster',
+    'addMessage', 'resetMessages', 'scrollToEnd', 'scrollIfFollowing', 'showRoster',
     'showTyping', 'showRoom', 'noteUnread', 'showChat', 'showLogin', 'markRosterStale', 'showDegraded',
     'nearTop', 'prependMessages', 'showBeginning', 'showSlowDown', 'showConnState', 'showTransport',
-    'showRefused',
+    'showRefused', 'showJoinStatus', 'showEmptyRoom',
   ]) {
     view[name] = (...args) => { calls.push([name, ...args]); };
   }
@@ -182,7 +188,8 @@ test('a rejoin after a drop carries since, epoch and resume, and says Reconnecte
   view.clear();
   session.handle(welcome({ session: 'resume-2', cursor: 11, history: [message(10, 'bob', 'ten'), message(11, 'cy', 'eleven')] }));
   assert.deepEqual(view.of('addMessage').map(([m]) => m.id), [11]);
-  assert.deepEqual(view.notices(), ['Reconnected.']);
+  assert.deepEqual(view.notices(), [], 'no second line');
+  assert.deepEqual(view.of('reword'), [['Connection lost; reconnecting…', 'Reconnected.', undefined]]);
   assert.deepEqual(view.of('resetMessages'), [], 'the same room keeps its list');
 });
 
@@ -209,18 +216,88 @@ test('a rejoin answered from another numbering starts the ids again and warns', 
   view.clear();
   session.handle(welcome({ epoch: 'e2', cursor: 1, history: [message(1, 'bob', 'new one')] }));
   assert.deepEqual(view.of('addMessage').map(([m]) => m.text), ['new one']);
-  assert.equal(view.notices()[0], 'error: The server restarted and lost this room\'s history; messages sent while you were away may be missing.');
-  assert.equal(view.notices()[1], 'Reconnected.');
+  assert.deepEqual(view.notices(), []);
+  assert.deepEqual(view.of('reword'), [[
+    'Connection lost; reconnecting…',
+    'Reconnected. The server lost this room\'s history, so some messages may be missing.',
+    'error',
+  ]]);
 });
 
-test('a welcome with a gap says messages were missed', () => {
+test('a welcome with a gap says, in the one reconnect line, that messages may be missing', () => {
   const setup = setUp();
   joined(setup);
   setup.session.linkClosed(1006);
   setup.session.linkOpened();
   setup.view.clear();
   setup.session.handle(welcome({ gap: true }));
-  assert.deepEqual(setup.view.notices(), ['Reconnected.', 'Some messages were missed while you were away; only the most recent ones are shown.']);
+  assert.deepEqual(setup.view.notices(), []);
+  assert.deepEqual(setup.view.of('reword'), [['Connection lost; reconnecting…', 'Reconnected. Some messages may be missing.', undefined]]);
+});
+
+test('two drops before the rejoin still leave one line', () => {
+  const setup = setUp();
+  joined(setup);
+  setup.session.linkClosed(1006);
+  setup.session.linkOpened();
+  setup.session.linkClosed(1006);
+  setup.session.linkOpened();
+  setup.session.handle(welcome());
+  assert.deepEqual(setup.view.notices(), ['Connection lost; reconnecting…']);
+  assert.equal(setup.view.of('reword').length, 1);
+});
+
+test('after a reconnect, others coming back are not announced as joining; newcomers are', async () => {
+  const setup = setUp();
+  joined(setup, welcome({ roster: [{ nick: 'ann' }, { nick: 'bob' }, { nick: 'cy' }], count: 3 }));
+  const { session, view, clock } = setup;
+  session.linkClosed(1006);
+  session.linkOpened();
+  // A restarted server knows only us at first; the others come back one by one.
+  session.handle(welcome({ roster: [{ nick: 'ann' }], count: 1, epoch: 'e2' }));
+  view.clear();
+  session.handle({ type: 'joined', nick: 'bob', count: 2 });
+  session.handle({ type: 'presence', changes: [{ nick: 'cy', present: true }, { nick: 'dee', present: true }], count: 4 });
+  session.handle({ type: 'joined', nick: 'eve', count: 5 });
+  assert.deepEqual(view.notices(), ['1 joined — there are 4 participants', 'eve joined — there are 5 participants']);
+  assert.deepEqual(view.of('showRoster').at(-1)[0].map((p) => p.nick), ['ann', 'bob', 'cy', 'dee', 'eve']);
+  // Someone who leaves and comes back later is announced again.
+  session.handle({ type: 'left', nick: 'bob', count: 4 });
+  await clock.advance(61_000);
+  view.clear();
+  session.handle({ type: 'joined', nick: 'bob', count: 5 });
+  assert.deepEqual(view.notices(), ['bob joined — there are 5 participants']);
+});
+
+test('Join says it waits for the server while the link is down, and clears on the welcome', () => {
+  const setup = setUp({ open: false });
+  setup.session.joinAs('ann');
+  assert.deepEqual(setup.view.of('showJoinStatus').at(-1), ['Waiting for the server…']);
+  setup.session.linkOpened();
+  assert.deepEqual(setup.view.of('showJoinStatus').at(-1), ['Joining…']);
+  setup.session.handle(welcome());
+  assert.deepEqual(setup.view.of('showJoinStatus').at(-1), ['']);
+});
+
+test('a room refused on the nickname screen is reported against the room', () => {
+  const setup = setUp({ room: 'vip' });
+  setup.session.joinAs('ann');
+  setup.session.handle({ type: 'error', code: 'room_full', message: 'full' });
+  assert.deepEqual(setup.view.of('showLogin'), [['Could not join #vip: it is full. Try again later, or join another room.', 'ann', 'room']]);
+  assert.deepEqual(setup.view.of('showJoinStatus').at(-1), ['']);
+});
+
+test('an empty room is greeted; a room with history is not', () => {
+  const empty = setUp({ room: 'quiet' });
+  joined(empty, welcome({ room: 'quiet' }));
+  const setup = setUp();
+  setup.session.joinAs('ann');
+  setup.session.handle(welcome({ room: 'quiet' }));
+  assert.deepEqual(setup.view.of('showEmptyRoom'), [['quiet', { recent: false }]]);
+  const busy = setUp();
+  busy.session.joinAs('ann');
+  busy.session.handle(welcome({ history: [message(1, 'bob', 'hi')], cursor: 1 }));
+  assert.deepEqual(busy.view.of('showEmptyRoom'), []);
 });
 
 test('messages go one at a time: the next leaves when the previous is acknowledged', () => {
@@ -296,7 +373,7 @@ test('a join refused with a join error goes back to the nickname screen', () => 
   const setup = setUp();
   setup.session.joinAs('ann');
   setup.session.handle({ type: 'error', code: 'nick_taken', message: 'the nickname ann is taken in lobby' });
-  assert.deepEqual(setup.view.of('showLogin'), [['“ann” is already taken in #lobby. Please choose another.', 'ann']]);
+  assert.deepEqual(setup.view.of('showLogin'), [['“ann” is already taken in #lobby. Please choose another.', 'ann', 'nick']]);
   assert.equal(setup.session.isAwaitingWelcome(), false);
   // It no longer wants a room: a new link does not join by itself.
   setup.sent.length = 0;

@@ -3,7 +3,8 @@ import { test } from 'node:test';
 import { strict as assert } from 'node:assert';
 
 import {
-  charsLeft, clockTime, connText, countdownText, nickHue, participants, titleText, typingText,
+  charsLeft, clockTime, connText, countdownText, nickHue, othersHereText, participants, titleText,
+  typingText,
 } from '../../assets/js/format.js';
 import { askedTransport, roomFrom } from '../../assets/js/address.js';
 import {
@@ -90,4 +91,13 @@ test('length is counted in characters, as the server counts', () => {
   assert.equal(tooLong('abc', undefined), false);
   assert.equal(tooLong('abc', 0), false);
   assert.equal(tooLong('x'.repeat(2345), 2000), true, 'a long paste is refused, not cut');
+});
+
+test('an empty room says who else is here', () => {
+  assert.equal(othersHereText(['ann'], 'ann'), 'You are the only one here.');
+  assert.equal(othersHereText([], 'ann'), 'You are the only one here.');
+  assert.equal(othersHereText(['ann', 'bob'], 'ann'), 'bob is here too.');
+  assert.equal(othersHereText(['bob', 'ann', 'cy'], 'ann'), 'bob and cy are here too.');
+  assert.equal(othersHereText(['ann', 'bob', 'cy', 'dee'], 'ann'), 'bob, cy and 1 other are here too.');
+  assert.equal(othersHereText(['ann', 'bob', 'cy', 'dee', 'eve'], 'ann'), 'bob, cy and 2 others are here too.');
 });

@@ -82,28 +82,36 @@ test('ending a session posts /poll/close with keepalive and ignores failure', as
   endPollSession(() => { throw new Error('offline'); }, '', 'tok');
 });
 
-test('the server answers HTTP when a sessionless poll gets its JSON error', async () => {
+test('the server answers HTTP when its probe says ok, or gives its JSON error', async () => {
   const clock = new FakeClock();
   const server = new FakeServer();
   const yes = serverAnswers(server.fetch, '', clock, 4000);
-  server.take('GET', '/poll?cursor=0').answer(404, error('unknown_session', 'no such session'));
+  server.take('GET', '/poll/probe').answer(200, { status: 'ok' });
   assert.equal(await yes, true);
 
+  const older = serverAnswers(server.fetch, '', clock, 4000);
+  server.take('GET', '/poll/probe').answer(404, error('not_found', 'no such page'));
+  assert.equal(await older, true, 'a server without the probe still answers');
+
+  const someOk = serverAnswers(server.fetch, '', clock, 4000);
+  server.take('GET', '/poll/probe').answer(200, { hello: 'world' });
+  assert.equal(await someOk, false, 'a 200 from something else is not the server');
+
   const proxyPage = serverAnswers(server.fetch, '', clock, 4000);
-  server.take('GET', '/poll?cursor=0').answer(502);
+  server.take('GET', '/poll/probe').answer(502);
   assert.equal(await proxyPage, false);
 
   const silent = serverAnswers(server.fetch, '', clock, 4000);
   await clock.advance(3999);
-  assert.equal(server.take('GET', '/poll?cursor=0').aborted, false);
+  assert.equal(server.take('GET', '/poll/probe').aborted, false);
   await clock.advance(1);
   assert.equal(await silent, false);
   assert.equal(server.requests.at(-1).aborted, true);
 
   const refused = askServer(server.fetch, '', clock, 4000);
-  server.take('GET', '/poll?cursor=0').answer(403, { error: { code: 'origin_not_allowed', message: 'no', hint: 'start with --public-url' } });
+  server.take('GET', '/poll/probe').answer(403, { error: { code: 'origin_not_allowed', message: 'no', hint: 'start with --public-url' } });
   assert.deepEqual(await refused, { answers: true, refused: 'start with --public-url' });
   const plain = askServer(server.fetch, '', clock, 4000);
-  server.take('GET', '/poll?cursor=0').answer(404, error('unknown_session', 'no such session'));
+  server.take('GET', '/poll/probe').answer(404, error('unknown_session', 'no such session'));
   assert.deepEqual(await plain, { answers: true, refused: null });
 });

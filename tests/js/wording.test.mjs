@@ -6,8 +6,8 @@ import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
 
 import {
-  WORDING, charCount, count, describeChar, errorText, nickProblem, overLimitText, roomProblem,
-  slowDownText,
+  WORDING, charCount, count, describeChar, errorText, nickProblem, overLimitText, reconnectedText,
+  roomAdvice, roomProblem, slowDownText, suggestRoom,
 } from '../../assets/js/wording.js';
 
 const root = new URL('../../', import.meta.url);
@@ -125,4 +125,23 @@ test('the slow-down line says how many messages wait', () => {
   assert.equal(slowDownText(1), 'Slow down: 1 message is waiting to be sent.');
   assert.equal(slowDownText(12), 'Slow down: 12 messages are waiting to be sent, in order.');
   assert.equal(slowDownText(1234), 'Slow down: 1,234 messages are waiting to be sent, in order.');
+});
+
+test('the one reconnect line says messages may be missing only when the server says so', () => {
+  assert.equal(reconnectedText({ gap: false, renumbered: false }), 'Reconnected.');
+  assert.equal(reconnectedText({ gap: true, renumbered: false }), 'Reconnected. Some messages may be missing.');
+  assert.match(reconnectedText({ gap: false, renumbered: true }), /lost this room's history, so some messages may be missing/);
+});
+
+test('a room in the address the server would refuse is explained, with one it would take', () => {
+  assert.equal(roomAdvice('kitchen'), null);
+  assert.deepEqual(roomAdvice('my room!'), {
+    text: 'The address names “my room!”, which cannot be a room. A room name may hold a–z, 0–9, - and _ only, not a space.',
+    suggestion: 'my-room',
+  });
+  assert.equal(suggestRoom('My Room!'), 'my-room');
+  assert.equal(suggestRoom('  --Café. au lait--  '), 'caf-au-lait');
+  assert.equal(suggestRoom('!!!'), null);
+  assert.equal(suggestRoom('x'.repeat(40)).length, 32);
+  assert.equal(roomAdvice('🎉').suggestion, null);
 });

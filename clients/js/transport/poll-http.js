@@ -84,18 +84,21 @@ export function endPollSession(fetch, prefix, session) {
 }
 
 /**
- * What the server says over plain HTTP here, within `timeoutMs`: a poll
- * without a session gets its JSON 404, or a 403 origin_not_allowed when
- * the server refuses this page. {answers, refused}: whether it answered at
- * all, and the refusal's hint (or null). `timers` is {setTimeout,
- * clearTimeout}.
+ * What the server says over plain HTTP here, within `timeoutMs`: its
+ * probe answers 200 {"status":"ok"} (a success, so a browser logs no
+ * failed request for it), or a 403 origin_not_allowed when the server
+ * refuses this page (any JSON error of the server's counts as an answer
+ * too). {answers, refused}: whether it answered at all, and the refusal's
+ * hint (or null). `timers` is {setTimeout, clearTimeout}.
  */
 export async function askServer(fetch, prefix, timers, timeoutMs) {
   const abort = new AbortController();
   const timer = timers.setTimeout(() => abort.abort(), timeoutMs);
-  const answer = await pollRequest(fetch, prefix, 'GET', '/poll?cursor=0', { signal: abort.signal });
+  const answer = await pollRequest(fetch, prefix, 'GET', '/poll/probe', { signal: abort.signal });
   timers.clearTimeout(timer);
-  const answers = Boolean(answer && answer.body && answer.body.error && typeof answer.body.error.code === 'string');
+  const body = answer && answer.body;
+  const answers = Boolean(body && ((answer.status === 200 && body.status === 'ok')
+    || (body.error && typeof body.error.code === 'string')));
   const verdict = answers ? judgePollAnswer(answer) : {};
   return { answers, refused: verdict.close === CLOSE.REFUSED ? verdict.reason : null };
 }

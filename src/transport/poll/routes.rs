@@ -281,6 +281,19 @@ pub(crate) async fn open(
     Ok(json(batch.to_json(Some(&token))))
 }
 
+/// `GET /poll/probe`: whether this page may long-poll here, without opening
+/// a session: `200 {"status":"ok"}`, or the refusal a poll would get (403
+/// `origin_not_allowed` with its hint, 403 `transport_disabled`). Clients
+/// ask it when a WebSocket does not open; a success adds no failed request
+/// to a browser's console beside the WebSocket's own.
+pub(crate) async fn probe(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, HttpError> {
+    guard(&req, &state)?;
+    Ok(json(r#"{"status":"ok"}"#.to_owned()))
+}
+
 /// `GET /poll?cursor=N`.
 pub(crate) async fn poll(
     req: HttpRequest,
