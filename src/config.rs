@@ -287,8 +287,10 @@ pub struct Config {
 
     /// Seconds a WebSocket user outlives its instance's last renewal: the
     /// users of an instance that died leave within this plus a second.
-    /// Instances renew every third of it.
-    #[arg(long, env = "PARLEY_LEASE_SECS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..))]
+    /// Instances renew every third of it, on the room's one-second
+    /// housekeeping tick: at least 3 s, or a renewal could come after the
+    /// lease it renews had lapsed.
+    #[arg(long, env = "PARLEY_LEASE_SECS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(3..))]
     pub(crate) lease_secs: u64,
 }
 

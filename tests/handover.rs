@@ -49,7 +49,7 @@ async fn a_handed_over_member_is_resumed_with_nobody_told() {
 
 #[tokio::test]
 async fn a_handed_over_member_nobody_resumes_leaves_when_its_lease_lapses() {
-    let server = common::start(&["--lease-secs", "1"]);
+    let server = common::start(&["--lease-secs", "3"]);
     let (ann, _) = Client::join(&server.ws_url(), "ann", "tea").await;
     let (mut bob, _) = Client::join(&server.ws_url(), "bob", "tea").await;
     hand_over(ann).await;
