@@ -99,6 +99,7 @@ pub(crate) const ASSETS: &[Asset] = &[
     client!("protocol.js"),
     client!("session.js"),
     client!("tab-link.js"),
+    client!("upstream.js"),
     client!("transport/poll-http.js"),
     client!("transport/polling.js"),
     client!("transport/websocket.js"),
