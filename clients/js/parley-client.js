@@ -36,9 +36,8 @@
  */
 
 import { CLOSE, PROTOCOL_VERSION } from './protocol.js';
-import {
-  WS_OPEN_TIMEOUT_MS, createConnection, firstTransport, offeredTransports,
-} from './connection.js';
+import { WS_OPEN_TIMEOUT_MS, createConnection } from './connection.js';
+import { firstTransport, offeredTransports } from './transport-choice.js';
 import { createSession } from './session.js';
 import { Emitter } from './emitter.js';
 import { endpoints } from './endpoints.js';
