@@ -90,6 +90,8 @@ pub(crate) const ASSETS: &[Asset] = &[
     asset!("js/check.js", JS),
     client!("parley-client.js"),
     client!("backoff.js"),
+    client!("client-events.js"),
+    client!("client-link.js"),
     client!("connection.js"),
     client!("emitter.js"),
     client!("history-requests.js"),
