@@ -1,8 +1,8 @@
 /*
  * The link to the server: which transport carries it (WebSocket first,
  * HTTP long-polling when WebSocket cannot get through, remembered for the
- * tab), keeping it up (reconnecting with backoff, probing a quiet link with
- * pings and dropping a dead one), and passing frames both ways. A
+ * tab), keeping it up (reconnecting with backoff, dropping a link its
+ * heartbeat finds dead), and passing frames both ways. A
  * WebSocket that closes without ever opening hands over to long-polling
  * only if the server still answers plain HTTP: when it does not, it is
  * down or restarting, polling would fail as well, and giving up WebSocket
@@ -10,16 +10,20 @@
  *
  * Owns: the transport in use and whether it is open, the transport name
  * (and why it is polling), the reconnect attempt counter, its retry timer
- * and the time it fires, the heartbeat, and the WebSocket failure counts
- * that decide the fallback.
+ * and the time it fires, its heartbeat (heartbeat.js), and the WebSocket
+ * failure counts that decide the fallback. Which transports there are to
+ * choose from is transport-choice.js's.
  * Must not touch: the DOM, rooms, nicknames or messages. It reports what
- * happens through the `events` it is given (parley-client.js turns
- * them into the session's business and the client's events), and takes its transports,
- * storage, HTTP probe and clock as arguments, so Node can drive it.
+ * happens through the `events` it is given (client-events.js turns them
+ * into the session's business and the client's events), and takes its
+ * transports, storage, HTTP probe and clock as arguments, so Node can
+ * drive it.
  */
 
 import { CLOSE } from './protocol.js';
 import { reconnectDelay } from './backoff.js';
+import { createHeartbeat } from './heartbeat.js';
+import { firstTransport } from './transport-choice.js';
 
 /** A WebSocket that has not opened after this long counts as failed. */
 export const WS_OPEN_TIMEOUT_MS = 4000;
@@ -29,37 +33,6 @@ export const WS_OPEN_TIMEOUT_MS = 4000;
  * failure does.
  */
 export const WS_FAILURES_BEFORE_FALLBACK = 3;
-/** A link quiet this long is probed with a ping... */
-export const PING_AFTER_MS = 25000;
-/** ...and dropped (then reconnected) if nothing answers within this. */
-export const PONG_TIMEOUT_MS = 10000;
-export const HEARTBEAT_CHECK_MS = 5000;
-
-/**
- * The transports the server announces (comma-separated, preferred first;
- * WebSocket when it announces none) that the page implements.
- */
-export function offeredTransports(announced, implemented) {
-  return (announced || 'websocket')
-    .split(',').map((name) => name.trim()).filter((name) => implemented.includes(name));
-}
-
-/** The transport ?transport=NAME asks for, when offered: no fallback then. */
-export function forcedTransport(asked, offered) {
-  return asked && offered.includes(asked) ? asked : null;
-}
-
-/**
- * The transport a connection starts on, {name, why}: the forced one, the
- * tab's earlier fallback, or the first offered (null when none); `why`
- * says why it is long-polling without being asked to, or is ''.
- */
-export function firstTransport({ offered, forced = null, remembered = null }) {
-  return {
-    name: forced || remembered || offered[0] || null,
-    why: !forced && remembered === 'polling' ? 'WebSocket failed earlier in this tab' : '',
-  };
-}
 
 const BROWSER_IO = {
   setTimeout: (fn, ms) => setTimeout(fn, ms),
@@ -108,9 +81,7 @@ export function createConnection({
   let attempt = 0;
   let retryTimer = 0;
   let retryAt = 0;
-  let heartbeat = 0;
-  let lastHeard = 0;
-  let pingSentAt = 0;
+  const heartbeat = createHeartbeat({ clock, ping: () => send({ type: 'ping' }), dead: () => dropLink() });
   /** What the transports have told the page, so each is said once. */
   const noticed = new Set();
 
@@ -150,7 +121,7 @@ export function createConnection({
     };
     link.onframe = (frame) => {
       if (!current()) return;
-      lastHeard = clock.now();
+      heartbeat.heard();
       events.frame(frame);
     };
     link.onclose = (info) => {
@@ -220,9 +191,7 @@ export function createConnection({
 
   function onOpen() {
     open = true;
-    lastHeard = clock.now();
-    pingSentAt = 0;
-    startHeartbeat();
+    heartbeat.start();
     setState('connected');
     events.opened();
   }
@@ -230,7 +199,7 @@ export function createConnection({
   function onClose(info) {
     transport = null;
     open = false;
-    stopHeartbeat();
+    heartbeat.stop();
     events.closed(info);
     if (info.code === CLOSE.REPLACED) {
       stopped = true;
@@ -283,27 +252,6 @@ export function createConnection({
     onClose({ code: CLOSE.ABNORMAL });
   }
 
-  function startHeartbeat() {
-    stopHeartbeat();
-    // Compares timestamps rather than counting ticks, so throttled timers in
-    // a background tab cannot make a live link look dead.
-    heartbeat = clock.setInterval(() => {
-      const now = clock.now();
-      const probing = pingSentAt !== 0 && lastHeard < pingSentAt;
-      if (probing) {
-        if (now - pingSentAt > PONG_TIMEOUT_MS) dropLink();
-      } else if (now - lastHeard > PING_AFTER_MS) {
-        pingSentAt = now;
-        send({ type: 'ping' });
-      }
-    }, HEARTBEAT_CHECK_MS);
-  }
-
-  function stopHeartbeat() {
-    clock.clearInterval(heartbeat);
-    heartbeat = 0;
-  }
-
   /** Sends a frame on the open link; false when there is none or it refused. */
   function send(frame) {
     return open && transport !== null && transport.send(frame);
@@ -336,7 +284,7 @@ export function createConnection({
       const link = transport;
       transport = null;
       open = false;
-      stopHeartbeat();
+      heartbeat.stop();
       if (typeof link.handOver === 'function') link.handOver();
       else link.close();
     },

@@ -26,28 +26,25 @@
  * the leader tab (tab-link.js, hub.js), which holds one real connection
  * per room; every client still keeps its own session and events.
  *
- * Owns: the wiring of one connection (connection.js) and one session
- * (session.js) and the events its users see; its options; whether a
- * handover to another leader tab is under way, and which transport the
- * leader's connection uses.
+ * Owns: the public face of one client (its methods, getters and
+ * exports) over the wiring of one link (client-link.js: a connection of
+ * its own or a shared one), one session (session.js) and the plumbing of
+ * their events to its users (client-events.js).
  * Must not touch: the DOM, or any state of the modules it wires (each owns
  * its own). A transport is any object with connect/send/close and the
  * onopen/onframe/onclose callbacks, made by the `transports` factories.
  */
 
 import { CLOSE, PROTOCOL_VERSION } from './protocol.js';
-import {
-  WS_OPEN_TIMEOUT_MS, createConnection, firstTransport, offeredTransports,
-} from './connection.js';
+import { offeredTransports } from './transport-choice.js';
 import { createSession } from './session.js';
 import { Emitter } from './emitter.js';
 import { endpoints } from './endpoints.js';
-import { defaultStorage, recalledTransport, rememberTransport } from './memory.js';
 import { ParleyError } from './outbox.js';
 import { PollingTransport } from './transport/polling.js';
-import { askServer } from './transport/poll-http.js';
 import { WebSocketTransport } from './transport/websocket.js';
-import { canShare, tabLink } from './tab-link.js';
+import { createClientEvents } from './client-events.js';
+import { createClientLink } from './client-link.js';
 
 export {
   CLOSE, PROTOCOL_VERSION, ParleyError, PollingTransport, WebSocketTransport, endpoints, offeredTransports,
@@ -106,132 +103,27 @@ export const CLIENT_ERRORS = Object.freeze({
  */
 export class ParleyClient extends Emitter {
   #where;
+  /** The connection, direct or shared, and the transport that counts for the users. */
+  #link;
   #connection;
   #session;
-  #status = { state: 'idle', detail: undefined, attempt: 0, retryAt: 0 };
-  /** Shared: the leader's real transport {name, why}; null when not shared. */
-  #upstream = null;
-  /** Shared: the leader tab went away, and the rejoin on the next has not been welcomed. */
-  #handingOver = false;
+  /** Connection and session events to the users' events. */
+  #events;
 
   constructor(options = {}) {
     super();
-    const {
-      url, transport = 'auto', offered = TRANSPORTS, room = 'lobby', io = {},
-    } = options;
+    const { url, offered = TRANSPORTS, room = 'lobby', io = {} } = options;
     if (typeof url !== 'string') throw new TypeError('ParleyClient needs the server\'s url');
     this.#where = endpoints(url);
-    const where = this.#where;
-    const fetch = options.fetch || ((target, init) => globalThis.fetch(target, init));
-    const WebSocketClass = options.WebSocket || globalThis.WebSocket;
-    const factories = options.transports || {
-      websocket: () => new WebSocketTransport(where.ws, WebSocketClass),
-      polling: () => new PollingTransport(where.http, { ...io, fetch }),
-    };
-    const names = offered.filter((name) => Object.hasOwn(factories, name));
-    const forced = transport !== 'auto' && names.includes(transport) ? transport : null;
-    const storage = options.storage === undefined ? defaultStorage() : options.storage;
-    const key = options.storageKey || `parley.transport:${where.http}`;
-    const timers = {
-      setTimeout: io.setTimeout || ((fn, ms) => setTimeout(fn, ms)),
-      clearTimeout: io.clearTimeout || ((id) => clearTimeout(id)),
-    };
-    const probe = options.probe || (() => askServer(fetch, where.http, timers, WS_OPEN_TIMEOUT_MS));
-    /** A real connection to the server, reporting to `events`. */
-    const direct = (events) => createConnection({
-      transports: factories,
-      offered: names,
-      forced,
-      remembered: recalledTransport(storage, key, names),
-      remember: (name) => rememberTransport(storage, key, name),
-      probe,
-      events,
-      io,
+    const emit = (name, detail) => this.emit(name, detail);
+    this.#events = createClientEvents({ emit, session: () => this.#session, transport: () => this.transport });
+    this.#link = createClientLink(options, {
+      where: this.#where, offered, events: this.#events.connection, room: () => this.#session.room, emit,
     });
-
-    const events = {
-      opened: () => {
-        if (!this.#handingOver) this.emit('open', { transport: this.transport });
-        this.#session.linkOpened();
-        // Not joined: there is no welcome to wait for.
-        if (!this.#session.awaitingWelcome) this.#handingOver = false;
-      },
-      frame: (frame) => {
-        this.emit('frame', frame);
-        this.#session.handle(frame);
-      },
-      closed: ({ code, reason }) => {
-        const wasJoined = this.#session.linkClosed(code);
-        if (code === CLOSE.HANDOVER) {
-          // Another tab takes over the shared connection: the client
-          // rejoins at once, and its users see nothing of it.
-          this.#handingOver = true;
-          return;
-        }
-        this.#handingOver = false;
-        this.emit('close', {
-          code, reason: reason || '', wasJoined, replaced: code === CLOSE.REPLACED,
-        });
-      },
-      refused: (hint) => this.emit('error', {
-        code: 'origin_not_allowed', message: hint, hint, fatal: true,
-      }),
-      state: ({ kind, detail, attempt, retryAt }) => {
-        if (this.#handingOver) return;
-        this.#status = { state: kind, detail, attempt, retryAt };
-        this.emit('status', { ...this.#status, transport: this.transport });
-      },
-      transport: (name, why) => this.emit('transport', { name, why }),
-      notice: (text) => this.emit('notice', { text }),
-    };
-
-    // null (or undefined) handed in means "there is none": no sharing.
-    const locks = 'locks' in options ? options.locks : globalThis.navigator && globalThis.navigator.locks;
-    const Channel = 'BroadcastChannel' in options ? options.BroadcastChannel : globalThis.BroadcastChannel;
-    const share = options.share === undefined ? 'auto' : options.share;
-    if (share !== false && canShare(locks, Channel)) {
-      // Until the leader's connection says, the one this tab would start on.
-      this.#upstream = firstTransport({ offered: names, forced, remembered: recalledTransport(storage, key, names) });
-      const page = options.page !== undefined ? options.page : globalThis.document && globalThis;
-      const link = tabLink({
-        url: where.http, locks, BroadcastChannel: Channel, connect: (_, upEvents) => direct(upEvents), page,
-      });
-      this.#connection = createConnection({
-        transports: {
-          shared: () => {
-            const shared = link.transport(() => this.#session.room);
-            shared.ontransport = (name, why) => this.#upstreamIs(name, why);
-            return shared;
-          },
-        },
-        offered: ['shared'],
-        forced: 'shared',
-        events,
-        io,
-      });
-    } else {
-      this.#connection = direct(events);
-    }
+    this.#connection = this.#link.connection;
     this.#session = createSession({
-      room,
-      link: this.#connection,
-      emit: (name, detail) => {
-        if (name === 'welcome') {
-          // The rejoin after another tab took over the shared connection.
-          detail.handover = this.#handingOver;
-          this.#handingOver = false;
-        }
-        this.emit(name, detail);
-      },
-      io,
+      room, link: this.#connection, emit: (name, detail) => this.#events.fromSession(name, detail), io,
     });
-  }
-
-  /** Shared: the leader's connection is carried by `name` ('polling' after a fallback). */
-  #upstreamIs(name, why) {
-    const before = this.#upstream;
-    this.#upstream = { name, why: why || '' };
-    if (name !== before.name && name === 'polling' && why) this.emit('transport', { name, why });
   }
 
   /** Opens the link (joins follow once join() is called). */
@@ -315,16 +207,16 @@ export class ParleyClient extends Emitter {
   }
 
   /** {state, detail, attempt, retryAt}: state is idle, connecting, connected, reconnecting or offline. */
-  get status() { return { ...this.#status }; }
+  get status() { return this.#events.status; }
 
   /** The transport in use, or the next to be tried ('websocket' or 'polling'), or null. */
-  get transport() { return this.#upstream ? this.#upstream.name : this.#connection.transportName(); }
+  get transport() { return this.#link.transportName(); }
 
   /** Why the client is on long-polling without being asked to, or ''. */
-  get fallbackReason() { return this.#upstream ? this.#upstream.why : this.#connection.fallbackReason(); }
+  get fallbackReason() { return this.#link.fallbackReason(); }
 
   /** Whether this client's connection is shared with other tabs (through the leader tab's). */
-  get shared() { return this.#upstream !== null; }
+  get shared() { return this.#link.shared; }
 
   /** Whether the link is open. */
   get connected() { return this.#connection.isOpen(); }

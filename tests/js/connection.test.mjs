@@ -3,9 +3,9 @@
 import { test } from 'node:test';
 import { strict as assert } from 'node:assert';
 
-import {
-  PING_AFTER_MS, WS_OPEN_TIMEOUT_MS, createConnection, forcedTransport, offeredTransports,
-} from '../../clients/js/connection.js';
+import { WS_OPEN_TIMEOUT_MS, createConnection } from '../../clients/js/connection.js';
+import { PING_AFTER_MS } from '../../clients/js/heartbeat.js';
+import { forcedTransport, offeredTransports } from '../../clients/js/transport-choice.js';
 import { FakeClock, settle } from './fakes.mjs';
 
 /** A transport the test opens, closes and feeds by hand. */

@@ -253,14 +253,27 @@ export class PollingTransport {
         failures = 0;
         continue;
       }
-      if (!verdict.free) failures += 1;
-      if (failures > POLL_RETRIES) {
-        this.fail(CLOSE.ABNORMAL, 'the server stopped answering');
-        return;
-      }
-      const delay = verdict.after !== undefined ? verdict.after : pollRetryDelay(failures);
-      if (delay > 0) await this.sleep(delay);
+      const next = this.nextTry(verdict, failures);
+      if (!next) return;
+      failures = next.failures;
+      if (next.delay > 0) await this.sleep(next.delay);
     }
+  }
+
+  /**
+   * A polling request failed (`verdict`, from judgePollAnswer) after
+   * `failures` failures in a row: {failures, delay}, the count with this
+   * one (a failure the verdict calls free does not count) and the wait
+   * before trying again; or null when too many failed in a row, and the
+   * transport has ended.
+   */
+  nextTry(verdict, failures) {
+    const count = verdict.free ? failures : failures + 1;
+    if (count > POLL_RETRIES) {
+      this.fail(CLOSE.ABNORMAL, 'the server stopped answering');
+      return null;
+    }
+    return { failures: count, delay: verdict.after !== undefined ? verdict.after : pollRetryDelay(count) };
   }
 
   /**
@@ -324,15 +337,12 @@ export class PollingTransport {
         this.fail(verdict.close, verdict.reason);
         break;
       }
-      if (!verdict.free) failures += 1;
-      if (failures > POLL_RETRIES) {
-        this.fail(CLOSE.ABNORMAL, 'the server stopped answering');
-        break;
-      }
       // A resend is safe: a `say` carries its ref, which the server
       // recognises, and the other frames are idempotent.
-      const delay = verdict.after !== undefined ? verdict.after : pollRetryDelay(failures);
-      if (delay > 0) await this.sleep(delay);
+      const next = this.nextTry(verdict, failures);
+      if (!next) break;
+      failures = next.failures;
+      if (next.delay > 0) await this.sleep(next.delay);
     }
     this.sending = false;
   }

@@ -1,0 +1,324 @@
+/*
+ * One room's real connection in the leader tab's hub (hub.js), and the
+ * routing of the frames that travel on it, so that the server sees one
+ * member for every tab in the room:
+ *
+ *   - joins wait their turn and go one at a time: the first as the tab
+ *     sent it (with its resume token, `since` and `epoch`: after a
+ *     handover that is the resume that takes the member's place back),
+ *     every later one as a re-sync under the member's nickname (PROTOCOL.md
+ *     3.2, step 6), whose welcome goes to the tab that asked, with the
+ *     history after its own `since`, and nobody else hears anything;
+ *   - frames about the room (messages, presence, renames, typing) go to
+ *     every vconn in it; answers go to the vconn that asked: acks and
+ *     errors by `ref`, history pages by a ref made unique here, and errors
+ *     without a ref to the join, rename or leave awaiting one;
+ *   - a tab leaving while others of its tabs stay gets `left_room` from
+ *     here; only the last one's `leave` reaches the server.
+ *
+ * The connection stays when it drops and reconnects as it would for one
+ * tab, so its fallback to long-polling and its refusal hint work as there.
+ *
+ * Owns: the connection, whether it is open, the member it holds ({nick,
+ * token}), the vconns bound to it, the join being answered and those
+ * queued, the leave and rename awaiting an answer, the say and history
+ * refs in flight, and the transport, fallback reason and notices to tell
+ * a vconn that opens. Of a vconn record (the hub's) it sets only `inRoom`
+ * and `opened`.
+ * Must not touch: the hub's tables, a vconn's `up` and `next` (it asks
+ * the hub through `hub.moved`, `hub.stayed` and `hub.close`), any tab's
+ * session, or the channel (it speaks through `to(v, message)`).
+ */
+
+import { CLOSE, isJoinError } from './protocol.js';
+
+/** Error codes that answer a rename. */
+const RENAME_ERRORS = new Set(['invalid_nick', 'nick_taken', 'rate_limited', 'not_joined']);
+
+/**
+ * The upstream of `room`. Arguments:
+ *   connect(room, events)  a new connection (connection.js)
+ *   to(v, message)         sends `message` ({t, ...}) to vconn `v`
+ *   hub                    {moved(v, up), stayed(v, up), close(v, {code,
+ *                          reason}, keep), claimed(token, by), knows(v)}
+ * Nothing is connected until start().
+ */
+export function createUpstream({ room, connect, to, hub }) {
+  /** The vconns using this connection: in the room, or joining it. */
+  const vconns = new Set();
+  let open = false;
+  /** The server's member on this connection, {nick, token}, or null. */
+  let member = null;
+  /** The vconn whose join the server is answering. */
+  let joining = null;
+  /** Joins waiting their turn: [{v, frame}]. */
+  let queue = [];
+  let leaving = null;
+  let renaming = null;
+  /** The vconn that sent last: an error nobody else awaits is its. */
+  let lastFrom = null;
+  /** say ref -> vconn. */
+  const refs = new Map();
+  /** Our history ref -> {v, ref: the tab's own}. */
+  const histories = new Map();
+  let historyCounter = 0;
+  let transport = null;
+  let why = '';
+  const notices = [];
+  let link = null;
+
+  const frameTo = (v, frame) => to(v, { t: 'frame', frame });
+  const inRoom = () => [...vconns].filter((v) => v.up === up && v.inRoom);
+
+  /** Tells vconn `v` it is open (again, when `again`: its tab asked twice). */
+  function greet(v, again = false) {
+    if (v.opened && !again) return;
+    v.opened = true;
+    to(v, { t: 'opened', transport, why, notices });
+  }
+
+  function opened() {
+    open = true;
+    transport = link.transportName();
+    why = link.fallbackReason();
+    for (const v of vconns) if (v.up === up) greet(v);
+    pump();
+  }
+
+  /**
+   * The real connection dropped: every vconn on it closes with its code.
+   * The connection itself stays and reconnects as a direct client's would
+   * (its fallback and refusal logic intact); the tabs come back to it.
+   */
+  function dropped(info) {
+    open = false;
+    member = null;
+    joining = null;
+    queue = [];
+    leaving = null;
+    renaming = null;
+    refs.clear();
+    histories.clear();
+    for (const v of [...vconns]) hub.close(v, info, up);
+  }
+
+  /** Sends the next join waiting, once open and no other is answered. */
+  function pump() {
+    if (!open || joining || queue.length === 0) return;
+    const { v, frame } = queue.shift();
+    const join = { ...frame };
+    if (member) {
+      // A re-sync: the server keeps the member, and answers this tab alone.
+      join.nick = member.nick;
+      delete join.resume;
+    } else if (join.resume && hub.claimed(join.resume, up)) {
+      // That token is another room's member, which other tabs still use:
+      // presenting it would move that member here (and cut those tabs off).
+      delete join.resume;
+    }
+    joining = v;
+    lastFrom = v;
+    if (!link.send(join)) joining = null;
+  }
+
+  function welcomed(w) {
+    member = { nick: w.nick, token: w.session };
+    const v = joining;
+    joining = null;
+    if (!v) {
+      for (const each of inRoom()) frameTo(each, w);
+      return;
+    }
+    if (v.next === up) hub.moved(v, up);
+    v.inRoom = true;
+    frameTo(v, w);
+  }
+
+  function joinRefused(e) {
+    const v = joining;
+    joining = null;
+    frameTo(v, e);
+    // The server refused before moving it: it is still where it was.
+    if (v.next === up) hub.stayed(v, up);
+  }
+
+  function errored(e) {
+    if (e.ref !== undefined && e.ref !== null) {
+      const history = histories.get(e.ref);
+      if (history) {
+        histories.delete(e.ref);
+        frameTo(history.v, { ...e, ref: history.ref });
+        return;
+      }
+      const sender = refs.get(e.ref);
+      if (sender) {
+        if (e.code !== 'rate_limited' && e.code !== 'degraded') refs.delete(e.ref);
+        frameTo(sender, e);
+        return;
+      }
+    }
+    if (joining && (isJoinError(e.code) || e.code === 'rate_limited')) {
+      joinRefused(e);
+    } else if (renaming && RENAME_ERRORS.has(e.code)) {
+      frameTo(renaming, e);
+      renaming = null;
+    } else if (leaving && e.code === 'not_joined') {
+      frameTo(leaving, e);
+      leaving = null;
+    } else if (lastFrom && hub.knows(lastFrom)) {
+      frameTo(lastFrom, e);
+    }
+    pump();
+  }
+
+  function fromServer(frame) {
+    switch (frame.type) {
+      case 'pong':
+        return;
+      case 'welcome':
+        welcomed(frame);
+        pump();
+        return;
+      case 'error':
+        errored(frame);
+        return;
+      case 'ack': {
+        const sender = refs.get(frame.ref);
+        refs.delete(frame.ref);
+        if (sender) frameTo(sender, frame);
+        return;
+      }
+      case 'history': {
+        const asked = histories.get(frame.ref);
+        histories.delete(frame.ref);
+        if (asked) frameTo(asked.v, { ...frame, ref: asked.ref });
+        return;
+      }
+      case 'left_room': {
+        member = null;
+        const v = leaving;
+        leaving = null;
+        for (const each of v ? [v] : inRoom()) {
+          each.inRoom = false;
+          frameTo(each, frame);
+        }
+        return;
+      }
+      case 'renamed':
+        if (member && frame.old === member.nick) {
+          member.nick = frame.new;
+          renaming = null;
+        }
+        break;
+      default:
+        break;
+    }
+    for (const v of inRoom()) frameTo(v, frame);
+  }
+
+  const up = {
+    room,
+
+    /** The member this connection holds ({nick, token}), or null. */
+    get member() { return member; },
+
+    /** Whether any vconn still uses this connection. */
+    get used() { return vconns.size > 0; },
+
+    /** Makes the connection and connects it. */
+    start() {
+      link = connect(room, {
+        opened,
+        frame: fromServer,
+        closed: dropped,
+        refused: (hint) => {
+          for (const v of [...vconns]) hub.close(v, { code: CLOSE.REFUSED, reason: hint });
+        },
+        state: () => {},
+        transport: (name, reason) => {
+          transport = name;
+          why = reason;
+          for (const v of vconns) to(v, { t: 'transport', name, why: reason });
+        },
+        notice: (text) => {
+          if (!notices.includes(text)) notices.push(text);
+          for (const v of vconns) to(v, { t: 'notice', text });
+        },
+      });
+      transport = link.transportName();
+      why = link.fallbackReason();
+      link.connect();
+    },
+
+    greet,
+    pump,
+
+    /** Vconn `v` uses this connection now: it opens, or the link reconnects. */
+    attach(v) {
+      vconns.add(v);
+      if (open) greet(v);
+      else link.reconnectNow();
+    },
+
+    /** Vconn `v` no longer uses this connection; its join is forgotten. */
+    detach(v) {
+      vconns.delete(v);
+      if (joining === v) joining = null;
+      queue = queue.filter((entry) => entry.v !== v);
+    },
+
+    /** Queues join `frame` of vconn `v` and sends it when its turn comes. */
+    join(v, frame) {
+      queue.push({ v, frame });
+      pump();
+    },
+
+    /** A frame of vconn `v` (not a join or a ping) for the server. */
+    send(v, frame) {
+      switch (frame.type) {
+        case 'leave':
+          if (inRoom().some((other) => other !== v)) {
+            v.inRoom = false;
+            frameTo(v, { type: 'left_room', room });
+            return;
+          }
+          leaving = v;
+          break;
+        case 'say':
+          refs.set(frame.ref, v);
+          break;
+        case 'nick':
+          renaming = v;
+          break;
+        case 'history': {
+          historyCounter += 1;
+          const ref = `t${historyCounter}`;
+          histories.set(ref, { v, ref: frame.ref });
+          lastFrom = v;
+          link.send({ ...frame, ref });
+          return;
+        }
+        default:
+          break;
+      }
+      lastFrom = v;
+      link.send(frame);
+    },
+
+    /** Closes the connection: the member leaves. */
+    leave() {
+      link.leave();
+    },
+
+    /**
+     * Tab `own` (the leader) goes away: a connection another tab uses is
+     * handed over (closed without its member leaving); otherwise left.
+     */
+    handOver(own) {
+      const others = [...vconns].some((v) => v.tab !== own);
+      if (others && member) link.handOver();
+      else link.leave();
+    },
+  };
+  return up;
+}
