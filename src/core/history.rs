@@ -5,12 +5,18 @@
 //! remembers which (resume token, client ref) produced each kept message, so
 //! a client that resends after a lost ack gets the original id back instead
 //! of a duplicate; that memory is dropped with the entry, keeping it bounded.
+//! The index holds a keyed 64-bit hash of the pair and the id (16 bytes a
+//! slot, where the pair itself took 48), and a hit is checked against the
+//! entry, so a collision can only miss a resend, never acknowledge one
+//! falsely.
 //! Messages are held as `Arc<ChatMessage>`, the same allocation the log
 //! entry, the other histories and the frames hold, so keeping a message in
 //! three places costs it once. The bound across rooms is the holder's
 //! ([`evict_least_recent`] applies it).
 
+use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::Arc;
 
 use crate::protocol::ChatMessage;
@@ -20,9 +26,12 @@ type Origin = (Arc<str>, String);
 
 /// Bytes a kept message costs beyond its nickname and text: the message
 /// struct and its `Arc` header (80 B), its slot in the ring with its
-/// origin (48 B), and the allocator's rounding of the two strings. Counted
-/// generously so the byte bounds bound the heap, not just the text.
-pub(crate) const MESSAGE_OVERHEAD: usize = 160;
+/// origin (48 B), the origin's ref string (up to 32 B), its slot in the
+/// origin index (17 B, up to 4 times that in a table a quarter full after
+/// tombstones make it grow), and the allocator's rounding of the two
+/// strings. Counted generously so the byte bounds bound the heap, not just
+/// the text.
+pub(crate) const MESSAGE_OVERHEAD: usize = 224;
 
 /// The bytes a kept message is counted as.
 pub(crate) fn cost(message: &ChatMessage) -> usize {
@@ -54,7 +63,9 @@ fn escaped_len(text: &str) -> usize {
 #[derive(Debug)]
 pub(crate) struct History {
     entries: VecDeque<(Arc<ChatMessage>, Option<Origin>)>,
-    by_origin: HashMap<Origin, u64>,
+    /// An origin's hash to the id of the newest kept message with it.
+    by_origin: HashMap<u64, u64>,
+    hasher: RandomState,
     capacity: usize,
     max_bytes: usize,
     bytes: usize,
@@ -136,6 +147,7 @@ impl History {
         History {
             entries: VecDeque::with_capacity(capacity.min(64)),
             by_origin: HashMap::new(),
+            hasher: RandomState::new(),
             capacity: capacity.max(1),
             max_bytes,
             bytes: 0,
@@ -151,8 +163,9 @@ impl History {
     /// Appends a message (its id must be above every kept id), dropping the
     /// oldest past either bound.
     pub(crate) fn push(&mut self, message: Arc<ChatMessage>, origin: Option<Origin>) {
-        if let Some(origin) = &origin {
-            self.by_origin.insert(origin.clone(), message.id);
+        if let Some((token, reference)) = &origin {
+            self.by_origin
+                .insert(self.origin_key(token, reference), message.id);
         }
         self.bytes += cost(&message);
         self.entries.push_back((message, origin));
@@ -169,8 +182,11 @@ impl History {
         let Some((message, origin)) = self.entries.pop_front() else {
             return 0;
         };
-        if let Some(origin) = origin {
-            self.by_origin.remove(&origin);
+        if let Some((token, reference)) = origin {
+            let key = self.origin_key(&token, &reference);
+            if self.by_origin.get(&key) == Some(&message.id) {
+                self.by_origin.remove(&key);
+            }
         }
         let freed = cost(&message);
         self.bytes -= freed;
@@ -202,9 +218,19 @@ impl History {
 
     /// The id already given to this (token, ref), if still kept.
     pub(crate) fn id_for(&self, token: &Arc<str>, reference: &str) -> Option<u64> {
-        self.by_origin
-            .get(&(token.clone(), reference.to_owned()))
-            .copied()
+        let id = *self.by_origin.get(&self.origin_key(token, reference))?;
+        let at = self.entries.binary_search_by_key(&id, |(m, _)| m.id).ok()?;
+        match &self.entries[at].1 {
+            Some((t, r)) if **t == **token && r == reference => Some(id),
+            _ => None,
+        }
+    }
+
+    fn origin_key(&self, token: &str, reference: &str) -> u64 {
+        let mut hasher = self.hasher.build_hasher();
+        token.hash(&mut hasher);
+        reference.hash(&mut hasher);
+        hasher.finish()
     }
 
     /// The newest `count` messages.
@@ -445,6 +471,23 @@ mod tests {
         history.push(msg(3), None);
         assert_eq!(history.id_for(&token, "a"), None);
         assert_eq!(history.id_for(&token, "b"), Some(2));
+    }
+
+    #[test]
+    fn an_origin_is_the_pair_and_outlives_an_older_copy_of_itself() {
+        let (ann, bob): (Arc<str>, Arc<str>) = (Arc::from("ann"), Arc::from("bob"));
+        let mut history = History::new(3, usize::MAX);
+        history.push(msg(1), Some((ann.clone(), "r".into())));
+        history.push(msg(2), Some((bob.clone(), "r".into())));
+        assert_eq!(history.id_for(&ann, "r"), Some(1));
+        assert_eq!(history.id_for(&bob, "r"), Some(2));
+        assert_eq!(history.id_for(&ann, "x"), None);
+        // The same pair again (a client that reuses refs): the newer wins,
+        // and dropping the older does not forget it.
+        history.push(msg(3), Some((ann.clone(), "r".into())));
+        history.push(msg(4), None);
+        assert_eq!(history.id_for(&ann, "r"), Some(3));
+        assert_eq!(history.by_origin.len(), 2, "one slot an origin");
     }
 
     #[test]
