@@ -9,13 +9,19 @@
  * recognises any it already posted and only acks those, so a resend is
  * never posted twice.
  *
+ * A message whose ack has not come ACK_RESEND_MS after it went, on a
+ * link that stayed up, goes again with its ref: the server acks a ref it
+ * already posted and posts one it never took, so whatever went astray
+ * on the way (a send racing its session's end, a proxy's hiccup), the
+ * message is neither stuck nor doubled.
+ *
  * A message refused with `rate_limited` is never lost: it stays first in
  * line and goes again, with its ref, after the server's `retry_ms`. While
  * the rate limit holds messages back, `slowdown` events say how many wait,
  * and a last one with 0 says they have all gone out.
  *
  * Owns: the pending messages (ref -> {ref, text, room, adopted, settle}),
- * the ref counter, the ref in flight, the hold the server asked for (no
+ * the ref counter, the ref in flight and its resend timer, the hold the server asked for (no
  * `say` before holdUntil), and whether the rate limit is holding messages
  * back.
  * Must not touch: the DOM, the network (it sends through `send`) or the
@@ -23,6 +29,9 @@
  * What happens to a message is told through `emit(name, detail)`:
  * queued, ack, failed, slowdown.
  */
+
+/** How long a `say` waits for its ack before it goes again (same ref). */
+export const ACK_RESEND_MS = 15_000;
 
 const DEFAULT_IO = {
   setTimeout: (fn, ms) => setTimeout(fn, ms),
@@ -53,6 +62,8 @@ export function createOutbox({ send, canSend, room, emit, io = {} }) {
   let refCounter = 0;
   /** The ref of the `say` awaiting its ack (one at a time; see pump). */
   let inFlight = null;
+  /** Sends the in-flight `say` again if its ack is overdue. */
+  let resendTimer = 0;
   /** No `say` before this time (the server asked us to slow down). */
   let holdUntil = 0;
   let holdTimer = 0;
@@ -82,7 +93,15 @@ export function createOutbox({ send, canSend, room, emit, io = {} }) {
     }
     for (const entry of pending.values()) {
       if (entry.room !== room()) continue;
-      if (send({ type: 'say', text: entry.text, ref: entry.ref })) inFlight = entry.ref;
+      if (send({ type: 'say', text: entry.text, ref: entry.ref })) {
+        inFlight = entry.ref;
+        clock.clearTimeout(resendTimer);
+        resendTimer = clock.setTimeout(() => {
+          if (inFlight !== entry.ref) return;
+          inFlight = null;
+          pump();
+        }, ACK_RESEND_MS);
+      }
       return;
     }
   }

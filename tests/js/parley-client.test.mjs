@@ -8,7 +8,7 @@ import { strict as assert } from 'node:assert';
 import {
   ParleyClient, connect, endpoints, offeredTransports,
 } from '../../clients/js/parley-client.js';
-import { createOutbox } from '../../clients/js/outbox.js';
+import { ACK_RESEND_MS, createOutbox } from '../../clients/js/outbox.js';
 import { FakeClock, FakeLink, settle } from './fakes.mjs';
 
 /** A Storage that keeps its items in a Map. */
@@ -216,6 +216,25 @@ test('say resolves on its ack; a duplicate ack is ignored; the same ref goes aga
   assert.deepEqual(await second, { ref: second.ref, id: 2 });
   assert.equal(of('welcome').at(-1).history[0].ref, second.ref, 'the replayed message is known as ours');
   assert.equal(client.pending, 0);
+});
+
+test('a say whose ack never comes goes again with its ref, and is acknowledged once', async () => {
+  const setup = setUp();
+  const { client, links, clock, of } = setup;
+  await joinedOnWebSocket(setup);
+  const said = client.say('lost ack');
+  assert.equal(says(links.websocket).length, 1);
+  await clock.advance(ACK_RESEND_MS - 1);
+  assert.equal(says(links.websocket).length, 1, 'not before its time');
+  await clock.advance(1);
+  const sent = says(links.websocket);
+  assert.equal(sent.length, 2, 'sent again on the same link');
+  assert.equal(sent[1].ref, sent[0].ref, 'with the same ref, so it is never posted twice');
+  links.websocket.deliver({ type: 'ack', ref: said.ref, id: 7 });
+  assert.deepEqual(await said, { ref: said.ref, id: 7 });
+  await clock.advance(ACK_RESEND_MS * 2);
+  assert.equal(says(links.websocket).length, 2, 'nothing more once acknowledged');
+  assert.equal(of('ack').length, 1);
 });
 
 test('what is said while offline is queued and goes out after the reconnect, in order', async () => {
