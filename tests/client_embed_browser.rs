@@ -5,6 +5,7 @@
 //! `--allowed-origins`; one user is on WebSocket and the other on
 //! long-polling, so the cross-origin module load, the WebSocket's Origin
 //! check and CORS on `/poll` are all crossed, and a message goes each way.
+//! A page on an origin that is not listed is told why, with the fix.
 
 mod common;
 
@@ -174,6 +175,48 @@ async fn a_page_on_another_origin_chats_through_the_library() {
     for browser in [ann, bob] {
         browser.close().await.expect("end the browser session");
     }
+    drop(driver);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_page_on_an_unlisted_origin_is_told_why_it_is_refused() {
+    let site = serve_folder(example_dir()).await;
+    let origin = format!("http://127.0.0.1:{site}");
+    // Another origin is listed, not this one.
+    let server = common::start(&["--allowed-origins", "http://elsewhere.example"]);
+    let parley = server.url("/");
+    let driver = Driver::start("client-embed-refused").await;
+    let browser = driver.browser().await;
+    for transport in ["websocket", "polling"] {
+        let page = format!("{origin}/index.html?server={parley}&room=embed&transport={transport}");
+        browser.goto(&page).await.expect("open the example");
+        let field = eventually("the nickname field", || async {
+            browser
+                .find(Locator::Css("#nick"))
+                .await
+                .map_err(|e| e.to_string())
+        })
+        .await;
+        field.send_keys("eve").await.expect("type the nickname");
+        browser
+            .find(Locator::Css("#join"))
+            .await
+            .expect("#join")
+            .click()
+            .await
+            .expect("join");
+        // The refusal is readable from this origin: the library stops with
+        // the server's hint, which names the flag that would let it in.
+        wait_text(
+            &browser,
+            "#problem",
+            &format!("the refusal on {transport}"),
+            |t| t.contains("--allowed-origins") && t.contains(&origin),
+        )
+        .await;
+    }
+    browser.close().await.expect("end the browser session");
     drop(driver);
     server.stop().await;
 }

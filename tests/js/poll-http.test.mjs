@@ -52,7 +52,7 @@ test('a request carries the session header and JSON body, and parses the answer'
   const pending = pollRequest(server.fetch, '/chat', 'POST', '/poll/send', { session: 'tok', body: '{"type":"ping"}' });
   const request = server.take('POST', '/chat/poll/send');
   assert.equal(request.headers[SESSION_HEADER], 'tok');
-  assert.equal(request.headers['Content-Type'], 'application/json');
+  assert.equal(request.headers['Content-Type'], 'text/plain;charset=UTF-8', 'no preflight for the opening POST');
   assert.equal(request.body, '{"type":"ping"}');
   request.answer(429, error('rate_limited', 'slow down'), { 'Retry-After': '2' });
   assert.deepEqual(await pending, { status: 429, body: error('rate_limited', 'slow down'), retryAfter: '2' });

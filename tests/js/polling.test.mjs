@@ -56,7 +56,7 @@ test('the join opens a session, then it polls with the batch\'s cursor and the t
   transport.send(JOIN);
   const opening = server.take('POST', '/chat/poll/open');
   assert.deepEqual(JSON.parse(opening.body), JOIN);
-  assert.equal(opening.headers['Content-Type'], 'application/json');
+  assert.equal(opening.headers['Content-Type'], 'text/plain;charset=UTF-8');
   assert.equal(opening.headers['Parley-Session'], undefined);
   opening.answer(200, { session: 'tok', cursor: 7, frames: [WELCOME] });
   await settle();

@@ -22,7 +22,11 @@ export const SESSION_HEADER = 'Parley-Session';
 export async function pollRequest(fetch, prefix, method, path, { session, body, signal } = {}) {
   const headers = {};
   if (session) headers[SESSION_HEADER] = session;
-  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  // The body is JSON, but sent as text/plain (the server reads the bytes
+  // whatever the type): with no session header either, the opening POST is
+  // then a request a browser sends without a preflight, so a page on an
+  // origin the server does not list can read the 403 and its hint.
+  if (body !== undefined) headers['Content-Type'] = 'text/plain;charset=UTF-8';
   try {
     const response = await fetch(`${prefix}${path}`, {
       method, headers, body, signal, cache: 'no-store', credentials: 'same-origin',
