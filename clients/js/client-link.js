@@ -88,6 +88,7 @@ export function createClientLink(options, { where, offered, events, room, emit }
       },
       offered: ['shared'],
       forced: 'shared',
+      probe,
       events,
       io,
     });

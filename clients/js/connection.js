@@ -154,7 +154,10 @@ export function createConnection({
    * nothing). Only failures of WebSocket itself count (see the top).
    */
   function noteFailedOpen(failed) {
-    if (failed !== 'websocket') return;
+    // A tab's link to the leader tab's shared connection that closes before
+    // opening may be the server refusing this page: the leader's own probe
+    // may answer after that connection was given up, so the tab asks too.
+    if (failed !== 'websocket' && failed !== 'shared') return;
     // Even with WebSocket forced, the probe tells a refused page why (a
     // browser hides the status of a refused upgrade).
     probe().then((result) => {

@@ -91,11 +91,6 @@ export function createUpstream({ room, connect, to, hub }) {
    * (its fallback and refusal logic intact); the tabs come back to it.
    */
   function dropped(info) {
-    // An attempt that never opened: the connection tries again by itself
-    // (or is refused, which `refused` tells the tabs), so the tabs keep
-    // waiting with their joins queued; closing them here would make each
-    // reconnect into a new attempt and lose the refusal's answer.
-    if (!open) return;
     open = false;
     member = null;
     joining = null;
