@@ -128,7 +128,7 @@ test('nothing is sent when a link opens before the user asked to join', () => {
 test('the nickname form sends a first join, or reconnects when no link is open', () => {
   const setup = setUp({ room: 'kitchen' });
   setup.session.joinAs('ann');
-  assert.deepEqual(setup.sent, [{ type: 'join', v: 1, nick: 'ann', room: 'kitchen' }]);
+  assert.deepEqual(setup.sent, [{ type: 'join', v: 1, minor: 2, nick: 'ann', room: 'kitchen' }]);
   assert.equal(setup.session.isAwaitingWelcome(), true);
 
   const offline = setUp({ open: false });
@@ -184,7 +184,7 @@ test('a rejoin after a drop carries since, epoch and resume, and says Reconnecte
   assert.deepEqual(view.notices(), ['Connection lost; reconnecting…']);
   assert.deepEqual(view.of('markRosterStale'), [[true]]);
   session.linkOpened();
-  assert.deepEqual(sent, [{ type: 'join', v: 1, nick: 'ann', room: 'lobby', since: 10, epoch: 'e1', resume: 'resume-1' }]);
+  assert.deepEqual(sent, [{ type: 'join', v: 1, minor: 2, nick: 'ann', room: 'lobby', since: 10, epoch: 'e1', resume: 'resume-1' }]);
   view.clear();
   session.handle(welcome({ session: 'resume-2', cursor: 11, history: [message(10, 'bob', 'ten'), message(11, 'cy', 'eleven')] }));
   assert.deepEqual(view.of('addMessage').map(([m]) => m.id), [11]);
@@ -199,7 +199,7 @@ test('a handover to another tab shows nothing: no lost connection, no Reconnecte
   const { session, sent, view } = setup;
   session.linkClosed(4100);
   session.linkOpened();
-  assert.deepEqual(sent, [{ type: 'join', v: 1, nick: 'ann', room: 'lobby', since: 9, epoch: 'e1', resume: 'resume-1' }]);
+  assert.deepEqual(sent, [{ type: 'join', v: 1, minor: 2, nick: 'ann', room: 'lobby', since: 9, epoch: 'e1', resume: 'resume-1' }]);
   session.handle(welcome({ cursor: 10, history: [message(10, 'bob', 'ten')] }));
   assert.deepEqual(view.of('addMessage').map(([m]) => m.id), [10]);
   assert.deepEqual(view.notices(), []);
@@ -386,7 +386,7 @@ test('a refused switch of rooms stays in the room, fails its messages and restor
   joined(setup);
   const { session, sent, view, addressed } = setup;
   session.switchRoom('vip');
-  assert.deepEqual(sent, [{ type: 'join', v: 1, nick: 'ann', room: 'vip', resume: 'resume-1' }]);
+  assert.deepEqual(sent, [{ type: 'join', v: 1, minor: 2, nick: 'ann', room: 'vip', resume: 'resume-1' }]);
   session.say('for vip');
   session.handle({ type: 'error', code: 'room_full', message: 'vip is full' });
   assert.deepEqual(view.notices(), ['error: Could not join #vip: it is full. Try again later, or join another room.']);
