@@ -83,6 +83,7 @@ pub(crate) const ASSETS: &[Asset] = &[
     asset!("js/message-parts.js", JS),
     asset!("js/older.js", JS),
     asset!("js/roster.js", JS),
+    asset!("js/roster-pager.js", JS),
     asset!("js/returning.js", JS),
     asset!("js/storage.js", JS),
     asset!("js/timeline.js", JS),

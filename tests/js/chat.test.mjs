@@ -38,7 +38,7 @@ function fakeView() {
     'addMessage', 'resetMessages', 'scrollToEnd', 'scrollIfFollowing', 'showRoster',
     'showTyping', 'showRoom', 'noteUnread', 'showChat', 'showLogin', 'markRosterStale', 'showDegraded',
     'nearTop', 'prependMessages', 'showBeginning', 'showSlowDown', 'showConnState', 'showTransport',
-    'showRefused', 'showJoinStatus', 'showEmptyRoom',
+    'showRefused', 'showJoinStatus', 'showEmptyRoom', 'rosterNearEnd',
   ]) {
     view[name] = (...args) => { calls.push([name, ...args]); };
   }
@@ -145,7 +145,7 @@ test('a welcome shows the chat, its history and roster, and tells the link', () 
   session.joinAs('ann');
   session.handle(welcome({ history: [message(1, 'bob', 'hi'), message(2, 'ann', 'hello')], cursor: 2 }));
   assert.deepEqual(view.of('addMessage').map(([m, own]) => [m.id, own]), [[1, false], [2, true]]);
-  assert.deepEqual(view.of('showRoster').at(-1), [[{ nick: 'ann', typing: false }, { nick: 'bob', typing: true }], 2, 'ann']);
+  assert.deepEqual(view.of('showRoster').at(-1), [[{ nick: 'ann', typing: false }, { nick: 'bob', typing: true }], 2, 'ann', { note: '', partial: false }]);
   assert.deepEqual(view.of('showTyping').at(-1), [['bob']]);
   assert.deepEqual(view.of('showRoom').at(-1), ['lobby']);
   assert.deepEqual(view.of('markRosterStale'), [[false]]);
