@@ -5,25 +5,31 @@
  * dedupe); this module keeps what only a page needs: the roster as drawn,
  * the "sending…" items of messages not yet acknowledged, the wording of
  * every notice, the unread count and mentions, older messages on scroll
- * (older.js), the address following the room, and the nickname
- * remembered for next time.
+ * (older.js), the roster of a big room in pages and its search
+ * (roster-pager.js), the address following the room, and the nickname
+ * remembered for next time. In a big room (PROTOCOL.md 4.5.2) arrivals
+ * and departures come counted, with a sample of names: they are told in
+ * one line a batch ("12 people joined, 3 left"), and the sample updates
+ * the partial list; below that size every arrival is told by name.
  *
  * Owns: the Roster, the pending items (ref -> the view's item), the room
  * the user picked before joining, who is coming back after a reconnect
  * (returning.js), the one reconnect line, whether a join waits for the
- * link, and the pager of older messages (which owns its own state).
+ * link, and the pagers of older messages and of the roster (each owns
+ * its own state).
  * Must not touch: the DOM, the network or the address directly. It draws
  * through the `view` it is given, talks to the server only through
  * `client` (a ParleyClient), and changes the address through `address`;
  * so Node can drive it with a client on a fake transport and watch.
  */
 
-import { participants } from './format.js';
+import { countedPresenceText, participants, rosterNote } from './format.js';
 import { errorText, reconnectedText } from './wording.js';
 import { mentions } from './message-parts.js';
 import { Roster } from './roster.js';
 import { Returning } from './returning.js';
 import { createOlder } from './older.js';
+import { createRosterPager } from './roster-pager.js';
 
 /** Refusals of a join that are about the room, not the nickname. */
 const ROOM_REFUSALS = new Set(['invalid_room', 'room_full', 'too_many_rooms']);
@@ -72,8 +78,27 @@ export function createChat({
     io,
   });
 
+  const pager = createRosterPager({
+    ask: (query) => client.roster(query),
+    canAsk: () => client.joined && !client.awaitingWelcome,
+    addPage: (members, count) => roster.addPage(members, count),
+    changed: () => drawRoster(),
+    atEnd: () => view.rosterNearEnd(),
+    io,
+  });
+
+  /** The roster: the search's results while one is shown, else the list with the true count. */
   function drawRoster() {
-    view.showRoster(roster.people(), roster.count, client.nick);
+    const results = pager.results();
+    const people = results ? results.members : roster.people();
+    const note = rosterNote({
+      complete: roster.complete,
+      shown: people.length,
+      count: roster.count,
+      prefix: results ? results.prefix : '',
+      more: results ? results.next !== null : pager.more,
+    });
+    view.showRoster(people, roster.count, client.nick, { note, partial: !roster.complete });
   }
 
   function drawTyping() {
@@ -132,7 +157,7 @@ export function createChat({
     view.showJoinStatus('');
     for (const message of w.history) showMessage(message);
     if (w.freshRoom) older.reset({ first: w.history[0]?.id, cursor: w.cursor, minor: w.minor });
-    roster.reset(w.roster, w.count);
+    roster.reset(w.roster, w.count, w.rosterComplete !== false);
     returning.welcomed({
       rejoin: !w.freshRoom, present: roster.people().map((p) => p.nick), now: now(),
     });
@@ -145,6 +170,8 @@ export function createChat({
     view.showRoom(room);
     onLimits(w.limits);
     view.showChat();
+    // Once the list is on screen: a partial one asks for what fills it.
+    pager.reset({ complete: roster.complete, next: w.roster_next });
     view.scrollToEnd();
     // A list too short to scroll has its top in view already.
     if (view.nearTop()) older.nearTop();
@@ -160,11 +187,16 @@ export function createChat({
         break;
       case 'left':
         roster.remove(p.nick, p.count);
+        pager.departed(p.nick);
         drawRoster();
         drawTyping();
         view.notice(`${p.nick} left — ${participants(p.count)}`);
         break;
       case 'presence': {
+        if (p.arrived !== undefined) {
+          onCounted(p);
+          break;
+        }
         const back = p.changes.filter((c) => c.present && returning.isReturn(c.nick, now())).length;
         const { came: all, went } = roster.applyPresence(p.changes, p.count, client.nick);
         const came = all - back;
@@ -191,6 +223,25 @@ export function createChat({
       default:
         break;
     }
+  }
+
+  /**
+   * A big room's batch: counted, with a sample of names. The sample
+   * updates the list, which is partial from now on (a room that grew big
+   * while we listed it whole is then listed in pages), and the batch is
+   * one line.
+   */
+  function onCounted(p) {
+    if (roster.complete) {
+      roster.reset(roster.people(), p.count, false);
+      pager.reset({ complete: false, next: '' });
+    }
+    roster.applyPresence(p.changes, p.count, client.nick);
+    for (const change of p.changes) if (!change.present) pager.departed(change.nick);
+    drawRoster();
+    drawTyping();
+    const text = countedPresenceText(p);
+    if (text !== '') view.notice(text);
   }
 
   function onTyping(t) {
@@ -243,6 +294,7 @@ export function createChat({
   function onClose({ wasJoined, replaced }) {
     typing.linkLost();
     older.linkLost();
+    pager.linkLost();
     roster.stopAllTyping();
     drawTyping();
     view.markRosterStale(true);
@@ -320,6 +372,16 @@ export function createChat({
     /** The top of the message list is in view: fetch older messages if there are any. */
     nearTop() {
       older.nearTop();
+    },
+
+    /** The roster was scrolled to its end (or opened): a partial one loads more. */
+    rosterNearEnd() {
+      pager.nearEnd();
+    },
+
+    /** The roster's search box holds `text`: a partial roster is searched by name prefix. */
+    searchRoster(text) {
+      pager.search(text);
     },
 
     /** Sends a message (it shows as pending until acknowledged). */

@@ -2,8 +2,9 @@
  * The page's wording and colours as pure functions of values: the hue of a
  * nickname, the clock time of a message, how many participants there are,
  * the typing line, the connection state's text, the document's title, who
- * else is in an empty room, and the message box's counter. (What the page says about the server's
- * refusals is wording.js.)
+ * else is in an empty room, the message box's counter, a big room's counted
+ * arrivals and departures, and the line under a partial roster. (What the
+ * page says about the server's refusals is wording.js.)
  *
  * Owns: nothing mutable.
  * Must not touch: the DOM, timers or the network; view.js puts the results
@@ -43,19 +44,52 @@ export function clockTime(when) {
 /**
  * Who else is in a room, for the empty room's greeting: "You are the only
  * one here.", "ann is here too.", "ann and bob are here too.", "ann, bob
- * and 3 others are here too." `nicks` is the roster, `self` the reader.
+ * and 3 others are here too." `nicks` is the roster, `self` the reader;
+ * `total` the room's size when `nicks` lists only some of it.
  */
-export function othersHereText(nicks, self) {
+export function othersHereText(nicks, self, total) {
   const others = nicks.filter((nick) => nick !== self);
-  if (others.length === 0) return 'You are the only one here.';
-  if (others.length === 1) return `${others[0]} is here too.`;
-  if (others.length === 2) return `${others[0]} and ${others[1]} are here too.`;
-  const rest = others.length - 2;
+  const more = Number.isSafeInteger(total) ? Math.max(others.length, total - 1) : others.length;
+  if (more === 0) return 'You are the only one here.';
+  if (more > others.length && others.length < 2) return `${count(more)} others are here too.`;
+  if (more === 1) return `${others[0]} is here too.`;
+  if (more === 2) return `${others[0]} and ${others[1]} are here too.`;
+  const rest = more - 2;
   return `${others[0]}, ${others[1]} and ${rest === 1 ? '1 other' : `${rest} others`} are here too.`;
 }
 
 export function participants(n) {
-  return n === 1 ? 'there is 1 participant' : `there are ${n} participants`;
+  return n === 1 ? 'there is 1 participant' : `there are ${count(n)} participants`;
+}
+
+/**
+ * One line for a big room's batch of arrivals and departures, counted
+ * rather than named (PROTOCOL.md 4.5.2): "12 people joined, 3 left —
+ * there are 1,204 participants"; '' for a batch of nothing.
+ */
+export function countedPresenceText({ arrived, departed, count: size }) {
+  const parts = [];
+  if (arrived > 0) parts.push(`${count(arrived)} ${arrived === 1 ? 'person' : 'people'} joined`);
+  if (departed > 0) parts.push(parts.length > 0 ? `${count(departed)} left` : `${count(departed)} ${departed === 1 ? 'person' : 'people'} left`);
+  if (parts.length === 0) return '';
+  return `${parts.join(', ')} — ${participants(size)}`;
+}
+
+/**
+ * The line under the roster when it lists only some of the room: a
+ * search's outcome ({prefix, shown, more}) or how many of `count` are
+ * shown. '' when the list is complete and no search is on.
+ */
+export function rosterNote({
+  complete, shown, count: size, prefix = '', more = false,
+}) {
+  if (prefix !== '') {
+    if (shown === 0) return `Nobody here has a name starting with “${prefix}”.`;
+    const who = shown === 1 ? '1 person' : `${count(shown)} people`;
+    return `${more ? 'First ' : ''}${who} whose name starts with “${prefix}”${more ? '; scroll for more' : ''}.`;
+  }
+  if (complete) return '';
+  return `Showing ${count(shown)} of ${count(size)} people${shown < size ? '; scroll for more, or search by name' : ''}.`;
 }
 
 /** The typing line for the nicknames typing ('' when nobody is). */

@@ -3,7 +3,8 @@
  * (Enter sends, Shift+Enter adds a line; it grows with its text and counts
  * the characters left near the limit), the commands typed into it (/join,
  * /nick, /help; // sends a message that begins with /), and the roster
- * toggle with Escape to close it, and the jump to new messages. After a
+ * toggle with Escape to close it, the roster's search box, and the jump
+ * to new messages. After a
  * message is sent the focus is back in the box.
  *
  * The box takes text of any length, so a paste is never cut short: a
@@ -231,7 +232,17 @@ export function start(deps) {
     updateCounter();
     typing.note(input.value);
   });
-  $('roster-toggle').addEventListener('click', () => view.toggleRoster());
+  $('roster-toggle').addEventListener('click', () => {
+    view.toggleRoster();
+    // A big room's list, folded away until now, may need its first page.
+    if (view.rosterNearEnd()) session.rosterNearEnd();
+  });
+  const search = $('roster-search');
+  search.addEventListener('input', () => session.searchRoster(search.value));
+  $('roster-search-form').addEventListener('submit', (event) => {
+    event.preventDefault();
+    session.searchRoster(search.value);
+  });
   $('jump-new').addEventListener('click', () => view.jumpToEnd());
   document.addEventListener('keydown', (event) => {
     if (event.key === 'Escape' && view.isRosterOpen()) {

@@ -26,6 +26,7 @@
  *   ../client/          parley-client.js and its modules (no DOM; the library)
  *   chat.js             the library's events drawn, the user's asks passed on (no DOM)
  *   roster.js           who is here (no DOM)
+ *   roster-pager.js     a big room's roster in pages, and its search (no DOM)
  *   older.js            older messages when the list is scrolled to its top (no DOM)
  *   typing.js           our typing indicator (no DOM)
  *   view.js, input.js   drawing the page; the user's controls
@@ -63,8 +64,15 @@
  *   #room-error, #join-status the nickname screen: why the address's room
  *                             cannot be joined (a#room-suggestion offers one
  *                             that can); "Waiting for the server…" by Join
- *   #roster                   one li.person[data-nick] per participant
+ *   #roster                   one li.person[data-nick] per participant (in a
+ *                             room listed in pages, those loaded so far, or a
+ *                             search's results); it scrolls, and loads more
+ *                             at its end
  *   #count                    the number of participants, digits only
+ *   #roster-search            the search by name prefix (its form
+ *                             #roster-search-form shows only when the room
+ *                             is listed in pages)
+ *   #roster-note              "Showing 30 of 1,204 people…", or a search's outcome
  *   #typing                   "ann is typing…" (empty when nobody types)
  *   #slow-down                the one "Slow down: N messages are waiting…" line
  *                             while the rate limit holds messages back
@@ -131,6 +139,9 @@ input.start({ session: chat, typing });
 document.getElementById('messages').addEventListener('scroll', () => {
   view.noteScroll();
   if (view.nearTop()) chat.nearTop();
+});
+document.getElementById('roster').addEventListener('scroll', () => {
+  if (view.rosterNearEnd()) chat.rosterNearEnd();
 });
 document.getElementById('reconnect-now').addEventListener('click', () => client.reconnect());
 window.addEventListener('hashchange', () => {

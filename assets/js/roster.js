@@ -1,23 +1,56 @@
 /*
- * Who is in the room, in join order, and whether each of them is typing,
- * with the count the server last announced.
+ * Who is in the room, and whether each of them is typing, with the count
+ * the server last announced. A complete roster (the welcome listed
+ * everyone) keeps the order the server gave, arrivals last; a partial one
+ * (a room listed in pages, PROTOCOL.md 3.9) is the pages asked for plus
+ * the names the live frames brought, in the server's name order, so that
+ * pages and arrivals interleave as they will on the server, and `count`,
+ * not the list, says how many there are.
  *
- * Owns: the list of people and the count, kept private; callers change
- * them only through the methods below, which follow the frames that
- * carry them (welcome, joined, left, presence, renamed, typing).
+ * Owns: the list of people, whether it is complete, and the count, kept
+ * private; callers change them only through the methods below, which
+ * follow the frames that carry them (welcome, roster pages, joined, left,
+ * presence, renamed, typing).
  * Must not touch: the DOM or the network. Drawing the roster is view.js's
  * business; it is handed a copy (people()).
  */
 
+/**
+ * The server's name order (PROTOCOL.md 3.9): character by character in
+ * lower case, then as written. Negative when `a` comes first.
+ */
+export function nameOrder(a, b) {
+  const fold = (name) => [...name].map((ch) => ch.toLowerCase());
+  const byChars = (x, y) => {
+    const n = Math.min(x.length, y.length);
+    for (let i = 0; i < n; i += 1) {
+      if (x[i] !== y[i]) return x[i].codePointAt(0) - y[i].codePointAt(0);
+    }
+    return x.length - y.length;
+  };
+  return byChars(fold(a), fold(b)) || byChars([...a], [...b]);
+}
+
 export class Roster {
-  /** nick -> {typing}, in join order. */
+  /** nick -> {typing}, in join order (or the order names came, when partial). */
   #people = new Map();
   #count = 0;
+  #complete = true;
 
-  /** Everyone at once, from a welcome's roster: [{nick, typing}]. */
-  reset(entries, count) {
+  /**
+   * From a welcome's roster: [{nick, typing}]; `complete` false when it
+   * lists only a page (or nothing) of the `count` members.
+   */
+  reset(entries, count, complete = true) {
     this.#people = new Map(entries.map((entry) => [entry.nick, { typing: !!entry.typing }]));
     this.#count = count;
+    this.#complete = complete;
+  }
+
+  /** A page of a partial roster ([{nick, typing}]), with the room's size now. */
+  addPage(entries, count) {
+    for (const entry of entries) this.#people.set(entry.nick, { typing: !!entry.typing });
+    if (Number.isSafeInteger(count)) this.#count = count;
   }
 
   /** Someone joined. */
@@ -83,9 +116,16 @@ export class Roster {
     return this.#count;
   }
 
-  /** A copy of the list: [{nick, typing}] in join order. */
+  /** Whether the list is everyone (else `count` is the truth). */
+  get complete() {
+    return this.#complete;
+  }
+
+  /** A copy of the list: [{nick, typing}], in join order when complete, else in name order. */
   people() {
-    return [...this.#people].map(([nick, info]) => ({ nick, typing: info.typing }));
+    const list = [...this.#people].map(([nick, info]) => ({ nick, typing: info.typing }));
+    if (!this.#complete) list.sort((a, b) => nameOrder(a.nick, b.nick));
+    return list;
   }
 
   /** The nicknames typing, other than `self`, in join order. */

@@ -442,8 +442,13 @@ export function noteScroll() {
 
 // ---- Roster and typing ------------------------------------------------------
 
-/** One li.person[data-nick] per person ({nick, typing}); `self` is marked "(you)". */
-export function showRoster(people, count, self) {
+/**
+ * One li.person[data-nick] per person ({nick, typing}); `self` is marked
+ * "(you)". `count` is the room's size, which a `partial` list (a big
+ * room's pages, or a search's results) does not reach: then the search
+ * box shows, and #roster-note (a status region) says how much is listed.
+ */
+export function showRoster(people, count, self, { note = '', partial = false } = {}) {
   const items = people.map(({ nick, typing }) => {
     const li = el('li', typing ? 'person typing' : 'person');
     li.dataset.nick = nick;
@@ -456,11 +461,25 @@ export function showRoster(people, count, self) {
     return li;
   });
   $('roster').replaceChildren(...items);
-  emptyHere = othersHereText(people.map(({ nick }) => nick), self);
+  emptyHere = othersHereText(people.map(({ nick }) => nick), self, partial ? count : undefined);
   const here = $('messages').querySelector(':scope > li.empty-room .empty-here');
   if (here) here.textContent = emptyHere;
   $('count').textContent = String(count);
   $('roster-toggle-count').textContent = String(count);
+  $('roster-search-form').hidden = !partial;
+  const noted = $('roster-note');
+  if (noted.textContent !== note) noted.textContent = note;
+}
+
+/**
+ * Whether the end of the roster list is in view (or near it), as when it
+ * does not fill its box; false while the list is not shown at all (the
+ * panel folded away), so that nothing is loaded for nobody.
+ */
+export function rosterNearEnd() {
+  const list = $('roster');
+  if (list.clientHeight === 0) return false;
+  return list.scrollHeight - list.scrollTop - list.clientHeight < 48;
 }
 
 /** The roster may be out of date (the link is down). */

@@ -6,9 +6,14 @@
  * welcome or refusal, renames, and leaving. After a drop it joins again
  * whenever a link opens, until the room is left.
  *
+ * Joins state minor version 2 (PROTOCOL.md 1.2) until a server refuses
+ * that with `bad_frame`: then the same join goes again without it, and
+ * this membership never states it again.
+ *
  * Owns: the nickname (wanted and registered), the room (wanted and
  * welcomed), whether we are joined or awaiting a welcome, whether a join
- * is wanted, the kind of join sent and its `since`, the resume token, the
+ * is wanted, the kind of join sent and its `since`, whether joins state
+ * the minor version, the resume token, the
  * rename in progress, and the callers waiting on a join or a rename.
  * Must not touch: the DOM, the network (it sends through `link`), the
  * cursor (it reads `cursor.lastId` and `cursor.epoch` for a rejoin) or
@@ -16,7 +21,7 @@
  * means for the pending messages).
  */
 
-import { joinFrame } from './protocol.js';
+import { STATED_MINOR, joinFrame } from './protocol.js';
 import { ParleyError } from './outbox.js';
 import { createWaiters, quiet } from './waiters.js';
 
@@ -50,6 +55,8 @@ export function createMembership({ room: startRoom, link, outbox, cursor, emit, 
   let joinSince;
   /** Resume token from the last welcome. */
   let resume = null;
+  /** Joins state STATED_MINOR: false once a server refused it. */
+  let statesMinor = true;
   /** The nickname a `nick` frame asked for, until it is renamed or refused. */
   let renaming = null;
   const joins = createWaiters();
@@ -70,6 +77,7 @@ export function createMembership({ room: startRoom, link, outbox, cursor, emit, 
       since: joinKind === 'rejoin' ? cursor.lastId : undefined,
       epoch: cursor.epoch,
       resume,
+      minor: statesMinor ? STATED_MINOR : undefined,
     });
     joinSince = frame.since;
     awaitingWelcome = link.send(frame);
@@ -125,6 +133,19 @@ export function createMembership({ room: startRoom, link, outbox, cursor, emit, 
       wantJoin = false;
       emit('error', { ...e, during: 'join', ...asked });
       joins.settle(error);
+    },
+
+    /**
+     * Our join was refused with `bad_frame` for its `minor` (an older
+     * server): the same join goes again without it, as every later one
+     * will. Returns false when joins already went without it.
+     */
+    minorRefused() {
+      if (!statesMinor) return false;
+      statesMinor = false;
+      awaitingWelcome = false;
+      if (needsJoin() && link.isOpen()) sendJoin();
+      return true;
     },
 
     /** Our join was refused for now: it goes again after `wait` ms, if still wanted. */
@@ -217,5 +238,7 @@ export function createMembership({ room: startRoom, link, outbox, cursor, emit, 
     get joined() { return joined; },
     get awaitingWelcome() { return awaitingWelcome; },
     get renaming() { return renaming; },
+    /** Whether joins state the minor version (no server has refused it). */
+    get statesMinor() { return statesMinor; },
   };
 }

@@ -93,6 +93,10 @@ export interface Limits {
   max_nick_chars?: number;
   max_frame_bytes?: number;
   max_history_limit?: number;
+  /** Most members a roster() page may ask for (minor 2). */
+  max_roster_limit?: number;
+  /** From this many members a room is big: its presence comes counted (minor 2). */
+  big_room_members?: number;
   [name: string]: number | undefined;
 }
 
@@ -126,7 +130,18 @@ export interface Welcome {
   gap: boolean;
   /** Messages not seen before (a rejoin's replay without duplicates). */
   history: Message[];
+  /**
+   * The room's members: everyone unless `roster_next` is present (a
+   * client stating minor 2 gets one page in name order, and none in a big
+   * room). `count` is the room's size either way.
+   */
   roster: RosterEntry[];
+  /** Present when `roster` is not everyone: the `after` of a roster() for the rest. */
+  roster_next?: string;
+  /** Whether `roster` lists everyone (no `roster_next`). */
+  rosterComplete: boolean;
+  /** The room has `limits.big_room_members` members or more: its presence comes counted. */
+  bigRoom: boolean;
   count: number;
   limits: Limits;
   /** first join, rejoin of the same room after a drop, or switch to another. */
@@ -149,7 +164,15 @@ export interface Welcome {
 export type Presence =
   | { kind: 'joined'; nick: string; count: number }
   | { kind: 'left'; nick: string; count: number }
-  | { kind: 'presence'; changes: { nick: string; present: boolean }[]; count: number }
+  | {
+    kind: 'presence';
+    /** Arrivals and departures, oldest first: in a big room only a sample, the newest 10. */
+    changes: { nick: string; present: boolean }[];
+    count: number;
+    /** Big rooms only: how many arrived and left in the batch, named or not. */
+    arrived?: number;
+    departed?: number;
+  }
   | { kind: 'renamed'; old: string; new: string; own: boolean };
 
 export interface Status {
@@ -186,6 +209,19 @@ export interface HistoryPage {
   room: string;
 }
 
+/** A page of the room's members, in name order (roster()). */
+export interface RosterPage {
+  ref: string;
+  /** The request's `after` and `prefix`, as sent. */
+  after?: string;
+  prefix?: string;
+  members: { nick: string; typing: boolean }[];
+  /** The `after` of the next page; null at the end. */
+  next: string | null;
+  /** Members in the room now, whatever the prefix. */
+  count: number;
+}
+
 export interface Ack {
   ref: string;
   id?: number;
@@ -203,6 +239,7 @@ export interface ClientEvents {
   left: { room: string };
   degraded: { degraded: boolean };
   history: HistoryPage;
+  roster: RosterPage;
   queued: { ref: string; text: string; room: string; nick: string };
   ack: { ref: string; id?: number; text: string; room: string };
   failed: { ref: string; text: string; room: string; error: ParleyError };
@@ -222,7 +259,7 @@ export class ParleyError extends Error {
 }
 
 export const CLIENT_ERRORS: Readonly<Record<
-  'left_room' | 'join_failed' | 'too_large' | 'link_lost' | 'not_joined' | 'closed', string>>;
+  'left_room' | 'join_failed' | 'too_large' | 'link_lost' | 'not_joined' | 'unsupported' | 'closed', string>>;
 export const TRANSPORTS: readonly TransportName[];
 export const PROTOCOL_VERSION: number;
 export const CLOSE: Readonly<Record<string, number>>;
@@ -239,6 +276,7 @@ export class ParleyClient {
   rename(nick: string): Promise<Extract<Presence, { kind: 'renamed' }>>;
   leave(): void;
   history(query: { before: number; limit?: number }): Promise<HistoryPage>;
+  roster(query?: { after?: string; prefix?: string; limit?: number }): Promise<RosterPage>;
   reconnect(): void;
   disconnect(): void;
   close(): void;
@@ -256,6 +294,8 @@ export class ParleyClient {
   readonly joined: boolean;
   readonly awaitingWelcome: boolean;
   readonly limits: Limits | undefined;
+  /** The server's minor version, from the last welcome (0 before it). */
+  readonly minor: number;
   readonly degraded: boolean;
   readonly pending: number;
   readonly endpoints: { http: string; ws: string; base: string; origin: string };

@@ -66,8 +66,10 @@ export const CLIENT_ERRORS = Object.freeze({
   too_large: 'too_large',
   /** The link dropped before the answer came (history, rename). */
   link_lost: 'link_lost',
-  /** Not in a room (asked for history or a rename before a welcome). */
+  /** Not in a room (asked for history, the roster or a rename before a welcome). */
   not_joined: 'not_joined',
+  /** The server is too old for what was asked (the roster in pages needs minor 2). */
+  unsupported: 'unsupported',
   /** close() was called before it was settled. */
   closed: 'closed',
 });
@@ -177,6 +179,17 @@ export class ParleyClient extends Emitter {
     return this.#session.history({ before, limit });
   }
 
+  /**
+   * A page of the current room's members, in name order (protocol minor
+   * 2): up to `limit` (50; at most limits.max_roster_limit) after the
+   * cursor `after` (a page's `next`, or the welcome's `roster_next`),
+   * whose nicknames start with `prefix` (case-insensitive). Resolves with
+   * {members, next, count}: `next` is null at the end.
+   */
+  roster({ after, prefix, limit } = {}) {
+    return this.#session.roster({ after, prefix, limit });
+  }
+
   /** Reconnects now, skipping any backoff wait (and undoing disconnect()). */
   reconnect() {
     this.#connection.reconnectNow();
@@ -235,6 +248,9 @@ export class ParleyClient extends Emitter {
 
   /** Whether a join awaits its welcome. */
   get awaitingWelcome() { return this.#session.awaitingWelcome; }
+
+  /** The server's minor version, from the last welcome (0 before it). */
+  get minor() { return this.#session.minor; }
 
   /** The limits of the last welcome (undefined before it). */
   get limits() { return this.#session.limits; }

@@ -12,6 +12,13 @@
 
 export const PROTOCOL_VERSION = 1;
 
+/**
+ * The minor version a join states (PROTOCOL.md 1.2): 2, the roster in
+ * pages. Stating it makes the welcome list one page in name order, and
+ * nothing when the room is big; `roster` requests list the rest.
+ */
+export const STATED_MINOR = 2;
+
 /** WebSocket close codes, as both transports report them. */
 export const CLOSE = Object.freeze({
   NORMAL: 1000,
@@ -49,6 +56,15 @@ export function isJoinError(code) {
   return JOIN_ERRORS.has(code);
 }
 
+/**
+ * Whether error `e` is a server older than minor 2 refusing a join's
+ * `minor` (an unknown member is `bad_frame`, its message naming it): the
+ * join goes again without it (PROTOCOL.md 1.2).
+ */
+export function refusesMinor(e) {
+  return e.code === 'bad_frame' && /\bminor\b/.test(String(e.message || ''));
+}
+
 /** Whether a value is a frame: anything with a string `type`. */
 export function isFrame(value) {
   return Boolean(value) && typeof value.type === 'string';
@@ -72,11 +88,18 @@ export function encodeFrame(frame) {
 }
 
 /**
- * A join frame. `since` (with `epoch`, the numbering it belongs to) goes
- * only on a rejoin of the room shown; `resume` whenever a welcome gave one.
+ * A join frame. `minor` goes when the client states one (undefined: an
+ * older server refused it); `since` (with `epoch`, the numbering it
+ * belongs to) only on a rejoin of the room shown; `resume` whenever a
+ * welcome gave one.
  */
-export function joinFrame({ nick, room, since, epoch, resume }) {
-  const frame = { type: 'join', v: PROTOCOL_VERSION, nick, room };
+export function joinFrame({
+  nick, room, since, epoch, resume, minor,
+}) {
+  const frame = { type: 'join', v: PROTOCOL_VERSION };
+  if (minor !== undefined) frame.minor = minor;
+  frame.nick = nick;
+  frame.room = room;
   if (since !== undefined) {
     frame.since = since;
     // A restarted room ignores a `since` from another numbering.

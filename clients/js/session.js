@@ -1,16 +1,17 @@
 /*
  * The chat session as the protocol sees it: the frames the server sends
  * (welcome, message, ack, joined, left, presence, renamed, typing,
- * left_room, status, history, error, pong) turned into events, each told
- * once, and what the client asks for sent. It wires together who and where
- * we are (membership.js: joins, resume, renames), the messages said and
- * not yet acknowledged (outbox.js) and the history requests in flight
- * (history-requests.js), and keeps the cursor: the highest message id
+ * left_room, status, history, roster, error, pong) turned into events,
+ * each told once, and what the client asks for sent. It wires together who
+ * and where we are (membership.js: joins, resume, renames), the messages
+ * said and not yet acknowledged (outbox.js), and the history and roster
+ * requests in flight (history-requests.js, roster-requests.js), and keeps
+ * the cursor: the highest message id
  * seen, so that a message replayed after a resume is not told twice, and
  * the numbering (epoch) it belongs to.
  *
  * Owns: the cursor (highest id seen, epoch), whether the server reported
- * itself degraded, the limits of the last welcome, and which of its parts
+ * itself degraded, the limits and minor version of the last welcome, and which of its parts
  * an error frame answers.
  * Must not touch: the DOM, wording meant for people, the network directly,
  * or the state of its parts (each owns its own). It sends through `link`
@@ -18,10 +19,11 @@
  * and watch.
  */
 
-import { CLOSE, isJoinError } from './protocol.js';
+import { CLOSE, isJoinError, refusesMinor } from './protocol.js';
 import { ParleyError, createOutbox } from './outbox.js';
 import { createMembership } from './membership.js';
 import { createHistoryRequests } from './history-requests.js';
+import { createRosterRequests } from './roster-requests.js';
 
 const DEFAULT_IO = {
   setTimeout: (fn, ms) => setTimeout(fn, ms),
@@ -44,6 +46,8 @@ export function createSession({ room = 'lobby', link, emit, io = {} }) {
   let degraded = false;
   /** The limits of the last welcome (undefined before the first). */
   let limits;
+  /** The minor version of the last welcome's server (0 before the first, or when it says none). */
+  let minor = 0;
 
   const outbox = createOutbox({
     send: link.send,
@@ -61,6 +65,7 @@ export function createSession({ room = 'lobby', link, emit, io = {} }) {
     clock,
   });
   const history = createHistoryRequests({ send: link.send, emit });
+  const rosters = createRosterRequests({ send: link.send, emit });
 
   /** Message `m` unless already seen, with `ref` when it is our own pending one. */
   function fresh(m) {
@@ -78,6 +83,7 @@ export function createSession({ room = 'lobby', link, emit, io = {} }) {
 
   function onWelcome(w) {
     limits = w.limits;
+    minor = Number.isSafeInteger(w.minor) ? w.minor : 0;
     outbox.welcomed();
     const {
       kind, previousRoom, freshRoom, since, dropped,
@@ -99,9 +105,13 @@ export function createSession({ room = 'lobby', link, emit, io = {} }) {
     }
     // Messages up to the cursor that were not replayed predate this visit.
     lastId = Math.max(lastId, w.cursor);
+    const big = limits && Number.isSafeInteger(limits.big_room_members) ? limits.big_room_members : Infinity;
     const detail = {
       ...w,
       history: replayed,
+      // The welcome lists everybody unless it says where the rest starts.
+      rosterComplete: typeof w.roster_next !== 'string',
+      bigRoom: Number.isSafeInteger(w.count) && w.count >= big,
       kind,
       freshRoom,
       previousRoom,
@@ -135,7 +145,10 @@ export function createSession({ room = 'lobby', link, emit, io = {} }) {
   }
 
   function onError(e) {
-    if (history.refused(e)) return;
+    if (history.refused(e) || rosters.refused(e)) return;
+    // An older server refused the minor version our join stated: the
+    // join goes again without it.
+    if (member.awaitingWelcome && refusesMinor(e) && member.minorRefused()) return;
     const mine = Boolean(e.ref) && outbox.has(e.ref);
     // Both mean "not now": the message stays pending and is resent (with
     // the same ref, so it is posted once) after the wait.
@@ -171,6 +184,19 @@ export function createSession({ room = 'lobby', link, emit, io = {} }) {
     emit('error', { ...e, room: member.room });
   }
 
+  /**
+   * A batch of arrivals and departures. In a big room (PROTOCOL.md 4.5.2)
+   * it counts them (`arrived`, `departed`) and names only a sample.
+   */
+  function onPresence(p) {
+    const detail = { kind: 'presence', changes: Array.isArray(p.changes) ? p.changes : [], count: p.count };
+    if (Number.isSafeInteger(p.arrived) && Number.isSafeInteger(p.departed)) {
+      detail.arrived = p.arrived;
+      detail.departed = p.departed;
+    }
+    emit('presence', detail);
+  }
+
   /** Frame type -> handler. Unknown types are ignored: a newer server may send more. */
   const HANDLERS = {
     welcome: onWelcome,
@@ -178,13 +204,14 @@ export function createSession({ room = 'lobby', link, emit, io = {} }) {
     ack: (a) => outbox.ack(a.ref, a.id),
     joined: (j) => emit('presence', { kind: 'joined', nick: j.nick, count: j.count }),
     left: (l) => emit('presence', { kind: 'left', nick: l.nick, count: l.count }),
-    presence: (p) => emit('presence', { kind: 'presence', changes: p.changes, count: p.count }),
+    presence: onPresence,
     renamed: (r) => member.renamed(r),
     typing: (t) => emit('typing', { nick: t.nick, on: !!t.on, own: t.nick === member.nick }),
     left_room: (l) => member.leftRoom(l),
     pong: () => {},
     status: onStatus,
     history: (h) => history.answer(h, member.room, member.nick),
+    roster: (r) => rosters.answer(r),
     error: onError,
   };
 
@@ -202,7 +229,9 @@ export function createSession({ room = 'lobby', link, emit, io = {} }) {
     /** The link closed with `code`: the server has forgotten us until we join again. */
     linkClosed(code) {
       const wasJoined = member.linkClosed();
-      history.failAll(() => new ParleyError('link_lost', 'the connection dropped before the answer came'));
+      const lost = () => new ParleyError('link_lost', 'the connection dropped before the answer came');
+      history.failAll(lost);
+      rosters.failAll(lost);
       outbox.linkLost(code === CLOSE.TOO_BIG);
       return wasJoined;
     },
@@ -242,11 +271,17 @@ export function createSession({ room = 'lobby', link, emit, io = {} }) {
       return history.ask(options, member.joined && !member.awaitingWelcome);
     },
 
+    /** Asks for a page of the current room's members ({after, prefix, limit}). */
+    roster(options = {}) {
+      return rosters.ask(options, { joined: member.joined && !member.awaitingWelcome, minor });
+    },
+
     /** The client is closing: every promise still waiting rejects. */
     closed() {
       const error = new ParleyError('closed', 'the client was closed');
       member.closed(error);
       history.failAll(() => error);
+      rosters.failAll(() => error);
       outbox.failAll('closed', 'the client was closed');
     },
 
@@ -257,6 +292,7 @@ export function createSession({ room = 'lobby', link, emit, io = {} }) {
     get awaitingWelcome() { return member.awaitingWelcome; },
     get degraded() { return degraded; },
     get limits() { return limits; },
+    get minor() { return minor; },
     get pending() { return outbox.size; },
   };
 }

@@ -11,8 +11,10 @@
  *     history after its own `since`, and nobody else hears anything;
  *   - frames about the room (messages, presence, renames, typing) go to
  *     every vconn in it; answers go to the vconn that asked: acks and
- *     errors by `ref`, history pages by a ref made unique here, and errors
- *     without a ref to the join, rename or leave awaiting one;
+ *     errors by `ref`, history and roster pages by a ref made unique
+ *     here, and errors without a ref to the join, rename or leave
+ *     awaiting one (a join refused for its `minor` by an older server
+ *     included: the tab sends it again without);
  *   - a tab leaving while others of its tabs stay gets `left_room` from
  *     here; only the last one's `leave` reaches the server.
  *
@@ -21,16 +23,16 @@
  *
  * Owns: the connection, whether it is open, the member it holds ({nick,
  * token}), the vconns bound to it, the join being answered and those
- * queued, the leave and rename awaiting an answer, the say and history
- * refs in flight, and the transport, fallback reason and notices to tell
- * a vconn that opens. Of a vconn record (the hub's) it sets only `inRoom`
+ * queued, the leave and rename awaiting an answer, the say refs and the
+ * history and roster requests in flight, and the transport, fallback
+ * reason and notices to tell a vconn that opens. Of a vconn record (the hub's) it sets only `inRoom`
  * and `opened`.
  * Must not touch: the hub's tables, a vconn's `up` and `next` (it asks
  * the hub through `hub.moved`, `hub.stayed` and `hub.close`), any tab's
  * session, or the channel (it speaks through `to(v, message)`).
  */
 
-import { CLOSE, isJoinError } from './protocol.js';
+import { CLOSE, isJoinError, refusesMinor } from './protocol.js';
 
 /** Error codes that answer a rename. */
 const RENAME_ERRORS = new Set(['invalid_nick', 'nick_taken', 'rate_limited', 'not_joined']);
@@ -59,9 +61,9 @@ export function createUpstream({ room, connect, to, hub }) {
   let lastFrom = null;
   /** say ref -> vconn. */
   const refs = new Map();
-  /** Our history ref -> {v, ref: the tab's own}. */
-  const histories = new Map();
-  let historyCounter = 0;
+  /** Our ref of a history or roster request -> {v, ref: the tab's own}. */
+  const asks = new Map();
+  let askCounter = 0;
   let transport = null;
   let why = '';
   const notices = [];
@@ -98,7 +100,7 @@ export function createUpstream({ room, connect, to, hub }) {
     leaving = null;
     renaming = null;
     refs.clear();
-    histories.clear();
+    asks.clear();
     for (const v of [...vconns]) hub.close(v, info, up);
   }
 
@@ -144,10 +146,10 @@ export function createUpstream({ room, connect, to, hub }) {
 
   function errored(e) {
     if (e.ref !== undefined && e.ref !== null) {
-      const history = histories.get(e.ref);
-      if (history) {
-        histories.delete(e.ref);
-        frameTo(history.v, { ...e, ref: history.ref });
+      const asked = asks.get(e.ref);
+      if (asked) {
+        asks.delete(e.ref);
+        frameTo(asked.v, { ...e, ref: asked.ref });
         return;
       }
       const sender = refs.get(e.ref);
@@ -157,7 +159,7 @@ export function createUpstream({ room, connect, to, hub }) {
         return;
       }
     }
-    if (joining && (isJoinError(e.code) || e.code === 'rate_limited')) {
+    if (joining && (isJoinError(e.code) || e.code === 'rate_limited' || refusesMinor(e))) {
       joinRefused(e);
     } else if (renaming && RENAME_ERRORS.has(e.code)) {
       frameTo(renaming, e);
@@ -188,9 +190,10 @@ export function createUpstream({ room, connect, to, hub }) {
         if (sender) frameTo(sender, frame);
         return;
       }
-      case 'history': {
-        const asked = histories.get(frame.ref);
-        histories.delete(frame.ref);
+      case 'history':
+      case 'roster': {
+        const asked = asks.get(frame.ref);
+        asks.delete(frame.ref);
         if (asked) frameTo(asked.v, { ...frame, ref: asked.ref });
         return;
       }
@@ -290,10 +293,11 @@ export function createUpstream({ room, connect, to, hub }) {
         case 'nick':
           renaming = v;
           break;
-        case 'history': {
-          historyCounter += 1;
-          const ref = `t${historyCounter}`;
-          histories.set(ref, { v, ref: frame.ref });
+        case 'history':
+        case 'roster': {
+          askCounter += 1;
+          const ref = `t${askCounter}`;
+          asks.set(ref, { v, ref: frame.ref });
           lastFrom = v;
           link.send({ ...frame, ref });
           return;

@@ -38,7 +38,7 @@ function fakeView() {
     'addMessage', 'resetMessages', 'scrollToEnd', 'scrollIfFollowing', 'showRoster',
     'showTyping', 'showRoom', 'noteUnread', 'showChat', 'showLogin', 'markRosterStale', 'showDegraded',
     'nearTop', 'prependMessages', 'showBeginning', 'showSlowDown', 'showConnState', 'showTransport',
-    'showRefused', 'showJoinStatus', 'showEmptyRoom',
+    'showRefused', 'showJoinStatus', 'showEmptyRoom', 'rosterNearEnd',
   ]) {
     view[name] = (...args) => { calls.push([name, ...args]); };
   }
@@ -128,7 +128,7 @@ test('nothing is sent when a link opens before the user asked to join', () => {
 test('the nickname form sends a first join, or reconnects when no link is open', () => {
   const setup = setUp({ room: 'kitchen' });
   setup.session.joinAs('ann');
-  assert.deepEqual(setup.sent, [{ type: 'join', v: 1, nick: 'ann', room: 'kitchen' }]);
+  assert.deepEqual(setup.sent, [{ type: 'join', v: 1, minor: 2, nick: 'ann', room: 'kitchen' }]);
   assert.equal(setup.session.isAwaitingWelcome(), true);
 
   const offline = setUp({ open: false });
@@ -145,7 +145,7 @@ test('a welcome shows the chat, its history and roster, and tells the link', () 
   session.joinAs('ann');
   session.handle(welcome({ history: [message(1, 'bob', 'hi'), message(2, 'ann', 'hello')], cursor: 2 }));
   assert.deepEqual(view.of('addMessage').map(([m, own]) => [m.id, own]), [[1, false], [2, true]]);
-  assert.deepEqual(view.of('showRoster').at(-1), [[{ nick: 'ann', typing: false }, { nick: 'bob', typing: true }], 2, 'ann']);
+  assert.deepEqual(view.of('showRoster').at(-1), [[{ nick: 'ann', typing: false }, { nick: 'bob', typing: true }], 2, 'ann', { note: '', partial: false }]);
   assert.deepEqual(view.of('showTyping').at(-1), [['bob']]);
   assert.deepEqual(view.of('showRoom').at(-1), ['lobby']);
   assert.deepEqual(view.of('markRosterStale'), [[false]]);
@@ -184,7 +184,7 @@ test('a rejoin after a drop carries since, epoch and resume, and says Reconnecte
   assert.deepEqual(view.notices(), ['Connection lost; reconnecting…']);
   assert.deepEqual(view.of('markRosterStale'), [[true]]);
   session.linkOpened();
-  assert.deepEqual(sent, [{ type: 'join', v: 1, nick: 'ann', room: 'lobby', since: 10, epoch: 'e1', resume: 'resume-1' }]);
+  assert.deepEqual(sent, [{ type: 'join', v: 1, minor: 2, nick: 'ann', room: 'lobby', since: 10, epoch: 'e1', resume: 'resume-1' }]);
   view.clear();
   session.handle(welcome({ session: 'resume-2', cursor: 11, history: [message(10, 'bob', 'ten'), message(11, 'cy', 'eleven')] }));
   assert.deepEqual(view.of('addMessage').map(([m]) => m.id), [11]);
@@ -199,7 +199,7 @@ test('a handover to another tab shows nothing: no lost connection, no Reconnecte
   const { session, sent, view } = setup;
   session.linkClosed(4100);
   session.linkOpened();
-  assert.deepEqual(sent, [{ type: 'join', v: 1, nick: 'ann', room: 'lobby', since: 9, epoch: 'e1', resume: 'resume-1' }]);
+  assert.deepEqual(sent, [{ type: 'join', v: 1, minor: 2, nick: 'ann', room: 'lobby', since: 9, epoch: 'e1', resume: 'resume-1' }]);
   session.handle(welcome({ cursor: 10, history: [message(10, 'bob', 'ten')] }));
   assert.deepEqual(view.of('addMessage').map(([m]) => m.id), [10]);
   assert.deepEqual(view.notices(), []);
@@ -386,7 +386,7 @@ test('a refused switch of rooms stays in the room, fails its messages and restor
   joined(setup);
   const { session, sent, view, addressed } = setup;
   session.switchRoom('vip');
-  assert.deepEqual(sent, [{ type: 'join', v: 1, nick: 'ann', room: 'vip', resume: 'resume-1' }]);
+  assert.deepEqual(sent, [{ type: 'join', v: 1, minor: 2, nick: 'ann', room: 'vip', resume: 'resume-1' }]);
   session.say('for vip');
   session.handle({ type: 'error', code: 'room_full', message: 'vip is full' });
   assert.deepEqual(view.notices(), ['error: Could not join #vip: it is full. Try again later, or join another room.']);

@@ -110,7 +110,7 @@ test('a WebSocket that cannot get through falls back to polling, remembered for 
   assert.equal(storage.getItem('parley.transport:https://chat.test/parley'), 'polling');
   // The join goes out on the polling transport once it opens.
   links.polling.current.open();
-  assert.deepEqual(links.polling.sent, [{ type: 'join', v: 1, nick: 'ann', room: 'lobby' }]);
+  assert.deepEqual(links.polling.sent, [{ type: 'join', v: 1, minor: 2, nick: 'ann', room: 'lobby' }]);
 
   const next = setUp({ storage });
   next.client.connect();
@@ -156,7 +156,7 @@ test('every rejoin carries the cursor (since), the epoch and the resume token', 
   assert.equal(links.websocket.made, 2, 'it reconnects by itself after its backoff');
   links.websocket.current.open();
   assert.deepEqual(links.websocket.sent.at(-1), {
-    type: 'join', v: 1, nick: 'ann', room: 'lobby', since: 8, epoch: 'e1', resume: 'tok-1',
+    type: 'join', v: 1, minor: 2, nick: 'ann', room: 'lobby', since: 8, epoch: 'e1', resume: 'tok-1',
   });
   // The replay repeats what was seen: only the new one is told.
   links.websocket.deliver(welcome({ session: 'tok-2', cursor: 9, history: [message(8, 'bob', 'eight'), message(9, 'bob', 'nine')] }));
@@ -183,7 +183,7 @@ test('resume works across a fallback: the rejoin on polling carries since and re
   assert.equal(client.transport, 'polling');
   links.polling.current.open();
   assert.deepEqual(links.polling.sent, [{
-    type: 'join', v: 1, nick: 'ann', room: 'lobby', since: 3, epoch: 'e1', resume: 'tok-1',
+    type: 'join', v: 1, minor: 2, nick: 'ann', room: 'lobby', since: 3, epoch: 'e1', resume: 'tok-1',
   }]);
 });
 

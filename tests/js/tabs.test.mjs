@@ -71,7 +71,7 @@ function browser() {
 }
 
 const welcome = (over = {}) => ({
-  type: 'welcome', v: 1, minor: 1, nick: 'ann', room: 'lobby', session: 'tok-1', epoch: 'e1', cursor: 0,
+  type: 'welcome', v: 1, minor: 2, nick: 'ann', room: 'lobby', session: 'tok-1', epoch: 'e1', cursor: 0,
   gap: false, history: [], roster: [{ nick: 'ann' }], count: 1, limits: { max_message_chars: 2000 }, ...over,
 });
 
@@ -100,14 +100,14 @@ async function twoJoined() {
   await hops();
   const firstJoin = first.client.join({ nick: 'ann', room: 'lobby' });
   await hops();
-  assert.deepEqual(joins(server), [{ type: 'join', v: 1, nick: 'ann', room: 'lobby' }]);
+  assert.deepEqual(joins(server), [{ type: 'join', v: 1, minor: 2, nick: 'ann', room: 'lobby' }]);
   server.deliver(welcome({ cursor: 2, history: [message(1, 'bob', 'one'), message(2, 'bob', 'two')] }));
   await hops();
   await firstJoin;
   // The second tab pre-fills another name: it joins as the member all the same.
   const secondJoin = second.client.join({ nick: 'Ann', room: 'lobby' });
   await hops();
-  assert.deepEqual(joins(server).at(-1), { type: 'join', v: 1, nick: 'ann', room: 'lobby' }, 'a re-sync under the member\'s name');
+  assert.deepEqual(joins(server).at(-1), { type: 'join', v: 1, minor: 2, nick: 'ann', room: 'lobby' }, 'a re-sync under the member\'s name');
   server.deliver(welcome({ cursor: 2, history: [message(1, 'bob', 'one'), message(2, 'bob', 'two')] }));
   await hops();
   await secondJoin;
@@ -172,6 +172,41 @@ test('a follower\'s message goes through the leader and is acknowledged to it al
   assert.deepEqual((await page).messages.map((m) => m.id), [1]);
 });
 
+test('a roster page goes back to the tab that asked, under its own ref', async () => {
+  const { first, second, server } = await twoJoined();
+  const firstPage = first.client.roster({ limit: 2 });
+  const secondPage = second.client.roster({ prefix: 'b', limit: 2 });
+  await hops();
+  const [askFirst, askSecond] = server.sent.filter((f) => f.type === 'roster');
+  assert.notEqual(askFirst.ref, askSecond.ref, 'the hub makes the refs unique');
+  assert.equal(askSecond.prefix, 'b');
+  server.deliver({ type: 'roster', ref: askSecond.ref, members: [{ nick: 'bob', typing: false }], count: 2 });
+  server.deliver({ type: 'error', code: 'rate_limited', message: 'slow down', retry_ms: 100, ref: askFirst.ref });
+  await hops();
+  assert.deepEqual((await secondPage).members, [{ nick: 'bob', typing: false }]);
+  await assert.rejects(firstPage, { code: 'rate_limited' });
+  assert.deepEqual(second.of('error'), []);
+  assert.deepEqual(first.of('error'), []);
+});
+
+test('a join refused for its minor by an older server goes again without it through the hub', async () => {
+  const world = browser();
+  const { server } = world;
+  const tab = world.openTab();
+  tab.client.connect();
+  await hops();
+  server.current.open();
+  await hops();
+  const joined = tab.client.join({ nick: 'ann', room: 'lobby' });
+  await hops();
+  server.deliver({ type: 'error', code: 'bad_frame', message: 'unknown field `minor`' });
+  await hops();
+  assert.deepEqual(joins(server).at(-1), { type: 'join', v: 1, nick: 'ann', room: 'lobby' });
+  server.deliver(welcome({ minor: 1 }));
+  await hops();
+  assert.equal((await joined).nick, 'ann');
+});
+
 test('a tab leaving a room others are in is told alone; the last one leaves for real', async () => {
   const { first, second, server } = await twoJoined();
   const left = [];
@@ -227,7 +262,7 @@ test('the leader tab goes: another takes over by resuming, nobody leaves, nothin
   // The first rejoin resumes the member; the other is a re-sync.
   const [resume, resync] = joins(server).slice(joinsBefore);
   assert.deepEqual(resume, {
-    type: 'join', v: 1, nick: 'ann', room: 'lobby', since: 6, epoch: 'e1', resume: 'tok-1',
+    type: 'join', v: 1, minor: 2, nick: 'ann', room: 'lobby', since: 6, epoch: 'e1', resume: 'tok-1',
   });
   assert.equal(resync, undefined, 'one join at a time');
   server.deliver(welcome({ cursor: 7, history: [message(6, 'bob', 'six'), message(7, 'ann', 'mid-handover')] }));
@@ -274,7 +309,7 @@ test('a leader that crashes is replaced when its lock passes', async () => {
   server.current.open();
   await hops();
   assert.deepEqual(joins(server).at(-1), {
-    type: 'join', v: 1, nick: 'ann', room: 'lobby', since: 3, epoch: 'e1', resume: 'tok-1',
+    type: 'join', v: 1, minor: 2, nick: 'ann', room: 'lobby', since: 3, epoch: 'e1', resume: 'tok-1',
   });
 });
 
