@@ -42,10 +42,9 @@ async fn a_big_room_is_counted_paged_searched_and_summarised() {
     let server = common::start(&["--big-room-members", "5"]);
     let url = server.ws_url();
     let members: Vec<String> = (0..40).map(|i| format!("m{i:02}")).collect();
-    let mut crowd = futures_util::future::join_all(
-        members.iter().map(|nick| Client::join(&url, nick, "hall")),
-    )
-    .await;
+    let mut crowd =
+        futures_util::future::join_all(members.iter().map(|nick| Client::join(&url, nick, "hall")))
+            .await;
 
     let driver = Driver::start("big-room").await;
     let zed = driver.browser().await;
@@ -54,9 +53,12 @@ async fn a_big_room_is_counted_paged_searched_and_summarised() {
 
     // The first page: 30 names in name order, and no more until scrolled.
     wait_listed(&zed, "the first page of 30", &names(&members[..30])).await;
-    wait_text(&zed, "#roster-note", "the note to say how much is listed", |t| {
-        t.starts_with("Showing 30 of 41 people")
-    })
+    wait_text(
+        &zed,
+        "#roster-note",
+        "the note to say how much is listed",
+        |t| t.starts_with("Showing 30 of 41 people"),
+    )
     .await;
     let searchable = zed
         .find(Locator::Css("#roster-search"))
@@ -90,14 +92,19 @@ async fn a_big_room_is_counted_paged_searched_and_summarised() {
     })
     .await;
     let backspaces = Key::Backspace.to_string().repeat(2);
-    search.send_keys(&backspaces).await.expect("clear the search");
+    search
+        .send_keys(&backspaces)
+        .await
+        .expect("clear the search");
     wait_listed(&zed, "the paged list back", &everyone).await;
 
     // A batch of arrivals and departures: one counted line, and the
     // sample of names updates the list.
     let newcomers: Vec<String> = (0..3).map(|i| format!("new{i}")).collect();
     let arrived = futures_util::future::join_all(
-        newcomers.iter().map(|nick| Client::join(&url, nick, "hall")),
+        newcomers
+            .iter()
+            .map(|nick| Client::join(&url, nick, "hall")),
     )
     .await;
     let leaving: Vec<_> = crowd.drain(..2).collect();
@@ -120,7 +127,10 @@ async fn a_big_room_is_counted_paged_searched_and_summarised() {
         }
     })
     .await;
-    for line in notices.iter().filter(|n| n.contains("joined") || n.contains("left")) {
+    for line in notices
+        .iter()
+        .filter(|n| n.contains("joined") || n.contains("left"))
+    {
         assert!(
             line.starts_with(|c: char| c.is_ascii_digit())
                 && (line.contains(" people ") || line.contains(" person ")),

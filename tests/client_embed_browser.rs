@@ -68,8 +68,9 @@ fn example_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/embed")
 }
 
-/// Opens the example at `page` and joins as `nick`; waits for the welcome.
-async fn join(browser: &Client, page: &str, nick: &str) {
+/// Opens the example at `page` and asks to join as `nick` once the
+/// library has wired the form and its status is one `ready` accepts.
+async fn ask_to_join(browser: &Client, page: &str, nick: &str, ready: fn(&str) -> bool) {
     browser.goto(page).await.expect("open the example");
     let field = eventually(&format!("{nick}'s nickname field"), || async {
         browser
@@ -79,9 +80,12 @@ async fn join(browser: &Client, page: &str, nick: &str) {
     })
     .await;
     // The library is imported before the form is wired.
-    wait_text(browser, "#status", &format!("{nick} to connect"), |t| {
-        t == "connected"
-    })
+    wait_text(
+        browser,
+        "#status",
+        &format!("{nick}'s library to start"),
+        ready,
+    )
     .await;
     field.send_keys(nick).await.expect("type the nickname");
     browser
@@ -91,6 +95,11 @@ async fn join(browser: &Client, page: &str, nick: &str) {
         .click()
         .await
         .expect("join");
+}
+
+/// Opens the example at `page` and joins as `nick`; waits for the welcome.
+async fn join(browser: &Client, page: &str, nick: &str) {
+    ask_to_join(browser, page, nick, |t| t == "connected").await;
     wait_text(browser, "#log", &format!("{nick} to be welcomed"), |t| {
         t.contains(&format!("You are {nick} in #embed."))
     })
@@ -190,22 +199,9 @@ async fn a_page_on_an_unlisted_origin_is_told_why_it_is_refused() {
     let browser = driver.browser().await;
     for transport in ["websocket", "polling"] {
         let page = format!("{origin}/index.html?server={parley}&room=embed&transport={transport}");
-        browser.goto(&page).await.expect("open the example");
-        let field = eventually("the nickname field", || async {
-            browser
-                .find(Locator::Css("#nick"))
-                .await
-                .map_err(|e| e.to_string())
-        })
-        .await;
-        field.send_keys("eve").await.expect("type the nickname");
-        browser
-            .find(Locator::Css("#join"))
-            .await
-            .expect("#join")
-            .click()
-            .await
-            .expect("join");
+        // Refused, it never connects: any status but the page's own says
+        // the library is running.
+        ask_to_join(&browser, &page, "eve", |t| t != "loading").await;
         // The refusal is readable from this origin: the library stops with
         // the server's hint, which names the flag that would let it in.
         wait_text(
