@@ -4,14 +4,15 @@
  * caller's promise. A request cannot outlive its link: one unanswered
  * when the link drops or the client closes is rejected then.
  *
- * Owns: the requests in flight (ref -> {resolve, reject}) and their ref
- * counter.
+ * Owns: nothing of its own: the requests in flight are a requests.js
+ * table (refs `h1`, `h2`, ...).
  * Must not touch: the DOM, the network (it sends through `send`), or the
  * session's state: the caller says whether a request may go and which
  * room and nickname its answer belongs to.
  */
 
 import { ParleyError } from './outbox.js';
+import { createRequests } from './requests.js';
 import { quiet } from './waiters.js';
 
 /** Messages a history request asks for when the caller names no limit. */
@@ -22,9 +23,7 @@ export const HISTORY_PAGE = 50;
  * `emit(name, detail)` reports each answer as a `history` event.
  */
 export function createHistoryRequests({ send, emit }) {
-  /** ref -> {resolve, reject}. */
-  const waiting = new Map();
-  let counter = 0;
+  const requests = createRequests('h');
 
   return {
     /**
@@ -37,21 +36,19 @@ export function createHistoryRequests({ send, emit }) {
           reject(new ParleyError('not_joined', 'not in a room'));
           return;
         }
-        counter += 1;
-        const ref = `h${counter}`;
+        const ref = requests.nextRef();
         if (!send({ type: 'history', before, limit, ref })) {
           reject(new ParleyError('link_lost', 'no connection'));
           return;
         }
-        waiting.set(ref, { resolve, reject });
+        requests.wait(ref, { resolve, reject });
       });
     },
 
     /** A `history` frame: the page of room `room`, in which we are `nick`. */
     answer(h, room, nick) {
-      const waiter = waiting.get(h.ref);
+      const waiter = requests.take(h.ref);
       if (!waiter) return;
-      waiting.delete(h.ref);
       const messages = (Array.isArray(h.messages) ? h.messages : []).map((m) => {
         const out = { ...m, room, own: m.nick === nick };
         delete out.type;
@@ -63,20 +60,9 @@ export function createHistoryRequests({ send, emit }) {
     },
 
     /** An error frame: whether it answered one of ours (whose promise rejects). */
-    refused(e) {
-      const waiter = e.ref === undefined ? undefined : waiting.get(e.ref);
-      if (!waiter) return false;
-      waiting.delete(e.ref);
-      waiter.reject(new ParleyError(e.code, e.message, { frame: e, retry_ms: e.retry_ms }));
-      return true;
-    },
+    refused: (e) => requests.refused(e),
 
     /** Every request in flight rejects with `error()` (the link or the client closed). */
-    failAll(error) {
-      for (const [ref, waiter] of waiting) {
-        waiting.delete(ref);
-        waiter.reject(error());
-      }
-    },
+    failAll: (error) => requests.failAll(error),
   };
 }

@@ -5,13 +5,14 @@
  * with history pages, a request cannot outlive its link: one unanswered
  * when the link drops or the client closes is rejected then.
  *
- * Owns: the requests in flight (ref -> {resolve, reject}) and their ref
- * counter.
+ * Owns: nothing of its own: the requests in flight are a requests.js
+ * table (refs `r1`, `r2`, ...).
  * Must not touch: the DOM, the network (it sends through `send`), or the
  * session's state: the caller says whether a request may go.
  */
 
 import { ParleyError } from './outbox.js';
+import { createRequests } from './requests.js';
 import { quiet } from './waiters.js';
 
 /** Members a roster request asks for when the caller names no limit (the server's default). */
@@ -25,9 +26,7 @@ export const ROSTER_MINOR = 2;
  * `emit(name, detail)` reports each answer as a `roster` event.
  */
 export function createRosterRequests({ send, emit }) {
-  /** ref -> {resolve, reject}. */
-  const waiting = new Map();
-  let counter = 0;
+  const requests = createRequests('r');
 
   return {
     /**
@@ -47,8 +46,7 @@ export function createRosterRequests({ send, emit }) {
           reject(new ParleyError('unsupported', 'the server is older than the roster in pages (minor 2)'));
           return;
         }
-        counter += 1;
-        const ref = `r${counter}`;
+        const ref = requests.nextRef();
         const frame = { type: 'roster' };
         if (typeof after === 'string') frame.after = after;
         if (typeof prefix === 'string' && prefix !== '') frame.prefix = prefix;
@@ -58,15 +56,14 @@ export function createRosterRequests({ send, emit }) {
           reject(new ParleyError('link_lost', 'no connection'));
           return;
         }
-        waiting.set(ref, { resolve, reject, after: frame.after, prefix: frame.prefix });
+        requests.wait(ref, { resolve, reject, after: frame.after, prefix: frame.prefix });
       });
     },
 
     /** A `roster` frame: whether it answered one of ours (whose promise resolves). */
     answer(r) {
-      const waiter = waiting.get(r.ref);
+      const waiter = requests.take(r.ref);
       if (!waiter) return false;
-      waiting.delete(r.ref);
       const members = (Array.isArray(r.members) ? r.members : [])
         .filter((m) => m && typeof m.nick === 'string')
         .map((m) => ({ nick: m.nick, typing: !!m.typing }));
@@ -84,20 +81,9 @@ export function createRosterRequests({ send, emit }) {
     },
 
     /** An error frame: whether it answered one of ours (whose promise rejects). */
-    refused(e) {
-      const waiter = e.ref === undefined ? undefined : waiting.get(e.ref);
-      if (!waiter) return false;
-      waiting.delete(e.ref);
-      waiter.reject(new ParleyError(e.code, e.message, { frame: e, retry_ms: e.retry_ms }));
-      return true;
-    },
+    refused: (e) => requests.refused(e),
 
     /** Every request in flight rejects with `error()` (the link or the client closed). */
-    failAll(error) {
-      for (const [ref, waiter] of waiting) {
-        waiting.delete(ref);
-        waiter.reject(error());
-      }
-    },
+    failAll: (error) => requests.failAll(error),
   };
 }

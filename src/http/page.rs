@@ -99,6 +99,7 @@ pub(crate) const ASSETS: &[Asset] = &[
     client!("connection.js"),
     client!("emitter.js"),
     client!("history-requests.js"),
+    client!("requests.js"),
     client!("roster-requests.js"),
     client!("endpoints.js"),
     client!("heartbeat.js"),
