@@ -29,7 +29,10 @@
  *   roster-pager.js     a big room's roster in pages, and its search (no DOM)
  *   older.js            older messages when the list is scrolled to its top (no DOM)
  *   typing.js           our typing indicator (no DOM)
- *   view.js, input.js   drawing the page; the user's controls
+ *   view.js             drawing the page, gathered from its parts (view.js lists
+ *                       them: the message list, new messages, the roster panel,
+ *                       the nickname screen, the room's title, the link's status)
+ *   input.js            the user's controls
  *   message-parts.js    a message's links and mentions of the reader (pure)
  *   timeline.js, unread.js, returning.js   grouping and date lines, the
  *                       "new messages" divider, who is coming back (pure)
