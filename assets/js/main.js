@@ -24,7 +24,10 @@
  * visibility, leaving) to them. It keeps no state of its own and must not
  * draw or decide anything itself. The modules, each owning its own state:
  *   ../client/          parley-client.js and its modules (no DOM; the library)
- *   chat.js             the library's events drawn, the user's asks passed on (no DOM)
+ *   chat.js             the library's events drawn, the user's asks passed on (no DOM);
+ *                       its parts: chat-messages.js (messages, "sending…", older),
+ *                       chat-presence.js (the roster, presence lines, typing),
+ *                       chat-lines.js (room switches, the reconnect line)
  *   roster.js           who is here (no DOM)
  *   roster-pager.js     a big room's roster in pages, and its search (no DOM)
  *   older.js            older messages when the list is scrolled to its top (no DOM)
