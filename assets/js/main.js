@@ -41,6 +41,7 @@
  *                       "new messages" divider, who is coming back (pure)
  *   wording.js          sentences for the server's error codes, name checks (pure)
  *   format.js, address.js, storage.js   wording, the URL, the nickname remembered
+ *   clock.js            the browser's timers, the default of the modules that keep time
  *
  * URL: ?room=NAME or #NAME picks the room; ?transport=websocket|polling
  * forces a transport the server offers (body[data-transports]), with no

@@ -91,6 +91,7 @@ pub(crate) const ASSETS: &[Asset] = &[
     asset!("js/storage.js", JS),
     asset!("js/timeline.js", JS),
     asset!("js/typing.js", JS),
+    asset!("js/clock.js", JS),
     asset!("js/unread.js", JS),
     asset!("js/view.js", JS),
     asset!("js/dom.js", JS),
