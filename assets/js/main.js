@@ -24,17 +24,24 @@
  * visibility, leaving) to them. It keeps no state of its own and must not
  * draw or decide anything itself. The modules, each owning its own state:
  *   ../client/          parley-client.js and its modules (no DOM; the library)
- *   chat.js             the library's events drawn, the user's asks passed on (no DOM)
+ *   chat.js             the library's events drawn, the user's asks passed on (no DOM);
+ *                       its parts: chat-messages.js (messages, "sending…", older),
+ *                       chat-presence.js (the roster, presence lines, typing),
+ *                       chat-lines.js (room switches, the reconnect line)
  *   roster.js           who is here (no DOM)
  *   roster-pager.js     a big room's roster in pages, and its search (no DOM)
  *   older.js            older messages when the list is scrolled to its top (no DOM)
  *   typing.js           our typing indicator (no DOM)
- *   view.js, input.js   drawing the page; the user's controls
+ *   view.js             drawing the page, gathered from its parts (view.js lists
+ *                       them: the message list, new messages, the roster panel,
+ *                       the nickname screen, the room's title, the link's status)
+ *   input.js            the user's controls
  *   message-parts.js    a message's links and mentions of the reader (pure)
  *   timeline.js, unread.js, returning.js   grouping and date lines, the
  *                       "new messages" divider, who is coming back (pure)
  *   wording.js          sentences for the server's error codes, name checks (pure)
  *   format.js, address.js, storage.js   wording, the URL, the nickname remembered
+ *   clock.js            the browser's timers, the default of the modules that keep time
  *
  * URL: ?room=NAME or #NAME picks the room; ?transport=websocket|polling
  * forces a transport the server offers (body[data-transports]), with no

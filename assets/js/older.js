@@ -20,17 +20,13 @@
  * only through `canAsk()` and `ownNick()`.
  */
 
+import { BROWSER_IO } from './clock.js';
+
 /** Messages asked for at once (the server allows up to welcome.limits.max_history_limit). */
 export const PAGE_SIZE = 50;
 
 /** The protocol minor version that brought the `history` frame. */
 export const HISTORY_MINOR = 1;
-
-const BROWSER_IO = {
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (id) => clearTimeout(id),
-  now: () => Date.now(),
-};
 
 /**
  * A pager. `history({before, limit}) -> Promise<{before, messages, more}>`

@@ -19,17 +19,13 @@
  * gets (`addPage`).
  */
 
+import { BROWSER_IO } from './clock.js';
+
 /** Members asked for at once (the server allows up to welcome.limits.max_roster_limit). */
 export const ROSTER_PAGE_SIZE = 30;
 
 /** How long typing must pause before a search goes. */
 export const SEARCH_DEBOUNCE_MS = 250;
-
-const BROWSER_IO = {
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (id) => clearTimeout(id),
-  now: () => Date.now(),
-};
 
 /**
  * A pager. Arguments:

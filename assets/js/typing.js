@@ -11,16 +11,12 @@
  * the chat's state, which it reads only through `joined()`.
  */
 
+import { BROWSER_IO } from './clock.js';
+
 /** Typing is reported off after this long without a keystroke. */
 export const TYPING_IDLE_MS = 3000;
 /** While typing goes on, the indicator is sent again this often. */
 export const TYPING_RENEW_MS = 4000;
-
-const BROWSER_IO = {
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (id) => clearTimeout(id),
-  now: () => Date.now(),
-};
 
 /** A reporter telling the room through `signal(on) -> bool` while `joined()`. */
 export function createTypingReporter({ signal, joined, io = {} }) {
