@@ -87,10 +87,11 @@ impl Env {
                 reqwest::Client::builder()
                     .no_proxy()
                     .http1_only()
-                    // Below the server's keep-alive (actix's 5 s), so that a
-                    // request never goes out on a connection the server is
-                    // closing for idleness (the soak saw a /poll/send fail so).
-                    .pool_idle_timeout(Duration::from_secs(4))
+                    // Well below the server's keep-alive (actix's 5 s, kept
+                    // on a coarse clock), so that a request never goes out on
+                    // a connection the server is closing for idleness (soaks
+                    // saw a /poll/send fail so, still at 4 s).
+                    .pool_idle_timeout(Duration::from_secs(2))
                     .tcp_nodelay(true)
                     .local_address(local)
                     .build()
