@@ -617,6 +617,12 @@ impl ChatCore {
             }
             return Vec::new();
         }
+        // In a big room "is typing" is not relayed: a line naming a few of
+        // thousands tells nobody anything, and each change would cost a
+        // frame per member. One who was typing as the room grew may stop.
+        if on && room.len() >= self.limits.big_room_members {
+            return Vec::new();
+        }
         match self.backplane.typing(&room_name, &token, on) {
             Ok(entries) => self.apply(entries, now_ms),
             Err(refusal) => refused(id, refusal, None),

@@ -323,6 +323,33 @@ fn a_busy_room_refuses_past_its_budget_to_the_sender_only() {
 }
 
 #[test]
+fn in_a_big_room_typing_is_not_relayed_but_one_already_typing_may_stop() {
+    let mut core = core_with(Limits {
+        big_room_members: 3,
+        ..Limits::default()
+    });
+    connect_and_join(&mut core, 1, "ann", "lobby");
+    connect_and_join(&mut core, 2, "bob", "lobby");
+    // Two members: not big yet, ann's typing goes out.
+    assert_eq!(
+        frames(&core.handle(1, ClientFrame::Typing { on: true }, 0)).len(),
+        1
+    );
+    connect_and_join(&mut core, 3, "cy", "lobby");
+    // Three: big. Bob's typing is accepted and goes nowhere, no error.
+    assert!(core
+        .handle(2, ClientFrame::Typing { on: true }, 1)
+        .is_empty());
+    // Ann, typing since before, may still stop, so nobody is left with a
+    // stale line.
+    let stopped = frames(&core.handle(1, ClientFrame::Typing { on: false }, 2));
+    assert!(matches!(
+        &stopped[..],
+        [(_, ServerFrame::Typing { on: false, .. })]
+    ));
+}
+
+#[test]
 fn typing_is_sent_to_others_on_change_only() {
     let mut core = core();
     connect_and_join(&mut core, 1, "ann", "lobby");
