@@ -159,6 +159,20 @@ fn refusal(id: MemberId, code: ErrorCode, message: impl Into<String>) -> Vec<Eff
     vec![to_member(id, error(code, message))]
 }
 
+/// The page size a `history` or `roster` request asks for: `limit`, or
+/// `default` when it names none; outside 1 to `max`, the refusal to send.
+fn page_limit(limit: Option<u64>, default: u64, max: u64) -> Result<u64, Refusal> {
+    let limit = limit.unwrap_or(default);
+    if (1..=max).contains(&limit) {
+        Ok(limit)
+    } else {
+        Err(Refusal::new(
+            ErrorCode::InvalidLimit,
+            format!("limit must be 1 to {max}; it was {limit}"),
+        ))
+    }
+}
+
 /// The error frame for a backplane refusal, carrying the `say`'s ref.
 fn refused(id: MemberId, refusal: Refusal, reference: Option<String>) -> Vec<Effect> {
     vec![to_member(

@@ -6,7 +6,7 @@
 //! nobody else in the room is sent or changed anything. Part of the pure
 //! core; it sees `ChatCore`'s private state as a child module.
 
-use super::{refused, to_member, ChatCore, Effect, MemberId};
+use super::{page_limit, refused, to_member, ChatCore, Effect, MemberId};
 use crate::core::backplane::Refusal;
 use crate::core::limits::MAX_HISTORY_LIMIT;
 use crate::core::mirror::Mirror;
@@ -38,14 +38,10 @@ impl ChatCore {
             Ok(place) => place,
             Err(effects) => return effects,
         };
-        let limit = limit.unwrap_or(DEFAULT_HISTORY_LIMIT);
-        if !(1..=MAX_HISTORY_LIMIT).contains(&limit) {
-            return refuse(
-                ErrorCode::InvalidLimit,
-                format!("limit must be 1 to {MAX_HISTORY_LIMIT}; it was {limit}"),
-                reference,
-            );
-        }
+        let limit = match page_limit(limit, DEFAULT_HISTORY_LIMIT, MAX_HISTORY_LIMIT) {
+            Ok(limit) => limit,
+            Err(refusal) => return refused(id, refusal, reference),
+        };
         // Every id the client holds came through this mirror, so its
         // newest id bounds any `before` the client can mean.
         let bound = self

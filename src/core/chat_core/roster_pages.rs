@@ -9,7 +9,7 @@
 //! of them fits the asker's outbox. Part of the pure core; it sees
 //! `ChatCore`'s private state as a child module.
 
-use super::{refused, to_member, ChatCore, Effect, MemberId};
+use super::{page_limit, refused, to_member, ChatCore, Effect, MemberId};
 use crate::core::backplane::Refusal;
 use crate::core::limits::MAX_ROSTER_LIMIT;
 use crate::core::roster::PageAsk;
@@ -44,14 +44,10 @@ impl ChatCore {
             Ok(place) => place,
             Err(effects) => return effects,
         };
-        let limit = limit.unwrap_or(DEFAULT_ROSTER_LIMIT);
-        if !(1..=MAX_ROSTER_LIMIT).contains(&limit) {
-            return refuse(
-                ErrorCode::InvalidLimit,
-                format!("limit must be 1 to {MAX_ROSTER_LIMIT}; it was {limit}"),
-                reference,
-            );
-        }
+        let limit = match page_limit(limit, DEFAULT_ROSTER_LIMIT, MAX_ROSTER_LIMIT) {
+            Ok(limit) => limit,
+            Err(refusal) => return refused(id, refusal, reference),
+        };
         // Both are names or the start of one: anything longer matches
         // nobody, and is a client's mistake.
         let max = self.limits.max_nick_chars;
