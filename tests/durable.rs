@@ -451,7 +451,14 @@ async fn an_image_torn_mid_commit_opens_at_its_last_complete_commit() {
                 tries += 1;
                 let before = acked.load(Ordering::SeqCst);
                 let to = dir.join(format!("image-{tries}"));
-                if torn_image(&dir, &to) {
+                // A crash tears at most the commit being written: every
+                // write before the last fsync is on disk. A copy during
+                // which acks arrived spans more than one commit (pages of
+                // an older one read before a newer one rewrote them, the
+                // header read last), an image no crash can leave; only
+                // copies that saw the file written and no commit end are
+                // kept.
+                if torn_image(&dir, &to) && acked.load(Ordering::SeqCst) == before {
                     kept.push((to, before));
                 } else {
                     let _ = std::fs::remove_dir_all(&to);
