@@ -202,4 +202,17 @@ pub enum Command {
         /// Files holding the runs' output.
         files: Vec<PathBuf>,
     },
+    /// Relays TCP connections, holding every chunk back in each direction:
+    /// the cluster-*-delay cases put it between the servers and Redis.
+    DelayProxy {
+        /// Address to listen on.
+        #[arg(long)]
+        listen: std::net::SocketAddr,
+        /// Address to relay to.
+        #[arg(long)]
+        to: std::net::SocketAddr,
+        /// Added round trip in milliseconds: half of it each way.
+        #[arg(long, default_value_t = 1.0)]
+        round_trip_ms: f64,
+    },
 }

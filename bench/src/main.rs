@@ -8,10 +8,12 @@
 //! Layout: `args.rs` (command line), `net.rs` (sockets and source
 //! addresses), `event.rs` (what clients see, the latency marker),
 //! `adapters/` (one file per protocol), `scenarios/` (one file per
-//! scenario), `stats.rs` (/proc readings), `report.rs` and `summary.rs`.
+//! scenario), `stats.rs` (/proc readings), `report.rs` and `summary.rs`;
+//! `delay.rs` is the delaying TCP proxy of the cluster cases.
 
 mod adapters;
 mod args;
+mod delay;
 mod event;
 mod net;
 mod report;
@@ -96,6 +98,21 @@ async fn main() -> ExitCode {
             }
             Err(err) => {
                 eprintln!("parley-bench: {err}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    if let Some(Command::DelayProxy {
+        listen,
+        to,
+        round_trip_ms,
+    }) = &args.command
+    {
+        let one_way = std::time::Duration::from_secs_f64(round_trip_ms.max(0.0) / 2000.0);
+        return match delay::serve(*listen, *to, one_way) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("parley-bench: delay-proxy: {err}");
                 ExitCode::FAILURE
             }
         };
