@@ -9,14 +9,17 @@
 # all three pinned to the servers' core; the clients alternate between the
 # instances and every sender is on the first, so each message reaches half
 # the receivers through Redis. Without redis-server they are skipped.
+# The cluster-delay-* cases put bench's delaying TCP proxy (parley-bench
+# delay-proxy) between the instances and Redis: 1 ms more per round trip.
 # The *-store cases run Parley alone on the embedded store with --fsync
 # always (a fresh data directory each run), beside the memory-only cases
 # of the same name without the suffix. The rooms-* cases spread the
 # clients over many rooms (client i in room i mod rooms), one sender in
 # each, and sweep the offered load as sweep-* does.
 #
-#   bench/compare.sh            full run (3 repeats; the store cases and
-#                               Socket.IO's storm once)
+#   bench/compare.sh            full run (3 repeats; the store cases,
+#                               Socket.IO's storm and a few steady cases
+#                               once)
 #   bench/compare.sh --quick    a few seconds per scenario, small N, one
 #                               repeat: checks the harness end to end (CI)
 #   options: --runs N  --out FILE (keep the raw result lines)
@@ -92,8 +95,9 @@ results="$work/results.txt"
 pids=()
 urls=()
 redis_pid=""
+proxy_pid=""
 cleanup() {
-  for pid in "${pids[@]}" $redis_pid; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}" $redis_pid $proxy_pid; do kill "$pid" 2>/dev/null || true; done
 }
 trap cleanup EXIT
 
@@ -127,7 +131,7 @@ start_server() { # target [redis-url]: one server, or one instance of a cluster
   wait_port "$port" "the $1 server" "$log"
 }
 
-start_cluster() { # target: a fresh redis-server, then two instances using it
+start_cluster() { # target [round-trip-ms]: a fresh redis-server, then two instances using it
   rm -rf "$work/redis" && mkdir "$work/redis"
   next_port
   local redis_port=$port
@@ -135,6 +139,17 @@ start_cluster() { # target: a fresh redis-server, then two instances using it
     --appendonly no --dir "$work/redis" >"$work/redis.log" 2>&1 &
   redis_pid=$!
   wait_port "$redis_port" redis-server "$work/redis.log"
+  if [ -n "${2:-}" ]; then
+    # The instances reach Redis through the delaying proxy, as across a
+    # network: every round trip to Redis takes $2 ms more. The proxy sits
+    # on the generator's core, so its threads do not take the servers'.
+    next_port
+    "${gen_pin[@]}" target/$profile/parley-bench delay-proxy --listen "127.0.0.1:$port" \
+      --to "127.0.0.1:$redis_port" --round-trip-ms "$2" >"$work/proxy.log" 2>&1 &
+    proxy_pid=$!
+    wait_port "$port" delay-proxy "$work/proxy.log"
+    redis_port=$port
+  fi
   start_server "$1" "redis://127.0.0.1:$redis_port/0"
   start_server "$1" "redis://127.0.0.1:$redis_port/0"
 }
@@ -143,13 +158,14 @@ stop_servers() {
   # The instances first, so that none of them sees Redis go.
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  if [ -n "$redis_pid" ]; then
-    kill "$redis_pid" 2>/dev/null || true
-    wait "$redis_pid" 2>/dev/null || true
-  fi
+  for pid in $proxy_pid $redis_pid; do
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
   pids=()
   urls=()
   redis_pid=""
+  proxy_pid=""
   # Let the kernel retire the closed connections before the next server.
   sleep 1
 }
@@ -163,7 +179,7 @@ run_case() { # instances label run target scenario-args...
     start_server "$target"
   else
     [ -n "$redis_bin" ] || return 0
-    start_cluster "$target"
+    start_cluster "$target" "$delay"
   fi
   say "$label run $run: $target"
   local where=()
@@ -215,6 +231,15 @@ cluster_both() { # label run scenario-args...
   cluster_run "$label" "$run" socketio "$@"
 }
 
+# Round trip added between the instances and Redis (ms), for the
+# cluster-delay-* cases; empty: none.
+delay=""
+delay_both() { # label run scenario-args...   (cluster_both, Redis 1 ms away)
+  delay=1
+  cluster_both "$@"
+  delay=""
+}
+
 started=$SECONDS
 for run in $(seq 1 "$runs"); do
   if [ "$quick" = 1 ]; then
@@ -230,32 +255,39 @@ for run in $(seq 1 "$runs"); do
     cluster_run cluster-storm-50 "$run" parley-ws --scenario storm --users 50 --deadline-secs 20
     case_run hold-200-login "$run" parley-ws --scenario hold --conns 200 --room-size 200 --settle-secs 0.5 --hold-secs 0.5
     both rooms-10 "$run" --scenario sweep --clients 40 --rooms 10 --senders 10 --secs 1 --sweep-start 1000 --sweep-factor 2 --sweep-steps 2
+    delay_both cluster-delay-sweep-20 "$run" --scenario sweep --clients 20 --senders 4 --secs 1 --sweep-start 1000 --sweep-factor 2 --sweep-steps 2
   else
     both hold-19000 "$run" --scenario hold --conns 19000
     # Logins into one big room (Parley only: Socket.IO's chat tells every
-    # member of every login, 180 million messages here), and into one of
-    # 2,000 for the bytes per login at another size.
+    # member of every login, 180 million messages here).
     case_run hold-19000-login "$run" parley-ws --scenario hold --conns 19000 --room-size 19000
-    case_run hold-2000-login "$run" parley-ws --scenario hold --conns 2000 --room-size 2000
     both fanout-100 "$run" --scenario fanout --clients 100 --senders 10 --rate 500 --secs 5
-    both sweep-1000 "$run" --scenario sweep --clients 1000 --senders 10 --secs 2 --sweep-start 20000 --sweep-factor 1.6
-    # Once each, to keep the whole under 15 minutes: the store's cases
-    # (compared with the memory cases of the same run, not with a peer) and
-    # Socket.IO's storm, which never finishes within its deadline.
-    if [ "$run" = 1 ]; then
-      store_run fanout-100-store "$run" --scenario fanout --clients 100 --senders 10 --rate 500 --secs 5
-      store_run sweep-1000-store "$run" --scenario sweep --clients 1000 --senders 10 --secs 2 --sweep-start 20000 --sweep-factor 1.6
-      case_run storm-5000 "$run" socketio --scenario storm --users 5000 --deadline-secs 40
-    fi
-    case_run storm-5000 "$run" parley-ws --scenario storm --users 5000 --deadline-secs 40
+    both sweep-1000 "$run" --scenario sweep --clients 1000 --senders 10 --secs 1 --sweep-start 20000 --sweep-factor 1.6
     # Many busy rooms: 500 rooms of 10, one sender in each.
-    both rooms-500 "$run" --scenario sweep --clients 5000 --rooms 500 --senders 500 --secs 2 --sweep-start 20000 --sweep-factor 1.6
-    case_run poll-fanout-5000 "$run" parley-poll --scenario fanout --clients 5000 --senders 1 --rate 0.2 --secs 15
-    case_run poll-storm-5000 "$run" parley-poll --scenario storm --users 5000 --deadline-secs 60
+    both rooms-500 "$run" --scenario sweep --clients 5000 --rooms 500 --senders 500 --secs 1 --sweep-start 20000 --sweep-factor 1.6
     both fanout-1000 "$run" --scenario fanout --clients 1000 --senders 10 --rate 50 --secs 5
+    case_run storm-5000 "$run" parley-ws --scenario storm --users 5000 --deadline-secs 40
+    case_run poll-fanout-5000 "$run" parley-poll --scenario fanout --clients 5000 --senders 1 --rate 0.3 --secs 10
     cluster_both cluster-fanout-100 "$run" --scenario fanout --clients 100 --senders 10 --rate 500 --secs 5
     cluster_both cluster-fanout-1000 "$run" --scenario fanout --clients 1000 --senders 10 --rate 50 --secs 5
-    cluster_run cluster-storm-5000 "$run" parley-ws --scenario storm --users 5000 --deadline-secs 40
+    # Redis 1 ms away (a round trip through bench's delaying proxy):
+    # sustained messages/s into one room of 100, and over 100 rooms of 10.
+    delay_both cluster-delay-sweep-100 "$run" --scenario sweep --clients 100 --senders 10 --secs 1 --sweep-start 20000 --sweep-factor 2
+    delay_both cluster-delay-rooms-100 "$run" --scenario sweep --clients 1000 --rooms 100 --senders 100 --secs 1 --sweep-start 5000 --sweep-factor 2
+    # Once each, to keep the whole under 15 minutes: the store's cases
+    # (compared with the memory cases of the same run, not with a peer),
+    # Socket.IO's storm (it never finishes within its deadline), and
+    # Parley's cases whose runs agree within a few per cent.
+    if [ "$run" = 1 ]; then
+      store_run fanout-100-store "$run" --scenario fanout --clients 100 --senders 10 --rate 500 --secs 5
+      store_run sweep-1000-store "$run" --scenario sweep --clients 1000 --senders 10 --secs 1 --sweep-start 20000 --sweep-factor 1.6
+      case_run storm-5000 "$run" socketio --scenario storm --users 5000 --deadline-secs 20
+      # The same logins into one of 2,000, for the bytes per login at
+      # another size.
+      case_run hold-2000-login "$run" parley-ws --scenario hold --conns 2000 --room-size 2000
+      case_run poll-storm-5000 "$run" parley-poll --scenario storm --users 5000 --deadline-secs 60
+      cluster_run cluster-storm-5000 "$run" parley-ws --scenario storm --users 5000 --deadline-secs 40
+    fi
   fi
 done
 
