@@ -23,6 +23,7 @@
 //! `prev` is not the seq it has).
 
 mod feed;
+mod pipeline;
 mod scripts;
 #[cfg(test)]
 mod tests;
@@ -36,6 +37,7 @@ use std::time::{Duration, Instant};
 use redis::{Client, Connection, ErrorKind, RedisError, RedisResult, Value};
 
 use self::feed::{lock, run_feed, FeedState};
+use self::pipeline::{Call, Pipeline};
 use self::scripts::{Op, Scripts};
 use self::wire::{
     decode_batch, decode_kept, json, unreadable, Held, JoinedHead, MessageBody, MessageHead,
@@ -77,6 +79,8 @@ pub(crate) struct RedisBackplane {
     /// The URL without its password, for logs.
     shown: String,
     shared: Arc<FeedState>,
+    /// Where `say` and `typing` go when pipelined ([`Self::pipelined`]).
+    pipeline: Option<Pipeline>,
 }
 
 impl std::fmt::Debug for RedisBackplane {
@@ -164,7 +168,24 @@ impl RedisBackplane {
             max_rooms: usize::MAX,
             shown,
             shared: Arc::default(),
+            pipeline: None,
         })
+    }
+
+    /// Sends `say` and `typing` through a pipeline on a connection and
+    /// thread of their own (`redis/pipeline.rs`): they return at once and
+    /// are answered through the feed, so the ChatRoom never waits for
+    /// them. Without it, every call is one round trip on the caller's
+    /// thread, as the contract tests drive it.
+    pub(crate) fn pipelined(mut self) -> Result<Self, String> {
+        let pipeline = Pipeline::start(
+            self.client.clone(),
+            self.scripts.clone(),
+            self.shared.clone(),
+        )
+        .map_err(|e| format!("cannot start the Redis pipeline thread: {e}"))?;
+        self.pipeline = Some(pipeline);
+        Ok(self)
     }
 
     /// Holds at most `max_rooms` rooms cluster-wide, forgetting the empty
@@ -203,6 +224,10 @@ impl RedisBackplane {
         &mut self,
         call: impl FnOnce(&mut Connection, &Scripts) -> RedisResult<T>,
     ) -> Result<T, Refusal> {
+        // Nothing may overtake a pipelined call sent before it.
+        if let Some(pipeline) = &self.pipeline {
+            pipeline.drain();
+        }
         if self.conn.is_none() {
             if Instant::now() < self.retry_at {
                 return Err(Refusal::degraded());
@@ -250,6 +275,13 @@ impl RedisBackplane {
     fn entries(&mut self, op: Op, args: &[&str]) -> Result<Vec<Entry>, Refusal> {
         let (_, payload) = self.decide(op, args)?;
         decode_batch(&payload).map_err(|e| unreadable("entries", e))
+    }
+
+    /// The pipeline, while commands reach Redis. During an outage calls
+    /// take the command path, which refuses them at once and reconnects.
+    fn live_pipeline(&self) -> Option<&Pipeline> {
+        let down = self.shared.command_down.load(Ordering::SeqCst);
+        self.pipeline.as_ref().filter(|_| !down)
     }
 
     fn key(&self, rest: std::fmt::Arguments<'_>) -> String {
@@ -339,6 +371,14 @@ impl Backplane for RedisBackplane {
         on: bool,
     ) -> Result<Vec<Entry>, Refusal> {
         let on = if on { "true" } else { "false" };
+        if let Some(pipeline) = self.live_pipeline() {
+            let args = [room.as_str(), token, on].map(str::to_owned).to_vec();
+            pipeline.submit(Call::Typing {
+                token: token.clone(),
+                args,
+            })?;
+            return Ok(Vec::new());
+        }
         self.entries(Op::Typing, &[room.as_str(), token, on])
     }
 
@@ -360,6 +400,29 @@ impl Backplane for RedisBackplane {
             text: &text,
         });
         let has_ref = if reference.is_some() { "1" } else { "0" };
+        if let Some(pipeline) = self.live_pipeline() {
+            let args = [
+                room.as_str(),
+                token,
+                has_ref,
+                reference.as_deref().unwrap_or_default(),
+                &head,
+                &body,
+            ]
+            .map(str::to_owned)
+            .to_vec();
+            pipeline.submit(Call::Say {
+                token: token.clone(),
+                reference,
+                args,
+            })?;
+            // Answered through the feed: the entry, or Answered.
+            return Ok(Said {
+                id: 0,
+                entries: Vec::new(),
+                resend: false,
+            });
+        }
         let (status, payload) = self.decide(
             Op::Say,
             &[
@@ -478,6 +541,12 @@ impl Backplane for RedisBackplane {
             return Ok(None);
         }
         Ok(Some(entries))
+    }
+
+    fn wait_decided(&mut self) {
+        if let Some(pipeline) = &self.pipeline {
+            pipeline.drain();
+        }
     }
 
     fn renew(&mut self, tokens: &[ResumeToken], ttl_ms: u64) -> Result<(), Refusal> {

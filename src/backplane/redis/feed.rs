@@ -10,7 +10,7 @@
 //! scripts published, and it leaves the command connection to `redis.rs`.
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -40,6 +40,9 @@ pub(super) struct FeedState {
     /// The degraded state last told, so each change is told once.
     told: Mutex<bool>,
     pub(super) feed_started: AtomicBool,
+    /// How many times a link went down: a connection opened before the
+    /// last outage may be dead without knowing it (the pipeline's).
+    pub(super) outages: AtomicU64,
     /// Set when the backplane is dropped: the subscription thread ends.
     pub(super) stop: AtomicBool,
 }
@@ -53,6 +56,9 @@ impl FeedState {
     /// the whole.
     pub(super) fn set(&self, flag: &AtomicBool, down: bool) {
         if flag.swap(down, Ordering::SeqCst) != down {
+            if down {
+                self.outages.fetch_add(1, Ordering::SeqCst);
+            }
             self.report();
         }
     }

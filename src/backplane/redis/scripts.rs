@@ -33,7 +33,7 @@
 //! Keys are built inside the scripts, so this needs one Redis primary (or a
 //! cluster with a hash-tagged prefix such as `{parley}:`).
 
-use redis::{Connection, FromRedisValue, RedisResult, Script};
+use redis::{Cmd, Connection, ConnectionLike, FromRedisValue, RedisResult, Script};
 
 /// What every script starts with: the common arguments and helpers.
 /// ARGV[1] prefix, [2] history size, [3] log cap, [4] empty-room TTL (ms);
@@ -124,6 +124,7 @@ impl Op {
 }
 
 /// The scripts, with the arguments every call passes first.
+#[derive(Clone)]
 pub(super) struct Scripts {
     scripts: Vec<Script>,
     common: [String; 4],
@@ -154,7 +155,7 @@ impl Scripts {
     }
 
     /// Loads every script, so a Redis that cannot run them fails at start.
-    pub(super) fn load(&self, conn: &mut Connection) -> RedisResult<()> {
+    pub(super) fn load(&self, conn: &mut dyn ConnectionLike) -> RedisResult<()> {
         for script in &self.scripts {
             script.load(conn)?;
         }
@@ -177,6 +178,21 @@ impl Scripts {
             call.arg(*arg);
         }
         call.invoke(conn)
+    }
+
+    /// The EVALSHA command of `op` with `args` after the common ones, for a
+    /// pipeline: unlike [`Scripts::run`] it does not load a script Redis
+    /// lost (the reply is a NOSCRIPT error, and the caller loads them).
+    pub(super) fn command(&self, op: Op, args: &[&str]) -> Cmd {
+        let mut call = redis::cmd("EVALSHA");
+        call.arg(self.scripts[op as usize].get_hash()).arg(0);
+        for arg in &self.common {
+            call.arg(arg);
+        }
+        for arg in args {
+            call.arg(*arg);
+        }
+        call
     }
 }
 
