@@ -123,6 +123,8 @@ pub(crate) const ASSETS: &[Asset] = &[
     client!("protocol.js"),
     client!("session.js"),
     client!("tab-link.js"),
+    client!("shared-transport.js"),
+    client!("leader-watch.js"),
     client!("transport-choice.js"),
     client!("upstream.js"),
     client!("waiters.js"),
