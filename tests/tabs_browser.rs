@@ -22,11 +22,11 @@ mod common;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use common::poll::PollClient;
 use common::browser::{
     content_of, eventually, log_in, roster_nicks, say, wait_all_acknowledged, wait_message,
     wait_text, Driver,
 };
+use common::poll::PollClient;
 use fantoccini::wd::WindowHandle;
 use fantoccini::Client;
 use serde_json::{json, Value};

@@ -18,6 +18,7 @@
 import { countedPresenceText, participants, rosterNote } from './format.js';
 import { Roster } from './roster.js';
 import { Returning } from './returning.js';
+import { nameIn, sentence } from './sentence.js';
 import { createRosterPager } from './roster-pager.js';
 
 /**
@@ -61,14 +62,14 @@ export function createPresence({ client, view, now, io, renamedSelf }) {
         roster.add(p.nick, p.count);
         drawRoster();
         // Someone reconnecting after our own reconnect is no new arrival.
-        if (!returning.isReturn(p.nick, now())) view.notice(`${p.nick} joined — ${participants(p.count)}`);
+        if (!returning.isReturn(p.nick, now())) view.notice(sentence`${nameIn(p.nick)} joined — ${participants(p.count)}`);
         break;
       case 'left':
         roster.remove(p.nick, p.count);
         pager.departed(p.nick);
         drawRoster();
         drawTyping();
-        view.notice(`${p.nick} left — ${participants(p.count)}`);
+        view.notice(sentence`${nameIn(p.nick)} left — ${participants(p.count)}`);
         break;
       case 'presence': {
         if (p.arrived !== undefined) {
@@ -90,9 +91,9 @@ export function createPresence({ client, view, now, io, renamedSelf }) {
         roster.rename(p.old, p.new);
         if (p.own) {
           renamedSelf(p.new);
-          view.notice(`You are now known as ${p.new}.`);
+          view.notice(sentence`You are now known as ${nameIn(p.new)}.`);
         } else {
-          view.notice(`${p.old} is now known as ${p.new}.`);
+          view.notice(sentence`${nameIn(p.old)} is now known as ${nameIn(p.new)}.`);
         }
         drawRoster();
         drawTyping();

@@ -21,6 +21,7 @@
  */
 
 import { errorText } from './wording.js';
+import { nameIn, sentence } from './sentence.js';
 import { createLines } from './chat-lines.js';
 import { createMessages } from './chat-messages.js';
 import { createPresence } from './chat-presence.js';
@@ -180,7 +181,7 @@ export function createChat({
       }
       // The server answers a rename to the very same name with nothing at all.
       if (name.trim() === client.nick) {
-        view.notice(`You are already known as ${client.nick}.`);
+        view.notice(sentence`You are already known as ${nameIn(client.nick)}.`);
         onCommand('nick', true);
         return true;
       }

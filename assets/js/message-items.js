@@ -31,7 +31,10 @@ function textSpan(text, me) {
       link.target = '_blank';
       span.append(link);
     } else if (part.kind === 'mention') {
-      span.append(el('mark', 'mention', part.text));
+      // Isolated, as a name in a sentence is (sentence.js).
+      const mark = el('mark', 'mention', part.text);
+      mark.dir = 'auto';
+      span.append(mark);
     } else {
       span.append(document.createTextNode(part.text));
     }

@@ -14,8 +14,8 @@
  * reaches the DOM only as text.
  */
 
-import { othersHereText, nickHue, typingText } from './format.js';
-import { byId, el, nickSpan } from './dom.js';
+import { othersHere, nickHue, typing } from './format.js';
+import { byId, el, nickSpan, sentenceNodes } from './dom.js';
 import { showHere } from './message-list.js';
 
 /**
@@ -37,7 +37,7 @@ export function showRoster(people, count, self, { note = '', partial = false } =
     return li;
   });
   byId('roster').replaceChildren(...items);
-  showHere(othersHereText(people.map(({ nick }) => nick), self, partial ? count : undefined));
+  showHere(othersHere(people.map(({ nick }) => nick), self, partial ? count : undefined));
   byId('count').textContent = String(count);
   byId('roster-toggle-count').textContent = String(count);
   byId('roster-search-form').hidden = !partial;
@@ -62,7 +62,7 @@ export function markRosterStale(stale) {
 }
 
 export function showTyping(names) {
-  byId('typing').textContent = typingText(names);
+  byId('typing').replaceChildren(...sentenceNodes(typing(names)));
 }
 
 export function isRosterOpen() {

@@ -12,6 +12,7 @@ import { ROSTER_PAGE_SIZE, SEARCH_DEBOUNCE_MS, createRosterPager } from '../../a
 import { ParleyClient } from '../../clients/js/parley-client.js';
 import { createChat } from '../../assets/js/chat.js';
 import { FakeClock, FakeLink, settle } from './fakes.mjs';
+import { plainText } from '../../assets/js/sentence.js';
 
 test('a counted batch is one line: who came and went, and the size', () => {
   assert.equal(countedPresenceText({ arrived: 12, departed: 3, count: 1204 }), '12 people joined, 3 left — there are 1,204 participants');
@@ -149,7 +150,7 @@ function chatIn(w) {
   const rosters = [];
   const view = new Proxy({}, {
     get: (_, name) => {
-      if (name === 'notice') return (text) => { notices.push(text); return {}; };
+      if (name === 'notice') return (text) => { notices.push(plainText(text)); return {}; };
       if (name === 'showRoster') return (...args) => rosters.push(args);
       if (name === 'rosterNearEnd') return () => true;
       if (name === 'nearTop') return () => false;
