@@ -16,7 +16,7 @@
  */
 
 import { byId, el, sentenceNodes } from './dom.js';
-import { messageItem, noticeClass, pendingItem } from './message-items.js';
+import { messageItem, noticeClass, pendingItem, relabelDayLine } from './message-items.js';
 import { firstBelowStart, joinAtOldTop, placed, tidyTop } from './list-placement.js';
 
 /** Rendered list items kept; older ones are removed so memory stays flat. */
@@ -187,6 +187,11 @@ export function showHere(parts) {
   emptyHere = parts;
   const here = list().querySelector(':scope > li.empty-room .empty-here');
   if (here) here.replaceChildren(...sentenceNodes(emptyHere));
+}
+
+/** Says every date line again as of `now` (the day turned: day-turn.js). */
+export function relabelDays(now) {
+  for (const li of list().querySelectorAll(':scope > li.day-separator')) relabelDayLine(li, now);
 }
 
 export function scrollIfFollowing() {

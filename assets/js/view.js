@@ -31,7 +31,7 @@ import { showTransport } from './link-status.js';
 
 export {
   MAX_RENDERED, dropItem, markFailed, nearTop, notice, prependMessages, reword,
-  addPending, scrollIfFollowing, scrollToEnd, showBeginning, showEmptyRoom,
+  addPending, relabelDays, scrollIfFollowing, scrollToEnd, showBeginning, showEmptyRoom,
 } from './message-list.js';
 export { addMessage, jumpToEnd, noteScroll, resetMessages } from './new-messages.js';
 export {

@@ -78,6 +78,7 @@ pub(crate) const ASSETS: &[Asset] = &[
     asset!("js/main.js", JS),
     asset!("js/address.js", JS),
     asset!("js/chat.js", JS),
+    asset!("js/day-turn.js", JS),
     asset!("js/sentence.js", JS),
     asset!("js/chat-messages.js", JS),
     asset!("js/chat-presence.js", JS),
