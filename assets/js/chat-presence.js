@@ -33,8 +33,12 @@ export function createPresence({ client, view, now, io, renamedSelf }) {
     ask: (query) => client.roster(query),
     canAsk: () => client.joined && !client.awaitingWelcome,
     addPage: (members, count) => roster.addPage(members, count),
+    replaceList: (members, count) => roster.replacePage(members, count),
+    listed: () => roster.people().length,
+    maxLimit: () => (client.limits && client.limits.max_roster_limit) || 100,
     changed: () => drawRoster(),
     atEnd: () => view.rosterNearEnd(),
+    shown: () => view.rosterShown(),
     io,
   });
 
@@ -115,7 +119,10 @@ export function createPresence({ client, view, now, io, renamedSelf }) {
       pager.reset({ complete: false, next: '' });
     }
     roster.applyPresence(p.changes, p.count, client.nick);
-    for (const change of p.changes) if (!change.present) pager.departed(change.nick);
+    const named = p.changes.filter((change) => !change.present);
+    for (const change of named) pager.departed(change.nick);
+    // Some who left were not named: the list may still show them.
+    if (p.departed > named.length) pager.stale();
     drawRoster();
     drawTyping();
     const text = countedPresenceText(p);

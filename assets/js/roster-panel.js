@@ -56,6 +56,11 @@ export function rosterNearEnd() {
   return list.scrollHeight - list.scrollTop - list.clientHeight < 48;
 }
 
+/** Whether the roster list is on screen (not folded away on a narrow screen). */
+export function rosterShown() {
+  return byId('roster').clientHeight > 0;
+}
+
 /** The roster may be out of date (the link is down). */
 export function markRosterStale(stale) {
   byId('roster-panel').classList.toggle('stale', stale);

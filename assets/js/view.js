@@ -35,7 +35,7 @@ export {
 } from './message-list.js';
 export { addMessage, jumpToEnd, noteScroll, resetMessages } from './new-messages.js';
 export {
-  isRosterOpen, markRosterStale, rosterNearEnd, showRoster, showTyping, toggleRoster,
+  isRosterOpen, markRosterStale, rosterNearEnd, rosterShown, showRoster, showTyping, toggleRoster,
 } from './roster-panel.js';
 export {
   isChat, showChat, showJoinStatus, showLogin, showNickError, showRoomAdvice,
