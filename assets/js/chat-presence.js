@@ -180,9 +180,14 @@ export function createPresence({ client, view, now, io, renamedSelf }) {
       returning.linkLost(roster.people().map((p) => p.nick).filter((nick) => nick !== client.nick));
     },
 
-    /** The roster was scrolled to its end (or opened): a partial one loads more. */
+    /** The roster was scrolled to its end: a partial one loads more. */
     nearEnd() {
       pager.nearEnd();
+    },
+
+    /** The roster was opened. */
+    opened() {
+      pager.opened();
     },
 
     /** The search box holds `text`: a partial roster is searched by name prefix. */

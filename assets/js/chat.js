@@ -194,9 +194,14 @@ export function createChat({
       messages.nearTop();
     },
 
-    /** The roster was scrolled to its end (or opened): a partial one loads more. */
+    /** The roster was scrolled to its end: a partial one loads more. */
     rosterNearEnd() {
       presence.nearEnd();
+    },
+
+    /** The roster was opened: a partial one is asked again if due, or loads what fills it. */
+    rosterOpened() {
+      presence.opened();
     },
 
     /** The roster's search box holds `text`: a partial roster is searched by name prefix. */

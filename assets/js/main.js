@@ -36,6 +36,8 @@
  *                       them: the message list, new messages, the roster panel,
  *                       the nickname screen, the room's title, the link's status)
  *   input.js            the user's controls
+ *   message-box.js      the message box: sending, its counter, the /commands
+ *   commands.js         reading the box: message, command or nothing (pure)
  *   message-parts.js    a message's links and mentions of the reader (pure)
  *   timeline.js, unread.js, returning.js   grouping and date lines, the
  *                       "new messages" divider, who is coming back (pure)

@@ -220,6 +220,11 @@ export function createRosterPager({
       if (paged && !refresh()) more();
     },
 
+    /** The roster came on screen: a refresh due goes, else what fills it. */
+    opened() {
+      if (paged && !refresh() && atEnd()) more();
+    },
+
     /**
      * More people left than the live frames named (a big room's sample):
      * what is listed is asked for again, now or once it can be.

@@ -34,12 +34,12 @@
  *
  * Owns: this tab's id, its locks, its end of the channel, its
  * SharedTransports (vc -> transport), the newest hub's id, the watch on
- * the leader, and the hub while it leads.
+ * the leader, and, while it leads, its leadership (leadership.js).
  * Must not touch: sessions, the DOM, storage; the real connections are the
  * hub's, made by the `connect` it was given.
  */
 
-import { createHub } from './hub.js';
+import { lead } from './leadership.js';
 import { createLeaderWatch } from './leader-watch.js';
 import { SharedTransport } from './shared-transport.js';
 
@@ -66,7 +66,7 @@ class TabLink {
   /** vc -> SharedTransport. */
   #transports = new Map();
   #vcCounter = 0;
-  /** While leading: {hub, id, channel, release, watched}. */
+  /** While leading: what leadership.js's lead() returned. */
   #leading = null;
   #away = false;
   /** The id of the newest hub heard of; what older hubs say is ignored. */
@@ -197,61 +197,30 @@ class TabLink {
     });
   }
 
-  /**
-   * Stops leading: every connection the hub holds is handed over (for
-   * the next leader to resume) but those only tab `own` used, which are
-   * left; the tabs hear that this hub is gone.
-   */
+  /** Stops leading (see leadership.js); `own` is a tab whose rooms are left. */
   #stepDown(own) {
-    const { hub, id, channel, release } = this.#leading;
+    const leading = this.#leading;
     this.#leading = null;
-    hub.handOver(own);
-    channel.postMessage({ dir: 'gone', hub: id });
-    channel.close();
-    release();
+    leading.stepDown(own);
   }
 
   /**
-   * This tab got the leader lock: run the hub until the page goes away.
-   * Returns what #leading holds ({held: the promise that keeps the lock}),
-   * or null.
+   * This tab got the leader lock: run the hub until the page goes away or
+   * another tab takes the lock. Returns what #leading holds, or null.
    */
   #lead() {
     if (this.#away || this.#leading) return null;
     this.#watch.stop();
-    const id = randomId();
-    const channel = new this.#Channel(this.#names.channel);
-    const hub = createHub({
+    const leading = lead({
+      id: randomId(),
+      channel: new this.#Channel(this.#names.channel),
       connect: this.#connect,
-      tell: (tab, message) => channel.postMessage({ dir: 'down', tab, hub: id, ...message }),
+      self: this.#id,
+      locks: this.#locks,
+      tabLock: this.#names.tab,
     });
-    const watched = new Set();
-    channel.onmessage = (event) => {
-      const m = event.data;
-      if (!m || m.dir !== 'up' || this.#leading === null || this.#leading.hub !== hub) return;
-      if (m.t === 'bye') {
-        hub.dropTab(m.tab);
-        return;
-      }
-      if (m.t === 'probe') {
-        channel.postMessage({ dir: 'alive', tab: m.tab, hub: id });
-        return;
-      }
-      if (m.tab !== this.#id && !watched.has(m.tab)) {
-        watched.add(m.tab);
-        // Granted once that tab is gone (closed or crashed without a word).
-        this.#locks.request(this.#names.tab(m.tab), () => {
-          watched.delete(m.tab);
-          if (this.#leading !== null && this.#leading.hub === hub) hub.dropTab(m.tab);
-        });
-      }
-      hub.receive(m.tab, m);
-    };
-    const leading = { hub, id, channel, watched };
-    leading.held = new Promise((release) => { leading.release = release; });
     this.#leading = leading;
-    this.#hub = id;
-    channel.postMessage({ dir: 'hub', hub: id });
+    this.#hub = leading.id;
     return leading;
   }
 

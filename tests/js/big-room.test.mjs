@@ -235,7 +235,7 @@ test('a folded roster in a big room is asked again when it opens, not before', a
   await settle();
   assert.equal(asks(), before, 'nobody sees the list: nothing asked');
   shown.on = true;
-  chat.rosterNearEnd();
+  chat.rosterOpened();
   await settle();
   assert.equal(asks(), before + 1, 'opened: asked again');
   assert.equal(rosters.at(-1)[1], 38);

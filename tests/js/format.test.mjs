@@ -12,7 +12,7 @@ import { plainText } from '../../assets/js/sentence.js';
 import { askedTransport, roomFrom } from '../../assets/js/address.js';
 import {
   commandProblem, parseCommand, readComposer, tooLong,
-} from '../../assets/js/input.js';
+} from '../../assets/js/commands.js';
 
 test('a nickname\'s hue ignores case and spreads names that differ at the end', () => {
   assert.equal(nickHue('Ann'), nickHue('ann'));
