@@ -180,6 +180,22 @@ impl RedisBackplane {
         }
         let target =
             Target::parse(url, cluster).map_err(|e| format!("bad Redis URL {shown}: {e}"))?;
+        let mut node = target
+            .first_node()
+            .map_err(|e| format!("cannot reach Redis at {shown}: {e}"))?;
+        match (cluster, link::is_cluster_node(&mut node)) {
+            (false, true) => {
+                return Err(format!(
+                    "Redis at {shown} is a Redis Cluster node: start with --redis-cluster"
+                ))
+            }
+            (true, false) => {
+                return Err(format!(
+                    "Redis at {shown} is not a Redis Cluster node: start without --redis-cluster"
+                ))
+            }
+            _ => {}
+        }
         let mut conn = target
             .open()
             .map_err(|e| format!("cannot reach Redis at {shown}: {e}"))?;

@@ -10,7 +10,7 @@
 //! runs on them is `redis.rs`'s and `feed.rs`'s.
 
 use redis::cluster::ClusterClient;
-use redis::{Client, Connection, ConnectionLike, RedisResult};
+use redis::{Client, Connection, ConnectionLike, ErrorKind, RedisError, RedisResult};
 
 use super::IO_TIMEOUT;
 
@@ -72,6 +72,21 @@ impl Target {
         }
     }
 
+    /// A plain connection to the first node given that answers, to ask
+    /// what kind of server it is.
+    pub(super) fn first_node(&self) -> RedisResult<Connection> {
+        let mut failed = None;
+        for client in self.feed_clients() {
+            match open(&client) {
+                Ok(conn) => return Ok(conn),
+                Err(e) => failed = Some(e),
+            }
+        }
+        Err(failed.unwrap_or_else(|| {
+            RedisError::from((ErrorKind::InvalidClientConfig, "no Redis node given"))
+        }))
+    }
+
     /// Where the subscription may listen, in the order to try: the one
     /// server, or each node given for the cluster.
     pub(super) fn feed_clients(&self) -> Vec<Client> {
@@ -80,6 +95,16 @@ impl Target {
             Target::Cluster { seeds, .. } => seeds.clone(),
         }
     }
+}
+
+/// Whether the server behind `conn` runs in cluster mode (`INFO cluster`
+/// says `cluster_enabled:1`): a plain connection to it would be answered
+/// MOVED for most rooms, so the start is refused instead.
+pub(super) fn is_cluster_node(conn: &mut dyn ConnectionLike) -> bool {
+    redis::cmd("INFO")
+        .arg("cluster")
+        .query::<String>(conn)
+        .is_ok_and(|info| info.contains("cluster_enabled:1"))
 }
 
 /// A plain connection with [`IO_TIMEOUT`] on connecting, reading and

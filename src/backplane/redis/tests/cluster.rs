@@ -173,3 +173,15 @@ fn rooms_spread_over_the_masters() {
         assert_eq!(snapshot.history[0].nick, format!("M{n}"));
     }
 }
+
+/// The wrong flag is a clear error at start, both ways round.
+#[test]
+fn the_cluster_flag_must_match_what_redis_is() {
+    let cluster = TestCluster::start();
+    let first = cluster.url().split(',').next().unwrap().to_owned();
+    let error = RedisBackplane::connect_to(&first, false, "parley:", 10).unwrap_err();
+    assert!(error.contains("--redis-cluster"), "{error}");
+    let redis = TestRedis::start();
+    let error = RedisBackplane::connect_to(&redis.url(), true, "parley:", 10).unwrap_err();
+    assert!(error.contains("without --redis-cluster"), "{error}");
+}
