@@ -24,7 +24,8 @@
 //!
 //! This file owns [`RedisBackplane`]: connecting, the command connection
 //! and its health, and the [`Backplane`] calls, each turning a script's
-//! reply into backplane types. The subscription thread is `feed.rs`'s and
+//! reply into backplane types; the lease buckets and the rooms index are
+//! `slots.rs`'s. The subscription thread is `feed.rs`'s and
 //! the JSON shapes sent and read are `wire.rs`'s; this file must not read
 //! the subscription or spell out JSON itself. It does not repair gaps in
 //! what the subscription delivered (the core reads the log when an entry's
@@ -33,6 +34,7 @@
 mod feed;
 mod link;
 mod scripts;
+mod slots;
 #[cfg(test)]
 mod tests;
 mod wire;
@@ -47,6 +49,7 @@ use redis::{ErrorKind, RedisError, RedisResult, Value};
 use self::feed::{lock, run_feed, FeedState};
 use self::link::{Link, Target};
 use self::scripts::{Op, Scripts};
+use self::slots::{bucket, rooms_of};
 use self::wire::{
     decode_batch, decode_kept, json, unreadable, Held, JoinedHead, MessageBody, MessageHead,
 };
@@ -125,20 +128,6 @@ fn redact(url: &str) -> String {
         }
         _ => url.to_owned(),
     }
-}
-
-/// The lease bucket of a token (FNV-1a of its bytes): any function of the
-/// token does, as long as every instance picks the same one.
-fn bucket(token: &str) -> u32 {
-    let hash = token.bytes().fold(0x811c_9dc5_u32, |h, b| {
-        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
-    });
-    hash % LEASE_BUCKETS
-}
-
-/// The rooms a token's place lists.
-fn rooms_of(place: &str) -> impl Iterator<Item = &str> {
-    place.split('\n').filter(|r| !r.is_empty())
 }
 
 /// Whether the connection is beyond use after this error. An error Redis
@@ -316,78 +305,6 @@ impl RedisBackplane {
     /// A room's key: every key of a room has the hash tag `{room}`.
     fn room_key(&self, room: &str, part: &str) -> String {
         self.key(format_args!("{{{room}}}:{part}"))
-    }
-
-    /// Runs the lease bucket script of `token` (`what` and its arguments).
-    fn lease<T: redis::FromRedisValue>(&mut self, k: u32, args: &[&str]) -> Result<T, Refusal> {
-        let key = self.key(format_args!("{{L:{k}}}:leases"));
-        let k = k.to_string();
-        let args: Vec<&str> = std::iter::once(k.as_str())
-            .chain(args.iter().copied())
-            .collect();
-        self.run(|conn, scripts| scripts.run(Op::Lease, &key, &args, conn))
-    }
-
-    /// The rooms `token`'s place lists ('\n'-separated, empty when none).
-    fn place(&mut self, token: &str) -> Result<String, Refusal> {
-        let key = self.key(format_args!("{{L:{}}}:place", bucket(token)));
-        let place: Option<String> =
-            self.run(|conn, _| redis::cmd("HGET").arg(&key).arg(token).query(conn))?;
-        Ok(place.unwrap_or_default())
-    }
-
-    /// Records that `token` is in (or moving between) `rooms`, leased for
-    /// `lease_ms` from now; no rooms forgets its place and lease.
-    fn hold(&mut self, token: &str, rooms: &str, lease_ms: u64) -> Result<(), Refusal> {
-        let lease_ms = lease_ms.to_string();
-        self.lease::<Value>(bucket(token), &["hold", token, rooms, &lease_ms])
-            .map(drop)
-    }
-
-    /// Runs the rooms index script (`what` and its arguments).
-    fn index(&mut self, args: &[&str]) -> Result<Vec<String>, Refusal> {
-        let key = self.key(format_args!("{{rooms}}:held"));
-        self.run(|conn, scripts| scripts.run(Op::Index, &key, args, conn))
-    }
-
-    /// Whether the rooms index holds `room` or has space for it, letting
-    /// the empty room idle longest go (its keys deleted) when at the bound.
-    fn admit(&mut self, room: &str) -> Result<bool, Refusal> {
-        let max_rooms = self.max_rooms.min(i64::MAX as usize).to_string();
-        let reply = self.index(&["admit", room, &max_rooms])?;
-        match reply.first().map(String::as_str) {
-            Some("ok") => {}
-            _ => return Ok(false),
-        }
-        if let Some(victim) = reply.get(1) {
-            let key = self.room_key(victim, "meta");
-            let forgot: i64 =
-                self.run(|conn, scripts| scripts.run(Op::Forget, &key, &[victim], conn))?;
-            if forgot == 0 {
-                // Someone joined it in between: it is held after all.
-                let _ = self.index(&["tell", victim, "0", "0"]);
-            }
-        }
-        Ok(true)
-    }
-
-    /// What the command path wrote or heard: the seqs the next join must
-    /// pass, and the rooms that became empty or stopped being empty, told
-    /// to the rooms index. A failed tell leaves the index behind until the
-    /// room's next change (or its eviction, which finds the members).
-    fn heard(&mut self, entries: &[Entry]) {
-        if let Some(top) = entries.iter().map(|e| e.seq).max() {
-            self.shared.high_water.fetch_max(top, Ordering::SeqCst);
-        }
-        for entry in entries {
-            let empty = match &entry.event {
-                Event::Left { count: 0, .. } => "1",
-                Event::Joined { count: 1, .. } => "0",
-                _ => continue,
-            };
-            let seq = entry.seq.to_string();
-            let _ = self.index(&["tell", entry.room.as_str(), empty, &seq]);
-        }
     }
 }
 
