@@ -59,10 +59,14 @@ pub(crate) fn open(config: &Config, limits: &Limits) -> std::io::Result<Box<dyn 
             }
         },
         Some(url) => {
-            let backplane =
-                redis::RedisBackplane::connect(url, &config.redis_prefix, limits.history_size)
-                    .map_err(std::io::Error::other)?
-                    .with_max_rooms(limits.max_rooms);
+            let backplane = redis::RedisBackplane::connect_to(
+                url,
+                config.redis_cluster,
+                &config.redis_prefix,
+                limits.history_size,
+            )
+            .map_err(std::io::Error::other)?
+            .with_max_rooms(limits.max_rooms);
             log::info!(
                 "sharing rooms through Redis (key prefix {:?})",
                 config.redis_prefix
