@@ -281,6 +281,13 @@ pub struct Config {
     #[arg(long, env = "REDIS_URL")]
     pub(crate) redis_url: Option<String>,
 
+    /// The --redis-url is a Redis Cluster: one or more of its nodes,
+    /// comma-separated (redis://10.0.0.1:7000,redis://10.0.0.2:7000), from
+    /// which the rest are found. Each room's keys share a hash slot, so
+    /// rooms spread over the shards; see docs/DEPLOY.md.
+    #[arg(long, env = "PARLEY_REDIS_CLUSTER", requires = "redis_url")]
+    pub(crate) redis_cluster: bool,
+
     /// Prefix of every Redis key, so several clusters can share one Redis.
     #[arg(long, env = "PARLEY_REDIS_PREFIX", default_value = "parley:")]
     pub(crate) redis_prefix: String,

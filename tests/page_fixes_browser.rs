@@ -11,6 +11,10 @@
 //! - bob's message naming ann (in capitals) has the name highlighted in
 //!   ann's page; her own message naming herself does not.
 //!
+//! A right-to-left nickname in a sentence ("נועה joined", "נועה is
+//! typing…", a mention) is isolated in its own `<bdi>` (or `dir="auto"`
+//! mark), so it cannot reorder the words around it.
+//!
 //! And in the message box: a paste over the length limit stays whole and
 //! is refused with its count; `/join bad room!` and a `/nick` the server
 //! refuses stay in (or come back into) the box, with the reason in words,
@@ -393,6 +397,75 @@ async fn a_long_paste_and_a_failed_command_stay_in_the_box_with_the_reason() {
     screenshot(&ann, "page-fixes-box.png").await;
 
     for browser in [ann, bob] {
+        browser.close().await.expect("end the browser session");
+    }
+    drop(driver);
+}
+
+/// The sentences the page makes about someone with a right-to-left name
+/// hold the name isolated: `<bdi>` in presence and typing lines, a
+/// `dir="auto"` mark for a mention; the words stay in their order.
+#[tokio::test]
+async fn right_to_left_names_in_sentences_are_isolated() {
+    let server = common::start(&[]);
+    let driver = Driver::start("page-fixes-bidi").await;
+    let ann = driver.browser().await;
+    let noa = driver.browser().await;
+    let url = server.url("/#bidi");
+    log_in(&ann, &url, "ann").await;
+    log_in(&noa, &url, "נועה").await;
+    let isolated = "const line = [...document.querySelectorAll(arguments[0])].at(-1);
+        if (!line) return null;
+        return [line.textContent, [...line.querySelectorAll('bdi')].map((b) => b.textContent)];";
+    eventually("ann to be told נועה joined", || async {
+        let seen = ann
+            .execute(isolated, vec![json!("#messages li.notice")])
+            .await
+            .map_err(|e| e.to_string())?;
+        if seen == json!(["נועה joined — there are 2 participants", ["נועה"]]) {
+            Ok(())
+        } else {
+            Err(format!("last notice {seen}"))
+        }
+    })
+    .await;
+
+    let box_ = noa
+        .find(Locator::Css("#message-input"))
+        .await
+        .expect("#message-input");
+    box_.send_keys("שלום").await.expect("type");
+    eventually("ann to see נועה typing", || async {
+        let seen = ann
+            .execute(isolated, vec![json!("#typing")])
+            .await
+            .map_err(|e| e.to_string())?;
+        if seen == json!(["נועה is typing…", ["נועה"]]) {
+            Ok(())
+        } else {
+            Err(format!("typing line {seen}"))
+        }
+    })
+    .await;
+    box_.send_keys(&fantoccini::key::Key::Enter.to_string())
+        .await
+        .expect("send");
+    wait_message(&ann, "ann", "שלום").await;
+
+    say(&ann, "שלום נועה, 3 messages").await;
+    wait_message(&noa, "נועה", "שלום נועה, 3 messages").await;
+    let mark: Value = noa
+        .execute(
+            "const mark = document.querySelector('#messages li.mentioned mark.mention');
+             return mark && [mark.textContent, mark.dir];",
+            vec![],
+        )
+        .await
+        .expect("read the mention");
+    assert_eq!(mark, json!(["נועה", "auto"]));
+    screenshot(&ann, "page-fixes-bidi.png").await;
+
+    for browser in [ann, noa] {
         browser.close().await.expect("end the browser session");
     }
     drop(driver);

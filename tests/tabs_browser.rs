@@ -23,8 +23,10 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use common::browser::{
-    content_of, eventually, log_in, roster_nicks, say, wait_message, wait_text, Driver,
+    content_of, eventually, log_in, roster_nicks, say, wait_all_acknowledged, wait_message,
+    wait_text, Driver,
 };
+use common::poll::PollClient;
 use fantoccini::wd::WindowHandle;
 use fantoccini::Client;
 use serde_json::{json, Value};
@@ -256,6 +258,134 @@ async fn the_leader_tab_closes(transport: &str) {
     wait_roster(&bob, "bob", "2", &["ann", "bob"]).await;
     let told = notices(&bob).await;
     assert!(told.is_empty(), "bob was told {told:?}");
+
+    for browser in [ann, bob] {
+        browser.close().await.expect("end the browser session");
+    }
+    drop(driver);
+    server.stop().await;
+}
+
+/// Makes the current tab's page hang when the channel `parley-test-hang`
+/// says `hang` (a message event, which a background tab runs at once,
+/// unlike its throttled timers): its main thread blocks on a synchronous
+/// long-poll of a session of the test's own (`hanger`, drained), so the
+/// page handles nothing (no channel message, no timer, no network answer)
+/// yet keeps its Web Locks, as a hung page does. It says `hung` on the
+/// channel first. It wakes when a frame reaches that session, or when the
+/// poll's wait runs out.
+async fn arm_hang(browser: &Client, hanger: &PollClient) {
+    browser
+        .execute(
+            "const [url, session] = arguments;
+             const channel = new BroadcastChannel('parley-test-hang');
+             channel.onmessage = (event) => {
+                 if (event.data !== 'hang') return;
+                 channel.postMessage('hung');
+                 const request = new XMLHttpRequest();
+                 request.open('GET', url, false);
+                 request.setRequestHeader('Parley-Session', session);
+                 try { request.send(); } catch (e) { /* woken all the same */ }
+             };",
+            vec![
+                json!(format!("/poll?cursor={}", hanger.cursor)),
+                json!(hanger.session),
+            ],
+        )
+        .await
+        .expect("arm the hang");
+}
+
+/// From the current tab, hangs the tab armed by [`arm_hang`], and returns
+/// once it is hung.
+async fn hang(browser: &Client) {
+    browser
+        .execute(
+            "window.parleyHung = false;
+             const channel = new BroadcastChannel('parley-test-hang');
+             channel.onmessage = (event) => { if (event.data === 'hung') window.parleyHung = true; };
+             channel.postMessage('hang');",
+            vec![],
+        )
+        .await
+        .expect("hang the other tab");
+    eventually("the first tab to hang", || async {
+        let hung = browser
+            .execute("return window.parleyHung;", vec![])
+            .await
+            .map_err(|e| e.to_string())?;
+        if hung == json!(true) {
+            Ok(())
+        } else {
+            Err("not yet".to_owned())
+        }
+    })
+    .await;
+}
+
+/// ann has two tabs in a room with bob; the tab holding her connection
+/// hangs (it keeps its Web Lock and answers nothing). The other tab's
+/// message does not hang with it: the tab finds the leader silent, takes
+/// the lead, resumes ann and sends the message. When the hung tab wakes it
+/// follows the new leader and chats again. Nobody is told of anyone
+/// leaving or joining.
+#[tokio::test]
+async fn a_hung_leader_tab_is_replaced_and_its_follower_chats_on() {
+    let server = common::start(&[]);
+    let driver = Driver::start("tabs-hung").await;
+    let bob = driver.browser().await;
+    let ann = driver.browser().await;
+    let base = server.url("");
+    let (mut hanger, _) = PollClient::open(&base, "hanger", "aside").await;
+    let (mut waker, _) = PollClient::open(&base, "waker", "aside").await;
+    // Drained (waker's arrival), so that its next poll waits.
+    hanger.poll().await;
+    // Polling, so that which tab holds ann's connection shows in its requests.
+    let url = server.url("/?transport=polling#hung");
+    log_in(&bob, &url, "bob").await;
+    let leader = ann.window().await.expect("ann's first tab");
+    log_in(&ann, &url, "ann").await;
+    let follower = open_tab(&ann, &url, "ann").await;
+    wait_roster(&ann, "ann's second tab", "2", &["ann", "bob"]).await;
+    wait_roster(&bob, "bob", "2", &["ann", "bob"]).await;
+    watch(&ann).await;
+    watch(&bob).await;
+
+    switch(&ann, &leader).await;
+    assert!(polls(&ann).await, "the first tab holds the connection");
+    arm_hang(&ann, &hanger).await;
+    switch(&ann, &follower).await;
+    assert!(!polls(&ann).await, "the second tab does not poll yet");
+    hang(&ann).await;
+    // Typed by script: chromedriver's key events wait on the hung page.
+    ann.execute(
+        "const box = document.getElementById('message-input');
+         box.value = arguments[0];
+         box.form.requestSubmit();",
+        vec![json!("said while the leader hangs")],
+    )
+    .await
+    .expect("send a message");
+    wait_message(&bob, "bob", "said while the leader hangs").await;
+    wait_all_acknowledged(&ann, "ann's second tab").await;
+    assert!(polls(&ann).await, "the second tab took the connection over");
+    say(&bob, "heard you").await;
+    wait_message(&ann, "ann's second tab", "heard you").await;
+
+    waker.say("wake up", "w1").await;
+    switch(&ann, &leader).await;
+    say(&bob, "and the first tab?").await;
+    wait_message(&ann, "ann's first tab", "and the first tab?").await;
+    say(&ann, "awake again").await;
+    wait_message(&bob, "bob", "awake again").await;
+
+    wait_roster(&bob, "bob", "2", &["ann", "bob"]).await;
+    let told = notices(&bob).await;
+    assert!(told.is_empty(), "bob was told {told:?}");
+    switch(&ann, &follower).await;
+    wait_message(&ann, "ann's second tab", "awake again").await;
+    let told = notices(&ann).await;
+    assert!(told.is_empty(), "ann's second tab was told {told:?}");
 
     for browser in [ann, bob] {
         browser.close().await.expect("end the browser session");

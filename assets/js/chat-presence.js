@@ -18,6 +18,7 @@
 import { countedPresenceText, participants, rosterNote } from './format.js';
 import { Roster } from './roster.js';
 import { Returning } from './returning.js';
+import { nameIn, sentence } from './sentence.js';
 import { createRosterPager } from './roster-pager.js';
 
 /**
@@ -32,8 +33,12 @@ export function createPresence({ client, view, now, io, renamedSelf }) {
     ask: (query) => client.roster(query),
     canAsk: () => client.joined && !client.awaitingWelcome,
     addPage: (members, count) => roster.addPage(members, count),
+    replaceList: (members, count) => roster.replacePage(members, count),
+    listed: () => roster.people().length,
+    maxLimit: () => (client.limits && client.limits.max_roster_limit) || 100,
     changed: () => drawRoster(),
     atEnd: () => view.rosterNearEnd(),
+    shown: () => view.rosterShown(),
     io,
   });
 
@@ -61,14 +66,14 @@ export function createPresence({ client, view, now, io, renamedSelf }) {
         roster.add(p.nick, p.count);
         drawRoster();
         // Someone reconnecting after our own reconnect is no new arrival.
-        if (!returning.isReturn(p.nick, now())) view.notice(`${p.nick} joined — ${participants(p.count)}`);
+        if (!returning.isReturn(p.nick, now())) view.notice(sentence`${nameIn(p.nick)} joined — ${participants(p.count)}`);
         break;
       case 'left':
         roster.remove(p.nick, p.count);
         pager.departed(p.nick);
         drawRoster();
         drawTyping();
-        view.notice(`${p.nick} left — ${participants(p.count)}`);
+        view.notice(sentence`${nameIn(p.nick)} left — ${participants(p.count)}`);
         break;
       case 'presence': {
         if (p.arrived !== undefined) {
@@ -90,9 +95,9 @@ export function createPresence({ client, view, now, io, renamedSelf }) {
         roster.rename(p.old, p.new);
         if (p.own) {
           renamedSelf(p.new);
-          view.notice(`You are now known as ${p.new}.`);
+          view.notice(sentence`You are now known as ${nameIn(p.new)}.`);
         } else {
-          view.notice(`${p.old} is now known as ${p.new}.`);
+          view.notice(sentence`${nameIn(p.old)} is now known as ${nameIn(p.new)}.`);
         }
         drawRoster();
         drawTyping();
@@ -114,7 +119,10 @@ export function createPresence({ client, view, now, io, renamedSelf }) {
       pager.reset({ complete: false, next: '' });
     }
     roster.applyPresence(p.changes, p.count, client.nick);
-    for (const change of p.changes) if (!change.present) pager.departed(change.nick);
+    const named = p.changes.filter((change) => !change.present);
+    for (const change of named) pager.departed(change.nick);
+    // Some who left were not named: the list may still show them.
+    if (p.departed > named.length) pager.stale();
     drawRoster();
     drawTyping();
     const text = countedPresenceText(p);
@@ -172,9 +180,14 @@ export function createPresence({ client, view, now, io, renamedSelf }) {
       returning.linkLost(roster.people().map((p) => p.nick).filter((nick) => nick !== client.nick));
     },
 
-    /** The roster was scrolled to its end (or opened): a partial one loads more. */
+    /** The roster was scrolled to its end: a partial one loads more. */
     nearEnd() {
       pager.nearEnd();
+    },
+
+    /** The roster was opened. */
+    opened() {
+      pager.opened();
     },
 
     /** The search box holds `text`: a partial roster is searched by name prefix. */

@@ -21,6 +21,7 @@
  */
 
 import { errorText } from './wording.js';
+import { nameIn, sentence } from './sentence.js';
 import { createLines } from './chat-lines.js';
 import { createMessages } from './chat-messages.js';
 import { createPresence } from './chat-presence.js';
@@ -180,7 +181,7 @@ export function createChat({
       }
       // The server answers a rename to the very same name with nothing at all.
       if (name.trim() === client.nick) {
-        view.notice(`You are already known as ${client.nick}.`);
+        view.notice(sentence`You are already known as ${nameIn(client.nick)}.`);
         onCommand('nick', true);
         return true;
       }
@@ -193,9 +194,14 @@ export function createChat({
       messages.nearTop();
     },
 
-    /** The roster was scrolled to its end (or opened): a partial one loads more. */
+    /** The roster was scrolled to its end: a partial one loads more. */
     rosterNearEnd() {
       presence.nearEnd();
+    },
+
+    /** The roster was opened: a partial one is asked again if due, or loads what fills it. */
+    rosterOpened() {
+      presence.opened();
     },
 
     /** The roster's search box holds `text`: a partial roster is searched by name prefix. */

@@ -12,6 +12,7 @@
  */
 
 import { count, overLimitText } from './wording.js';
+import { nameIn, plainText, sentence } from './sentence.js';
 
 /**
  * A hue from FNV-1a of the case-folded nickname (case-folded because the
@@ -47,16 +48,19 @@ export function clockTime(when) {
  * and 3 others are here too." `nicks` is the roster, `self` the reader;
  * `total` the room's size when `nicks` lists only some of it.
  */
-export function othersHereText(nicks, self, total) {
-  const others = nicks.filter((nick) => nick !== self);
+export function othersHere(nicks, self, total) {
+  const others = nicks.filter((nick) => nick !== self).map(nameIn);
   const more = Number.isSafeInteger(total) ? Math.max(others.length, total - 1) : others.length;
-  if (more === 0) return 'You are the only one here.';
-  if (more > others.length && others.length < 2) return `${count(more)} others are here too.`;
-  if (more === 1) return `${others[0]} is here too.`;
-  if (more === 2) return `${others[0]} and ${others[1]} are here too.`;
+  if (more === 0) return ['You are the only one here.'];
+  if (more > others.length && others.length < 2) return [`${count(more)} others are here too.`];
+  if (more === 1) return sentence`${others[0]} is here too.`;
+  if (more === 2) return sentence`${others[0]} and ${others[1]} are here too.`;
   const rest = more - 2;
-  return `${others[0]}, ${others[1]} and ${rest === 1 ? '1 other' : `${rest} others`} are here too.`;
+  return sentence`${others[0]}, ${others[1]} and ${rest === 1 ? '1 other' : `${rest} others`} are here too.`;
 }
+
+/** othersHere() as plain text. */
+export const othersHereText = (nicks, self, total) => plainText(othersHere(nicks, self, total));
 
 export function participants(n) {
   return n === 1 ? 'there is 1 participant' : `there are ${count(n)} participants`;
@@ -92,13 +96,16 @@ export function rosterNote({
   return `Showing ${count(shown)} of ${count(size)} people${shown < size ? '; scroll for more, or search by name' : ''}.`;
 }
 
-/** The typing line for the nicknames typing ('' when nobody is). */
-export function typingText(names) {
-  if (names.length === 1) return `${names[0]} is typing…`;
-  if (names.length === 2) return `${names[0]} and ${names[1]} are typing…`;
-  if (names.length > 2) return 'several people are typing…';
-  return '';
+/** The typing line for the nicknames typing, as a sentence ([] when nobody is). */
+export function typing(names) {
+  if (names.length === 1) return sentence`${nameIn(names[0])} is typing…`;
+  if (names.length === 2) return sentence`${nameIn(names[0])} and ${nameIn(names[1])} are typing…`;
+  if (names.length > 2) return ['several people are typing…'];
+  return [];
 }
+
+/** typing() as plain text ('' when nobody is). */
+export const typingText = (names) => plainText(typing(names));
 
 /**
  * The document's title: the room, after a badge while the tab is hidden

@@ -36,12 +36,15 @@
  *                       them: the message list, new messages, the roster panel,
  *                       the nickname screen, the room's title, the link's status)
  *   input.js            the user's controls
+ *   message-box.js      the message box: sending, its counter, the /commands
+ *   commands.js         reading the box: message, command or nothing (pure)
  *   message-parts.js    a message's links and mentions of the reader (pure)
  *   timeline.js, unread.js, returning.js   grouping and date lines, the
  *                       "new messages" divider, who is coming back (pure)
  *   wording.js          sentences for the server's error codes, name checks (pure)
  *   format.js, address.js, storage.js   wording, the URL, the nickname remembered
  *   clock.js            the browser's timers, the default of the modules that keep time
+ *   day-turn.js         relabels the date lines at local midnight
  *
  * URL: ?room=NAME or #NAME picks the room; ?transport=websocket|polling
  * forces a transport the server offers (body[data-transports]), with no
@@ -64,7 +67,8 @@
  *                             scrolling up has reached the room's oldest message;
  *                             li.message.continued runs on from the sender's
  *                             message above (name and time visually hidden);
- *                             li.day-separator ("Today", …) opens each day;
+ *                             li.day-separator[data-ts] ("Today", …) opens each
+ *                             day, said again when the day turns;
  *                             li.unread-divider stands above messages that
  *                             came unseen; li.empty-room greets an empty room
  *   #jump-new                 "N new messages" while such messages are below
@@ -104,6 +108,7 @@ import * as storage from './storage.js';
 import * as view from './view.js';
 import { ParleyClient, TRANSPORTS, offeredTransports } from '../client/parley-client.js';
 import { createChat } from './chat.js';
+import { createDayTurn } from './day-turn.js';
 import { createTypingReporter } from './typing.js';
 
 const page = document.body;
@@ -159,7 +164,13 @@ window.addEventListener('hashchange', () => {
 });
 window.addEventListener('online', () => client.online());
 window.addEventListener('offline', () => client.offline());
-document.addEventListener('visibilitychange', () => view.readAll(chat.currentRoom()));
+// "Today" and "Yesterday" are said again when the day turns.
+const dayTurn = createDayTurn({ relabel: (now) => view.relabelDays(now) });
+dayTurn.start();
+document.addEventListener('visibilitychange', () => {
+  view.readAll(chat.currentRoom());
+  if (document.visibilityState === 'visible') dayTurn.shown();
+});
 // Closing on the way out lets the others see us leave at once, and lets
 // the browser keep the page in its back/forward cache; what waits to be
 // sent is kept and goes when the page comes back.

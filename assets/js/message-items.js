@@ -31,7 +31,10 @@ function textSpan(text, me) {
       link.target = '_blank';
       span.append(link);
     } else if (part.kind === 'mention') {
-      span.append(el('mark', 'mention', part.text));
+      // Isolated, as a name in a sentence is (sentence.js).
+      const mark = el('mark', 'mention', part.text);
+      mark.dir = 'auto';
+      span.append(mark);
     } else {
       span.append(document.createTextNode(part.text));
     }
@@ -82,9 +85,17 @@ export function noticeClass(kind) {
 export function dayLine(ts) {
   const li = el('li', 'day-separator');
   li.dataset.day = dayKey(ts);
+  li.dataset.ts = String(ts);
   const label = el('span', 'day-label', dayLabel(ts, Date.now()));
   li.append(label);
   return li;
+}
+
+/** Says date line `li` again as of `now` ("Today" becomes "Yesterday" at midnight). */
+export function relabelDayLine(li, now) {
+  const label = li.querySelector('.day-label');
+  const text = dayLabel(Number(li.dataset.ts), now);
+  if (label && label.textContent !== text) label.textContent = text;
 }
 
 /** li.unread-divider: "New", above the messages that came unseen. */

@@ -15,8 +15,8 @@
  * called. User text reaches the DOM only as text.
  */
 
-import { byId, el } from './dom.js';
-import { messageItem, noticeClass, pendingItem } from './message-items.js';
+import { byId, el, sentenceNodes } from './dom.js';
+import { messageItem, noticeClass, pendingItem, relabelDayLine } from './message-items.js';
 import { firstBelowStart, joinAtOldTop, placed, tidyTop } from './list-placement.js';
 
 /** Rendered list items kept; older ones are removed so memory stays flat. */
@@ -144,7 +144,8 @@ export function markFailed(li, why) {
  * trouble). Returns it, for reword().
  */
 export function notice(text, kind) {
-  const li = el('li', noticeClass(kind), text);
+  const li = el('li', noticeClass(kind));
+  li.append(...sentenceNodes(text));
   insertItem(li);
   scrollIfFollowing();
   return li;
@@ -157,7 +158,7 @@ export function notice(text, kind) {
  */
 export function reword(li, text, kind) {
   if (!li || !li.isConnected) return notice(text, kind);
-  li.textContent = text;
+  li.replaceChildren(...sentenceNodes(text));
   li.className = noticeClass(kind);
   return li;
 }
@@ -175,16 +176,22 @@ export function showEmptyRoom(room, { recent = false } = {}) {
   const li = el('li', 'empty-room');
   li.append(
     el('p', 'empty-title', `No ${recent ? 'recent ' : ''}messages yet in #${room} — say hello.`),
-    el('p', 'empty-here', emptyHere),
+    el('p', 'empty-here'),
   );
+  li.lastChild.append(...sentenceNodes(emptyHere));
   messages.append(li);
 }
 
-/** Who else is here (a sentence), for the empty room's greeting, shown or to come. */
-export function showHere(text) {
-  emptyHere = text;
+/** Who else is here (a sentence, sentence.js), for the empty room's greeting, shown or to come. */
+export function showHere(parts) {
+  emptyHere = parts;
   const here = list().querySelector(':scope > li.empty-room .empty-here');
-  if (here) here.textContent = emptyHere;
+  if (here) here.replaceChildren(...sentenceNodes(emptyHere));
+}
+
+/** Says every date line again as of `now` (the day turned: day-turn.js). */
+export function relabelDays(now) {
+  for (const li of list().querySelectorAll(':scope > li.day-separator')) relabelDayLine(li, now);
 }
 
 export function scrollIfFollowing() {

@@ -9,10 +9,18 @@
  * since changed is dropped. A request refused with `rate_limited` waits
  * the time the server named.
  *
+ * A big room's presence batches name only a sample (PROTOCOL.md 4.5.2):
+ * when more left than were named (`stale()`), what is listed may hold
+ * someone gone, so the list is asked for again from its start, as many as
+ * are listed (at most the server's page limit), and replaces what was
+ * listed; a search shown is asked again. One refresh at a time, however
+ * many batches come, and only while the roster is on screen (a folded
+ * panel refreshes when it opens).
+ *
  * Owns: whether the room is listed in pages, the cursor of the next page
  * (null once the end was reached), the search typed and its results
- * ({prefix, members, next}), the request in flight, the debounce timer
- * and the hold the server asked for.
+ * ({prefix, members, next}), the request in flight, whether a refresh is
+ * due, the debounce timer and the hold the server asked for.
  * Must not touch: the DOM (the chat draws what `changed()` tells it to,
  * from results()), the network (it asks through `ask`, the client
  * library's roster()), or the Roster's state beyond adding the pages it
@@ -33,12 +41,17 @@ export const SEARCH_DEBOUNCE_MS = 250;
  *             (ParleyClient.roster)
  *   canAsk()  whether the server has us in a room with no join outstanding
  *   addPage(members, count)  a page of the paged list, for the Roster
+ *   replaceList(members, count)  the paged list asked again from its start
+ *   listed()  how many people the paged list holds
+ *   maxLimit()  the most one request may ask for (welcome.limits.max_roster_limit)
  *   changed() something to draw: a page, results, or the search cleared
  *   atEnd()   whether the roster's end is in view (more is needed)
+ *   shown()   whether the roster is on screen
  *   io        {setTimeout, clearTimeout, now}
  */
 export function createRosterPager({
-  ask, canAsk, addPage, changed, atEnd, io = {},
+  ask, canAsk, addPage, replaceList = () => {}, listed = () => 0, maxLimit = () => 100,
+  changed, atEnd, shown = () => true, io = {},
 }) {
   const clock = { ...BROWSER_IO, ...io };
   /** The room's roster is listed in pages (the welcome's was partial). */
@@ -53,6 +66,8 @@ export function createRosterPager({
   let searchDue = false;
   /** The request in flight: {n, prefix}, or null. */
   let inFlight = null;
+  /** Someone left unnamed: what is listed is asked for again. */
+  let refreshDue = false;
   let requests = 0;
   let debounce = 0;
   /** No request before this time (the server asked us to slow down). */
@@ -72,7 +87,7 @@ export function createRosterPager({
     requests += 1;
     const n = requests;
     inFlight = { n, prefix: asked.prefix || '' };
-    ask({ ...asked, limit: limit() }).then(
+    ask({ limit: limit(), ...asked }).then(
       (page) => {
         if (inFlight === null || inFlight.n !== n) return;
         inFlight = null;
@@ -132,10 +147,27 @@ export function createRosterPager({
     });
   }
 
-  /** Whatever waits goes: a search typed meanwhile, or more of what is shown. */
+  /** What is listed, asked for again from its start (it may hold someone gone). */
+  function refresh() {
+    if (!refreshDue || !mayAsk() || !shown()) return false;
+    refreshDue = false;
+    if (query !== '') {
+      search();
+      return true;
+    }
+    const want = Math.min(maxLimit(), Math.max(ROSTER_PAGE_SIZE, listed()));
+    send({ after: '', limit: want }, (page) => {
+      replaceList(page.members, page.count);
+      next = page.next;
+      changed();
+    });
+    return true;
+  }
+
+  /** Whatever waits goes: a search typed meanwhile, a refresh, or more of what is shown. */
   function afterAnswer() {
     if (searchDue) search();
-    else if (atEnd()) more();
+    else if (!refresh() && atEnd()) more();
   }
 
   function more() {
@@ -152,7 +184,7 @@ export function createRosterPager({
       clock.clearTimeout(holdTimer);
       holdTimer = clock.setTimeout(() => {
         if (searchDue || (query !== '' && results === null)) search();
-        else if (atEnd()) more();
+        else if (!refresh() && atEnd()) more();
       }, wait);
       return;
     }
@@ -175,6 +207,7 @@ export function createRosterPager({
       inFlight = null;
       results = null;
       searchDue = false;
+      refreshDue = false;
       holdUntil = 0;
       clock.clearTimeout(holdTimer);
       if (!paged) return;
@@ -182,9 +215,24 @@ export function createRosterPager({
       else if (atEnd()) browse();
     },
 
-    /** The roster was scrolled to its end (or does not fill its box). */
+    /** The roster was scrolled to its end (or does not fill its box), or opened. */
     nearEnd() {
-      if (paged) more();
+      if (paged && !refresh()) more();
+    },
+
+    /** The roster came on screen: a refresh due goes, else what fills it. */
+    opened() {
+      if (paged && !refresh() && atEnd()) more();
+    },
+
+    /**
+     * More people left than the live frames named (a big room's sample):
+     * what is listed is asked for again, now or once it can be.
+     */
+    stale() {
+      if (!paged) return;
+      refreshDue = true;
+      refresh();
     },
 
     /** The search box holds `text`: searched once typing pauses; '' brings the paged list back. */

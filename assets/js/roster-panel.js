@@ -14,8 +14,8 @@
  * reaches the DOM only as text.
  */
 
-import { othersHereText, nickHue, typingText } from './format.js';
-import { byId, el, nickSpan } from './dom.js';
+import { othersHere, nickHue, typing } from './format.js';
+import { byId, el, nickSpan, sentenceNodes } from './dom.js';
 import { showHere } from './message-list.js';
 
 /**
@@ -37,7 +37,7 @@ export function showRoster(people, count, self, { note = '', partial = false } =
     return li;
   });
   byId('roster').replaceChildren(...items);
-  showHere(othersHereText(people.map(({ nick }) => nick), self, partial ? count : undefined));
+  showHere(othersHere(people.map(({ nick }) => nick), self, partial ? count : undefined));
   byId('count').textContent = String(count);
   byId('roster-toggle-count').textContent = String(count);
   byId('roster-search-form').hidden = !partial;
@@ -56,13 +56,18 @@ export function rosterNearEnd() {
   return list.scrollHeight - list.scrollTop - list.clientHeight < 48;
 }
 
+/** Whether the roster list is on screen (not folded away on a narrow screen). */
+export function rosterShown() {
+  return byId('roster').clientHeight > 0;
+}
+
 /** The roster may be out of date (the link is down). */
 export function markRosterStale(stale) {
   byId('roster-panel').classList.toggle('stale', stale);
 }
 
 export function showTyping(names) {
-  byId('typing').textContent = typingText(names);
+  byId('typing').replaceChildren(...sentenceNodes(typing(names)));
 }
 
 export function isRosterOpen() {

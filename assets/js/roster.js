@@ -47,6 +47,11 @@ export class Roster {
     this.#complete = complete;
   }
 
+  /** A partial roster asked for again from its start: it replaces what was listed. */
+  replacePage(entries, count) {
+    this.reset(entries, count, false);
+  }
+
   /** A page of a partial roster ([{nick, typing}]), with the room's size now. */
   addPage(entries, count) {
     for (const entry of entries) this.#people.set(entry.nick, { typing: !!entry.typing });

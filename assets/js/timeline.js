@@ -43,6 +43,17 @@ function startOfDay(ts) {
 }
 
 /**
+ * How long from `now` until the next local midnight, when the date lines
+ * change their words (at least 1 ms). Made from the calendar, so a day of
+ * 23 or 25 hours (a daylight-saving change) is counted right.
+ */
+export function msUntilNextDay(now) {
+  const when = new Date(now);
+  const next = new Date(when.getFullYear(), when.getMonth(), when.getDate() + 1).getTime();
+  return Math.max(1, next - now);
+}
+
+/**
  * The date line above the first message of a day: "Today", "Yesterday",
  * the weekday and date within the last week ("Monday 3 March"), the date
  * in this year ("3 March"), else with its year ("3 March 2023"). Days are

@@ -31,11 +31,11 @@ import { showTransport } from './link-status.js';
 
 export {
   MAX_RENDERED, dropItem, markFailed, nearTop, notice, prependMessages, reword,
-  addPending, scrollIfFollowing, scrollToEnd, showBeginning, showEmptyRoom,
+  addPending, relabelDays, scrollIfFollowing, scrollToEnd, showBeginning, showEmptyRoom,
 } from './message-list.js';
 export { addMessage, jumpToEnd, noteScroll, resetMessages } from './new-messages.js';
 export {
-  isRosterOpen, markRosterStale, rosterNearEnd, showRoster, showTyping, toggleRoster,
+  isRosterOpen, markRosterStale, rosterNearEnd, rosterShown, showRoster, showTyping, toggleRoster,
 } from './roster-panel.js';
 export {
   isChat, showChat, showJoinStatus, showLogin, showNickError, showRoomAdvice,

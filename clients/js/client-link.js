@@ -76,7 +76,7 @@ export function createClientLink(options, { where, offered, events, room, emit }
     upstream = firstTransport({ offered: names, forced, remembered: recalledTransport(storage, key, names) });
     const page = options.page !== undefined ? options.page : globalThis.document && globalThis;
     const link = tabLink({
-      url: where.http, locks, BroadcastChannel: Channel, connect: (_, upEvents) => direct(upEvents), page,
+      url: where.http, locks, BroadcastChannel: Channel, connect: (_, upEvents) => direct(upEvents), page, clock: timers,
     });
     connection = createConnection({
       transports: {

@@ -1,18 +1,16 @@
 /*
- * The link to the server: which transport carries it (WebSocket first,
- * HTTP long-polling when WebSocket cannot get through, remembered for the
- * tab), keeping it up (reconnecting with backoff, dropping a link its
- * heartbeat finds dead), and passing frames both ways. A
- * WebSocket that closes without ever opening hands over to long-polling
- * only if the server still answers plain HTTP: when it does not, it is
- * down or restarting, polling would fail as well, and giving up WebSocket
- * over a restart would be wrong.
+ * The link to the server: keeping it up (reconnecting with backoff,
+ * dropping a link its heartbeat finds dead, stopping for good when the
+ * server refuses this page or another window took the session over), and
+ * passing frames both ways, on the transport transport-fallback.js picks
+ * (WebSocket first, HTTP long-polling when WebSocket cannot get through).
+ * A WebSocket upgrade that a proxy holds unanswered counts as failed after
+ * WS_OPEN_TIMEOUT_MS.
  *
- * Owns: the transport in use and whether it is open, the transport name
- * (and why it is polling), the reconnect attempt counter, its retry timer
- * and the time it fires, its heartbeat (heartbeat.js), and the WebSocket
- * failure counts that decide the fallback. Which transports there are to
- * choose from is transport-choice.js's.
+ * Owns: the transport in use and whether it is open, the reconnect
+ * attempt counter, its retry timer and the time it fires, the upgrade's
+ * timer, and its heartbeat (heartbeat.js). Which transport to use is
+ * transport-fallback.js's.
  * Must not touch: the DOM, rooms, nicknames or messages. It reports what
  * happens through the `events` it is given (client-events.js turns them
  * into the session's business and the client's events), and takes its
@@ -23,16 +21,9 @@
 import { CLOSE } from './protocol.js';
 import { reconnectDelay } from './backoff.js';
 import { createHeartbeat } from './heartbeat.js';
-import { firstTransport } from './transport-choice.js';
+import { WS_OPEN_TIMEOUT_MS, createTransportFallback } from './transport-fallback.js';
 
-/** A WebSocket that has not opened after this long counts as failed. */
-export const WS_OPEN_TIMEOUT_MS = 4000;
-/**
- * Once WebSocket has worked in this tab, this many attempts in a row that
- * never open hand over to long-polling. Before it has worked, the first
- * failure does.
- */
-export const WS_FAILURES_BEFORE_FALLBACK = 3;
+export { WS_FAILURES_BEFORE_FALLBACK, WS_OPEN_TIMEOUT_MS } from './transport-fallback.js';
 
 const BROWSER_IO = {
   setTimeout: (fn, ms) => setTimeout(fn, ms),
@@ -64,15 +55,9 @@ export function createConnection({
   probe = async () => false, events, io = {},
 }) {
   const clock = { ...BROWSER_IO, ...io };
-  const first = firstTransport({ offered, forced, remembered });
-  /** The transport to connect with; null when the server offers none this page speaks. */
-  let name = first.name;
-  /** Why the page is on long-polling without being asked to (shown as a tooltip). */
-  let why = first.why;
-  /** A WebSocket has opened in this tab. */
-  let wsWorked = false;
-  /** WebSocket attempts in a row that never opened while the server answered HTTP. */
-  let wsFailures = 0;
+  const choice = createTransportFallback({
+    offered, forced, remembered, remember, probe,
+  });
   let openTimer = 0;
   let transport = null;
   let open = false;
@@ -92,11 +77,11 @@ export function createConnection({
   function connect() {
     clock.clearTimeout(retryTimer);
     if (transport) return;
-    if (!name) {
+    if (!choice.name) {
       setState('offline', 'no transport this page speaks');
       return;
     }
-    const chosen = name;
+    const chosen = choice.name;
     const link = transports[chosen]();
     transport = link;
     open = false;
@@ -108,10 +93,7 @@ export function createConnection({
       if (!current()) return;
       opened = true;
       clock.clearTimeout(openTimer);
-      if (chosen === 'websocket') {
-        wsWorked = true;
-        wsFailures = 0;
-      }
+      choice.opened(chosen);
       onOpen();
     };
     link.onnotice = (text) => {
@@ -132,7 +114,7 @@ export function createConnection({
     };
     link.connect();
     clock.clearTimeout(openTimer);
-    if (chosen === 'websocket' && canFallBack()) {
+    if (chosen === 'websocket' && choice.canFallBack()) {
       // A proxy may hold an upgrade it does not understand rather than refuse it.
       openTimer = clock.setTimeout(() => {
         if (!current() || opened) return;
@@ -143,44 +125,24 @@ export function createConnection({
     }
   }
 
-  function canFallBack() {
-    return name === 'websocket' && forced === null && offered.includes('polling');
-  }
-
   /**
    * A transport closed without ever opening. For WebSocket that may mean a
    * proxy or firewall in the way: hand over to long-polling, for good in
    * this tab (resuming with since/resume on the new transport loses
-   * nothing). Only failures of WebSocket itself count (see the top).
+   * nothing); or the server refuses this page.
    */
   function noteFailedOpen(failed) {
-    // A tab's link to the leader tab's shared connection that closes before
-    // opening may be the server refusing this page: the leader's own probe
-    // may answer after that connection was given up, so the tab asks too.
-    if (failed !== 'websocket' && failed !== 'shared') return;
-    // Even with WebSocket forced, the probe tells a refused page why (a
-    // browser hides the status of a refused upgrade).
-    probe().then((result) => {
-      const answers = typeof result === 'object' && result !== null ? result.answers : result;
-      const refused = typeof result === 'object' && result !== null ? result.refused : null;
-      if (refused && !open && !stopped) {
-        refuse(refused);
-        return;
-      }
-      if (!answers || !canFallBack() || open) return;
-      wsFailures += 1;
-      if (wsWorked && wsFailures < WS_FAILURES_BEFORE_FALLBACK) return;
-      fallBack();
+    choice.failedOpen(failed, {
+      settled: () => open || stopped,
+      refuse,
+      fallBack,
     });
   }
 
-  function fallBack() {
-    why = wsWorked ? `WebSocket failed ${wsFailures} times in a row` : 'WebSocket could not connect';
-    name = 'polling';
+  function fallBack({ worked }) {
     attempt = 0;
-    remember('polling');
-    events.transport(name, why);
-    if (wsWorked) events.notice('WebSocket keeps failing here; switching to long-polling.');
+    events.transport(choice.name, choice.why);
+    if (worked) events.notice('WebSocket keeps failing here; switching to long-polling.');
     if (stopped) return;
     // A WebSocket attempt begun meanwhile has not opened (or `open` would
     // have stopped us): drop it and poll at once, without backoff.
@@ -306,8 +268,8 @@ export function createConnection({
     },
     isOpen: () => open,
     /** The transport in use or next tried, or null. */
-    transportName: () => name,
+    transportName: () => choice.name,
     /** Why the page is on long-polling without being asked to, or ''. */
-    fallbackReason: () => why,
+    fallbackReason: () => choice.why,
   };
 }

@@ -18,20 +18,30 @@
  * takes the member's place back on a new connection (PROTOCOL.md 7.4):
  * nobody sees it leave or join.
  *
+ * A leader whose page is frozen or hung keeps the lock without answering.
+ * So a tab that asks the hub to open a link or carry a message also asks
+ * for a sign of life (leader-watch.js); with none in LEADER_ANSWER_MS it
+ * takes the lock (`steal`) and leads, and the rest goes as above. The
+ * silent page, when it wakes, hears of the new hub (or finds its lock
+ * gone), steps down and follows; tabs ignore what an older hub says.
+ *
  * Messages on the channel: {dir: 'up', tab, t: 'open' | 'frame' | 'close'
- * | 'bye', vc, room, frame} from tabs to the hub; {dir: 'down', tab, vc,
- * hub, t: 'opened' | 'frame' | 'closed' | 'transport' | 'notice', ...} from
- * the hub to one vconn; {dir: 'hub', hub} when a hub starts; {dir: 'gone',
- * hub} when it hands over.
+ * | 'bye' | 'probe', vc, room, frame} from tabs to the hub; {dir: 'down',
+ * tab, vc, hub, t: 'opened' | 'frame' | 'closed' | 'transport' | 'notice',
+ * ...} from the hub to one vconn; {dir: 'alive', tab, hub} answering a
+ * probe; {dir: 'hub', hub} when a hub starts; {dir: 'gone', hub} when it
+ * hands over.
  *
  * Owns: this tab's id, its locks, its end of the channel, its
- * SharedTransports (vc -> transport), and the hub while it leads.
+ * SharedTransports (vc -> transport), the newest hub's id, the watch on
+ * the leader, and, while it leads, its leadership (leadership.js).
  * Must not touch: sessions, the DOM, storage; the real connections are the
  * hub's, made by the `connect` it was given.
  */
 
-import { CLOSE } from './protocol.js';
-import { createHub } from './hub.js';
+import { lead } from './leadership.js';
+import { createLeaderWatch } from './leader-watch.js';
+import { SharedTransport } from './shared-transport.js';
 
 /** Whether `locks` (a LockManager) and `BroadcastChannel` are there to share with. */
 export function canShare(locks, BroadcastChannelClass) {
@@ -41,83 +51,6 @@ export function canShare(locks, BroadcastChannelClass) {
 function randomId() {
   const words = globalThis.crypto.getRandomValues(new Uint32Array(2));
   return `${words[0].toString(36)}${words[1].toString(36)}`;
-}
-
-/** A transport carried by the hub of whichever tab leads. */
-class SharedTransport {
-  constructor(link, vc, room) {
-    this.link = link;
-    this.vc = vc;
-    this.room = room;
-    /** idle, opening, open, closed. */
-    this.state = 'idle';
-    /** The hub that opened it. */
-    this.hub = null;
-    this.onopen = () => {};
-    this.onframe = () => {};
-    this.onclose = () => {};
-    this.onnotice = () => {};
-    this.ontransport = () => {};
-  }
-
-  connect() {
-    this.state = 'opening';
-    this.link.attach(this);
-    this.ask();
-  }
-
-  /** Asks whichever hub there is to open it (again after a new hub starts). */
-  ask() {
-    this.link.post({ t: 'open', vc: this.vc, room: this.room() });
-  }
-
-  send(frame) {
-    if (this.state !== 'open') return false;
-    this.link.post({ t: 'frame', vc: this.vc, frame });
-    return true;
-  }
-
-  close() {
-    if (this.state === 'closed') return;
-    this.state = 'closed';
-    this.link.detach(this);
-    this.link.post({ t: 'close', vc: this.vc });
-  }
-
-  /** Ends it from this side and tells its client why. */
-  end(code, reason = '') {
-    if (this.state === 'closed') return;
-    this.state = 'closed';
-    this.link.detach(this);
-    this.onclose({ code, reason });
-  }
-
-  /** A message from the hub. */
-  receive(m) {
-    if (m.t === 'opened') {
-      if (this.state !== 'opening') return;
-      this.state = 'open';
-      this.hub = m.hub;
-      this.ontransport(m.transport, m.why);
-      for (const text of m.notices || []) this.onnotice(text);
-      this.onopen();
-    } else if (m.t === 'frame') {
-      if (this.state === 'open') this.onframe(m.frame);
-    } else if (m.t === 'transport') {
-      this.ontransport(m.name, m.why);
-    } else if (m.t === 'notice') {
-      this.onnotice(m.text);
-    } else if (m.t === 'closed') {
-      this.end(m.code, m.reason);
-    }
-  }
-
-  /** Hub `hub` started (`gone` false) or handed over (`gone` true). */
-  hubChanged(hub, gone) {
-    if (this.state === 'opening' && !gone) this.ask();
-    const ours = this.hub === hub;
-    if (this.state === 'open' && (gone ? ours : !ours)) this.end(CLOSE.HANDOVER, 'handover');
-  }
 }
 
 class TabLink {
@@ -133,11 +66,15 @@ class TabLink {
   /** vc -> SharedTransport. */
   #transports = new Map();
   #vcCounter = 0;
-  /** While leading: {hub, id, channel, release, watched}. */
+  /** While leading: what leadership.js's lead() returned. */
   #leading = null;
   #away = false;
+  /** The id of the newest hub heard of; what older hubs say is ignored. */
+  #hub = null;
+  /** Whether the leader answers (leader-watch.js). */
+  #watch;
 
-  constructor({ url, locks, BroadcastChannel, connect, page }) {
+  constructor({ url, locks, BroadcastChannel, connect, page, clock }) {
     this.#names = {
       channel: `parley.tabs:${url}`,
       leader: `parley.leader:${url}`,
@@ -146,6 +83,11 @@ class TabLink {
     this.#locks = locks;
     this.#Channel = BroadcastChannel;
     this.#connect = connect;
+    this.#watch = createLeaderWatch({
+      clock: clock || { setTimeout: (fn, ms) => setTimeout(fn, ms), clearTimeout: (id) => clearTimeout(id) },
+      probe: () => this.post({ t: 'probe' }),
+      silent: () => this.#takeOver(),
+    });
     this.#channel = new BroadcastChannel(this.#names.channel);
     this.#channel.onmessage = (event) => this.#heard(event.data);
     // Held for the tab's life: the hub learns the tab is gone when it can take it.
@@ -153,6 +95,7 @@ class TabLink {
       this.#ready = true;
       for (const message of this.#waiting.splice(0)) this.post(message);
       this.#elect();
+      if ([...this.#transports.values()].some((t) => t.state === 'opening')) this.#checkLeader();
     }));
     if (page && typeof page.addEventListener === 'function') {
       page.addEventListener('pagehide', () => this.leave());
@@ -174,13 +117,36 @@ class TabLink {
     if (this.#transports.get(transport.vc) === transport) this.#transports.delete(transport.vc);
   }
 
-  /** Posts `message` to the hub (once this tab holds its own lock). */
+  /**
+   * Posts `message` to the hub (once this tab holds its own lock). Asking
+   * to open a link or to carry a message also asks the leader for a sign
+   * of life.
+   */
   post(message) {
     if (!this.#ready) {
       this.#waiting.push(message);
       return;
     }
     this.#channel.postMessage({ dir: 'up', tab: this.#id, ...message });
+    if (message.t === 'open' || (message.t === 'frame' && message.frame && message.frame.type === 'say')) {
+      this.#checkLeader();
+    }
+  }
+
+  #checkLeader() {
+    if (this.#ready && !this.#leading && !this.#away) this.#watch.check();
+  }
+
+  /**
+   * The leader did not answer in time: its page is frozen or hung, and
+   * still holds the leader lock. This tab takes the lock from it and leads;
+   * its new hub resumes the members the silent one held (their old
+   * connections are closed by the server, 4001), and when that page wakes
+   * it finds its lock gone and steps down.
+   */
+  #takeOver() {
+    if (this.#leading || this.#away) return;
+    this.#elect(true);
   }
 
   /** Whether this tab runs the hub. */
@@ -196,13 +162,9 @@ class TabLink {
   leave() {
     if (this.#away) return;
     this.#away = true;
+    this.#watch.stop();
     if (this.#leading) {
-      const { hub, id, channel, release } = this.#leading;
-      this.#leading = null;
-      hub.handOver(this.#id);
-      channel.postMessage({ dir: 'gone', hub: id });
-      channel.close();
-      release();
+      this.#stepDown(this.#id);
     } else {
       this.post({ t: 'bye' });
     }
@@ -216,45 +178,68 @@ class TabLink {
     this.#elect();
   }
 
-  #elect() {
-    this.#locks.request(this.#names.leader, () => this.#lead());
+  /** Queues for the leader lock, or (`steal`) takes it from a silent leader. */
+  #elect(steal = false) {
+    let hub = null;
+    const lead = () => {
+      hub = this.#lead();
+      return hub ? hub.held : undefined;
+    };
+    const asked = steal
+      ? this.#locks.request(this.#names.leader, { steal: true }, lead)
+      : this.#locks.request(this.#names.leader, lead);
+    // Rejected when another tab took the lock from this one (it found this
+    // page silent): step down, and queue again for when that one goes.
+    Promise.resolve(asked).catch(() => {
+      if (!hub || this.#leading !== hub) return;
+      this.#stepDown(null);
+      if (!this.#away) this.#elect();
+    });
   }
 
-  /** This tab got the leader lock: run the hub until the page goes away. */
+  /** Stops leading (see leadership.js); `own` is a tab whose rooms are left. */
+  #stepDown(own) {
+    const leading = this.#leading;
+    this.#leading = null;
+    leading.stepDown(own);
+  }
+
+  /**
+   * This tab got the leader lock: run the hub until the page goes away or
+   * another tab takes the lock. Returns what #leading holds, or null.
+   */
   #lead() {
-    if (this.#away) return undefined;
-    const id = randomId();
-    const channel = new this.#Channel(this.#names.channel);
-    const hub = createHub({
+    if (this.#away || this.#leading) return null;
+    this.#watch.stop();
+    const leading = lead({
+      id: randomId(),
+      channel: new this.#Channel(this.#names.channel),
       connect: this.#connect,
-      tell: (tab, message) => channel.postMessage({ dir: 'down', tab, hub: id, ...message }),
+      self: this.#id,
+      locks: this.#locks,
+      tabLock: this.#names.tab,
     });
-    const watched = new Set();
-    channel.onmessage = (event) => {
-      const m = event.data;
-      if (!m || m.dir !== 'up' || this.#leading === null || this.#leading.hub !== hub) return;
-      if (m.t === 'bye') {
-        hub.dropTab(m.tab);
-        return;
-      }
-      if (m.tab !== this.#id && !watched.has(m.tab)) {
-        watched.add(m.tab);
-        // Granted once that tab is gone (closed or crashed without a word).
-        this.#locks.request(this.#names.tab(m.tab), () => {
-          watched.delete(m.tab);
-          if (this.#leading !== null && this.#leading.hub === hub) hub.dropTab(m.tab);
-        });
-      }
-      hub.receive(m.tab, m);
-    };
-    return new Promise((release) => {
-      this.#leading = { hub, id, channel, release, watched };
-      channel.postMessage({ dir: 'hub', hub: id });
-    });
+    this.#leading = leading;
+    this.#hub = leading.id;
+    return leading;
   }
 
   #heard(m) {
     if (!m) return;
+    if (m.dir === 'hub') {
+      this.#hub = m.hub;
+      this.#watch.heard();
+      if (this.#leading && this.#leading.id !== m.hub) {
+        // Another tab took the lock from this one while its page was silent.
+        this.#stepDown(null);
+        if (!this.#away) this.#elect();
+      }
+    } else if (m.dir === 'down' || m.dir === 'alive') {
+      if (this.#hub === null) this.#hub = m.hub;
+      // A hub that was silent and has been replaced may wake and speak: not to us.
+      if (m.hub !== this.#hub) return;
+      this.#watch.heard();
+    }
     if (m.dir === 'hub' || m.dir === 'gone') {
       for (const transport of [...this.#transports.values()]) transport.hubChanged(m.hub, m.dir === 'gone');
     } else if (m.dir === 'down' && m.tab === this.#id) {
@@ -274,12 +259,12 @@ const links = new WeakMap();
  * connection, for when this tab leads), `page` (an EventTarget whose
  * pagehide and pageshow events it follows, or null).
  */
-export function tabLink({ url, locks, BroadcastChannel, connect, page }) {
+export function tabLink({ url, locks, BroadcastChannel, connect, page, clock }) {
   let byUrl = links.get(locks);
   if (!byUrl) {
     byUrl = new Map();
     links.set(locks, byUrl);
   }
-  if (!byUrl.has(url)) byUrl.set(url, new TabLink({ url, locks, BroadcastChannel, connect, page }));
+  if (!byUrl.has(url)) byUrl.set(url, new TabLink({ url, locks, BroadcastChannel, connect, page, clock }));
   return byUrl.get(url);
 }

@@ -3,18 +3,15 @@
  * routing of the frames that travel on it, so that the server sees one
  * member for every tab in the room:
  *
- *   - joins wait their turn and go one at a time: the first as the tab
- *     sent it (with its resume token, `since` and `epoch`: after a
- *     handover that is the resume that takes the member's place back),
- *     every later one as a re-sync under the member's nickname (PROTOCOL.md
- *     3.2, step 6), whose welcome goes to the tab that asked, with the
- *     history after its own `since`, and nobody else hears anything;
+ *   - joins go one at a time (join-turns.js); a re-sync's welcome goes
+ *     to the tab that asked, with the history after its own `since`, and
+ *     nobody else hears anything;
  *   - frames about the room (messages, presence, renames, typing) go to
- *     every vconn in it; answers go to the vconn that asked: acks and
- *     errors by `ref`, history and roster pages by a ref made unique
- *     here, and errors without a ref to the join, rename or leave
- *     awaiting one (a join refused for its `minor` by an older server
- *     included: the tab sends it again without);
+ *     every vconn in it; answers go to the vconn that asked: acks,
+ *     pages and errors with a ref through answer-routes.js, and errors
+ *     without a ref to the join, rename or leave awaiting one (a join
+ *     refused for its `minor` by an older server included: the tab sends
+ *     it again without);
  *   - a tab leaving while others of its tabs stay gets `left_room` from
  *     here; only the last one's `leave` reaches the server.
  *
@@ -22,17 +19,19 @@
  * tab, so its fallback to long-polling and its refusal hint work as there.
  *
  * Owns: the connection, whether it is open, the member it holds ({nick,
- * token}), the vconns bound to it, the join being answered and those
- * queued, the leave and rename awaiting an answer, the say refs and the
- * history and roster requests in flight, and the transport, fallback
- * reason and notices to tell a vconn that opens. Of a vconn record (the hub's) it sets only `inRoom`
- * and `opened`.
+ * token}), the vconns bound to it, the joins' turns, the leave and
+ * rename awaiting an answer, the routes of the
+ * answers in flight, and the transport, fallback reason and notices to
+ * tell a vconn that opens. Of a vconn record (the hub's) it sets only
+ * `inRoom` and `opened`.
  * Must not touch: the hub's tables, a vconn's `up` and `next` (it asks
  * the hub through `hub.moved`, `hub.stayed` and `hub.close`), any tab's
  * session, or the channel (it speaks through `to(v, message)`).
  */
 
 import { CLOSE, isJoinError, refusesMinor } from './protocol.js';
+import { createAnswerRoutes } from './answer-routes.js';
+import { createJoinTurns } from './join-turns.js';
 
 /** Error codes that answer a rename. */
 const RENAME_ERRORS = new Set(['invalid_nick', 'nick_taken', 'rate_limited', 'not_joined']);
@@ -51,19 +50,14 @@ export function createUpstream({ room, connect, to, hub }) {
   let open = false;
   /** The server's member on this connection, {nick, token}, or null. */
   let member = null;
-  /** The vconn whose join the server is answering. */
-  let joining = null;
-  /** Joins waiting their turn: [{v, frame}]. */
-  let queue = [];
+  /** The joins, one answered at a time. */
+  const turns = createJoinTurns();
   let leaving = null;
   let renaming = null;
   /** The vconn that sent last: an error nobody else awaits is its. */
   let lastFrom = null;
-  /** say ref -> vconn. */
-  const refs = new Map();
-  /** Our ref of a history or roster request -> {v, ref: the tab's own}. */
-  const asks = new Map();
-  let askCounter = 0;
+  /** Acks, and history and roster pages, to the vconn that asked. */
+  const routes = createAnswerRoutes();
   let transport = null;
   let why = '';
   const notices = [];
@@ -95,38 +89,25 @@ export function createUpstream({ room, connect, to, hub }) {
   function dropped(info) {
     open = false;
     member = null;
-    joining = null;
-    queue = [];
+    turns.clear();
     leaving = null;
     renaming = null;
-    refs.clear();
-    asks.clear();
+    routes.clear();
     for (const v of [...vconns]) hub.close(v, info, up);
   }
 
   /** Sends the next join waiting, once open and no other is answered. */
   function pump() {
-    if (!open || joining || queue.length === 0) return;
-    const { v, frame } = queue.shift();
-    const join = { ...frame };
-    if (member) {
-      // A re-sync: the server keeps the member, and answers this tab alone.
-      join.nick = member.nick;
-      delete join.resume;
-    } else if (join.resume && hub.claimed(join.resume, up)) {
-      // That token is another room's member, which other tabs still use:
-      // presenting it would move that member here (and cut those tabs off).
-      delete join.resume;
-    }
-    joining = v;
-    lastFrom = v;
-    if (!link.send(join)) joining = null;
+    if (!open) return;
+    const next = turns.next({ member, claimed: (token) => hub.claimed(token, up) });
+    if (!next) return;
+    lastFrom = next.v;
+    if (!link.send(next.join)) turns.done();
   }
 
   function welcomed(w) {
     member = { nick: w.nick, token: w.session };
-    const v = joining;
-    joining = null;
+    const v = turns.done();
     if (!v) {
       for (const each of inRoom()) frameTo(each, w);
       return;
@@ -137,29 +118,19 @@ export function createUpstream({ room, connect, to, hub }) {
   }
 
   function joinRefused(e) {
-    const v = joining;
-    joining = null;
+    const v = turns.done();
     frameTo(v, e);
     // The server refused before moving it: it is still where it was.
     if (v.next === up) hub.stayed(v, up);
   }
 
   function errored(e) {
-    if (e.ref !== undefined && e.ref !== null) {
-      const asked = asks.get(e.ref);
-      if (asked) {
-        asks.delete(e.ref);
-        frameTo(asked.v, { ...e, ref: asked.ref });
-        return;
-      }
-      const sender = refs.get(e.ref);
-      if (sender) {
-        if (e.code !== 'rate_limited' && e.code !== 'degraded') refs.delete(e.ref);
-        frameTo(sender, e);
-        return;
-      }
+    const routed = routes.erred(e);
+    if (routed) {
+      frameTo(routed.v, routed.frame);
+      return;
     }
-    if (joining && (isJoinError(e.code) || e.code === 'rate_limited' || refusesMinor(e))) {
+    if (turns.joining && (isJoinError(e.code) || e.code === 'rate_limited' || refusesMinor(e))) {
       joinRefused(e);
     } else if (renaming && RENAME_ERRORS.has(e.code)) {
       frameTo(renaming, e);
@@ -185,16 +156,14 @@ export function createUpstream({ room, connect, to, hub }) {
         errored(frame);
         return;
       case 'ack': {
-        const sender = refs.get(frame.ref);
-        refs.delete(frame.ref);
-        if (sender) frameTo(sender, frame);
+        const routed = routes.acked(frame);
+        if (routed) frameTo(routed.v, routed.frame);
         return;
       }
       case 'history':
       case 'roster': {
-        const asked = asks.get(frame.ref);
-        asks.delete(frame.ref);
-        if (asked) frameTo(asked.v, { ...frame, ref: asked.ref });
+        const routed = routes.answered(frame);
+        if (routed) frameTo(routed.v, routed.frame);
         return;
       }
       case 'left_room': {
@@ -266,13 +235,12 @@ export function createUpstream({ room, connect, to, hub }) {
     /** Vconn `v` no longer uses this connection; its join is forgotten. */
     detach(v) {
       vconns.delete(v);
-      if (joining === v) joining = null;
-      queue = queue.filter((entry) => entry.v !== v);
+      turns.drop(v);
     },
 
     /** Queues join `frame` of vconn `v` and sends it when its turn comes. */
     join(v, frame) {
-      queue.push({ v, frame });
+      turns.add(v, frame);
       pump();
     },
 
@@ -288,20 +256,16 @@ export function createUpstream({ room, connect, to, hub }) {
           leaving = v;
           break;
         case 'say':
-          refs.set(frame.ref, v);
+          routes.said(v, frame.ref);
           break;
         case 'nick':
           renaming = v;
           break;
         case 'history':
-        case 'roster': {
-          askCounter += 1;
-          const ref = `t${askCounter}`;
-          asks.set(ref, { v, ref: frame.ref });
+        case 'roster':
           lastFrom = v;
-          link.send({ ...frame, ref });
+          link.send(routes.asked(v, frame));
           return;
-        }
         default:
           break;
       }

@@ -59,12 +59,16 @@ pub(crate) fn open(config: &Config, limits: &Limits) -> std::io::Result<Box<dyn 
             }
         },
         Some(url) => {
-            let backplane =
-                redis::RedisBackplane::connect(url, &config.redis_prefix, limits.history_size)
-                    .map_err(std::io::Error::other)?
-                    .with_max_rooms(limits.max_rooms)
-                    .pipelined()
-                    .map_err(std::io::Error::other)?;
+            let backplane = redis::RedisBackplane::connect_to(
+                url,
+                config.redis_cluster,
+                &config.redis_prefix,
+                limits.history_size,
+            )
+            .map_err(std::io::Error::other)?
+            .with_max_rooms(limits.max_rooms)
+            .pipelined()
+            .map_err(std::io::Error::other)?;
             log::info!(
                 "sharing rooms through Redis (key prefix {:?})",
                 config.redis_prefix

@@ -1,11 +1,19 @@
 //! The Redis backplane: the same decisions and logs as the in-memory one,
-//! kept in a Redis server so that several Parley instances share them. Each
-//! call is one Lua script (`redis/scripts.rs`, which also describes the
-//! keys) on a blocking connection, run on the ChatRoom's own thread; the
-//! entries it wrote come back as its answer, and every instance hears them
-//! on one pub/sub channel through a thread of its own (`feed.rs`, started
-//! by [`RedisBackplane::subscribe`]), which passes on those of the rooms it
-//! watches.
+//! kept in a Redis server or a Redis Cluster (`link.rs`) so that several
+//! Parley instances share them. Each decision about a room is one Lua
+//! script on the room's hash slot (`redis/scripts.rs`, which also describes
+//! the keys) on a blocking connection, run on the ChatRoom's own thread;
+//! the entries it wrote come back as its answer, and every instance hears
+//! them on one pub/sub channel through a thread of its own (`feed.rs`,
+//! started by [`RedisBackplane::subscribe`]), which passes on those of the
+//! rooms it watches.
+//!
+//! No script spans two slots, so what touches a room, a token's place and
+//! lease (its lease bucket) and the rooms index is several scripts, run in
+//! an order that a crash between any two leaves safe: a token's place
+//! lists every room it may be in before it enters one and keeps it until
+//! it has left, and its lease lapses when its instance is gone, so the
+//! reaper takes it out of whatever rooms remain (docs/DECISIONS.md).
 //!
 //! Outages fail fast: commands time out after [`IO_TIMEOUT`], a lost
 //! connection is dropped and retried at most every [`RETRY_EVERY`], and
@@ -16,15 +24,18 @@
 //!
 //! This file owns [`RedisBackplane`]: connecting, the command connection
 //! and its health, and the [`Backplane`] calls, each turning a script's
-//! reply into backplane types. The subscription thread is `feed.rs`'s and
+//! reply into backplane types; the lease buckets and the rooms index are
+//! `slots.rs`'s. The subscription thread is `feed.rs`'s and
 //! the JSON shapes sent and read are `wire.rs`'s; this file must not read
 //! the subscription or spell out JSON itself. It does not repair gaps in
 //! what the subscription delivered (the core reads the log when an entry's
 //! `prev` is not the seq it has).
 
 mod feed;
+mod link;
 mod pipeline;
 mod scripts;
+mod slots;
 #[cfg(test)]
 mod tests;
 mod wire;
@@ -34,11 +45,13 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use redis::{Client, Connection, ErrorKind, RedisError, RedisResult, Value};
+use redis::{ErrorKind, RedisError, RedisResult, Value};
 
 use self::feed::{lock, run_feed, FeedState};
+use self::link::{Link, Target};
 use self::pipeline::{Call, Pipeline};
 use self::scripts::{Op, Scripts};
+use self::slots::{bucket, rooms_of};
 use self::wire::{
     decode_batch, decode_kept, json, unreadable, Held, JoinedHead, MessageBody, MessageHead,
 };
@@ -60,21 +73,27 @@ pub(crate) const RETRY_EVERY: Duration = Duration::from_millis(500);
 /// How long an empty room's keys (epoch, history, log) outlive its last
 /// member, as the in-memory backplane evicts idle empty rooms.
 pub(crate) const EMPTY_ROOM_TTL: Duration = Duration::from_secs(24 * 60 * 60);
-/// Most lapsed leases one reap takes, so that the members of a crashed
-/// instance do not hold Redis in one long script; the next reap goes on.
-pub(crate) const REAP_BATCH: usize = 1_000;
+/// Most lapsed leases one reap takes from each lease bucket, so that the
+/// members of a crashed instance do not hold Redis in one long script;
+/// the next reap goes on.
+pub(crate) const REAP_BATCH: usize = 100;
+/// Lease buckets: a token's place and lease are kept in one of these hash
+/// slots, chosen from the token, so renewing and reaping spread over a
+/// cluster's shards; every reap reads each bucket once.
+pub(crate) const LEASE_BUCKETS: u32 = 16;
 
 /// The Redis backplane.
 pub(crate) struct RedisBackplane {
-    client: Client,
+    target: Target,
     /// `None` while Redis is unreachable.
-    conn: Option<Connection>,
+    conn: Option<Link>,
     /// No reconnect before this.
     retry_at: Instant,
     scripts: Scripts,
     prefix: String,
-    /// Rooms the cluster may hold at once (`P rooms` with members, `P idle`
-    /// empty; the empty one idle longest is forgotten to make space).
+    /// Rooms the cluster may hold at once (the rooms index: held with
+    /// members, idle empty; the empty one idle longest is forgotten to make
+    /// space).
     max_rooms: usize,
     /// The URL without its password, for logs.
     shown: String,
@@ -115,14 +134,6 @@ fn redact(url: &str) -> String {
     }
 }
 
-/// A connection with [`IO_TIMEOUT`] on connecting, reading and writing.
-fn open(client: &Client) -> RedisResult<Connection> {
-    let conn = client.get_connection_with_timeout(IO_TIMEOUT)?;
-    conn.set_read_timeout(Some(IO_TIMEOUT))?;
-    conn.set_write_timeout(Some(IO_TIMEOUT))?;
-    Ok(conn)
-}
-
 /// Whether the connection is beyond use after this error. An error Redis
 /// answered (a script's, `LOADING`, `READONLY`) leaves it usable.
 fn breaks_link(error: &RedisError) -> bool {
@@ -133,23 +144,54 @@ fn breaks_link(error: &RedisError) -> bool {
 }
 
 impl RedisBackplane {
-    /// Connects to `url` (`redis://[user:password@]host:port/db`, or
-    /// `rediss://` for TLS), checks that Redis answers and takes the
-    /// scripts, and keeps `history_size` messages per room under keys
-    /// starting with `prefix`. Fails, naming the URL without its password,
-    /// when Redis cannot be reached.
+    /// Connects to one Redis server at `url`; see [`Self::connect_to`].
+    #[cfg(test)]
     pub(crate) fn connect(
         url: &str,
         prefix: &str,
         history_size: usize,
     ) -> Result<RedisBackplane, String> {
-        let shown = redact(url);
-        if url.starts_with("rediss:") {
+        Self::connect_to(url, false, prefix, history_size)
+    }
+
+    /// Connects to `url` (`redis://[user:password@]host:port/db`, or
+    /// `rediss://` for TLS; with `cluster`, one or more nodes of a Redis
+    /// Cluster, comma-separated), checks that Redis answers and takes the
+    /// scripts, and keeps `history_size` messages per room under keys
+    /// starting with `prefix`. Fails, naming the URL without its password,
+    /// when Redis cannot be reached.
+    pub(crate) fn connect_to(
+        url: &str,
+        cluster: bool,
+        prefix: &str,
+        history_size: usize,
+    ) -> Result<RedisBackplane, String> {
+        let shown = url.split(',').map(redact).collect::<Vec<_>>().join(",");
+        if url.contains("rediss:") {
             // Fails only when a provider is already installed, which is as good.
             let _ = rustls::crypto::ring::default_provider().install_default();
         }
-        let client = Client::open(url).map_err(|e| format!("bad Redis URL {shown}: {e}"))?;
-        let mut conn = open(&client).map_err(|e| format!("cannot reach Redis at {shown}: {e}"))?;
+        let target =
+            Target::parse(url, cluster).map_err(|e| format!("bad Redis URL {shown}: {e}"))?;
+        let mut node = target
+            .first_node()
+            .map_err(|e| format!("cannot reach Redis at {shown}: {e}"))?;
+        match (cluster, link::is_cluster_node(&mut node)) {
+            (false, true) => {
+                return Err(format!(
+                    "Redis at {shown} is a Redis Cluster node: start with --redis-cluster"
+                ))
+            }
+            (true, false) => {
+                return Err(format!(
+                    "Redis at {shown} is not a Redis Cluster node: start without --redis-cluster"
+                ))
+            }
+            _ => {}
+        }
+        let mut conn = target
+            .open()
+            .map_err(|e| format!("cannot reach Redis at {shown}: {e}"))?;
         let scripts = Scripts::new(
             prefix,
             history_size,
@@ -157,10 +199,10 @@ impl RedisBackplane {
             EMPTY_ROOM_TTL.as_millis() as u64,
         );
         scripts
-            .load(&mut conn)
+            .load(&mut *conn)
             .map_err(|e| format!("Redis at {shown} refused the backplane's scripts: {e}"))?;
         Ok(RedisBackplane {
-            client,
+            target,
             conn: Some(conn),
             retry_at: Instant::now(),
             scripts,
@@ -179,7 +221,7 @@ impl RedisBackplane {
     /// thread, as the contract tests drive it.
     pub(crate) fn pipelined(mut self) -> Result<Self, String> {
         let pipeline = Pipeline::start(
-            self.client.clone(),
+            self.target.clone(),
             self.scripts.clone(),
             self.shared.clone(),
         )
@@ -205,12 +247,12 @@ impl RedisBackplane {
         if self.shared.feed_started.swap(true, Ordering::SeqCst) {
             return;
         }
-        let client = self.client.clone();
+        let clients = self.target.feed_clients();
         let channel = format!("{}ev", self.prefix);
         let shared = self.shared.clone();
         let spawned = thread::Builder::new()
             .name("parley-redis-feed".into())
-            .spawn(move || run_feed(&client, &channel, &shared));
+            .spawn(move || run_feed(&clients, &channel, &shared));
         if let Err(e) = spawned {
             log::error!("redis backplane: cannot start the subscription thread: {e}");
             self.shared.feed_started.store(false, Ordering::SeqCst);
@@ -222,7 +264,7 @@ impl RedisBackplane {
     /// to; any failure is an outage, told once and refused as degraded.
     fn run<T>(
         &mut self,
-        call: impl FnOnce(&mut Connection, &Scripts) -> RedisResult<T>,
+        call: impl FnOnce(&mut dyn redis::ConnectionLike, &Scripts) -> RedisResult<T>,
     ) -> Result<T, Refusal> {
         // Nothing may overtake a pipelined call sent before it.
         if let Some(pipeline) = &self.pipeline {
@@ -232,14 +274,14 @@ impl RedisBackplane {
             if Instant::now() < self.retry_at {
                 return Err(Refusal::degraded());
             }
-            match open(&self.client) {
+            match self.target.open() {
                 Ok(conn) => self.conn = Some(conn),
                 Err(e) => return Err(self.failed(&e, false)),
             }
         }
         // unwrap: made just above when missing.
         let conn = self.conn.as_mut().unwrap();
-        match call(conn, &self.scripts) {
+        match call(&mut **conn, &self.scripts) {
             Ok(value) => {
                 if self.shared.command_down.load(Ordering::SeqCst) {
                     log::info!("redis backplane: {} answers again", self.shown);
@@ -266,15 +308,19 @@ impl RedisBackplane {
         Refusal::degraded()
     }
 
-    /// Runs a script that answers `{status, payload}`.
-    fn decide(&mut self, op: Op, args: &[&str]) -> Result<(String, String), Refusal> {
-        self.run(|conn, scripts| scripts.run(op, args, conn))
+    /// Runs a room's script that answers `{status, payload}`.
+    fn decide(&mut self, op: Op, room: &str, args: &[&str]) -> Result<(String, String), Refusal> {
+        let key = self.room_key(room, "meta");
+        self.run(|conn, scripts| scripts.run(op, &key, args, conn))
     }
 
-    /// The entries of an `ok` answer.
-    fn entries(&mut self, op: Op, args: &[&str]) -> Result<Vec<Entry>, Refusal> {
-        let (_, payload) = self.decide(op, args)?;
-        decode_batch(&payload).map_err(|e| unreadable("entries", e))
+    /// The entries of an `ok` answer of a room's script, told to
+    /// [`Self::heard`].
+    fn entries(&mut self, op: Op, room: &str, args: &[&str]) -> Result<Vec<Entry>, Refusal> {
+        let (_, payload) = self.decide(op, room, args)?;
+        let entries = decode_batch(&payload).map_err(|e| unreadable("entries", e))?;
+        self.heard(&entries);
+        Ok(entries)
     }
 
     /// The pipeline, while commands reach Redis. During an outage calls
@@ -286,6 +332,11 @@ impl RedisBackplane {
 
     fn key(&self, rest: std::fmt::Arguments<'_>) -> String {
         format!("{}{rest}", self.prefix)
+    }
+
+    /// A room's key: every key of a room has the hash tag `{room}`.
+    fn room_key(&self, room: &str, part: &str) -> String {
+        self.key(format_args!("{{{room}}}:{part}"))
     }
 }
 
@@ -305,39 +356,97 @@ fn too_many_rooms() -> Refusal {
 }
 
 impl Backplane for RedisBackplane {
+    /// A join in up to five steps, each on one slot, in an order safe to
+    /// stop between: (1) the token's place; when it is in another room,
+    /// (2) a check that the join would pass, so a refused move leaves the
+    /// member where it was; (3) the place lists the old rooms and the new
+    /// one, under a fresh lease; (4) leaving the old rooms ('moved'); (5)
+    /// joining, numbered past everything this instance has heard; then the
+    /// place lists the new room alone. A stop anywhere leaves the place
+    /// listing every room the token may be in, and its lapsed lease takes
+    /// it out of them.
     fn join(&mut self, request: JoinRequest) -> Result<Vec<Entry>, Refusal> {
+        let room = request.room.as_str();
+        let token: &str = &request.token;
+        let place = self.place(token)?;
+        let was_here = rooms_of(&place).any(|r| r == room);
+        let from: Vec<String> = rooms_of(&place)
+            .filter(|r| *r != room)
+            .map(str::to_owned)
+            .collect();
+        if !self.admit(room)? {
+            return Err(too_many_rooms());
+        }
         let head = json(&JoinedHead {
             e: "joined",
-            token: &request.token,
+            token,
             nick: request.nick.as_str(),
             origin: &request.origin,
             since: request.since,
         });
-        let (status, payload) = self.decide(
-            Op::Join,
-            &[
-                request.room.as_str(),
-                &request.token,
-                request.nick.as_str(),
-                request.nick.key(),
-                &request.max_members.to_string(),
-                &ids::new_secret()[..12],
-                &head,
-                &request.lease_ms.to_string(),
-                &self.max_rooms.min(i64::MAX as usize).to_string(),
-            ],
-        )?;
-        match status.as_str() {
-            "too_many_rooms" => Err(too_many_rooms()),
-            "nick_taken" => Err(nick_taken(&request.nick, &request.room)),
-            "room_full" => Err(Refusal::new(
+        let max_members = request.max_members.to_string();
+        let epoch = ids::new_secret()[..12].to_owned();
+        let refused = |status: &str| match status {
+            "nick_taken" => Some(nick_taken(&request.nick, &request.room)),
+            "room_full" => Some(Refusal::new(
                 ErrorCode::RoomFull,
                 format!("{} is full", request.room),
             )),
-            _ => decode_batch(&payload).map_err(|e| unreadable("entries", e)),
+            _ => None,
+        };
+        let ask = |floor: String, check: &str| -> Vec<String> {
+            [
+                room,
+                token,
+                request.nick.as_str(),
+                request.nick.key(),
+                &max_members,
+                &epoch,
+                &head,
+                &floor,
+                check,
+            ]
+            .map(str::to_owned)
+            .to_vec()
+        };
+        if !from.is_empty() {
+            let args = ask("0".into(), "1");
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let (status, _) = self.decide(Op::Join, room, &args)?;
+            if let Some(refusal) = refused(&status) {
+                return Err(refusal);
+            }
         }
+        let mut listed = from.clone();
+        listed.push(room.to_owned());
+        self.hold(token, &listed.join("\n"), request.lease_ms)?;
+        let mut entries = Vec::new();
+        for old in &from {
+            entries.extend(self.entries(Op::Leave, old, &[old, token, "moved"])?);
+        }
+        let floor = self.shared.high_water.load(Ordering::SeqCst).to_string();
+        let args = ask(floor, "0");
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (status, payload) = self.decide(Op::Join, room, &args)?;
+        if let Some(refusal) = refused(&status) {
+            // Refused after all (the room filled or the nickname was taken
+            // since the check): the token is in no room but this one, if
+            // it was here already.
+            let _ = self.hold(token, if was_here { room } else { "" }, request.lease_ms);
+            return Err(refusal);
+        }
+        let joined = decode_batch(&payload).map_err(|e| unreadable("entries", e))?;
+        self.heard(&joined);
+        entries.extend(joined);
+        if !from.is_empty() {
+            let _ = self.hold(token, room, request.lease_ms);
+        }
+        Ok(entries)
     }
 
+    /// Leaves the room, then drops the room from the token's place (and
+    /// its lease, unless it moved): a stop in between leaves a place
+    /// naming a room the token is not in, which the reaper finds empty.
     fn leave(
         &mut self,
         room: &RoomName,
@@ -345,7 +454,13 @@ impl Backplane for RedisBackplane {
         why: LeftWhy,
     ) -> Result<Vec<Entry>, Refusal> {
         let why = json(&why);
-        self.entries(Op::Leave, &[room.as_str(), token, why.trim_matches('"')])
+        let why = why.trim_matches('"');
+        let entries = self.entries(Op::Leave, room.as_str(), &[room.as_str(), token, why])?;
+        if !entries.is_empty() {
+            let moved = if why == "moved" { "1" } else { "0" };
+            let _ = self.lease::<Value>(bucket(token), &["release", token, room.as_str(), moved]);
+        }
+        Ok(entries)
     }
 
     fn rename(
@@ -356,12 +471,15 @@ impl Backplane for RedisBackplane {
     ) -> Result<Vec<Entry>, Refusal> {
         let (status, payload) = self.decide(
             Op::Rename,
+            room.as_str(),
             &[room.as_str(), token, nick.as_str(), nick.key()],
         )?;
         if status == "nick_taken" {
             return Err(nick_taken(nick, room));
         }
-        decode_batch(&payload).map_err(|e| unreadable("entries", e))
+        let entries = decode_batch(&payload).map_err(|e| unreadable("entries", e))?;
+        self.heard(&entries);
+        Ok(entries)
     }
 
     fn typing(
@@ -374,12 +492,13 @@ impl Backplane for RedisBackplane {
         if let Some(pipeline) = self.live_pipeline() {
             let args = [room.as_str(), token, on].map(str::to_owned).to_vec();
             pipeline.submit(Call::Typing {
+                key: self.room_key(room.as_str(), "meta"),
                 token: token.clone(),
                 args,
             })?;
             return Ok(Vec::new());
         }
-        self.entries(Op::Typing, &[room.as_str(), token, on])
+        self.entries(Op::Typing, room.as_str(), &[room.as_str(), token, on])
     }
 
     fn say(
@@ -412,6 +531,7 @@ impl Backplane for RedisBackplane {
             .map(str::to_owned)
             .to_vec();
             pipeline.submit(Call::Say {
+                key: self.room_key(room.as_str(), "meta"),
                 token: token.clone(),
                 reference,
                 args,
@@ -425,6 +545,7 @@ impl Backplane for RedisBackplane {
         }
         let (status, payload) = self.decide(
             Op::Say,
+            room.as_str(),
             &[
                 room.as_str(),
                 token,
@@ -443,6 +564,7 @@ impl Backplane for RedisBackplane {
             }),
             _ => {
                 let entries = decode_batch(&payload).map_err(|e| unreadable("entries", e))?;
+                self.heard(&entries);
                 let id = match entries.last().map(|e| &e.event) {
                     Some(Event::Message { message, .. }) => message.id,
                     _ => return Err(unreadable("say answer", "no message entry")),
@@ -458,14 +580,13 @@ impl Backplane for RedisBackplane {
 
     fn snapshot(&mut self, room: &RoomName) -> Result<Snapshot, Refusal> {
         type Reply = (String, String, String, Vec<String>, Vec<String>);
-        let epoch = ids::new_secret()[..12].to_owned();
-        let max_rooms = self.max_rooms.min(i64::MAX as usize).to_string();
-        let (epoch, seq, last_id, members, msgs): Reply = self.run(|conn, scripts| {
-            scripts.run(Op::Snapshot, &[room.as_str(), &epoch, &max_rooms], conn)
-        })?;
-        if epoch.is_empty() {
+        if !self.admit(room.as_str())? {
             return Err(too_many_rooms());
         }
+        let epoch = ids::new_secret()[..12].to_owned();
+        let key = self.room_key(room.as_str(), "meta");
+        let (epoch, seq, last_id, members, msgs): Reply = self
+            .run(|conn, scripts| scripts.run(Op::Snapshot, &key, &[room.as_str(), &epoch], conn))?;
         let members = members
             .chunks(2)
             .map(|pair| {
@@ -492,8 +613,9 @@ impl Backplane for RedisBackplane {
 
     fn before(&mut self, room: &RoomName, before: u64, limit: usize) -> Result<Page, Refusal> {
         let (before, limit) = (before.to_string(), limit.to_string());
+        let key = self.room_key(room.as_str(), "meta");
         let (more, kept): (String, Vec<String>) = self.run(|conn, scripts| {
-            scripts.run(Op::Before, &[room.as_str(), &before, &limit], conn)
+            scripts.run(Op::Before, &key, &[room.as_str(), &before, &limit], conn)
         })?;
         Ok(Page {
             messages: decode_kept(&kept)?,
@@ -505,7 +627,7 @@ impl Backplane for RedisBackplane {
         let Some(start) = after.checked_add(1) else {
             return Ok(Some(Vec::new()));
         };
-        let key = self.key(format_args!("room:{room}:log"));
+        let key = self.room_key(room.as_str(), "log");
         // One XRANGE is atomic on its own: no script needed to read.
         let rows: Vec<(String, Vec<String>)> = self.run(|conn, _| {
             redis::cmd("XRANGE")
@@ -540,6 +662,9 @@ impl Backplane for RedisBackplane {
         if entries.first().is_some_and(|first| first.prev > after) {
             return Ok(None);
         }
+        if let Some(last) = entries.last() {
+            self.shared.high_water.fetch_max(last.seq, Ordering::SeqCst);
+        }
         Ok(Some(entries))
     }
 
@@ -549,20 +674,47 @@ impl Backplane for RedisBackplane {
         }
     }
 
+    /// One script per lease bucket the tokens fall in.
     fn renew(&mut self, tokens: &[ResumeToken], ttl_ms: u64) -> Result<(), Refusal> {
-        if tokens.is_empty() {
-            return Ok(());
-        }
         let ttl = ttl_ms.to_string();
-        let args: Vec<&str> = std::iter::once(ttl.as_str())
-            .chain(tokens.iter().map(|t| &**t))
-            .collect();
-        self.run(|conn, scripts| scripts.run::<Value>(Op::Renew, &args, conn))
-            .map(drop)
+        let mut by_bucket: std::collections::BTreeMap<u32, Vec<&str>> = Default::default();
+        for token in tokens {
+            by_bucket.entry(bucket(token)).or_default().push(token);
+        }
+        for (k, tokens) in by_bucket {
+            let args: Vec<&str> = ["renew", ttl.as_str()].into_iter().chain(tokens).collect();
+            self.lease::<Value>(k, &args)?;
+        }
+        Ok(())
     }
 
+    /// Each bucket's lapsed leases, oldest first across buckets (as in
+    /// memory), each token taken out of the rooms its place lists
+    /// ('expired', only where it still is), and only then the lease
+    /// dropped (unless renewed meanwhile): a stop in between leaves the
+    /// lease lapsed, for the next reap to finish.
     fn reap(&mut self) -> Result<Vec<Entry>, Refusal> {
-        self.entries(Op::Reap, &[&REAP_BATCH.to_string()])
+        let batch = REAP_BATCH.to_string();
+        let mut due = Vec::new();
+        for k in 0..LEASE_BUCKETS {
+            let found: Vec<String> = self.lease(k, &["due", &batch])?;
+            for triple in found.chunks(3) {
+                let [token, expiry, place] = triple else {
+                    return Err(unreadable("lapsed leases", "odd reply"));
+                };
+                let expiry: u64 = expiry.parse().map_err(|e| unreadable("lease", e))?;
+                due.push((expiry, token.clone(), place.clone(), k));
+            }
+        }
+        due.sort();
+        let mut entries = Vec::new();
+        for (_, token, place, k) in due {
+            for room in rooms_of(&place) {
+                entries.extend(self.entries(Op::Leave, room, &[room, &token, "expired"])?);
+            }
+            self.lease::<Value>(k, &["reaped", &token])?;
+        }
+        Ok(entries)
     }
 
     fn save_poll(&mut self, poll: &str, record: &PollRecord, ttl_ms: u64) -> Result<(), Refusal> {
@@ -578,13 +730,18 @@ impl Backplane for RedisBackplane {
         .map(drop)
     }
 
+    /// The session's token, then the place of the token (in its lease
+    /// bucket, another slot): the room it is joining, during a move.
     fn find_poll(&mut self, poll: &str) -> Result<Option<PollRecord>, Refusal> {
-        let found: Vec<String> =
-            self.run(|conn, scripts| scripts.run(Op::FindPoll, &[poll], conn))?;
-        let mut found = found.into_iter();
-        Ok(found.next().map(|token| PollRecord {
+        let key = self.key(format_args!("poll:{poll}"));
+        let token: Option<String> = self.run(|conn, _| redis::cmd("GET").arg(&key).query(conn))?;
+        let Some(token) = token else {
+            return Ok(None);
+        };
+        let place = self.place(&token)?;
+        Ok(Some(PollRecord {
+            room: rooms_of(&place).last().map(str::to_owned),
             token: ResumeToken::from(token),
-            room: found.next(),
         }))
     }
 

@@ -41,8 +41,12 @@ pub fn export(config: &Config, room: &str, out: &mut dyn Write) -> Result<u64, S
     let (epoch, messages): (String, Vec<Arc<ChatMessage>>) = match &config.redis_url {
         Some(url) => {
             let limits = config.limits();
-            let mut redis =
-                RedisBackplane::connect(url, &config.redis_prefix, limits.history_size)?;
+            let mut redis = RedisBackplane::connect_to(
+                url,
+                config.redis_cluster,
+                &config.redis_prefix,
+                limits.history_size,
+            )?;
             let snapshot = redis.snapshot(&name).map_err(|e| e.message)?;
             (snapshot.epoch, snapshot.history)
         }
@@ -79,8 +83,13 @@ pub fn import(config: &Config, input: &mut dyn BufRead) -> Result<u64, String> {
     let limits = config.limits();
     let mut backplane: Box<dyn Backplane> = match &config.redis_url {
         Some(url) => Box::new(
-            RedisBackplane::connect(url, &config.redis_prefix, limits.history_size)?
-                .with_max_rooms(limits.max_rooms),
+            RedisBackplane::connect_to(
+                url,
+                config.redis_cluster,
+                &config.redis_prefix,
+                limits.history_size,
+            )?
+            .with_max_rooms(limits.max_rooms),
         ),
         None => {
             let dir = config

@@ -137,8 +137,10 @@ impl Event {
 /// One logged change.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Entry {
-    /// Position in the cluster-wide order: increasing across all rooms,
-    /// not consecutive within one.
+    /// Position in the room's order: increasing within the room and along
+    /// each member's own entries (a join is numbered past what its
+    /// instance has seen), not necessarily across rooms (the Redis
+    /// backplane counts per room), and not consecutive.
     pub(crate) seq: u64,
     /// The seq of the room's previous entry (0 for its first), so a gap in
     /// what an instance received is seen at once.

@@ -112,6 +112,32 @@ impl Driver {
         }
     }
 
+    /// Runs the Chrome DevTools command `cmd` with `params` in `browser`'s
+    /// current tab, through chromedriver's `goog/cdp/execute`, and returns
+    /// its result.
+    pub async fn cdp(
+        &self,
+        browser: &Client,
+        cmd: &str,
+        params: serde_json::Value,
+    ) -> serde_json::Value {
+        let session = browser
+            .session_id()
+            .await
+            .expect("read the session id")
+            .expect("a session");
+        let response = reqwest::Client::new()
+            .post(format!("{}/session/{session}/goog/cdp/execute", self.url()))
+            .json(&json!({ "cmd": cmd, "params": params }))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{cmd}: {e}"));
+        let status = response.status();
+        let body: serde_json::Value = response.json().await.expect("a JSON answer");
+        assert!(status.is_success(), "{cmd}: {status} {body}");
+        body["value"].clone()
+    }
+
     /// Opens a new headless Chromium with a profile of its own.
     pub async fn browser(&self) -> Client {
         let n = self.sessions.fetch_add(1, Ordering::Relaxed);

@@ -9,9 +9,11 @@
 //!
 //! The rest of the harness for Parley instances sharing a Redis lives
 //! beside it: [`resp`] (raw commands over TCP), [`instance`] (the `parley`
-//! binary as a child process, for tests that crash one) and [`round_robin`]
-//! (a polling client that spreads its requests over instances).
+//! binary as a child process, for tests that crash one), [`round_robin`]
+//! (a polling client that spreads its requests over instances) and
+//! [`cluster`] (a Redis Cluster of three masters).
 
+pub mod cluster;
 pub mod instance;
 pub mod resp;
 pub mod round_robin;

@@ -12,6 +12,7 @@ import { ROSTER_PAGE_SIZE, SEARCH_DEBOUNCE_MS, createRosterPager } from '../../a
 import { ParleyClient } from '../../clients/js/parley-client.js';
 import { createChat } from '../../assets/js/chat.js';
 import { FakeClock, FakeLink, settle } from './fakes.mjs';
+import { plainText } from '../../assets/js/sentence.js';
 
 test('a counted batch is one line: who came and went, and the size', () => {
   assert.equal(countedPresenceText({ arrived: 12, departed: 3, count: 1204 }), '12 people joined, 3 left — there are 1,204 participants');
@@ -137,7 +138,7 @@ test('a rate-limited page is asked again after the wait the server named', async
 });
 
 /** A chat on a client whose link is a fake, joined to a room as zed with welcome `w`. */
-function chatIn(w) {
+function chatIn(w, { shown = { on: true } } = {}) {
   const clock = new FakeClock();
   const link = new FakeLink();
   const client = new ParleyClient({
@@ -149,9 +150,10 @@ function chatIn(w) {
   const rosters = [];
   const view = new Proxy({}, {
     get: (_, name) => {
-      if (name === 'notice') return (text) => { notices.push(text); return {}; };
+      if (name === 'notice') return (text) => { notices.push(plainText(text)); return {}; };
       if (name === 'showRoster') return (...args) => rosters.push(args);
-      if (name === 'rosterNearEnd') return () => true;
+      if (name === 'rosterNearEnd') return () => shown.on;
+      if (name === 'rosterShown') return () => shown.on;
       if (name === 'nearTop') return () => false;
       return () => {};
     },
@@ -187,6 +189,56 @@ test('in a big room the chat asks its first page, and tells each batch in one co
   assert.deepEqual(notices, ['12 people joined, 3 left — there are 49 participants']);
   assert.deepEqual(rosters.at(-1)[0].map((p) => p.nick), ['m2', 'n9']);
   assert.equal(rosters.at(-1)[1], 49);
+});
+
+test('someone who left unnamed in a big room\'s batch goes from the list: what is listed is asked again', async () => {
+  const { link, rosters } = chatIn({ roster: [], roster_next: '', count: 40 });
+  const first = link.sent.find((f) => f.type === 'roster');
+  // The list is at its end (no next): nothing more is browsed meanwhile.
+  link.deliver({ type: 'roster', ref: first.ref, members: people('m1', 'm2', 'm3'), count: 40 });
+  await settle();
+  const asks = () => link.sent.filter((f) => f.type === 'roster');
+  const before = asks().length;
+  // Every departure named: the list is right as it is, nothing is asked.
+  link.deliver({ type: 'presence', changes: [{ nick: 'm3', present: false }], count: 39, arrived: 0, departed: 1 });
+  await settle();
+  assert.equal(asks().length, before);
+  assert.deepEqual(rosters.at(-1)[0].map((p) => p.nick), ['m1', 'm2']);
+
+  // Two left, one named: m2 may be gone too; the list is asked again from its start.
+  link.deliver({ type: 'presence', changes: [{ nick: 'x1', present: false }], count: 37, arrived: 0, departed: 2 });
+  await settle();
+  const again = asks().at(-1);
+  assert.equal(asks().length, before + 1);
+  assert.deepEqual(again, { type: 'roster', after: '', limit: ROSTER_PAGE_SIZE, ref: again.ref });
+  // More batches meanwhile: still one request at a time.
+  link.deliver({ type: 'presence', changes: [], count: 36, arrived: 0, departed: 1 });
+  await settle();
+  assert.equal(asks().length, before + 1);
+  link.deliver({ type: 'roster', ref: again.ref, members: people('m1', 'm4'), count: 37 });
+  await settle();
+  assert.deepEqual(rosters.at(-1)[0].map((p) => p.nick), ['m1', 'm4'], 'm2 is gone from the list');
+  // The batch that came meanwhile is asked for once that answer is in.
+  assert.equal(asks().length, before + 2);
+});
+
+test('a folded roster in a big room is asked again when it opens, not before', async () => {
+  const shown = { on: true };
+  const { link, chat, rosters } = chatIn({ roster: [], roster_next: '', count: 40 }, { shown });
+  const first = link.sent.find((f) => f.type === 'roster');
+  link.deliver({ type: 'roster', ref: first.ref, members: people('m1', 'm2'), count: 40 });
+  await settle();
+  shown.on = false;
+  const asks = () => link.sent.filter((f) => f.type === 'roster').length;
+  const before = asks();
+  link.deliver({ type: 'presence', changes: [], count: 38, arrived: 0, departed: 2 });
+  await settle();
+  assert.equal(asks(), before, 'nobody sees the list: nothing asked');
+  shown.on = true;
+  chat.rosterOpened();
+  await settle();
+  assert.equal(asks(), before + 1, 'opened: asked again');
+  assert.equal(rosters.at(-1)[1], 38);
 });
 
 test('below the big-room size the roster is complete and arrivals are told by name', () => {

@@ -8,6 +8,7 @@ import { ParleyClient } from '../../clients/js/parley-client.js';
 import { createChat } from '../../assets/js/chat.js';
 import { createTypingReporter } from '../../assets/js/typing.js';
 import { FakeClock, FakeLink, settle } from './fakes.mjs';
+import { plainText } from '../../assets/js/sentence.js';
 
 /** A view that records every call; pending items are plain objects. */
 function fakeView() {
@@ -31,7 +32,7 @@ function fakeView() {
     },
     /** The calls named `name`, without the name. */
     of(name) { return calls.filter((call) => call[0] === name).map((call) => call.slice(1)); },
-    notices() { return view.of('notice').map(([text, kind]) => (kind ? `${kind}: ${text}` : text)); },
+    notices() { return view.of('notice').map(([text, kind]) => (kind ? `${kind}: ${plainText(text)}` : plainText(text))); },
     clear() { calls.length = 0; },
   };
   for (const name of [
@@ -442,6 +443,20 @@ test('roster frames keep the list and count and say who came and went', () => {
   assert.deepEqual(people.map((person) => person.nick), ['ann', 'dora', 'eve']);
   assert.equal(count, 3);
   assert.equal(self, 'ann');
+});
+
+test('names in presence lines are isolated parts, so a right-to-left name cannot reorder the line', () => {
+  const setup = setUp();
+  joined(setup);
+  const { session, view } = setup;
+  session.handle({ type: 'joined', nick: 'נועה 2', count: 3 });
+  session.handle({ type: 'renamed', old: 'נועה 2', new: 'دانا' });
+  session.handle({ type: 'left', nick: 'دانا', count: 2 });
+  assert.deepEqual(view.of('notice').map(([parts]) => parts), [
+    [{ name: 'נועה 2' }, ' joined — ', 'there are 3 participants'],
+    [{ name: 'נועה 2' }, ' is now known as ', { name: 'دانا' }, '.'],
+    [{ name: 'دانا' }, ' left — ', 'there are 2 participants'],
+  ]);
 });
 
 test('our own rename is remembered and used for the next join', () => {

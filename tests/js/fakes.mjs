@@ -189,6 +189,8 @@ export class FakeLink {
 export class FakeChannels {
   constructor() {
     this.open = new Set();
+    /** A frozen tab's channels -> what they will hear when it thaws. */
+    this.frozen = new Map();
   }
 
   tab() {
@@ -208,7 +210,12 @@ export class FakeChannels {
         const copy = structuredClone(data);
         for (const other of world.open) {
           if (other === this || other.name !== this.name) continue;
-          setImmediate(() => { if (!other.closed && other.onmessage) other.onmessage({ data: copy }); });
+          const deliver = () => { if (!other.closed && other.onmessage) other.onmessage({ data: copy }); };
+          setImmediate(() => {
+            const held = [...world.frozen].find(([tab]) => tab.has(other));
+            if (held) held[1].push(deliver);
+            else deliver();
+          });
         }
       }
 
@@ -219,6 +226,13 @@ export class FakeChannels {
     }
     /** The tab is gone: its channels hear nothing more. */
     Channel.closeAll = () => { for (const channel of mine) channel.close(); };
+    /** The tab's page is frozen: what its channels hear waits until `thaw()`. */
+    Channel.freeze = () => { world.frozen.set(mine, []); };
+    Channel.thaw = () => {
+      const held = world.frozen.get(mine) || [];
+      world.frozen.delete(mine);
+      for (const deliver of held) deliver();
+    };
     return Channel;
   }
 }
@@ -240,7 +254,9 @@ export class FakeLocks {
   tab() {
     const owner = { closed: false };
     return {
-      request: (name, options, callback) => this.#request(owner, name, typeof options === 'function' ? options : callback),
+      request: (name, options, callback) => (typeof options === 'function'
+        ? this.#request(owner, name, options, {})
+        : this.#request(owner, name, callback, options)),
       close: () => this.#close(owner),
     };
   }
@@ -251,11 +267,22 @@ export class FakeLocks {
     return request && request.owner;
   }
 
-  #request(owner, name, callback) {
+  #request(owner, name, callback, { steal = false }) {
     return new Promise((resolve, reject) => {
       if (owner.closed) return;
       if (!this.queues.has(name)) this.queues.set(name, []);
-      this.queues.get(name).push({ owner, callback, resolve, reject });
+      const request = { owner, callback, resolve, reject };
+      if (steal) {
+        // The holder's request is rejected (AbortError) and its lock released at once.
+        const holder = this.held.get(name);
+        if (holder) {
+          this.held.delete(name);
+          holder.reject(new Error('AbortError: the lock was stolen'));
+        }
+        this.queues.get(name).unshift(request);
+      } else {
+        this.queues.get(name).push(request);
+      }
       this.#grant(name);
     });
   }

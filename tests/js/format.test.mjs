@@ -5,11 +5,14 @@ import { strict as assert } from 'node:assert';
 import {
   charsLeft, clockTime, connText, countdownText, nickHue, othersHereText, participants, titleText,
   typingText,
+  typing,
+  othersHere,
 } from '../../assets/js/format.js';
+import { plainText } from '../../assets/js/sentence.js';
 import { askedTransport, roomFrom } from '../../assets/js/address.js';
 import {
   commandProblem, parseCommand, readComposer, tooLong,
-} from '../../assets/js/input.js';
+} from '../../assets/js/commands.js';
 
 test('a nickname\'s hue ignores case and spreads names that differ at the end', () => {
   assert.equal(nickHue('Ann'), nickHue('ann'));
@@ -100,4 +103,13 @@ test('an empty room says who else is here', () => {
   assert.equal(othersHereText(['bob', 'ann', 'cy'], 'ann'), 'bob and cy are here too.');
   assert.equal(othersHereText(['ann', 'bob', 'cy', 'dee'], 'ann'), 'bob, cy and 1 other are here too.');
   assert.equal(othersHereText(['ann', 'bob', 'cy', 'dee', 'eve'], 'ann'), 'bob, cy and 2 others are here too.');
+});
+
+test('the typing line and the empty room\'s greeting hold names as isolated parts', () => {
+  assert.deepEqual(typing(['دانا']), [{ name: 'دانا' }, ' is typing…']);
+  assert.deepEqual(typing(['ann', 'נועה']), [{ name: 'ann' }, ' and ', { name: 'נועה' }, ' are typing…']);
+  assert.deepEqual(typing([]), []);
+  assert.deepEqual(othersHere(['ann', 'דנה'], 'ann'), [{ name: 'דנה' }, ' is here too.']);
+  assert.equal(plainText(othersHere(['ann', 'דנה', 'bob', 'cy'], 'ann')), 'דנה, bob and 1 other are here too.');
+  assert.equal(plainText('as it is'), 'as it is');
 });

@@ -10,6 +10,7 @@ import { strict as assert } from 'node:assert';
 
 import { ParleyClient } from '../../clients/js/parley-client.js';
 import { tabLink } from '../../clients/js/tab-link.js';
+import { LEADER_ANSWER_MS } from '../../clients/js/leader-watch.js';
 import {
   FakeChannels, FakeClock, FakeLink, FakeLocks, settle,
 } from './fakes.mjs';
@@ -65,6 +66,10 @@ function browser() {
         tabLocks.close();
         Channel.closeAll();
       },
+      /** The tab's page is frozen (or hung): it keeps its locks and hears nothing. */
+      freeze: () => Channel.freeze(),
+      /** It wakes and hears what waited. */
+      thaw: () => Channel.thaw(),
     };
   }
   return { clock, server, openTab };
@@ -311,6 +316,74 @@ test('a leader that crashes is replaced when its lock passes', async () => {
   assert.deepEqual(joins(server).at(-1), {
     type: 'join', v: 1, minor: 2, nick: 'ann', room: 'lobby', since: 3, epoch: 'e1', resume: 'tok-1',
   });
+});
+
+test('a leader that stops answering is replaced: the follower takes the lock and resumes', async () => {
+  const world = browser();
+  const { server, clock } = world;
+  const leader = world.openTab();
+  const follower = world.openTab();
+  leader.client.connect();
+  follower.client.connect();
+  await hops();
+  server.current.open();
+  await hops();
+  follower.client.join({ nick: 'ann' });
+  await hops();
+  server.deliver(welcome({ cursor: 3 }));
+  await hops();
+  const frozen = server.current;
+
+  leader.freeze();
+  const said = follower.client.say('while it sleeps');
+  await hops();
+  assert.equal(follower.link().leading, false, 'it waits for the leader first');
+  await clock.advance(LEADER_ANSWER_MS - 1);
+  assert.equal(follower.link().leading, false, 'still within the bound');
+  await clock.advance(1);
+  assert.equal(follower.link().leading, true, 'no answer in time: it took the lead');
+  assert.equal(server.made, 2, 'and opened a connection of its own');
+  server.current.open();
+  await hops();
+  assert.deepEqual(joins(server).at(-1), {
+    type: 'join', v: 1, minor: 2, nick: 'ann', room: 'lobby', since: 3, epoch: 'e1', resume: 'tok-1',
+  }, 'it resumes the member the silent leader held');
+  server.deliver(welcome({ cursor: 3 }));
+  await hops();
+  const resent = says(server).at(-1);
+  assert.equal(resent.text, 'while it sleeps');
+  server.deliver({ type: 'ack', ref: resent.ref, id: 4 });
+  await hops();
+  assert.deepEqual(await said, { ref: resent.ref, id: 4 });
+  assert.deepEqual(follower.of('close'), [], 'no close is told');
+  assert.deepEqual(follower.of('error'), []);
+
+  // The old leader wakes: it hears of the new hub, steps down and lets its connection go.
+  leader.thaw();
+  await hops();
+  assert.equal(leader.link().leading, false);
+  assert.equal(frozen.closed, true);
+  assert.equal(follower.link().leading, true);
+  // Whatever the old hub says on waking, the follower goes on chatting.
+  server.deliver(message(5, 'bob', 'after'));
+  await hops();
+  assert.equal(follower.of('message').at(-1).id, 5);
+  assert.deepEqual(follower.of('close'), []);
+});
+
+test('a leader that answers is not replaced, however long its connection takes', async () => {
+  const world = browser();
+  const { server, clock } = world;
+  const leader = world.openTab();
+  const follower = world.openTab();
+  leader.client.connect();
+  follower.client.connect();
+  await hops();
+  // The server is away: the connection does not open for a long while.
+  await clock.advance(LEADER_ANSWER_MS * 10);
+  assert.equal(leader.link().leading, true);
+  assert.equal(follower.link().leading, false);
+  assert.equal(server.made, 1);
 });
 
 test('a follower that closes leaves the room only when it was the last tab in it', async () => {

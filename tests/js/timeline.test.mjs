@@ -6,8 +6,10 @@ import { test } from 'node:test';
 import { strict as assert } from 'node:assert';
 
 import {
-  GROUP_WINDOW_MS, continues, dayKey, dayLabel,
+  GROUP_WINDOW_MS, continues, dayKey, dayLabel, msUntilNextDay,
 } from '../../assets/js/timeline.js';
+import { createDayTurn } from '../../assets/js/day-turn.js';
+import { FakeClock } from './fakes.mjs';
 import { UnreadMarker, jumpText } from '../../assets/js/unread.js';
 import { RETURN_GRACE_MS, Returning } from '../../assets/js/returning.js';
 
@@ -87,4 +89,43 @@ test('a welcome into another room forgets who was away', () => {
   assert.equal(back.isReturn('bob', 1), false);
   const fresh = new Returning();
   assert.equal(fresh.isReturn('bob', 1), false, 'nothing lost, nobody returning');
+});
+
+test('the time until the next local midnight counts a 23- or 25-hour day', () => {
+  const zone = process.env.TZ;
+  try {
+    process.env.TZ = 'Europe/London';
+    const at = (y, m, d, h, min) => new Date(y, m - 1, d, h, min).getTime();
+    assert.equal(msUntilNextDay(at(2024, 6, 1, 23, 59)), 60_000);
+    assert.equal(msUntilNextDay(at(2024, 6, 1, 0, 0)), 86_400_000);
+    // The clocks go forward on 31 March 2024 and back on 27 October.
+    assert.equal(msUntilNextDay(at(2024, 3, 31, 0, 0)), 23 * 3_600_000);
+    assert.equal(msUntilNextDay(at(2024, 10, 27, 0, 0)), 25 * 3_600_000);
+  } finally {
+    if (zone === undefined) delete process.env.TZ;
+    else process.env.TZ = zone;
+  }
+});
+
+test('at local midnight the date lines are said again, and then each midnight after', async () => {
+  const late = new Date(2024, 5, 1, 23, 58).getTime();
+  const clock = new FakeClock(late);
+  const said = [];
+  const turn = createDayTurn({ io: clock, relabel: (now) => said.push(dayLabel(late, now)) });
+  turn.start();
+  assert.equal(clock.pending, 1, 'one timer, no polling');
+  await clock.advance(119_999);
+  assert.deepEqual(said, [], 'not before midnight');
+  await clock.advance(1);
+  assert.deepEqual(said, ['Yesterday'], 'a message of 23:58 is from yesterday at midnight');
+  assert.equal(clock.pending, 1);
+  await clock.advance(86_400_000);
+  assert.equal(said.length, 2);
+  assert.match(said[1], /^Saturday/, 'then its weekday');
+  // Shown again after the browser held its timers back: said at once.
+  turn.shown();
+  assert.equal(said.length, 3);
+  assert.equal(clock.pending, 1, 'still one timer');
+  turn.stop();
+  assert.equal(clock.pending, 0);
 });

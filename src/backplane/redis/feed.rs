@@ -17,8 +17,9 @@ use std::time::{Duration, Instant};
 
 use redis::{Client, RedisResult, Value};
 
+use super::link::open;
 use super::wire::decode_batch;
-use super::{open, IO_TIMEOUT, RETRY_EVERY};
+use super::{IO_TIMEOUT, RETRY_EVERY};
 use crate::core::backplane::{LogFeed, Logged};
 use crate::core::rules::room_name::RoomName;
 
@@ -45,6 +46,11 @@ pub(super) struct FeedState {
     pub(super) outages: AtomicU64,
     /// Set when the backplane is dropped: the subscription thread ends.
     pub(super) stop: AtomicBool,
+    /// The highest seq heard, on the channel or in the command path's
+    /// answers: a join is numbered past it, so that the entries a member
+    /// is sent keep increasing when it moves between rooms (seqs count
+    /// per room).
+    pub(super) high_water: AtomicU64,
 }
 
 pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -87,9 +93,14 @@ impl FeedState {
 }
 
 /// The subscription thread: listens on `channel` until the backplane is
-/// dropped, reconnecting every [`RETRY_EVERY`] while Redis is away.
-pub(super) fn run_feed(client: &Client, channel: &str, shared: &FeedState) {
-    while !shared.stopped() {
+/// dropped, reconnecting every [`RETRY_EVERY`] while Redis is away, to
+/// the next of `clients` each time (the nodes given for a cluster, any of
+/// which hears every PUBLISH).
+pub(super) fn run_feed(clients: &[Client], channel: &str, shared: &FeedState) {
+    for client in clients.iter().cycle() {
+        if shared.stopped() {
+            return;
+        }
         let Err(e) = listen(client, channel, shared) else {
             return;
         };
@@ -142,6 +153,9 @@ fn listen(client: &Client, channel: &str, shared: &FeedState) -> RedisResult<()>
                 continue;
             }
         };
+        if let Some(top) = entries.iter().map(|e| e.seq).max() {
+            shared.high_water.fetch_max(top, Ordering::SeqCst);
+        }
         {
             let watched = lock(&shared.watched);
             entries.retain(|entry| watched.contains(&entry.room));

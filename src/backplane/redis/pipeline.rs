@@ -18,18 +18,20 @@
 //!
 //! It must not decide anything itself: what a reply means is the script's.
 
+use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use redis::{Client, Connection, RedisResult, Value};
+use redis::{RedisResult, Value};
 
 use super::feed::{lock, FeedState};
+use super::link::{Link, Target};
 use super::scripts::{Op, Scripts};
 use super::wire::{decode_batch, unreadable};
-use super::{breaks_link, open, IO_TIMEOUT, RETRY_EVERY};
+use super::{breaks_link, IO_TIMEOUT, RETRY_EVERY};
 use crate::core::backplane::{Entry, Logged, Refusal, ResumeToken};
 use crate::protocol::ErrorCode;
 
@@ -42,14 +44,16 @@ const MAX_BATCH: usize = 512;
 
 /// What a queued call is, and who hears its answer.
 pub(super) enum Call {
-    /// A message: `args` are the say script's.
+    /// A message: `args` are the say script's, `key` its room's.
     Say {
+        key: String,
         token: ResumeToken,
         reference: Option<String>,
         args: Vec<String>,
     },
     /// A typing change.
     Typing {
+        key: String,
         token: ResumeToken,
         args: Vec<String>,
     },
@@ -60,6 +64,13 @@ impl Call {
         match self {
             Call::Say { .. } => Op::Say,
             Call::Typing { .. } => Op::Typing,
+        }
+    }
+
+    /// A key of the room's slot, which routes the script in a cluster.
+    fn key(&self) -> &str {
+        match self {
+            Call::Say { key, .. } | Call::Typing { key, .. } => key,
         }
     }
 
@@ -89,14 +100,14 @@ impl Pipeline {
     /// Starts the thread, on its own connection to `client`'s Redis,
     /// handing answers to `shared`'s recipient.
     pub(super) fn start(
-        client: Client,
+        target: Target,
         scripts: Scripts,
         shared: Arc<FeedState>,
     ) -> std::io::Result<Pipeline> {
         let (queue, calls) = mpsc::sync_channel(MAX_QUEUED);
         let in_flight = Arc::new(InFlight::default());
         let worker = Worker {
-            client,
+            target,
             scripts,
             shared,
             conn: None,
@@ -164,11 +175,11 @@ impl InFlight {
 
 /// The pipeline's thread.
 struct Worker {
-    client: Client,
+    target: Target,
     scripts: Scripts,
     shared: Arc<FeedState>,
     /// `None` while Redis is unreachable.
-    conn: Option<Connection>,
+    conn: Option<Link>,
     /// The outage count when `conn` was opened.
     opened_after: u64,
     retry_at: Instant,
@@ -197,13 +208,44 @@ impl Worker {
         }
     }
 
-    /// One reply per call: the batch's replies, or the same failure for
-    /// every call when Redis could not be reached.
+    /// One reply per call. A cluster routes a pipeline by its first
+    /// command's key, so there each room's calls go as a pipeline of their
+    /// own, in order; one server takes the whole batch at once.
     fn send(&mut self, batch: &[Call]) -> Vec<Result<Value, Refusal>> {
-        let calls: Vec<&Call> = batch.iter().collect();
-        let replies = match self.pipeline(&calls) {
+        let groups: Vec<Vec<usize>> = match self.target {
+            Target::Single(_) => vec![(0..batch.len()).collect()],
+            Target::Cluster { .. } => {
+                let mut at: HashMap<&str, usize> = HashMap::new();
+                let mut groups: Vec<Vec<usize>> = Vec::new();
+                for (i, call) in batch.iter().enumerate() {
+                    let group = *at.entry(call.key()).or_insert_with(|| {
+                        groups.push(Vec::new());
+                        groups.len() - 1
+                    });
+                    groups[group].push(i);
+                }
+                groups
+            }
+        };
+        let mut replies: Vec<Option<Result<Value, Refusal>>> = batch.iter().map(|_| None).collect();
+        for group in groups {
+            let calls: Vec<&Call> = group.iter().map(|&i| &batch[i]).collect();
+            for (i, reply) in group.into_iter().zip(self.send_group(&calls)) {
+                replies[i] = Some(reply);
+            }
+        }
+        replies
+            .into_iter()
+            .map(|reply| reply.unwrap_or_else(|| Err(Refusal::degraded())))
+            .collect()
+    }
+
+    /// One reply per call of one pipeline: the replies, or the same failure
+    /// for every call when Redis could not be reached.
+    fn send_group(&mut self, calls: &[&Call]) -> Vec<Result<Value, Refusal>> {
+        let replies = match self.pipeline(calls) {
             Ok(replies) => replies,
-            Err(refusal) => return batch.iter().map(|_| Err(refusal.clone())).collect(),
+            Err(refusal) => return calls.iter().map(|_| Err(refusal.clone())).collect(),
         };
         // Redis lost the scripts (a restart, SCRIPT FLUSH): none of those
         // calls ran, so loading the scripts and sending them again cannot
@@ -219,7 +261,7 @@ impl Worker {
             .map(|reply| reply.map_err(|e| unreadable("reply", e)))
             .collect();
         if !lost.is_empty() {
-            let again: Vec<&Call> = lost.iter().map(|&i| &batch[i]).collect();
+            let again: Vec<&Call> = lost.iter().map(|&i| calls[i]).collect();
             let resent = self.reload().and_then(|()| self.pipeline(&again));
             for (n, &i) in lost.iter().enumerate() {
                 replies[i] = match &resent {
@@ -239,7 +281,7 @@ impl Worker {
         let Some(conn) = self.conn.as_mut() else {
             return Err(Refusal::degraded());
         };
-        match self.scripts.load(conn) {
+        match self.scripts.load(&mut **conn) {
             Ok(()) => Ok(()),
             Err(e) => Err(self.failed(&e)),
         }
@@ -258,7 +300,7 @@ impl Worker {
             if Instant::now() < self.retry_at {
                 return Err(Refusal::degraded());
             }
-            match open(&self.client) {
+            match self.target.open() {
                 Ok(conn) => {
                     self.conn = Some(conn);
                     self.opened_after = outages;
@@ -266,14 +308,30 @@ impl Worker {
                 Err(e) => return Err(self.failed(&e)),
             }
         }
-        let mut pipe = redis::pipe();
-        pipe.ignore_errors();
+        // Sent as one packed write and read back in order: a cluster
+        // connection routes it by its first command's key (every call of a
+        // group is of one room), and unlike `redis::pipe` it takes scripts.
+        let mut packed = Vec::new();
         for call in calls {
-            pipe.add_command(self.scripts.command(call.op(), &call.args()));
+            packed.extend(
+                self.scripts
+                    .command(call.op(), call.key(), &call.args())
+                    .get_packed_command(),
+            );
         }
         // unwrap: opened just above when missing.
         let conn = self.conn.as_mut().unwrap();
-        let replies: RedisResult<Vec<RedisResult<Value>>> = pipe.query(conn);
+        let replies: RedisResult<Vec<RedisResult<Value>>> = conn
+            .req_packed_commands(&packed, 0, calls.len())
+            .map(|values| {
+                values
+                    .into_iter()
+                    .map(|value| match value {
+                        Value::ServerError(error) => Err(error.into()),
+                        value => Ok(value),
+                    })
+                    .collect()
+            });
         match replies {
             Ok(replies) if replies.len() == calls.len() => {
                 self.shared.set(&self.shared.command_down, false);
@@ -326,6 +384,12 @@ impl Worker {
                 },
             ),
         };
+        if let Some(Logged::Entries(entries)) = &told {
+            // The seqs the next join must pass, as for the command path's.
+            if let Some(top) = entries.iter().map(|e| e.seq).max() {
+                self.shared.high_water.fetch_max(top, Ordering::SeqCst);
+            }
+        }
         if let (Some(told), Some(deliver)) = (told, lock(&self.shared.deliver).as_ref()) {
             deliver(told);
         }

@@ -1,27 +1,36 @@
-//! The Lua scripts of the Redis backplane. Each decision (join, leave,
-//! rename, typing, say, reap, renew, snapshot) is one script, and so is
-//! reading a page of older history (before), and Redis runs
-//! a script as one step, so every instance sharing the Redis sees the same
-//! decisions in the same order. This module owns the key layout and the
+//! The Lua scripts of the Redis backplane. Each decision about a room
+//! (join, leave, rename, typing, say, snapshot) is one script on the
+//! room's slot, and so is reading a page of older history (before), and
+//! Redis runs a script as one step, so every instance sharing the Redis
+//! sees the same decisions about a room in the same order. Leases and
+//! places (`lease.lua`) and the rooms index (`index.lua`) are scripts of
+//! their own slots, which `redis.rs` calls in an order safe to stop
+//! between. This module owns the key layout and the
 //! JSON the scripts write; `redis.rs` owns the connection and turns replies
 //! into backplane types. It must not hold connection logic. The Lua itself
 //! is in `lua/`, one file per script, compiled in with `include_str!`.
 //!
-//! Keys, under the configured prefix `P`:
-//! - `P seq`: the cluster-wide entry counter (INCR);
-//! - `P room:R:meta` (hash: `epoch`, `last_id`, `last_seq`, `joins`),
-//!   `:members` (hash token → `{"nick","key","order"}`), `:nicks` (hash
-//!   key → token), `:log` (stream, entry id `<seq>-0`, fields `prev`, `ev`),
-//!   `:msgs` (list of `{"m": message, "r": ref key}`, the history) and
-//!   `:refs` (hash `token \x1f ref` → message id, an entry deleted when its
-//!   message leaves `:msgs`, as `History` does in memory);
-//! - `P rooms` (set of the rooms with members) and `P idle` (sorted set of
-//!   the empty rooms held, by when last active), kept by `settle`; together
-//!   the rooms `--max-rooms` bounds (`make_room`);
-//! - `P place` (hash token → room), `P leases` (sorted set token → expiry
-//!   in ms of the Redis clock), `P poll:ID` (string → token, with a TTL);
+//! Keys, under the configured prefix `P`, each script touching one hash
+//! slot so that the same scripts run on one Redis and on a Redis Cluster
+//! (docs/DECISIONS.md, "Redis Cluster"):
+//! - a room's keys share the hash tag `{R}`: `P{R}:meta` (hash: `epoch`,
+//!   `last_id`, `last_seq`, `joins`), `:members` (hash token →
+//!   `{"nick","key","order"}`), `:nicks` (hash key → token), `:log`
+//!   (stream, entry id `<seq>-0`, fields `prev`, `ev`), `:msgs` (list of
+//!   `{"m": message, "r": ref key}`, the history) and `:refs` (hash
+//!   `token \x1f ref` → message id, an entry deleted when its message
+//!   leaves `:msgs`, as `History` does in memory). Seqs count per room.
+//! - a token's place and lease are in its lease bucket `{L:k}` (one of
+//!   [`LEASE_BUCKETS`](super::LEASE_BUCKETS), from the token):
+//!   `P{L:k}:place` (hash token → the rooms it may be in) and
+//!   `P{L:k}:leases` (sorted set token → expiry in ms of that node's clock);
+//! - the rooms `--max-rooms` counts are the index `{rooms}`:
+//!   `P{rooms}:held` (set of rooms with members), `P{rooms}:idle` (sorted
+//!   set of the empty rooms held, by when last active), `P{rooms}:at`;
+//! - `P poll:ID` (string → token, with a TTL), alone in its slot;
 //! - channel `P ev`: every script that logs publishes its entries there, as
-//!   one JSON array of `{"room","seq","prev","ev"}`, and returns the same.
+//!   one JSON array of `{"room","seq","prev","ev"}`, and returns the same
+//!   (a cluster passes a PUBLISH on to every node).
 //!
 //! Scripts build the `ev` JSON as strings, not with `cjson.encode` of a
 //! table: Redis's cjson writes numbers with 14 significant digits, so a u64
@@ -30,10 +39,10 @@
 //! cursors, timestamps) arrive as JSON serialised by serde and are spliced
 //! in, and numbers Lua decides (counts, ids, seqs) are written with `%d`. An empty room's keys
 //! expire after a while, as the in-memory backplane evicts idle rooms.
-//! Keys are built inside the scripts, so this needs one Redis primary (or a
-//! cluster with a hash-tagged prefix such as `{parley}:`).
+//! A script is routed by its one key (KEYS[1]) and builds its other keys,
+//! all with the same hash tag, inside.
 
-use redis::{Cmd, Connection, ConnectionLike, FromRedisValue, RedisResult, Script};
+use redis::{Cmd, ConnectionLike, FromRedisValue, RedisResult, Script};
 
 /// What every script starts with: the common arguments and helpers.
 /// ARGV[1] prefix, [2] history size, [3] log cap, [4] empty-room TTL (ms);
@@ -41,8 +50,7 @@ use redis::{Cmd, Connection, ConnectionLike, FromRedisValue, RedisResult, Script
 const COMMON: &str = include_str!("lua/common.lua");
 
 /// ARGV: room, token, nick, nick key, max members, new epoch, the Joined
-/// event's JSON without `count` and `resumed`, lease ms, max rooms with
-/// members (answers {'too_many_rooms', ''} past it).
+/// event's JSON without `count` and `resumed`, floor, `1` to check only.
 const JOIN: &str = include_str!("lua/join.lua");
 
 /// ARGV: room, token, why (LeftWhy's serde name).
@@ -59,9 +67,8 @@ const TYPING: &str = include_str!("lua/typing.lua");
 /// Answers {'dup', id} for a ref still in the history.
 const SAY: &str = include_str!("lua/say.lua");
 
-/// ARGV: room, new epoch, max rooms. Answers {epoch, last_seq, last_id,
-/// members as HGETALL, history oldest first}, with an empty epoch when the
-/// room is new and every room held has members.
+/// ARGV: room, new epoch. Answers {epoch, last_seq, last_id, members as
+/// HGETALL, history oldest first}.
 const SNAPSHOT: &str = include_str!("lua/snapshot.lua");
 
 /// ARGV: room, before, limit. Answers {more, kept messages oldest first}:
@@ -69,14 +76,16 @@ const SNAPSHOT: &str = include_str!("lua/snapshot.lua");
 /// older one is kept. Only reads.
 const BEFORE: &str = include_str!("lua/before.lua");
 
-/// ARGV: TTL in ms, then the tokens.
-const RENEW: &str = include_str!("lua/renew.lua");
+/// ARGV: room. Deletes the keys of a room the index let go, if empty.
+const FORGET: &str = include_str!("lua/forget.lua");
 
-/// ARGV: most leases to take.
-const REAP: &str = include_str!("lua/reap.lua");
+/// ARGV: bucket, then `hold`, `release`, `renew`, `due` or `reaped` and
+/// its arguments (see the file): a lease bucket's place and leases.
+const LEASE: &str = include_str!("lua/lease.lua");
 
-/// ARGV: polling session. Answers {} when unknown, else {token[, room]}.
-const FIND_POLL: &str = include_str!("lua/find_poll.lua");
+/// ARGV: `admit` or `tell` and its arguments (see the file): the rooms
+/// index that `--max-rooms` counts.
+const INDEX: &str = include_str!("lua/index.lua");
 
 /// Which script to run.
 #[derive(Debug, Clone, Copy)]
@@ -87,10 +96,10 @@ pub(super) enum Op {
     Typing,
     Say,
     Snapshot,
-    Renew,
-    Reap,
-    FindPoll,
     Before,
+    Forget,
+    Lease,
+    Index,
 }
 
 impl Op {
@@ -101,10 +110,10 @@ impl Op {
         Op::Typing,
         Op::Say,
         Op::Snapshot,
-        Op::Renew,
-        Op::Reap,
-        Op::FindPoll,
         Op::Before,
+        Op::Forget,
+        Op::Lease,
+        Op::Index,
     ];
 
     fn body(self) -> &'static str {
@@ -115,10 +124,10 @@ impl Op {
             Op::Typing => TYPING,
             Op::Say => SAY,
             Op::Snapshot => SNAPSHOT,
-            Op::Renew => RENEW,
-            Op::Reap => REAP,
-            Op::FindPoll => FIND_POLL,
             Op::Before => BEFORE,
+            Op::Forget => FORGET,
+            Op::Lease => LEASE,
+            Op::Index => INDEX,
         }
     }
 }
@@ -154,7 +163,8 @@ impl Scripts {
         }
     }
 
-    /// Loads every script, so a Redis that cannot run them fails at start.
+    /// Loads every script (on every primary of a cluster), so a Redis that
+    /// cannot run them fails at start.
     pub(super) fn load(&self, conn: &mut dyn ConnectionLike) -> RedisResult<()> {
         for script in &self.scripts {
             script.load(conn)?;
@@ -163,14 +173,18 @@ impl Scripts {
     }
 
     /// Runs `op` with `args` after the common ones (EVALSHA, loading the
-    /// script again when Redis lost it, as after a restart).
+    /// script again when Redis lost it, as after a restart). `key` is a key
+    /// of the slot the script touches: a cluster runs it on that slot's
+    /// primary.
     pub(super) fn run<T: FromRedisValue>(
         &self,
         op: Op,
+        key: &str,
         args: &[&str],
-        conn: &mut Connection,
+        conn: &mut dyn ConnectionLike,
     ) -> RedisResult<T> {
         let mut call = self.scripts[op as usize].prepare_invoke();
+        call.key(key);
         for arg in &self.common {
             call.arg(arg);
         }
@@ -180,12 +194,15 @@ impl Scripts {
         call.invoke(conn)
     }
 
-    /// The EVALSHA command of `op` with `args` after the common ones, for a
-    /// pipeline: unlike [`Scripts::run`] it does not load a script Redis
-    /// lost (the reply is a NOSCRIPT error, and the caller loads them).
-    pub(super) fn command(&self, op: Op, args: &[&str]) -> Cmd {
+    /// The EVALSHA command of `op` on `key`'s slot with `args` after the
+    /// common ones, for a pipeline: unlike [`Scripts::run`] it does not load
+    /// a script Redis lost (the reply is a NOSCRIPT error, and the caller
+    /// loads them).
+    pub(super) fn command(&self, op: Op, key: &str, args: &[&str]) -> Cmd {
         let mut call = redis::cmd("EVALSHA");
-        call.arg(self.scripts[op as usize].get_hash()).arg(0);
+        call.arg(self.scripts[op as usize].get_hash())
+            .arg(1)
+            .arg(key);
         for arg in &self.common {
             call.arg(arg);
         }

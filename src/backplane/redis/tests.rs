@@ -4,12 +4,14 @@
 //! rooms and join requests the tests share. Each theme is a file of its
 //! own: `equivalence.rs` (the same outcomes as the in-memory backplane),
 //! `decisions.rs` (what the scripts decide and keep, across instances),
-//! `subscription.rs` (what the feed passes on) and `connection.rs`
-//! (connecting, outages, TLS, redaction).
+//! `subscription.rs` (what the feed passes on), `connection.rs`
+//! (connecting, outages, TLS, redaction) and `cluster.rs` (a Redis Cluster
+//! of three masters, its harness, and rooms spread over them).
 //!
 //! The harness holds no test of its own and must not reach into Redis
 //! beyond starting it and giving a raw connection ([`TestRedis::conn`]).
 
+mod cluster;
 mod connection;
 mod decisions;
 mod equivalence;
@@ -19,6 +21,9 @@ use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
+use redis::{Client, Connection};
+
+use super::link::open;
 use super::*;
 use crate::core::backplane::{Logged, Origin};
 

@@ -1,4 +1,7 @@
 -- What every script starts with: the common arguments and helpers.
+-- KEYS[1] is a key of the one hash slot the script touches (a room's, a
+-- lease bucket's or the rooms index's), named so that a cluster routes the
+-- script there; the script builds its other keys with the same hash tag.
 -- ARGV[1] prefix, [2] history size, [3] log cap, [4] empty-room TTL (ms);
 -- each script's own arguments start at ARGV[5].
 if redis.replicate_commands then redis.replicate_commands() end
@@ -7,10 +10,15 @@ local HISTORY = tonumber(ARGV[2])
 local LOG_CAP = ARGV[3]
 local IDLE_MS = ARGV[4]
 local entries = {}
+-- The seq a room's next entry must pass, besides its own last one: set by
+-- join.lua from what the instance has heard, so that a member's entries
+-- keep increasing when it moves between rooms.
+local FLOOR = 0
 
 local function int(n) return string.format('%d', n) end
 local function str(s) return cjson.encode(s) end
-local function rk(room, part) return P .. 'room:' .. room .. ':' .. part end
+-- A room's keys share the hash tag {room}: one slot per room.
+local function rk(room, part) return P .. '{' .. room .. '}:' .. part end
 local function now_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -23,11 +31,13 @@ local function left_json(token, nick, count, why)
     .. ',"count":' .. int(count) .. ',"why":' .. str(why) .. '}'
 end
 
--- Logs `ev` (the JSON of an Event) as the room's next entry.
+-- Logs `ev` (the JSON of an Event) as the room's next entry. Seqs count
+-- per room (there is no cluster-wide counter), so `prev` is the room's
+-- previous seq and a seq is above it and above FLOOR.
 local function append(room, ev)
-  local seq = redis.call('INCR', P .. 'seq')
   local meta = rk(room, 'meta')
   local prev = tonumber(redis.call('HGET', meta, 'last_seq') or '0')
+  local seq = math.max(prev, FLOOR) + 1
   redis.call('HSET', meta, 'last_seq', int(seq))
   redis.call('XADD', rk(room, 'log'), 'MAXLEN', '~', LOG_CAP, int(seq) .. '-0',
     'prev', int(prev), 'ev', ev)
@@ -43,18 +53,11 @@ local function finish()
   return {'ok', batch}
 end
 
--- An empty room's keys expire after IDLE_MS; a room with members keeps them.
--- The rooms held are those with members (set `P rooms`) and the empty ones
--- not yet forgotten (sorted set `P idle`, by when they were last active).
+-- An empty room's keys expire after IDLE_MS; a room with members keeps
+-- them. (Which rooms are held, for --max-rooms, is the rooms index's:
+-- index.lua, told by the client after the room's script.)
 local function settle(room)
   local empty = redis.call('HLEN', rk(room, 'members')) == 0
-  if empty then
-    redis.call('SREM', P .. 'rooms', room)
-    redis.call('ZADD', P .. 'idle', now_ms(), room)
-  else
-    redis.call('SADD', P .. 'rooms', room)
-    redis.call('ZREM', P .. 'idle', room)
-  end
   for _, part in ipairs({'meta', 'log', 'msgs', 'refs'}) do
     if empty then
       redis.call('PEXPIRE', rk(room, part), IDLE_MS)
@@ -64,30 +67,8 @@ local function settle(room)
   end
 end
 
--- Makes space for `room` among at most `max_rooms` rooms held, as
--- MemoryBackplane::room_mut does: a room already held needs none; else, at
--- the bound, the empty room idle longest is forgotten (its keys deleted).
--- Answers false when every room held has members.
-local function make_room(room, max_rooms)
-  local rooms, idle = P .. 'rooms', P .. 'idle'
-  if redis.call('SISMEMBER', rooms, room) == 1 or redis.call('ZSCORE', idle, room) then
-    return true
-  end
-  -- Rooms whose keys expired on their own are no longer held.
-  redis.call('ZREMRANGEBYSCORE', idle, '-inf', now_ms() - tonumber(IDLE_MS))
-  if redis.call('SCARD', rooms) + redis.call('ZCARD', idle) < max_rooms then
-    return true
-  end
-  local oldest = redis.call('ZRANGE', idle, 0, 0)[1]
-  if not oldest then return false end
-  redis.call('ZREM', idle, oldest)
-  for _, part in ipairs({'meta', 'log', 'msgs', 'refs', 'members', 'nicks'}) do
-    redis.call('DEL', rk(oldest, part))
-  end
-  return true
-end
-
--- Takes a member out of a room, as MemoryBackplane::leave does.
+-- Takes a member out of a room, as MemoryBackplane::leave does. The
+-- token's place and lease are its lease bucket's (lease.lua).
 local function leave_room(room, token, why)
   local members = rk(room, 'members')
   local raw = redis.call('HGET', members, token)
@@ -95,10 +76,6 @@ local function leave_room(room, token, why)
   local m = cjson.decode(raw)
   redis.call('HDEL', members, token)
   redis.call('HDEL', rk(room, 'nicks'), m.key)
-  if redis.call('HGET', P .. 'place', token) == room then
-    redis.call('HDEL', P .. 'place', token)
-    if why ~= 'moved' then redis.call('ZREM', P .. 'leases', token) end
-  end
   append(room, left_json(token, m.nick, redis.call('HLEN', members), why))
   settle(room)
 end

@@ -108,7 +108,7 @@ fn refs_are_forgotten_with_their_messages() {
     }
     let mut raw = redis.conn();
     let refs: Vec<String> = redis::cmd("HKEYS")
-        .arg("parley:room:lobby:refs")
+        .arg("parley:{lobby}:refs")
         .query(&mut raw)
         .unwrap();
     assert_eq!(refs.len(), 2, "only the kept messages' refs: {refs:?}");
@@ -216,7 +216,7 @@ fn an_empty_room_expires_and_a_member_keeps_it() {
     let mut raw = redis.conn();
     let ttl = |raw: &mut Connection| -> i64 {
         redis::cmd("PTTL")
-            .arg("parley:room:lobby:meta")
+            .arg("parley:{lobby}:meta")
             .query(raw)
             .unwrap()
     };

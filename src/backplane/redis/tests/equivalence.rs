@@ -3,6 +3,7 @@
 //! outcomes, events, snapshots and logs, with seqs that chain. Cases about
 //! Redis alone belong in the other test files.
 
+use super::cluster::{cluster_backplane, TestCluster};
 use super::*;
 use crate::backplane::contract::{check_chains, comparable, drive, script, Outcome, Step};
 use crate::core::backplane::memory::MemoryBackplane;
@@ -10,9 +11,32 @@ use crate::core::limits::Limits;
 
 #[test]
 fn logs_the_same_events_as_the_memory_backplane() {
-    let steps = script();
     let redis = TestRedis::start();
-    let mut on_redis = backplane(&redis, "parley:", 3);
+    logs_the_same_events(backplane(&redis, "parley:", 3));
+}
+
+#[test]
+fn on_a_cluster_logs_the_same_events_as_the_memory_backplane() {
+    let cluster = TestCluster::start();
+    logs_the_same_events(cluster_backplane(&cluster, "parley:", 3));
+}
+
+#[test]
+fn on_a_cluster_refuses_rooms_past_max_rooms_like_the_memory_backplane() {
+    let cluster = TestCluster::start();
+    let on_redis = cluster_backplane(&cluster, "parley:", 3).with_max_rooms(2);
+    refuses_rooms_past_max_rooms(on_redis, &mut cluster.conn());
+}
+
+#[test]
+fn on_a_cluster_pages_back_through_history_like_the_memory_backplane() {
+    let cluster = TestCluster::start();
+    pages_back_through_history(cluster_backplane(&cluster, "parley:", 5));
+}
+
+/// The contract's script through `on_redis` (history 3) and memory.
+fn logs_the_same_events(mut on_redis: RedisBackplane) {
+    let steps = script();
     let mut in_memory = MemoryBackplane::new(&Limits {
         history_size: 3,
         max_rooms: 100,
@@ -71,6 +95,13 @@ fn logs_the_same_events_as_the_memory_backplane() {
 /// members is never refused for it.
 #[test]
 fn refuses_rooms_past_max_rooms_like_the_memory_backplane() {
+    let redis = TestRedis::start();
+    let on_redis = backplane(&redis, "parley:", 3).with_max_rooms(2);
+    refuses_rooms_past_max_rooms(on_redis, &mut redis.conn());
+}
+
+/// `on_redis` holds at most 2 rooms; `raw` looks at its keys.
+fn refuses_rooms_past_max_rooms(mut on_redis: RedisBackplane, raw: &mut dyn redis::ConnectionLike) {
     use Step::*;
     let steps = [
         Join("a", "Ann", "one", 10),
@@ -87,8 +118,6 @@ fn refuses_rooms_past_max_rooms_like_the_memory_backplane() {
         Leave("d", "two", LeftWhy::Left),
         Join("e", "Eve", "four", 10),
     ];
-    let redis = TestRedis::start();
-    let mut on_redis = backplane(&redis, "parley:", 3).with_max_rooms(2);
     let mut in_memory = MemoryBackplane::new(&Limits {
         history_size: 3,
         max_rooms: 2,
@@ -108,18 +137,15 @@ fn refuses_rooms_past_max_rooms_like_the_memory_backplane() {
         let refusal = bp.snapshot(&room("five")).unwrap_err();
         assert_eq!(refusal.code, ErrorCode::TooManyRooms);
     }
-    let mut raw = redis.conn();
-    let (with_members, idle, two_kept): (usize, usize, usize) = redis::pipe()
-        .cmd("SCARD")
-        .arg("parley:rooms")
-        .cmd("ZCARD")
-        .arg("parley:idle")
-        .cmd("EXISTS")
-        .arg("parley:room:two:meta")
-        .arg("parley:room:two:msgs")
-        .arg("parley:room:two:log")
-        .query(&mut raw)
-        .unwrap();
+    let count = |raw: &mut dyn redis::ConnectionLike, cmd: &str, key: &str| -> usize {
+        redis::cmd(cmd).arg(key).query(raw).unwrap()
+    };
+    let with_members = count(raw, "SCARD", "parley:{rooms}:held");
+    let idle = count(raw, "ZCARD", "parley:{rooms}:idle");
+    let two_kept = ["meta", "msgs", "log"]
+        .iter()
+        .map(|part| count(raw, "EXISTS", &format!("parley:{{two}}:{part}")))
+        .sum::<usize>();
     assert_eq!(
         (with_members, idle),
         (2, 0),
@@ -135,6 +161,12 @@ fn refuses_rooms_past_max_rooms_like_the_memory_backplane() {
 /// `more: false` for a room without messages or unknown.
 #[test]
 fn pages_back_through_history_like_the_memory_backplane() {
+    let redis = TestRedis::start();
+    pages_back_through_history(backplane(&redis, "parley:", 5));
+}
+
+/// `on_redis` keeps a history of 5.
+fn pages_back_through_history(mut on_redis: RedisBackplane) {
     use Step::*;
     let steps = [
         Join("a", "Ann", "lobby", 10),
@@ -147,8 +179,6 @@ fn pages_back_through_history_like_the_memory_backplane() {
         Say("a", "lobby", "six", None),
         Say("a", "lobby", "seven", None),
     ];
-    let redis = TestRedis::start();
-    let mut on_redis = backplane(&redis, "parley:", 5);
     let mut in_memory = MemoryBackplane::new(&Limits {
         history_size: 5,
         ..Limits::default()
