@@ -70,3 +70,12 @@ pub use crate::config::Config;
 pub use crate::core::limits::Limits;
 pub use crate::metrics::{set_heap_probe, HeapStats};
 pub use crate::server::{Server, Stopper};
+
+/// The room shard (of `shards`) that owns the room named `room`, `None`
+/// for a name that is not a valid room name: what `--room-shards` places
+/// by, exposed so tests can pick rooms on different shards.
+#[doc(hidden)]
+pub fn room_shard(room: &str, shards: usize) -> Option<usize> {
+    let room = crate::core::rules::room_name::RoomName::parse(room).ok()?;
+    Some(crate::room_server::shards::shard_of(&room, shards))
+}

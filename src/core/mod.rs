@@ -16,6 +16,7 @@ pub(crate) mod chat_core;
 pub(crate) mod client_key;
 pub(crate) mod history;
 pub(crate) mod ids;
+pub(crate) mod instance_share;
 pub(crate) mod limits;
 pub(crate) mod mirror;
 pub(crate) mod presence_batch;

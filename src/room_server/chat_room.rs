@@ -1,5 +1,8 @@
-//! The ChatRoom actor: the single owner of this instance's chat state. It is
-//! a thin shell around [`ChatCore`]: it stamps the clock, feeds the core one
+//! The ChatRoom actor: one shard of this instance's chat state, the rooms
+//! [`shard_of`](crate::room_server::shards::shard_of) gives it and the connections in them (with one shard, all
+//! of them; `shards.rs` says how rooms and connections are placed, and
+//! this file hands a connection over when it joins a room of another
+//! shard). It is a thin shell around [`ChatCore`]: it stamps the clock, feeds the core one
 //! event at a time (client frames, and log entries other instances wrote,
 //! as [`FromBackplane`]), encodes each outgoing frame once and hands the same bytes
 //! to the hub of every recipient's worker thread, one message per hub per
@@ -16,9 +19,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use actix::prelude::*;
 
 use crate::core::backplane::{Backplane, LeftWhy, Logged, PollRecord, Refusal};
-use crate::core::chat_core::{Audience, ChatCore, CloseReason, Effect};
+use crate::core::chat_core::{Audience, Carried, ChatCore, CloseReason, Effect};
 use crate::core::client_key::ClientKey;
 use crate::core::ids::MemberId;
+use crate::core::instance_share::InstanceShare;
 use crate::core::limits::Limits;
 use crate::core::presence_batch::{PendingPresence, BATCH_FROM_MEMBERS, PRESENCE_FLUSH};
 use crate::core::rules::room_name::RoomName;
@@ -28,6 +32,7 @@ use crate::delivery::outbox::SharedFrame;
 use crate::metrics::Metrics;
 use crate::protocol::{ClientFrame, ServerFrame};
 use crate::room_server::connections::Connections;
+use crate::room_server::shards::{joined_room, RoomShards};
 
 static NEXT_MEMBER_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -134,8 +139,59 @@ pub(crate) struct Shutdown;
 #[rtype(result = "()")]
 pub(crate) struct Release;
 
+/// The other shards, sent to each once all are started; the first message
+/// a shard handles.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct Peers(pub(crate) RoomShards);
+
+/// A connection handed over by another shard: with `frame`, its `join` of
+/// a room of this shard, to decide here; without, its join elsewhere was
+/// refused and it comes back to its place here. Answered like [`Inbound`].
+#[derive(Message)]
+#[rtype(result = "Result<(), ClientFrame>")]
+pub(crate) struct MoveIn {
+    /// The connection.
+    pub(crate) id: MemberId,
+    /// Its thread's hub.
+    pub(crate) hub: HubHandle,
+    /// Its state.
+    pub(crate) carried: Carried,
+    /// The join that moves it.
+    pub(crate) frame: Option<ClientFrame>,
+}
+
+/// The gauges' values as this shard last added them: the instance's
+/// gauges are the sums of every shard's.
+#[derive(Default)]
+struct Reported {
+    rooms: i64,
+    users: i64,
+    mirror_bytes: i64,
+}
+
+/// Connections of another shard, with its address.
+type ShardIds = (Addr<ChatRoom>, Vec<MemberId>);
+
+/// Which shard a ChatRoom is, of which instance.
+pub(crate) struct Shard {
+    /// Its index among the instance's shards.
+    pub(crate) index: usize,
+    /// The instance's id in the cluster, the same for all its shards.
+    pub(crate) node: Arc<str>,
+    /// What the instance's shards share.
+    pub(crate) share: Arc<InstanceShare>,
+}
+
 /// The actor.
 pub(crate) struct ChatRoom {
+    /// This shard's index among the instance's shards.
+    index: usize,
+    /// Every shard, once started (`None` in a test of one alone).
+    peers: Option<RoomShards>,
+    reported: Reported,
+    /// Whether this shard last heard the backplane was lost.
+    degraded_here: bool,
     core: ChatCore,
     connections: Connections,
     /// Joins and leaves not yet sent, per room.
@@ -158,9 +214,10 @@ pub(crate) struct ChatRoom {
 }
 
 impl ChatRoom {
-    /// A room server with these limits over `backplane`, reporting to
+    /// A room server of one shard (tests) with these limits over `backplane`, reporting to
     /// `metrics` and `degraded`. `lease` is how long a member outlives its
     /// instance's last renewal.
+    #[cfg(test)]
     pub(crate) fn new(
         limits: Limits,
         metrics: Arc<Metrics>,
@@ -169,8 +226,32 @@ impl ChatRoom {
         degraded: Arc<AtomicBool>,
     ) -> Self {
         let node: Arc<str> = Arc::from(&crate::core::ids::new_secret()[..12]);
+        let share = Arc::new(InstanceShare::new(&limits));
+        let shard = Shard {
+            index: 0,
+            node,
+            share,
+        };
+        ChatRoom::shard(limits, metrics, backplane, lease, degraded, shard)
+    }
+
+    /// Shard `shard.index` of an instance called `shard.node`, sharing
+    /// `shard.share` with the others.
+    pub(crate) fn shard(
+        limits: Limits,
+        metrics: Arc<Metrics>,
+        backplane: Box<dyn Backplane>,
+        lease: Duration,
+        degraded: Arc<AtomicBool>,
+        shard: Shard,
+    ) -> Self {
+        let lease_ms = lease.as_millis() as u64;
         ChatRoom {
-            core: ChatCore::new(limits, node, lease.as_millis() as u64, backplane),
+            index: shard.index,
+            peers: None,
+            reported: Reported::default(),
+            degraded_here: false,
+            core: ChatCore::sharing(limits, shard.node, lease_ms, backplane, shard.share),
             connections: Connections::default(),
             pending: HashMap::new(),
             big_room_members: limits.big_room_members,
@@ -190,17 +271,95 @@ impl ChatRoom {
         self.released.subscribe()
     }
 
+    /// The shard now serving connection `id`, when that is another one:
+    /// a message for it that reached this shard is passed on (it was sent
+    /// before the transport learnt of a move, and arrives there after the
+    /// move, having followed it).
+    fn moved_to(&self, id: MemberId) -> Option<Addr<ChatRoom>> {
+        let peers = self.peers.as_ref()?;
+        let at = peers.placements().get(id)?;
+        (at != self.index).then(|| peers.shard(at).clone())
+    }
+
+    /// The shard a frame from one of this shard's connections belongs to,
+    /// when that is another one: the shard of the room a `join` names.
+    fn moves_to(&self, frame: &ClientFrame) -> Option<usize> {
+        let peers = self.peers.as_ref().filter(|p| p.len() > 1)?;
+        let index = peers.index_of(&joined_room(frame)?);
+        (index != self.index).then_some(index)
+    }
+
+    /// Hands connection `id` over to shard `to`, with the join that moves
+    /// it (none when it goes back after a refused one), and records the
+    /// move only once the handover is in `to`'s mailbox. Answers when
+    /// `to` has handled it.
+    fn move_out(
+        &mut self,
+        id: MemberId,
+        to: usize,
+        frame: Option<ClientFrame>,
+    ) -> Response<Result<(), ClientFrame>> {
+        let (Some(peers), Some(hub)) = (self.peers.clone(), self.connections.hub_of(id)) else {
+            return Response::reply(Ok(()));
+        };
+        let Some(carried) = self.core.carry_out(id) else {
+            return Response::reply(Ok(()));
+        };
+        self.connections.remove(id);
+        let answer = peers.shard(to).send(MoveIn {
+            id,
+            hub,
+            carried,
+            frame,
+        });
+        peers.placements().set(id, to);
+        // Its room here may have been left with nobody local.
+        self.apply(Vec::new());
+        Response::fut(async move { answer.await.unwrap_or(Ok(())) })
+    }
+
+    /// Splits `ids` into those to handle here and those served by other
+    /// shards, grouped by shard.
+    fn split_off_elsewhere(
+        &self,
+        ids: Vec<MemberId>,
+        known: impl Fn(MemberId) -> bool,
+    ) -> (Vec<MemberId>, Vec<ShardIds>) {
+        let mut here = Vec::new();
+        let mut elsewhere: HashMap<usize, (Addr<ChatRoom>, Vec<MemberId>)> = HashMap::new();
+        for id in ids {
+            match self.peers.as_ref().filter(|_| !known(id)).and_then(|p| {
+                let at = p.placements().get(id).filter(|&at| at != self.index)?;
+                Some((at, p.shard(at).clone()))
+            }) {
+                Some((at, shard)) => elsewhere
+                    .entry(at)
+                    .or_insert((shard, Vec::new()))
+                    .1
+                    .push(id),
+                None => here.push(id),
+            }
+        }
+        (here, elsewhere.into_values().collect())
+    }
+
     /// Carries out the core's effects and sends the hubs what they
     /// gathered.
     fn apply(&mut self, effects: Vec<Effect>) {
         self.apply_effects(effects);
         self.connections.dispatch();
         let (rooms, users) = self.core.stats();
-        self.metrics.rooms.set(rooms as i64);
-        self.metrics.users.set(users as i64);
         let (backplane, mirrors) = self.core.history_bytes();
+        let now = Reported {
+            rooms: rooms as i64,
+            users: users as i64,
+            mirror_bytes: mirrors as i64,
+        };
+        self.metrics.rooms.add(now.rooms - self.reported.rooms);
+        self.metrics.users.add(now.users - self.reported.users);
+        self.metrics.history_bytes[1].add(now.mirror_bytes - self.reported.mirror_bytes);
+        self.reported = now;
         self.metrics.history_bytes[0].set(backplane as i64);
-        self.metrics.history_bytes[1].set(mirrors as i64);
         for (gauge, kept) in self.metrics.rate_buckets.iter().zip(self.core.buckets()) {
             gauge.set(kept as i64);
         }
@@ -325,14 +484,19 @@ impl ChatRoom {
     /// Tells every connection here whether the chat is degraded, once per
     /// change.
     fn set_degraded(&mut self, degraded: bool) {
-        if self.degraded.swap(degraded, Ordering::SeqCst) == degraded {
+        if std::mem::replace(&mut self.degraded_here, degraded) == degraded {
             return;
         }
-        self.metrics.degraded.set(i64::from(degraded));
-        if degraded {
-            log::error!("the backplane is unreachable: the chat is degraded");
-        } else {
-            log::warn!("the backplane is back: renewing leases before reaping");
+        // Every shard hears it; the instance's flag and log say it once.
+        if self.degraded.swap(degraded, Ordering::SeqCst) != degraded {
+            self.metrics.degraded.set(i64::from(degraded));
+            if degraded {
+                log::error!("the backplane is unreachable: the chat is degraded");
+            } else {
+                log::warn!("the backplane is back: renewing leases before reaping");
+            }
+        }
+        if !degraded {
             // Leases may have lapsed while nobody could renew them: renew
             // ours now and give the others one lease to do the same.
             self.reap_after = Instant::now() + self.lease;
@@ -363,7 +527,12 @@ impl ChatRoom {
 
     /// Leases, the reaper, and the health check.
     fn housekeeping(&mut self) {
-        if let Some(stats) = self.core.backplane().store_stats() {
+        // The store is the instance's: one shard reports it.
+        let stats = match self.index {
+            0 => self.core.backplane().store_stats(),
+            _ => None,
+        };
+        if let Some(stats) = stats {
             self.metrics.store_bytes.set(stats.bytes as i64);
             let counters = [
                 (&self.metrics.store_swept_messages, stats.swept_messages),
@@ -400,6 +569,9 @@ impl Actor for ChatRoom {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
+        // The shards' messages are sent on to one another (`moved_to`);
+        // an unbounded mailbox (0) takes each at once, in the order sent.
+        ctx.set_mailbox_capacity(0);
         let room = ctx.address();
         self.core
             .backplane()
@@ -436,25 +608,100 @@ impl Handler<Connect> for ChatRoom {
     }
 }
 
+impl Handler<Peers> for ChatRoom {
+    type Result = ();
+
+    fn handle(&mut self, msg: Peers, _: &mut Context<Self>) {
+        self.peers = Some(msg.0);
+    }
+}
+
 impl Handler<Inbound> for ChatRoom {
-    type Result = Result<(), ClientFrame>;
+    type Result = Response<Result<(), ClientFrame>>;
 
     fn handle(&mut self, msg: Inbound, _: &mut Context<Self>) -> Self::Result {
         if !self.core.knows(msg.id) {
+            if let Some(shard) = self.moved_to(msg.id) {
+                let answer = shard.send(msg);
+                return Response::fut(async move { answer.await.unwrap_or(Ok(())) });
+            }
             self.metrics.frames_unheard.inc();
             log::debug!("a frame from connection {} after it ended", msg.id);
-            return Err(msg.frame);
+            return Response::reply(Err(msg.frame));
+        }
+        if let Some(to) = self.moves_to(&msg.frame) {
+            // A stopping shard closed its connections: none moves.
+            if self.shutting_down {
+                return Response::reply(Ok(()));
+            }
+            return self.move_out(msg.id, to, Some(msg.frame));
         }
         let effects = self.core.handle(msg.id, msg.frame, now_ms());
         self.apply(effects);
-        Ok(())
+        Response::reply(Ok(()))
+    }
+}
+
+impl Handler<MoveIn> for ChatRoom {
+    type Result = Response<Result<(), ClientFrame>>;
+
+    fn handle(&mut self, msg: MoveIn, _: &mut Context<Self>) -> Self::Result {
+        let MoveIn {
+            id,
+            hub,
+            carried,
+            frame,
+        } = msg;
+        if self.shutting_down {
+            let close = Order::Close(id, CloseKind::GoingAway);
+            hub.addr.do_send(Orders::new(vec![close]));
+            return Response::reply(Ok(()));
+        }
+        let place = carried.place.clone();
+        let token = carried.token.clone();
+        self.core.carry_in(id, carried);
+        self.connections.insert(id, hub);
+        let Some(frame) = frame else {
+            // Back from a refused join: to its place here, with what its
+            // room said meanwhile.
+            if let (Some((room, after)), Some(token)) = (place, token) {
+                let effects = self.core.attach(id, token, Some(room), after);
+                self.apply(effects);
+            }
+            return Response::reply(Ok(()));
+        };
+        let room = joined_room(&frame);
+        let effects = self.core.handle(id, frame, now_ms());
+        self.apply(effects);
+        // unwrap: the frame was moved here for naming a valid room.
+        let room = room.unwrap();
+        if self.core.settle(id, &room) {
+            return Response::reply(Ok(()));
+        }
+        // Refused (a taken nickname, a full room, a limit): a member of a
+        // room goes back to it; one in none may as well stay here.
+        match place.map(|(room, _)| self.peers.as_ref().map_or(0, |p| p.index_of(&room))) {
+            Some(back) if back != self.index => self.move_out(id, back, None),
+            _ => Response::reply(Ok(())),
+        }
     }
 }
 
 impl Handler<Disconnect> for ChatRoom {
-    type Result = ();
+    type Result = Response<()>;
 
-    fn handle(&mut self, msg: Disconnect, _: &mut Context<Self>) {
+    fn handle(&mut self, msg: Disconnect, _: &mut Context<Self>) -> Self::Result {
+        if !self.core.knows(msg.id) {
+            if let Some(shard) = self.moved_to(msg.id) {
+                let answer = shard.send(msg);
+                return Response::fut(async move {
+                    let _ = answer.await;
+                });
+            }
+        }
+        if let Some(peers) = &self.peers {
+            peers.placements().remove(msg.id);
+        }
         self.connections.remove(msg.id);
         match msg.why {
             // A connection closed by the stop does not leave its room: its
@@ -467,6 +714,7 @@ impl Handler<Disconnect> for ChatRoom {
             }
             _ => self.core.detach(msg.id),
         }
+        Response::reply(())
     }
 }
 
@@ -488,6 +736,12 @@ impl Handler<Reattach> for ChatRoom {
     type Result = ();
 
     fn handle(&mut self, msg: Reattach, _: &mut Context<Self>) {
+        if !self.core.knows(msg.id) {
+            if let Some(shard) = self.moved_to(msg.id) {
+                shard.do_send(msg);
+                return;
+            }
+        }
         self.connections.restart(msg.id, msg.after);
         let effects = self.core.catch_up_or_welcome(msg.id, msg.after);
         self.apply(effects);
@@ -506,7 +760,12 @@ impl Handler<Polled> for ChatRoom {
     type Result = ();
 
     fn handle(&mut self, msg: Polled, _: &mut Context<Self>) {
-        for id in msg.0 {
+        // The hubs tell the first shard about every session.
+        let elsewhere = self.split_off_elsewhere(msg.0, |id| self.core.knows(id));
+        for (shard, ids) in elsewhere.1 {
+            shard.do_send(Polled(ids));
+        }
+        for id in elsewhere.0 {
             self.core.touch(id);
         }
     }
@@ -531,8 +790,13 @@ impl Handler<SlowReaders> for ChatRoom {
 
     /// Readers a hub dropped for not reading leave their rooms.
     fn handle(&mut self, msg: SlowReaders, _: &mut Context<Self>) {
+        // The hubs tell the first shard about every connection.
+        let (here, elsewhere) = self.split_off_elsewhere(msg.0, |id| self.core.knows(id));
+        for (shard, ids) in elsewhere {
+            shard.do_send(SlowReaders(ids));
+        }
         let mut effects = Vec::new();
-        for id in msg.0 {
+        for id in here {
             if self.connections.remove(id) {
                 effects.extend(self.core.disconnect(id, LeftWhy::Dropped, now_ms()));
             }

@@ -7,3 +7,5 @@
 
 pub(crate) mod chat_room;
 pub(crate) mod connections;
+pub(crate) mod shards;
+pub(crate) mod shared_backplane;
