@@ -32,7 +32,7 @@ use crate::http::origin::OriginPolicy;
 use crate::http::state::AppState;
 use crate::http::{check, ops, page};
 use crate::metrics::Metrics;
-use crate::room_server::chat_room::{ChatRoom, Peers, Release, Shard, Shutdown};
+use crate::room_server::chat_room::{ChatRoom, Release, Shard, Shutdown};
 use crate::room_server::shards::RoomShards;
 use crate::room_server::shared_backplane::SharedBackplane;
 use crate::transport::poll::session::Sessions;
@@ -275,12 +275,9 @@ impl Server {
             }));
         }
         let rooms = RoomShards::new(shards);
-        for shard in rooms.all() {
-            shard.do_send(Peers(rooms.clone()));
-        }
         // The hubs report to the first shard, which passes on what is
         // another's.
-        let room = rooms.shard(0).clone();
+        let room = rooms.all()[0].clone();
         let base = config.base_path();
         let transports = config.transports();
         let delivery = HubSettings {

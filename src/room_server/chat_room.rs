@@ -1,5 +1,5 @@
 //! The ChatRoom actor: one shard of this instance's chat state, the rooms
-//! [`shard_of`](crate::room_server::shards::shard_of) gives it and the connections in them (with one shard, all
+//! [`shard_of`] gives it and the connections in them (with one shard, all
 //! of them; `shards.rs` says how rooms and connections are placed, and
 //! this file hands a connection over when it joins a room of another
 //! shard). It is a thin shell around [`ChatCore`]: it stamps the clock, feeds the core one
@@ -32,7 +32,7 @@ use crate::delivery::outbox::SharedFrame;
 use crate::metrics::Metrics;
 use crate::protocol::{ClientFrame, ServerFrame};
 use crate::room_server::connections::Connections;
-use crate::room_server::shards::{joined_room, RoomShards};
+use crate::room_server::placement::{joined_room, shard_of, Placements};
 
 static NEXT_MEMBER_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -139,11 +139,27 @@ pub(crate) struct Shutdown;
 #[rtype(result = "()")]
 pub(crate) struct Release;
 
+/// Every shard of the instance, and which serves each connection.
+#[derive(Clone)]
+pub(crate) struct Peers {
+    /// The shards, by index.
+    pub(crate) shards: Arc<[Addr<ChatRoom>]>,
+    /// The shard serving each connection, when there are several.
+    pub(crate) placements: Arc<Placements>,
+}
+
+impl Peers {
+    /// The index of the shard owning `room`.
+    pub(crate) fn index_of(&self, room: &RoomName) -> usize {
+        shard_of(room, self.shards.len())
+    }
+}
+
 /// The other shards, sent to each once all are started; the first message
 /// a shard handles.
 #[derive(Message)]
 #[rtype(result = "()")]
-pub(crate) struct Peers(pub(crate) RoomShards);
+pub(crate) struct MeetPeers(pub(crate) Peers);
 
 /// A connection handed over by another shard: with `frame`, its `join` of
 /// a room of this shard, to decide here; without, its join elsewhere was
@@ -188,7 +204,7 @@ pub(crate) struct ChatRoom {
     /// This shard's index among the instance's shards.
     index: usize,
     /// Every shard, once started (`None` in a test of one alone).
-    peers: Option<RoomShards>,
+    peers: Option<Peers>,
     reported: Reported,
     /// Whether this shard last heard the backplane was lost.
     degraded_here: bool,
@@ -277,14 +293,14 @@ impl ChatRoom {
     /// move, having followed it).
     fn moved_to(&self, id: MemberId) -> Option<Addr<ChatRoom>> {
         let peers = self.peers.as_ref()?;
-        let at = peers.placements().get(id)?;
-        (at != self.index).then(|| peers.shard(at).clone())
+        let at = peers.placements.get(id)?;
+        (at != self.index).then(|| peers.shards[at].clone())
     }
 
     /// The shard a frame from one of this shard's connections belongs to,
     /// when that is another one: the shard of the room a `join` names.
     fn moves_to(&self, frame: &ClientFrame) -> Option<usize> {
-        let peers = self.peers.as_ref().filter(|p| p.len() > 1)?;
+        let peers = self.peers.as_ref().filter(|p| p.shards.len() > 1)?;
         let index = peers.index_of(&joined_room(frame)?);
         (index != self.index).then_some(index)
     }
@@ -306,13 +322,13 @@ impl ChatRoom {
             return Response::reply(Ok(()));
         };
         self.connections.remove(id);
-        let answer = peers.shard(to).send(MoveIn {
+        let answer = peers.shards[to].send(MoveIn {
             id,
             hub,
             carried,
             frame,
         });
-        peers.placements().set(id, to);
+        peers.placements.set(id, to);
         // Its room here may have been left with nobody local.
         self.apply(Vec::new());
         Response::fut(async move { answer.await.unwrap_or(Ok(())) })
@@ -329,8 +345,8 @@ impl ChatRoom {
         let mut elsewhere: HashMap<usize, (Addr<ChatRoom>, Vec<MemberId>)> = HashMap::new();
         for id in ids {
             match self.peers.as_ref().filter(|_| !known(id)).and_then(|p| {
-                let at = p.placements().get(id).filter(|&at| at != self.index)?;
-                Some((at, p.shard(at).clone()))
+                let at = p.placements.get(id).filter(|&at| at != self.index)?;
+                Some((at, p.shards[at].clone()))
             }) {
                 Some((at, shard)) => elsewhere
                     .entry(at)
@@ -608,10 +624,10 @@ impl Handler<Connect> for ChatRoom {
     }
 }
 
-impl Handler<Peers> for ChatRoom {
+impl Handler<MeetPeers> for ChatRoom {
     type Result = ();
 
-    fn handle(&mut self, msg: Peers, _: &mut Context<Self>) {
+    fn handle(&mut self, msg: MeetPeers, _: &mut Context<Self>) {
         self.peers = Some(msg.0);
     }
 }
@@ -700,7 +716,7 @@ impl Handler<Disconnect> for ChatRoom {
             }
         }
         if let Some(peers) = &self.peers {
-            peers.placements().remove(msg.id);
+            peers.placements.remove(msg.id);
         }
         self.connections.remove(msg.id);
         match msg.why {

@@ -22,7 +22,7 @@ use crate::core::backplane::{
 };
 use crate::core::rules::nickname::Nickname;
 use crate::core::rules::room_name::RoomName;
-use crate::room_server::shards::shard_of;
+use crate::room_server::placement::shard_of;
 
 /// Where each shard hears what the backplane logged, by index; filled as
 /// the shards start.

@@ -34,7 +34,7 @@ use crate::http::error::HttpError;
 use crate::http::state::AppState;
 use crate::protocol::{parse_client_frame, parse_client_value, ClientFrame, Invalid};
 use crate::room_server::chat_room::{next_member_id, now_ms, Attach, Connect, FindPoll};
-use crate::room_server::shards::joined_room;
+use crate::room_server::placement::joined_room;
 use crate::transport::poll::registry::SessionRef;
 use crate::transport::poll::session::{seq_of, Batch, End, Heard, Poll, PollSession, Sessions};
 
