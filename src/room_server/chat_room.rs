@@ -1,8 +1,7 @@
 //! The ChatRoom actor: one shard of this instance's chat state, the rooms
-//! [`shard_of`] gives it and the connections in them (with one shard, all
-//! of them; `shards.rs` says how rooms and connections are placed, and
-//! this file hands a connection over when it joins a room of another
-//! shard). It is a thin shell around [`ChatCore`]: it stamps the clock, feeds the core one
+//! `placement.rs` gives it and the connections in them (with one shard,
+//! all of them; `chat_room/moving.rs` hands a connection over when it
+//! joins a room of another shard). It is a thin shell around [`ChatCore`]: it stamps the clock, feeds the core one
 //! event at a time (client frames, and log entries other instances wrote,
 //! as [`FromBackplane`]), encodes each outgoing frame once and hands the same bytes
 //! to the hub of every recipient's worker thread, one message per hub per
@@ -19,7 +18,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use actix::prelude::*;
 
 use crate::core::backplane::{Backplane, LeftWhy, Logged, PollRecord, Refusal};
-use crate::core::chat_core::{Audience, Carried, ChatCore, CloseReason, Effect};
+use crate::core::chat_core::{Audience, ChatCore, CloseReason, Effect};
 use crate::core::client_key::ClientKey;
 use crate::core::ids::MemberId;
 use crate::core::instance_share::InstanceShare;
@@ -32,7 +31,6 @@ use crate::delivery::outbox::SharedFrame;
 use crate::metrics::Metrics;
 use crate::protocol::{ClientFrame, ServerFrame};
 use crate::room_server::connections::Connections;
-use crate::room_server::placement::{joined_room, shard_of, Placements};
 
 static NEXT_MEMBER_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -139,44 +137,6 @@ pub(crate) struct Shutdown;
 #[rtype(result = "()")]
 pub(crate) struct Release;
 
-/// Every shard of the instance, and which serves each connection.
-#[derive(Clone)]
-pub(crate) struct Peers {
-    /// The shards, by index.
-    pub(crate) shards: Arc<[Addr<ChatRoom>]>,
-    /// The shard serving each connection, when there are several.
-    pub(crate) placements: Arc<Placements>,
-}
-
-impl Peers {
-    /// The index of the shard owning `room`.
-    pub(crate) fn index_of(&self, room: &RoomName) -> usize {
-        shard_of(room, self.shards.len())
-    }
-}
-
-/// The other shards, sent to each once all are started; the first message
-/// a shard handles.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub(crate) struct MeetPeers(pub(crate) Peers);
-
-/// A connection handed over by another shard: with `frame`, its `join` of
-/// a room of this shard, to decide here; without, its join elsewhere was
-/// refused and it comes back to its place here. Answered like [`Inbound`].
-#[derive(Message)]
-#[rtype(result = "Result<(), ClientFrame>")]
-pub(crate) struct MoveIn {
-    /// The connection.
-    pub(crate) id: MemberId,
-    /// Its thread's hub.
-    pub(crate) hub: HubHandle,
-    /// Its state.
-    pub(crate) carried: Carried,
-    /// The join that moves it.
-    pub(crate) frame: Option<ClientFrame>,
-}
-
 /// The gauges' values as this shard last added them: the instance's
 /// gauges are the sums of every shard's.
 #[derive(Default)]
@@ -185,9 +145,6 @@ struct Reported {
     users: i64,
     mirror_bytes: i64,
 }
-
-/// Connections of another shard, with its address.
-type ShardIds = (Addr<ChatRoom>, Vec<MemberId>);
 
 /// Which shard a ChatRoom is, of which instance.
 pub(crate) struct Shard {
@@ -285,78 +242,6 @@ impl ChatRoom {
     /// are dropped.
     pub(crate) fn on_release(&self) -> tokio::sync::watch::Receiver<()> {
         self.released.subscribe()
-    }
-
-    /// The shard now serving connection `id`, when that is another one:
-    /// a message for it that reached this shard is passed on (it was sent
-    /// before the transport learnt of a move, and arrives there after the
-    /// move, having followed it).
-    fn moved_to(&self, id: MemberId) -> Option<Addr<ChatRoom>> {
-        let peers = self.peers.as_ref()?;
-        let at = peers.placements.get(id)?;
-        (at != self.index).then(|| peers.shards[at].clone())
-    }
-
-    /// The shard a frame from one of this shard's connections belongs to,
-    /// when that is another one: the shard of the room a `join` names.
-    fn moves_to(&self, frame: &ClientFrame) -> Option<usize> {
-        let peers = self.peers.as_ref().filter(|p| p.shards.len() > 1)?;
-        let index = peers.index_of(&joined_room(frame)?);
-        (index != self.index).then_some(index)
-    }
-
-    /// Hands connection `id` over to shard `to`, with the join that moves
-    /// it (none when it goes back after a refused one), and records the
-    /// move only once the handover is in `to`'s mailbox. Answers when
-    /// `to` has handled it.
-    fn move_out(
-        &mut self,
-        id: MemberId,
-        to: usize,
-        frame: Option<ClientFrame>,
-    ) -> Response<Result<(), ClientFrame>> {
-        let (Some(peers), Some(hub)) = (self.peers.clone(), self.connections.hub_of(id)) else {
-            return Response::reply(Ok(()));
-        };
-        let Some(carried) = self.core.carry_out(id) else {
-            return Response::reply(Ok(()));
-        };
-        self.connections.remove(id);
-        let answer = peers.shards[to].send(MoveIn {
-            id,
-            hub,
-            carried,
-            frame,
-        });
-        peers.placements.set(id, to);
-        // Its room here may have been left with nobody local.
-        self.apply(Vec::new());
-        Response::fut(async move { answer.await.unwrap_or(Ok(())) })
-    }
-
-    /// Splits `ids` into those to handle here and those served by other
-    /// shards, grouped by shard.
-    fn split_off_elsewhere(
-        &self,
-        ids: Vec<MemberId>,
-        known: impl Fn(MemberId) -> bool,
-    ) -> (Vec<MemberId>, Vec<ShardIds>) {
-        let mut here = Vec::new();
-        let mut elsewhere: HashMap<usize, (Addr<ChatRoom>, Vec<MemberId>)> = HashMap::new();
-        for id in ids {
-            match self.peers.as_ref().filter(|_| !known(id)).and_then(|p| {
-                let at = p.placements.get(id).filter(|&at| at != self.index)?;
-                Some((at, p.shards[at].clone()))
-            }) {
-                Some((at, shard)) => elsewhere
-                    .entry(at)
-                    .or_insert((shard, Vec::new()))
-                    .1
-                    .push(id),
-                None => here.push(id),
-            }
-        }
-        (here, elsewhere.into_values().collect())
     }
 
     /// Carries out the core's effects and sends the hubs what they
@@ -624,14 +509,6 @@ impl Handler<Connect> for ChatRoom {
     }
 }
 
-impl Handler<MeetPeers> for ChatRoom {
-    type Result = ();
-
-    fn handle(&mut self, msg: MeetPeers, _: &mut Context<Self>) {
-        self.peers = Some(msg.0);
-    }
-}
-
 impl Handler<Inbound> for ChatRoom {
     type Result = Response<Result<(), ClientFrame>>;
 
@@ -655,51 +532,6 @@ impl Handler<Inbound> for ChatRoom {
         let effects = self.core.handle(msg.id, msg.frame, now_ms());
         self.apply(effects);
         Response::reply(Ok(()))
-    }
-}
-
-impl Handler<MoveIn> for ChatRoom {
-    type Result = Response<Result<(), ClientFrame>>;
-
-    fn handle(&mut self, msg: MoveIn, _: &mut Context<Self>) -> Self::Result {
-        let MoveIn {
-            id,
-            hub,
-            carried,
-            frame,
-        } = msg;
-        if self.shutting_down {
-            let close = Order::Close(id, CloseKind::GoingAway);
-            hub.addr.do_send(Orders::new(vec![close]));
-            return Response::reply(Ok(()));
-        }
-        let place = carried.place.clone();
-        let token = carried.token.clone();
-        self.core.carry_in(id, carried);
-        self.connections.insert(id, hub);
-        let Some(frame) = frame else {
-            // Back from a refused join: to its place here, with what its
-            // room said meanwhile.
-            if let (Some((room, after)), Some(token)) = (place, token) {
-                let effects = self.core.attach(id, token, Some(room), after);
-                self.apply(effects);
-            }
-            return Response::reply(Ok(()));
-        };
-        let room = joined_room(&frame);
-        let effects = self.core.handle(id, frame, now_ms());
-        self.apply(effects);
-        // unwrap: the frame was moved here for naming a valid room.
-        let room = room.unwrap();
-        if self.core.settle(id, &room) {
-            return Response::reply(Ok(()));
-        }
-        // Refused (a taken nickname, a full room, a limit): a member of a
-        // room goes back to it; one in none may as well stay here.
-        match place.map(|(room, _)| self.peers.as_ref().map_or(0, |p| p.index_of(&room))) {
-            Some(back) if back != self.index => self.move_out(id, back, None),
-            _ => Response::reply(Ok(())),
-        }
     }
 }
 
@@ -839,6 +671,11 @@ impl Handler<Release> for ChatRoom {
         ctx.stop();
     }
 }
+
+#[path = "chat_room/moving.rs"]
+mod moving;
+
+pub(crate) use moving::{MeetPeers, Peers};
 
 #[cfg(test)]
 #[path = "chat_room/tests.rs"]

@@ -10,9 +10,8 @@
 //!
 //! Moving is the shards' business, not the transports': the shard that
 //! receives a `join` for a room of another shard hands the connection
-//! over (`chat_room.rs`, [`MoveIn`](crate::room_server::chat_room::MoveIn))
-//! and only then records the new shard, so anything sent after the
-//! record changed arrives after the handover, and anything that reached
+//! over (`chat_room/moving.rs`) and only then records the new shard, so
+//! anything sent after the record changed arrives after the handover, and anything that reached
 //! the old shard first is passed on behind it. With one shard, nothing
 //! moves and no placement is recorded: the ChatRoom behaves as it always
 //! did.
