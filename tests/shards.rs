@@ -101,8 +101,13 @@ async fn rooms_of_different_shards_chat_at_once_in_order_exactly_once() {
         client.send(json!({"type": "ping"})).await;
         client.until("pong").await;
     }
+    // Nobody leaves before everyone has shown nothing else came: a member
+    // gone early would be a `left` for the others.
+    let all_read = std::sync::Arc::new(tokio::sync::Barrier::new(clients.len()));
+    let all_checked = std::sync::Arc::new(tokio::sync::Barrier::new(clients.len()));
     let mut tasks = Vec::new();
     for (room, m, mut client) in clients {
+        let (all_read, all_checked) = (all_read.clone(), all_checked.clone());
         tasks.push(tokio::spawn(async move {
             for i in 0..SAYS {
                 let text = format!("{room}/m{m}/{i}");
@@ -125,7 +130,9 @@ async fn rooms_of_different_shards_chat_at_once_in_order_exactly_once() {
                     _ => panic!("{room}: unexpected {frame}"),
                 }
             }
+            all_read.wait().await;
             nothing_else(&mut client).await;
+            all_checked.wait().await;
             (room, seen)
         }));
     }

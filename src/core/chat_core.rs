@@ -11,7 +11,10 @@
 //! room and the welcome are in `chat_core/joining.rs`; turning entries into
 //! frames is in `chat_core/applying.rs`; a member paging back through its
 //! room's history is in `chat_core/paging.rs`, and through its roster in
-//! `chat_core/roster_pages.rs`.
+//! `chat_core/roster_pages.rs`; a connection moving to another room shard
+//! of the instance is in `chat_core/carrying.rs`. The per-client frame
+//! allowances and the instance-wide bounds are shared with the other
+//! shards (`core/instance_share.rs`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -28,10 +31,12 @@ use crate::core::rules::room_name::RoomName;
 use crate::protocol::{error, ClientFrame, ErrorCode, ServerFrame};
 
 mod applying;
+mod carrying;
 mod joining;
 mod paging;
 mod roster_pages;
 
+pub(crate) use self::carrying::Carried;
 pub(crate) use crate::core::ids::MemberId;
 
 /// A typing indicator not renewed or ended for this long is ended by the
@@ -112,24 +117,6 @@ struct Attachment {
     /// its move here to join another room is decided (see [`Carried`]),
     /// and the log seq it had been sent that room's frames up to.
     away: Option<(RoomName, ResumeToken, u64)>,
-}
-
-/// A connection's state as it moves from one shard to another
-/// (`room_server/shards.rs`): everything its attachment holds, and the
-/// place it had, with the log seq its old shard had applied for it.
-#[derive(Debug, Clone)]
-pub(crate) struct Carried {
-    /// Whose address it comes from.
-    pub(crate) client: ClientKey,
-    /// A polling session's token.
-    pub(crate) poll: Option<Arc<str>>,
-    /// Its member token, if it has one.
-    pub(crate) token: Option<ResumeToken>,
-    /// The minor version it reads.
-    pub(crate) minor: u32,
-    /// The room it was in (or still is, its move being decided), and the
-    /// log seq up to which it was sent that room's frames.
-    pub(crate) place: Option<(RoomName, u64)>,
 }
 
 /// This instance's connections and room mirrors, over a backplane.
@@ -258,61 +245,6 @@ impl ChatCore {
                 away: None,
             },
         );
-    }
-
-    /// Registers connection `id` arriving from another shard with what it
-    /// carried; its old place stays its own until its join here is decided
-    /// (a join with its token moves it, one with another token leaves it).
-    pub(crate) fn carry_in(&mut self, id: MemberId, carried: Carried) {
-        let away = carried
-            .place
-            .and_then(|(room, seq)| Some((room, carried.token.clone()?, seq)));
-        self.connections.insert(
-            id,
-            Attachment {
-                room: None,
-                token: carried.token,
-                client: carried.client,
-                poll: carried.poll,
-                minor: carried.minor,
-                away,
-            },
-        );
-    }
-
-    /// Hands connection `id` over to another shard: what it carries, and
-    /// it is forgotten here without its room being told (it is still a
-    /// member there until its join elsewhere moves it).
-    pub(crate) fn carry_out(&mut self, id: MemberId) -> Option<Carried> {
-        let conn = self.connections.get(&id)?;
-        let place = match (&conn.room, &conn.away) {
-            (Some(room), _) => Some((room.clone(), self.rooms.get(room).map_or(0, |r| r.seq))),
-            (None, Some((room, _, seq))) => Some((room.clone(), *seq)),
-            (None, None) => None,
-        };
-        let carried = Carried {
-            client: conn.client,
-            poll: conn.poll.clone(),
-            token: conn.token.clone(),
-            minor: conn.minor,
-            place,
-        };
-        self.detach(id);
-        Some(carried)
-    }
-
-    /// Whether connection `id`'s join of `room` was taken (it is in the
-    /// room, or its entry is on its way); ends its claim to a place on
-    /// another shard when it was.
-    pub(crate) fn settle(&mut self, id: MemberId, room: &RoomName) -> bool {
-        let taken = self.joining.get(&id) == Some(room)
-            || self.connections.get(&id).and_then(|c| c.room.as_ref()) == Some(room);
-        if taken {
-            if let Some(conn) = self.connections.get_mut(&id) {
-                conn.away = None;
-            }
-        }
-        taken
     }
 
     /// Whether connection `id` is registered (connected and not yet
