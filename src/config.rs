@@ -38,6 +38,12 @@ pub struct Config {
     #[arg(long, env = "PARLEY_WORKERS", default_value_t = 0)]
     pub(crate) workers: usize,
 
+    /// Room shards: ChatRoom actors, each on a thread of its own, over
+    /// which the rooms are spread (a room always on the same one), so that
+    /// many busy rooms use every core; 0 means one per CPU core.
+    #[arg(long, env = "PARLEY_ROOM_SHARDS", default_value_t = 0)]
+    pub(crate) room_shards: usize,
+
     /// Origins allowed to open a WebSocket, comma-separated (e.g.
     /// https://chat.example.com), or * for any. The page's own origin is
     /// always allowed; clients that send no Origin (non-browsers) are too.
@@ -413,6 +419,14 @@ impl Transports {
 }
 
 impl Config {
+    /// Room shards to run: `--room-shards`, or one per CPU core for 0.
+    pub(crate) fn room_shards(&self) -> usize {
+        match self.room_shards {
+            0 => std::thread::available_parallelism().map_or(1, usize::from),
+            n => n,
+        }
+    }
+
     /// Parses the process's arguments and environment.
     pub fn from_args() -> Self {
         Config::parse()

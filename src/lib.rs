@@ -20,8 +20,11 @@
 //!   (`state.rs`), origin check, client address and its subnet key, the
 //!   per-client connection limits (`client_gate.rs`), the JSON error shape,
 //!   the page and its assets, health and metrics.
-//! - `room_server/` is the ChatRoom actor, owner of every room of this
-//!   instance, and its table of connections by hub.
+//! - `room_server/` is the ChatRoom actor, one per room shard, owner of
+//!   its shard's rooms and the connections in them (`chat_room.rs`), its
+//!   table of connections by hub, the shards' placement of rooms and
+//!   connections (`placement.rs`, `shards.rs`) and the backplane they share
+//!   (`shared_backplane.rs`).
 //! - `delivery/` owns "frames for member M reach M's client", for both
 //!   transports: a hub per worker thread, one byte bound per member
 //!   (`backlog.rs`), a WebSocket's encoded outbox and its write coalescing.
@@ -70,3 +73,12 @@ pub use crate::config::Config;
 pub use crate::core::limits::Limits;
 pub use crate::metrics::{set_heap_probe, HeapStats};
 pub use crate::server::{Server, Stopper};
+
+/// The room shard (of `shards`) that owns the room named `room`, `None`
+/// for a name that is not a valid room name: what `--room-shards` places
+/// by, exposed so tests can pick rooms on different shards.
+#[doc(hidden)]
+pub fn room_shard(room: &str, shards: usize) -> Option<usize> {
+    let room = crate::core::rules::room_name::RoomName::parse(room).ok()?;
+    Some(crate::room_server::placement::shard_of(&room, shards))
+}

@@ -1,5 +1,5 @@
 //! Builds and runs the HTTP server: binds (port 0 allowed, for tests), starts
-//! the ChatRoom actor, mounts every route, and owns the single shutdown path
+//! the room shards (ChatRoom actors, `room_server/shards.rs`), mounts every route, and owns the single shutdown path
 //! ([`Stopper::stop`]): refuse new connections, close every WebSocket with
 //! 1001 so clients reconnect elsewhere, then stop within
 //! [`SHUTDOWN_TIMEOUT_SECS`].
@@ -23,6 +23,7 @@ use actix_web::{web, App};
 
 use crate::backplane;
 use crate::config::Config;
+use crate::core::instance_share::InstanceShare;
 use crate::delivery::backlog::QueuePool;
 use crate::delivery::hub::HubSettings;
 use crate::http::client_gate::ClientGate;
@@ -31,7 +32,9 @@ use crate::http::origin::OriginPolicy;
 use crate::http::state::AppState;
 use crate::http::{check, ops, page};
 use crate::metrics::Metrics;
-use crate::room_server::chat_room::{ChatRoom, Release, Shutdown};
+use crate::room_server::chat_room::{ChatRoom, Release, Shard, Shutdown};
+use crate::room_server::shards::RoomShards;
+use crate::room_server::shared_backplane::SharedBackplane;
 use crate::transport::poll::session::Sessions;
 use crate::transport::poll::{cors, routes as poll_routes};
 use crate::transport::ws::{session as ws_session, socket as conn_socket, upgrade};
@@ -54,20 +57,22 @@ pub struct Server {
 /// Stops a running server; cheap to clone, safe to call more than once.
 #[derive(Clone)]
 pub struct Stopper {
-    room: Addr<ChatRoom>,
+    rooms: RoomShards,
     http: ServerHandle,
     open: upgrade::OpenConnections,
-    /// Fails its `changed()` once the room server and its backplane are gone.
-    released: tokio::sync::watch::Receiver<()>,
+    /// One per shard: each fails its `changed()` once its shard is gone;
+    /// the backplane goes with the last.
+    released: Vec<tokio::sync::watch::Receiver<()>>,
 }
 
 impl Stopper {
     /// Closes every client with "going away" and stops the server.
     pub async fn stop(&self) {
-        match self.room.send(Shutdown).await {
-            Ok(told) => log::info!("stopping: told {told} connections to reconnect"),
-            Err(_) => log::info!("stopping"),
+        let mut told = 0;
+        for shard in self.rooms.all() {
+            told += shard.send(Shutdown).await.unwrap_or(0);
         }
+        log::info!("stopping: told {told} connections to reconnect");
         // WebSockets run outside actix-server's count of connections
         // (src/transport/ws/upgrade.rs): stop accepting and give them the same time it
         // gives the others to send their close and hear the client's.
@@ -76,9 +81,15 @@ impl Stopper {
         let _ = actix_rt::time::timeout(deadline, self.open.drained()).await;
         // Before the HTTP server stops, which lets the binary exit: the
         // store must have closed its file by then.
-        self.room.do_send(Release);
-        let mut released = self.released.clone();
-        let closed = async move { while released.changed().await.is_ok() {} };
+        for shard in self.rooms.all() {
+            shard.do_send(Release);
+        }
+        let released = self.released.clone();
+        let closed = async move {
+            for mut shard in released {
+                while shard.changed().await.is_ok() {}
+            }
+        };
         if actix_rt::time::timeout(RELEASE_TIMEOUT, closed)
             .await
             .is_err()
@@ -234,11 +245,39 @@ impl Server {
         let degraded = Arc::new(AtomicBool::new(false));
         let backplane = backplane::open(config, &limits)?;
         let lease = Duration::from_secs(config.lease_secs);
-        let chat = ChatRoom::new(limits, metrics.clone(), backplane, lease, degraded.clone());
-        let released = chat.on_release();
-        // The ChatRoom gets a thread of its own: with Redis, each decision
-        // is a round trip, which must not hold up the HTTP workers.
-        let room = ChatRoom::start_in_arbiter(&Arbiter::new().handle(), |_| chat);
+        let node: Arc<str> = Arc::from(&crate::core::ids::new_secret()[..12]);
+        let share = Arc::new(InstanceShare::new(&limits));
+        let mut released = Vec::new();
+        let mut shards = Vec::new();
+        for (index, backplane) in SharedBackplane::split(backplane, config.room_shards())
+            .into_iter()
+            .enumerate()
+        {
+            let shard = Shard {
+                index,
+                node: node.clone(),
+                share: share.clone(),
+            };
+            let chat = ChatRoom::shard(
+                limits,
+                metrics.clone(),
+                Box::new(backplane),
+                lease,
+                degraded.clone(),
+                shard,
+            );
+            released.push(chat.on_release());
+            // Each shard gets a thread of its own: with Redis, each
+            // decision is a round trip, which must not hold up the HTTP
+            // workers, and many busy rooms use every core.
+            shards.push(ChatRoom::start_in_arbiter(&Arbiter::new().handle(), |_| {
+                chat
+            }));
+        }
+        let rooms = RoomShards::new(shards);
+        // The hubs report to the first shard, which passes on what is
+        // another's.
+        let room = rooms.all()[0].clone();
         let base = config.base_path();
         let transports = config.transports();
         let delivery = HubSettings {
@@ -255,7 +294,7 @@ impl Server {
         ));
         let evictions = metrics.queue_evictions.clone();
         let state = web::Data::new(AppState {
-            room: room.clone(),
+            rooms: rooms.clone(),
             delivery,
             metrics,
             limits,
@@ -314,7 +353,7 @@ impl Server {
             app,
         )?;
         let stopper = Stopper {
-            room,
+            rooms,
             http: http.handle(),
             open,
             released,

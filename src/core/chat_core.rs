@@ -11,14 +11,17 @@
 //! room and the welcome are in `chat_core/joining.rs`; turning entries into
 //! frames is in `chat_core/applying.rs`; a member paging back through its
 //! room's history is in `chat_core/paging.rs`, and through its roster in
-//! `chat_core/roster_pages.rs`.
+//! `chat_core/roster_pages.rs`; a connection moving to another room shard
+//! of the instance is in `chat_core/carrying.rs`. The per-client frame
+//! allowances and the instance-wide bounds are shared with the other
+//! shards (`core/instance_share.rs`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::core::backplane::{Backplane, Entry, LeftWhy, PollRecord, Refusal, ResumeToken};
-use crate::core::bucket_map::BucketMap;
 use crate::core::client_key::ClientKey;
+use crate::core::instance_share::InstanceShare;
 use crate::core::limits::Limits;
 use crate::core::mirror::Mirror;
 use crate::core::rules::message_text::MessageText;
@@ -28,10 +31,12 @@ use crate::core::rules::room_name::RoomName;
 use crate::protocol::{error, ClientFrame, ErrorCode, ServerFrame};
 
 mod applying;
+mod carrying;
 mod joining;
 mod paging;
 mod roster_pages;
 
+pub(crate) use self::carrying::Carried;
 pub(crate) use crate::core::ids::MemberId;
 
 /// A typing indicator not renewed or ended for this long is ended by the
@@ -39,13 +44,7 @@ pub(crate) use crate::core::ids::MemberId;
 /// page sends off after 3 s without a keystroke, well inside this.
 pub(crate) const TYPING_TIMEOUT_MS: u64 = 8_000;
 
-/// Rate buckets kept per map (addresses, tokens, connection attempts,
-/// tokens' `history` requests). At
-/// the bound a map's table has 131,072 slots: about 7.5 MB for addresses
-/// (56-byte entries), about 11 MB for tokens (48-byte entries, plus the
-/// 48-byte token string once no connection shares it); sizes checked in
-/// `bucket_map.rs`.
-pub(crate) const MAX_BUCKETS: usize = 100_000;
+pub(crate) use crate::core::instance_share::MAX_BUCKETS;
 
 /// Longest `ref` a client may attach to a `say`.
 pub(crate) const MAX_REF_CHARS: usize = 64;
@@ -114,6 +113,10 @@ struct Attachment {
     /// The minor version its last `join` said it understands (0 when it
     /// said none): from 2 on, its welcomes carry the roster in pages.
     minor: u32,
+    /// The room and token it is still a member of on another shard, while
+    /// its move here to join another room is decided (see [`Carried`]),
+    /// and the log seq it had been sent that room's frames up to.
+    away: Option<(RoomName, ResumeToken, u64)>,
 }
 
 /// This instance's connections and room mirrors, over a backplane.
@@ -131,14 +134,11 @@ pub(crate) struct ChatCore {
     /// Members in rooms, kept as they enter and leave so that the metrics
     /// read after every event do not walk every room.
     members_in_rooms: usize,
-    /// Frame allowance per address, across its connections.
-    address_buckets: BucketMap<ClientKey>,
-    /// Frame allowance per resume token, across reconnects and takeovers.
-    token_buckets: BucketMap<ResumeToken>,
+    /// The per-client frame allowances and the instance-wide counts,
+    /// shared with this instance's other shards.
+    share: Arc<InstanceShare>,
     /// Message allowance per room mirrored here; dropped with the mirror.
     room_buckets: HashMap<RoomName, RateBucket>,
-    /// `history` request allowance per resume token.
-    history_buckets: BucketMap<ResumeToken>,
     /// Bytes the mirrors' histories hold, kept as they change.
     mirror_history_bytes: usize,
     /// Connections whose join the backplane took but whose entry has not
@@ -189,11 +189,26 @@ fn refused(id: MemberId, refusal: Refusal, reference: Option<String>) -> Vec<Eff
 impl ChatCore {
     /// An instance called `node` with these limits over `backplane`, whose
     /// WebSocket members' leases last `lease_ms`.
+    /// A single shard (tests).
+    #[cfg(test)]
     pub(crate) fn new(
         limits: Limits,
         node: Arc<str>,
         lease_ms: u64,
         backplane: Box<dyn Backplane>,
+    ) -> Self {
+        let share = Arc::new(InstanceShare::new(&limits));
+        ChatCore::sharing(limits, node, lease_ms, backplane, share)
+    }
+
+    /// A core that is one shard of an instance: the others hold the same
+    /// `share`.
+    pub(crate) fn sharing(
+        limits: Limits,
+        node: Arc<str>,
+        lease_ms: u64,
+        backplane: Box<dyn Backplane>,
+        share: Arc<InstanceShare>,
     ) -> Self {
         ChatCore {
             limits,
@@ -204,10 +219,8 @@ impl ChatCore {
             rooms: HashMap::new(),
             tokens: HashMap::new(),
             members_in_rooms: 0,
-            address_buckets: BucketMap::new(limits.address_allowance(), MAX_BUCKETS),
-            token_buckets: BucketMap::new(limits.client_allowance(), MAX_BUCKETS),
+            share,
             room_buckets: HashMap::new(),
-            history_buckets: BucketMap::new(limits.history_allowance(), MAX_BUCKETS),
             mirror_history_bytes: 0,
             joining: HashMap::new(),
         }
@@ -229,6 +242,7 @@ impl ChatCore {
                 client,
                 poll,
                 minor: 0,
+                away: None,
             },
         );
     }
@@ -244,11 +258,12 @@ impl ChatCore {
     /// connection nor a takeover starts with a full allowance.
     fn take_frame(&mut self, id: MemberId, now_ms: u64) -> Option<Result<(), u64>> {
         let conn = self.connections.get(&id)?;
-        let taken = self
-            .address_buckets
+        let mut allowances = self.share.allowances();
+        let taken = allowances
+            .address
             .take(&conn.client, now_ms)
             .and_then(|()| match &conn.token {
-                Some(token) => self.token_buckets.take(token, now_ms),
+                Some(token) => allowances.token.take(token, now_ms),
                 None => Ok(()),
             });
         Some(taken)
@@ -340,27 +355,39 @@ impl ChatCore {
 
     /// Starts mirroring a room from its snapshot.
     fn keep_mirror(&mut self, room_name: &RoomName, mirror: Mirror) {
-        self.mirror_history_bytes += mirror.history_bytes();
-        if let Some(old) = self.rooms.insert(room_name.clone(), mirror) {
-            self.mirror_history_bytes -= old.history_bytes();
+        self.count_history(mirror.history_bytes(), 0);
+        match self.rooms.insert(room_name.clone(), mirror) {
+            Some(old) => self.count_history(0, old.history_bytes()),
+            None => self.share.count_mirror(true),
         }
         self.hold_history_bound();
+    }
+
+    /// The mirrors here hold `added` bytes more and `removed` fewer.
+    pub(super) fn count_history(&mut self, added: usize, removed: usize) {
+        self.mirror_history_bytes = self.mirror_history_bytes + added - removed;
+        self.share.count_bytes(added, removed);
     }
 
     /// Stops mirroring a room; answers its mirror.
     fn forget_mirror(&mut self, room_name: &RoomName) -> Option<Mirror> {
         let old = self.rooms.remove(room_name)?;
-        self.mirror_history_bytes -= old.history_bytes();
+        self.count_history(0, old.history_bytes());
+        self.share.count_mirror(false);
         Some(old)
     }
 
-    /// Holds the mirrors' histories to `max_history_bytes` in all, taking
-    /// the oldest messages of the least recently active rooms first.
+    /// Holds the mirrors' histories to `max_history_bytes` in all (across
+    /// the instance's shards), taking the oldest messages of the least
+    /// recently active rooms first: the shard that sees the excess sheds it
+    /// from its own rooms, as far as they hold it.
     fn hold_history_bound(&mut self) {
-        if self.mirror_history_bytes > self.limits.max_history_bytes {
-            let excess = self.mirror_history_bytes - self.limits.max_history_bytes;
+        let total = self.share.mirror_bytes();
+        if total > self.limits.max_history_bytes {
+            let excess = (total - self.limits.max_history_bytes).min(self.mirror_history_bytes);
             let rooms = self.rooms.values_mut().map(Mirror::recency_and_history);
-            self.mirror_history_bytes -= crate::core::history::evict_least_recent(rooms, excess);
+            let freed = crate::core::history::evict_least_recent(rooms, excess);
+            self.count_history(0, freed);
         }
     }
 
@@ -379,10 +406,11 @@ impl ChatCore {
     /// Rate buckets kept: per address, per resume token, and per resume
     /// token for `history` requests.
     pub(crate) fn buckets(&self) -> [usize; 3] {
+        let allowances = self.share.allowances();
         [
-            self.address_buckets.len(),
-            self.token_buckets.len(),
-            self.history_buckets.len(),
+            allowances.address.len(),
+            allowances.token.len(),
+            allowances.history.len(),
         ]
     }
 
@@ -404,6 +432,15 @@ impl ChatCore {
             .filter(|c| c.poll.is_none() && c.room.is_some())
             .filter_map(|c| c.token.clone())
             .collect()
+    }
+
+    /// The room and token of a connection that is in a room here, or,
+    /// while its move here is decided, on the shard it comes from.
+    fn place_or_away(&self, id: MemberId) -> Option<(RoomName, ResumeToken)> {
+        self.place_of(id).or_else(|| {
+            let (room, token, _) = self.connections.get(&id)?.away.clone()?;
+            Some((room, token))
+        })
     }
 
     /// The room and token of a connection that is in a room.
@@ -631,9 +668,12 @@ impl ChatCore {
 
     /// Takes members whose leases lapsed out of their rooms.
     pub(crate) fn reap(&mut self, now_ms: u64) -> Vec<Effect> {
-        self.address_buckets.sweep(now_ms);
-        self.token_buckets.sweep(now_ms);
-        self.history_buckets.sweep(now_ms);
+        {
+            let mut allowances = self.share.allowances();
+            allowances.address.sweep(now_ms);
+            allowances.token.sweep(now_ms);
+            allowances.history.sweep(now_ms);
+        }
         if let Some(age) = self.limits.history_max_age_ms {
             let cutoff = now_ms.saturating_sub(age);
             let freed: usize = self
@@ -641,7 +681,7 @@ impl ChatCore {
                 .values_mut()
                 .map(|room| room.recency_and_history().1.drop_sent_before(cutoff))
                 .sum();
-            self.mirror_history_bytes -= freed;
+            self.count_history(0, freed);
         }
         match self.backplane.reap() {
             Ok(entries) => self.apply(entries, now_ms),

@@ -6,7 +6,8 @@
 //! ([`mirror`], with its [`history`] and its [`roster`]), and batches presence in big rooms
 //! ([`presence_batch`]). [`rules`] parses what clients send; [`ids`] and
 //! [`limits`] are the values everything shares; [`client_key`] names a
-//! client by its subnet and [`bucket_map`] keeps rate buckets per client; [`shrink`] gives memory
+//! client by its subnet and [`bucket_map`] keeps rate buckets per client, which
+//! [`instance_share`] shares between an instance's room shards; [`shrink`] gives memory
 //! back. The core imports nothing of the crate but itself and
 //! [`crate::protocol`] (checked by `tests/layout.rs`).
 
@@ -16,6 +17,7 @@ pub(crate) mod chat_core;
 pub(crate) mod client_key;
 pub(crate) mod history;
 pub(crate) mod ids;
+pub(crate) mod instance_share;
 pub(crate) mod limits;
 pub(crate) mod mirror;
 pub(crate) mod presence_batch;

@@ -11,8 +11,6 @@ use std::net::IpAddr;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
-use actix::Addr;
-
 use crate::config::Transports;
 use crate::core::limits::Limits;
 use crate::delivery::backlog::QueuePool;
@@ -20,12 +18,13 @@ use crate::delivery::hub::HubSettings;
 use crate::http::client_gate::ClientGate;
 use crate::http::origin::OriginPolicy;
 use crate::metrics::Metrics;
-use crate::room_server::chat_room::ChatRoom;
+use crate::room_server::shards::RoomShards;
 
 /// What every request handler shares.
 pub(crate) struct AppState {
-    /// The ChatRoom actor.
-    pub(crate) room: Addr<ChatRoom>,
+    /// The room shards (ChatRoom actors), reached through the handle that
+    /// sends each connection's messages to the shard serving it.
+    pub(crate) rooms: RoomShards,
     /// What a thread's hub is started with.
     pub(crate) delivery: HubSettings,
     /// The server's metrics.

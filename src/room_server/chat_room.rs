@@ -1,5 +1,7 @@
-//! The ChatRoom actor: the single owner of this instance's chat state. It is
-//! a thin shell around [`ChatCore`]: it stamps the clock, feeds the core one
+//! The ChatRoom actor: one shard of this instance's chat state, the rooms
+//! `placement.rs` gives it and the connections in them (with one shard,
+//! all of them; `chat_room/moving.rs` hands a connection over when it
+//! joins a room of another shard). It is a thin shell around [`ChatCore`]: it stamps the clock, feeds the core one
 //! event at a time (client frames, and log entries other instances wrote,
 //! as [`FromBackplane`]), encodes each outgoing frame once and hands the same bytes
 //! to the hub of every recipient's worker thread, one message per hub per
@@ -19,6 +21,7 @@ use crate::core::backplane::{Backplane, LeftWhy, Logged, PollRecord, Refusal};
 use crate::core::chat_core::{Audience, ChatCore, CloseReason, Effect};
 use crate::core::client_key::ClientKey;
 use crate::core::ids::MemberId;
+use crate::core::instance_share::InstanceShare;
 use crate::core::limits::Limits;
 use crate::core::presence_batch::{PendingPresence, BATCH_FROM_MEMBERS, PRESENCE_FLUSH};
 use crate::core::rules::room_name::RoomName;
@@ -134,8 +137,34 @@ pub(crate) struct Shutdown;
 #[rtype(result = "()")]
 pub(crate) struct Release;
 
+/// The gauges' values as this shard last added them: the instance's
+/// gauges are the sums of every shard's.
+#[derive(Default)]
+struct Reported {
+    rooms: i64,
+    users: i64,
+    mirror_bytes: i64,
+}
+
+/// Which shard a ChatRoom is, of which instance.
+pub(crate) struct Shard {
+    /// Its index among the instance's shards.
+    pub(crate) index: usize,
+    /// The instance's id in the cluster, the same for all its shards.
+    pub(crate) node: Arc<str>,
+    /// What the instance's shards share.
+    pub(crate) share: Arc<InstanceShare>,
+}
+
 /// The actor.
 pub(crate) struct ChatRoom {
+    /// This shard's index among the instance's shards.
+    index: usize,
+    /// Every shard, once started (`None` in a test of one alone).
+    peers: Option<Peers>,
+    reported: Reported,
+    /// Whether this shard last heard the backplane was lost.
+    degraded_here: bool,
     core: ChatCore,
     connections: Connections,
     /// Joins and leaves not yet sent, per room.
@@ -158,9 +187,10 @@ pub(crate) struct ChatRoom {
 }
 
 impl ChatRoom {
-    /// A room server with these limits over `backplane`, reporting to
+    /// A room server of one shard (tests) with these limits over `backplane`, reporting to
     /// `metrics` and `degraded`. `lease` is how long a member outlives its
     /// instance's last renewal.
+    #[cfg(test)]
     pub(crate) fn new(
         limits: Limits,
         metrics: Arc<Metrics>,
@@ -169,8 +199,32 @@ impl ChatRoom {
         degraded: Arc<AtomicBool>,
     ) -> Self {
         let node: Arc<str> = Arc::from(&crate::core::ids::new_secret()[..12]);
+        let share = Arc::new(InstanceShare::new(&limits));
+        let shard = Shard {
+            index: 0,
+            node,
+            share,
+        };
+        ChatRoom::shard(limits, metrics, backplane, lease, degraded, shard)
+    }
+
+    /// Shard `shard.index` of an instance called `shard.node`, sharing
+    /// `shard.share` with the others.
+    pub(crate) fn shard(
+        limits: Limits,
+        metrics: Arc<Metrics>,
+        backplane: Box<dyn Backplane>,
+        lease: Duration,
+        degraded: Arc<AtomicBool>,
+        shard: Shard,
+    ) -> Self {
+        let lease_ms = lease.as_millis() as u64;
         ChatRoom {
-            core: ChatCore::new(limits, node, lease.as_millis() as u64, backplane),
+            index: shard.index,
+            peers: None,
+            reported: Reported::default(),
+            degraded_here: false,
+            core: ChatCore::sharing(limits, shard.node, lease_ms, backplane, shard.share),
             connections: Connections::default(),
             pending: HashMap::new(),
             big_room_members: limits.big_room_members,
@@ -196,11 +250,17 @@ impl ChatRoom {
         self.apply_effects(effects);
         self.connections.dispatch();
         let (rooms, users) = self.core.stats();
-        self.metrics.rooms.set(rooms as i64);
-        self.metrics.users.set(users as i64);
         let (backplane, mirrors) = self.core.history_bytes();
+        let now = Reported {
+            rooms: rooms as i64,
+            users: users as i64,
+            mirror_bytes: mirrors as i64,
+        };
+        self.metrics.rooms.add(now.rooms - self.reported.rooms);
+        self.metrics.users.add(now.users - self.reported.users);
+        self.metrics.history_bytes[1].add(now.mirror_bytes - self.reported.mirror_bytes);
+        self.reported = now;
         self.metrics.history_bytes[0].set(backplane as i64);
-        self.metrics.history_bytes[1].set(mirrors as i64);
         for (gauge, kept) in self.metrics.rate_buckets.iter().zip(self.core.buckets()) {
             gauge.set(kept as i64);
         }
@@ -325,14 +385,19 @@ impl ChatRoom {
     /// Tells every connection here whether the chat is degraded, once per
     /// change.
     fn set_degraded(&mut self, degraded: bool) {
-        if self.degraded.swap(degraded, Ordering::SeqCst) == degraded {
+        if std::mem::replace(&mut self.degraded_here, degraded) == degraded {
             return;
         }
-        self.metrics.degraded.set(i64::from(degraded));
-        if degraded {
-            log::error!("the backplane is unreachable: the chat is degraded");
-        } else {
-            log::warn!("the backplane is back: renewing leases before reaping");
+        // Every shard hears it; the instance's flag and log say it once.
+        if self.degraded.swap(degraded, Ordering::SeqCst) != degraded {
+            self.metrics.degraded.set(i64::from(degraded));
+            if degraded {
+                log::error!("the backplane is unreachable: the chat is degraded");
+            } else {
+                log::warn!("the backplane is back: renewing leases before reaping");
+            }
+        }
+        if !degraded {
             // Leases may have lapsed while nobody could renew them: renew
             // ours now and give the others one lease to do the same.
             self.reap_after = Instant::now() + self.lease;
@@ -363,7 +428,12 @@ impl ChatRoom {
 
     /// Leases, the reaper, and the health check.
     fn housekeeping(&mut self) {
-        if let Some(stats) = self.core.backplane().store_stats() {
+        // The store is the instance's: one shard reports it.
+        let stats = match self.index {
+            0 => self.core.backplane().store_stats(),
+            _ => None,
+        };
+        if let Some(stats) = stats {
             self.metrics.store_bytes.set(stats.bytes as i64);
             let counters = [
                 (&self.metrics.store_swept_messages, stats.swept_messages),
@@ -400,6 +470,9 @@ impl Actor for ChatRoom {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
+        // The shards' messages are sent on to one another (`moved_to`);
+        // an unbounded mailbox (0) takes each at once, in the order sent.
+        ctx.set_mailbox_capacity(0);
         let room = ctx.address();
         self.core
             .backplane()
@@ -437,24 +510,46 @@ impl Handler<Connect> for ChatRoom {
 }
 
 impl Handler<Inbound> for ChatRoom {
-    type Result = Result<(), ClientFrame>;
+    type Result = Response<Result<(), ClientFrame>>;
 
     fn handle(&mut self, msg: Inbound, _: &mut Context<Self>) -> Self::Result {
         if !self.core.knows(msg.id) {
+            if let Some(shard) = self.moved_to(msg.id) {
+                let answer = shard.send(msg);
+                return Response::fut(async move { answer.await.unwrap_or(Ok(())) });
+            }
             self.metrics.frames_unheard.inc();
             log::debug!("a frame from connection {} after it ended", msg.id);
-            return Err(msg.frame);
+            return Response::reply(Err(msg.frame));
+        }
+        if let Some(to) = self.moves_to(&msg.frame) {
+            // A stopping shard closed its connections: none moves.
+            if self.shutting_down {
+                return Response::reply(Ok(()));
+            }
+            return self.move_out(msg.id, to, Some(msg.frame));
         }
         let effects = self.core.handle(msg.id, msg.frame, now_ms());
         self.apply(effects);
-        Ok(())
+        Response::reply(Ok(()))
     }
 }
 
 impl Handler<Disconnect> for ChatRoom {
-    type Result = ();
+    type Result = Response<()>;
 
-    fn handle(&mut self, msg: Disconnect, _: &mut Context<Self>) {
+    fn handle(&mut self, msg: Disconnect, _: &mut Context<Self>) -> Self::Result {
+        if !self.core.knows(msg.id) {
+            if let Some(shard) = self.moved_to(msg.id) {
+                let answer = shard.send(msg);
+                return Response::fut(async move {
+                    let _ = answer.await;
+                });
+            }
+        }
+        if let Some(peers) = &self.peers {
+            peers.placements.remove(msg.id);
+        }
         self.connections.remove(msg.id);
         match msg.why {
             // A connection closed by the stop does not leave its room: its
@@ -467,6 +562,7 @@ impl Handler<Disconnect> for ChatRoom {
             }
             _ => self.core.detach(msg.id),
         }
+        Response::reply(())
     }
 }
 
@@ -488,6 +584,12 @@ impl Handler<Reattach> for ChatRoom {
     type Result = ();
 
     fn handle(&mut self, msg: Reattach, _: &mut Context<Self>) {
+        if !self.core.knows(msg.id) {
+            if let Some(shard) = self.moved_to(msg.id) {
+                shard.do_send(msg);
+                return;
+            }
+        }
         self.connections.restart(msg.id, msg.after);
         let effects = self.core.catch_up_or_welcome(msg.id, msg.after);
         self.apply(effects);
@@ -506,7 +608,12 @@ impl Handler<Polled> for ChatRoom {
     type Result = ();
 
     fn handle(&mut self, msg: Polled, _: &mut Context<Self>) {
-        for id in msg.0 {
+        // The hubs tell the first shard about every session.
+        let elsewhere = self.split_off_elsewhere(msg.0, |id| self.core.knows(id));
+        for (shard, ids) in elsewhere.1 {
+            shard.do_send(Polled(ids));
+        }
+        for id in elsewhere.0 {
             self.core.touch(id);
         }
     }
@@ -539,8 +646,13 @@ impl Handler<SlowReaders> for ChatRoom {
 
     /// Readers a hub dropped for not reading leave their rooms.
     fn handle(&mut self, msg: SlowReaders, _: &mut Context<Self>) {
+        // The hubs tell the first shard about every connection.
+        let (here, elsewhere) = self.split_off_elsewhere(msg.0, |id| self.core.knows(id));
+        for (shard, ids) in elsewhere {
+            shard.do_send(SlowReaders(ids));
+        }
         let mut effects = Vec::new();
-        for id in msg.0 {
+        for id in here {
             if self.connections.remove(id) {
                 effects.extend(self.core.disconnect(id, LeftWhy::Dropped, now_ms()));
             }
@@ -567,6 +679,11 @@ impl Handler<Release> for ChatRoom {
         ctx.stop();
     }
 }
+
+#[path = "chat_room/moving.rs"]
+mod moving;
+
+pub(crate) use moving::{MeetPeers, Peers};
 
 #[cfg(test)]
 #[path = "chat_room/tests.rs"]

@@ -42,6 +42,16 @@ impl Connections {
         self.members.insert(id, hub.id);
     }
 
+    /// The hub serving `id`, for handing the connection to another shard.
+    pub(crate) fn hub_of(&self, id: MemberId) -> Option<HubHandle> {
+        let hub = *self.members.get(&id)?;
+        let entry = self.hubs.get(&hub)?;
+        Some(HubHandle {
+            id: hub,
+            addr: entry.addr.clone(),
+        })
+    }
+
     /// Forgets a connection that is gone.
     pub(crate) fn remove(&mut self, id: MemberId) -> bool {
         let removed = self.members.remove(&id).is_some();

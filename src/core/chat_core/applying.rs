@@ -116,7 +116,7 @@ impl ChatCore {
         }
         let after = room.history_bytes();
         if after != before {
-            self.mirror_history_bytes = self.mirror_history_bytes - before + after;
+            self.count_history(after.saturating_sub(before), before.saturating_sub(after));
             self.hold_history_bound();
         }
         let at = entry.seq;
@@ -138,16 +138,7 @@ impl ChatCore {
                 // Whoever held this token here before is a ghost: the user
                 // is now on the joining connection.
                 if let Some(ghost) = local.filter(|&g| Some(g) != joiner) {
-                    // A replaced polling session is over on every instance.
-                    if let Some(poll) = self.connections.get(&ghost).and_then(|c| c.poll.clone()) {
-                        let _ = self.backplane.drop_poll(&poll);
-                    }
-                    self.unbind_keeping_mirror(ghost);
-                    self.forget(ghost);
-                    effects.push(Effect::Close {
-                        member: ghost,
-                        reason: CloseReason::Replaced,
-                    });
+                    self.replace(ghost, effects);
                 }
                 if let Some(id) = joiner {
                     self.joining.remove(&id);
@@ -182,6 +173,12 @@ impl ChatCore {
                                 member: id,
                                 reason: CloseReason::Expired,
                             });
+                        }
+                        // Moved by a join that is not its own: the same
+                        // user took its place from a connection on another
+                        // shard or instance, into another room.
+                        LeftWhy::Moved if !self.joining.contains_key(&id) => {
+                            self.replace(id, effects);
                         }
                         LeftWhy::Moved | LeftWhy::Gone | LeftWhy::Dropped => {}
                     }
@@ -221,6 +218,21 @@ impl ChatCore {
                 }
             }
         }
+    }
+
+    /// Closes connection `ghost`, whose member is now on another
+    /// connection.
+    fn replace(&mut self, ghost: u64, effects: &mut Vec<Effect>) {
+        // A replaced polling session is over on every instance.
+        if let Some(poll) = self.connections.get(&ghost).and_then(|c| c.poll.clone()) {
+            let _ = self.backplane.drop_poll(&poll);
+        }
+        self.unbind_keeping_mirror(ghost);
+        self.forget(ghost);
+        effects.push(Effect::Close {
+            member: ghost,
+            reason: CloseReason::Replaced,
+        });
     }
 
     fn is_in(&self, id: u64, room: &RoomName) -> bool {

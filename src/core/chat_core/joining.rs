@@ -65,7 +65,7 @@ impl ChatCore {
             }
             _ => ask.since,
         };
-        let before = self.place_of(id);
+        let before = self.place_or_away(id);
         // A well-formed token from the client is theirs to resume with: it
         // takes back their own nickname at once, wherever they were
         // connected. Otherwise the connection keeps the token it has.
@@ -121,7 +121,7 @@ impl ChatCore {
         if self.rooms.contains_key(room_name) {
             return Ok(());
         }
-        if self.rooms.len() >= self.limits.max_rooms {
+        if self.share.mirrors() >= self.limits.max_rooms {
             return Err(Refusal::new(
                 ErrorCode::TooManyRooms,
                 "the server holds as many rooms as it may; try an existing room",

@@ -56,7 +56,7 @@ impl ChatCore {
                 reference,
             );
         }
-        if let Err(retry_ms) = self.history_buckets.take(&token, now_ms) {
+        if let Err(retry_ms) = self.share.allowances().history.take(&token, now_ms) {
             let mut refusal = Refusal::new(
                 ErrorCode::RateLimited,
                 format!("too many history requests; retry in {retry_ms} ms"),

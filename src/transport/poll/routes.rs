@@ -25,6 +25,7 @@ use tokio::sync::oneshot;
 use crate::core::backplane::LeftWhy;
 use crate::core::client_key::ClientKey;
 use crate::core::ids::{self, MemberId};
+use crate::core::rules::room_name::RoomName;
 use crate::delivery::backlog::Backlog;
 use crate::delivery::hub::{self, Sink};
 use crate::delivery::member::{Close, CloseKind, PollFeed};
@@ -32,9 +33,8 @@ use crate::http::client_addr::client_addr;
 use crate::http::error::HttpError;
 use crate::http::state::AppState;
 use crate::protocol::{parse_client_frame, parse_client_value, ClientFrame, Invalid};
-use crate::room_server::chat_room::{
-    next_member_id, now_ms, Attach, Connect, Disconnect, FindPoll, Inbound,
-};
+use crate::room_server::chat_room::{next_member_id, now_ms, Attach, Connect, FindPoll};
+use crate::room_server::placement::joined_room;
 use crate::transport::poll::registry::SessionRef;
 use crate::transport::poll::session::{seq_of, Batch, End, Heard, Poll, PollSession, Sessions};
 
@@ -103,8 +103,8 @@ async fn session_of(
     }
     let token: Arc<str> = Arc::from(token);
     let record = match state
-        .room
-        .send(FindPoll {
+        .rooms
+        .find_poll(FindPoll {
             poll: token.clone(),
         })
         .await
@@ -124,8 +124,9 @@ async fn session_of(
                 HttpError::TooManySessions
             })?;
     if started {
-        connect(state, &session, client, token, backlog);
-        state.room.do_send(Attach {
+        let room = record.room.as_deref().and_then(|r| RoomName::parse(r).ok());
+        connect(state, &session, client, token, backlog, room.as_ref());
+        state.rooms.attach(Attach {
             id,
             record,
             after: cursor.map_or(u64::MAX, seq_of),
@@ -158,14 +159,15 @@ fn start_session(
 }
 
 /// Registers a session just started here with this thread's hub, then
-/// tells the room about it; anything the room sends it comes through the
-/// hub.
+/// tells the room shard of `room` about it (of the room it is joining or
+/// is in); anything the room sends it comes through the hub.
 fn connect(
     state: &AppState,
     session: &Session,
     client: ClientKey,
     token: Arc<str>,
     backlog: Backlog,
+    room: Option<&RoomName>,
 ) {
     let evicted = session.addr.clone();
     backlog.on_evict(move || evicted.do_send(Close(CloseKind::SlowReader)));
@@ -177,12 +179,13 @@ fn connect(
         Sink::Poll { feed, backlog },
         &state.delivery,
     );
-    state.room.do_send(Connect {
+    let connect = Connect {
         id: session.id,
         hub,
         client,
         poll: Some(token),
-    });
+    };
+    state.rooms.connect(connect, room);
 }
 
 /// The whole body, at most `limit` bytes, within the body timeout.
@@ -275,8 +278,16 @@ pub(crate) async fn open(
         })?;
     // Connect and join from here, in this order, so the room cannot see the
     // join before the member.
-    connect(&state, &session, client, token.clone(), backlog);
-    state.room.do_send(Inbound { id, frame: join });
+    let room = joined_room(&join);
+    connect(
+        &state,
+        &session,
+        client,
+        token.clone(),
+        backlog,
+        room.as_ref(),
+    );
+    state.rooms.inbound(id, join);
     let batch = poll_once(&session, 0, None).await?;
     Ok(json(batch.to_json(Some(&token))))
 }
@@ -336,11 +347,8 @@ pub(crate) async fn send(
     for frame in frames {
         match frame {
             Ok(frame) => {
-                let heard = state.room.send(Inbound {
-                    id: session.id,
-                    frame,
-                });
-                let Ok(Err(unheard)) = heard.await else {
+                let heard = state.rooms.handled(session.id, frame);
+                let Err(unheard) = heard.await else {
                     continue;
                 };
                 // The session's actor here ended while this send was on its
@@ -350,11 +358,8 @@ pub(crate) async fn send(
                 // resends what was not acknowledged after resuming.
                 sessions.remove(session_token(&req)?, session.id);
                 session = session_of(&req, &state, &sessions, client, None).await?;
-                let heard = state.room.send(Inbound {
-                    id: session.id,
-                    frame: unheard,
-                });
-                if !matches!(heard.await, Ok(Ok(()))) {
+                let heard = state.rooms.handled(session.id, unheard);
+                if heard.await.is_err() {
                     return Err(HttpError::UnknownSession);
                 }
             }
@@ -382,12 +387,9 @@ pub(crate) async fn close(
     session.addr.do_send(End);
     // The member has left, and the session is forgotten on every instance,
     // before the answer: a request right after it, anywhere, finds nothing.
-    let _ = state
-        .room
-        .send(Disconnect {
-            id: session.id,
-            why: Some(LeftWhy::Gone),
-        })
+    state
+        .rooms
+        .disconnected(session.id, Some(LeftWhy::Gone))
         .await;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -37,7 +37,7 @@ use crate::delivery::backlog::Backlog;
 use crate::delivery::member::{Close, CloseKind, PollFeed};
 use crate::http::state::AppState;
 use crate::metrics::Transport;
-use crate::room_server::chat_room::{now_ms, Disconnect, Reattach};
+use crate::room_server::chat_room::{now_ms, Reattach};
 use crate::transport::poll::registry::PollRegistry;
 
 /// The polling sessions this instance serves, by token.
@@ -355,7 +355,7 @@ impl Actor for PollSession {
             _ => None,
         };
         crate::delivery::hub::leave(self.id);
-        self.state.room.do_send(Disconnect { id: self.id, why });
+        self.state.rooms.disconnect(self.id, why);
         self.sessions.remove(&self.token, self.id);
         if let Some((_, reply)) = self.waiting.take() {
             let closed = self.closed.or(Some(CloseKind::Expired));
@@ -435,7 +435,7 @@ impl Handler<Poll> for PollSession {
         if catching_up {
             self.complete_from = Some(msg.cursor);
             self.restarting = true;
-            self.state.room.do_send(Reattach {
+            self.state.rooms.reattach(Reattach {
                 id: self.id,
                 after: seq_of(msg.cursor),
             });

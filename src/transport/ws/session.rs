@@ -23,7 +23,7 @@ use crate::http::client_gate::WebSocketSlot;
 use crate::http::error::HttpError;
 use crate::http::state::AppState;
 use crate::protocol::{error, parse_client_frame, ErrorCode, ServerFrame};
-use crate::room_server::chat_room::{next_member_id, now_ms, Connect, Disconnect, Inbound};
+use crate::room_server::chat_room::{next_member_id, now_ms, Connect};
 use crate::transport::ws::heartbeat::{self, Beat, Groups, CLIENT_TIMEOUT};
 use crate::transport::ws::inbound::{failure, Failure, FrameGate, SharedVerdict};
 use crate::transport::ws::socket::ConnSocket;
@@ -188,7 +188,7 @@ impl WsSession {
             return;
         }
         match parse_client_frame(text) {
-            Ok(frame) => self.state.room.do_send(Inbound { id: self.id, frame }),
+            Ok(frame) => self.state.rooms.inbound(self.id, frame),
             Err(refusal) => {
                 if self.may_answer(ctx) {
                     self.send_frame(refusal.frame(), ctx);
@@ -346,13 +346,14 @@ impl Actor for WsSession {
         let close = ctx.address().recipient();
         let sink = Sink::Socket(self.outbox.clone());
         let hub = hub::join(self.id, close, sink, &self.state.delivery);
-        self.state.room.do_send(Connect {
+        let connect = Connect {
             id: self.id,
             hub,
             // unwrap: the slot is taken only when the session stops.
             client: self.slot.as_ref().map(WebSocketSlot::key).unwrap(),
             poll: None,
-        });
+        };
+        self.state.rooms.connect(connect, None);
     }
 
     fn stopped(&mut self, _: &mut Self::Context) {
@@ -372,7 +373,7 @@ impl Actor for WsSession {
         } else {
             Some(LeftWhy::Gone)
         };
-        self.state.room.do_send(Disconnect { id: self.id, why });
+        self.state.rooms.disconnect(self.id, why);
     }
 }
 

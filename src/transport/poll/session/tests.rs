@@ -27,7 +27,7 @@ fn state() -> web::Data<AppState> {
     let lease = Duration::from_secs(15);
     let room = ChatRoom::new(limits, metrics.clone(), backplane, lease, degraded.clone()).start();
     web::Data::new(AppState {
-        room: room.clone(),
+        rooms: crate::room_server::shards::RoomShards::new(vec![room.clone()]),
         delivery: HubSettings {
             max_backlog_bytes: limits.max_outbox_bytes,
             window: limits.coalesce,
