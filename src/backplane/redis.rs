@@ -492,6 +492,7 @@ impl Backplane for RedisBackplane {
         if let Some(pipeline) = self.live_pipeline() {
             let args = [room.as_str(), token, on].map(str::to_owned).to_vec();
             pipeline.submit(Call::Typing {
+                room: room.clone(),
                 key: self.room_key(room.as_str(), "meta"),
                 token: token.clone(),
                 args,
@@ -531,6 +532,7 @@ impl Backplane for RedisBackplane {
             .map(str::to_owned)
             .to_vec();
             pipeline.submit(Call::Say {
+                room: room.clone(),
                 key: self.room_key(room.as_str(), "meta"),
                 token: token.clone(),
                 reference,

@@ -164,6 +164,8 @@ pub(crate) enum Logged {
     /// or why the call was refused. A call that logged is answered by its
     /// entries alone, as an embedded store's `say` is.
     Answered {
+        /// The call's room: the sender's, when it made the call.
+        room: RoomName,
         /// The sender's token.
         token: ResumeToken,
         /// The client's ref, if it gave one (a say's).

@@ -633,6 +633,7 @@ impl Handler<FromBackplane> for ChatRoom {
                 token,
                 reference,
                 answer,
+                ..
             } => {
                 let effects = self.core.answered(&token, reference, answer);
                 self.apply(effects);

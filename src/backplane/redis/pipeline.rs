@@ -33,6 +33,7 @@ use super::scripts::{Op, Scripts};
 use super::wire::{decode_batch, unreadable};
 use super::{breaks_link, IO_TIMEOUT, RETRY_EVERY};
 use crate::core::backplane::{Entry, Logged, Refusal, ResumeToken};
+use crate::core::rules::room_name::RoomName;
 use crate::protocol::ErrorCode;
 
 /// Calls queued at most: past it a `say` is refused as busy, to be resent.
@@ -46,6 +47,7 @@ const MAX_BATCH: usize = 512;
 pub(super) enum Call {
     /// A message: `args` are the say script's, `key` its room's.
     Say {
+        room: RoomName,
         key: String,
         token: ResumeToken,
         reference: Option<String>,
@@ -53,6 +55,7 @@ pub(super) enum Call {
     },
     /// A typing change.
     Typing {
+        room: RoomName,
         key: String,
         token: ResumeToken,
         args: Vec<String>,
@@ -363,20 +366,25 @@ impl Worker {
     fn answer(&self, call: Call, reply: Result<Value, Refusal>) {
         let told = match (call, reply) {
             (Call::Typing { .. }, Ok(value)) => entries_of(value).map(Logged::Entries),
-            (Call::Typing { token, .. }, Err(refusal)) => Some(Logged::Answered {
+            (Call::Typing { room, token, .. }, Err(refusal)) => Some(Logged::Answered {
+                room,
                 token,
                 reference: None,
                 answer: Err(refusal),
             }),
             (
                 Call::Say {
-                    token, reference, ..
+                    room,
+                    token,
+                    reference,
+                    ..
                 },
                 reply,
             ) => Some(
                 match reply.map_or_else(|refusal| Said::Answered(Err(refusal)), said) {
                     Said::Logged(entries) => Logged::Entries(entries),
                     Said::Answered(answer) => Logged::Answered {
+                        room,
                         token,
                         reference,
                         answer,
