@@ -781,3 +781,191 @@ async fn max_rooms_is_applied_across_instances_through_redis() {
     assert_eq!(welcome["room"], "three");
     join_refused(&b.ws_url(), "eve", "four", "too_many_rooms").await;
 }
+
+/// Frame rate limits lifted, for the bursts below: nobody types this fast,
+/// and the point is many decisions in flight at once.
+const BURST_LIMITS: &[&str] = &[
+    "--rate-burst",
+    "1000",
+    "--rate-per-sec",
+    "1000",
+    "--address-rate-burst",
+    "1000",
+    "--address-rate-per-sec",
+    "1000",
+    "--room-rate-burst",
+    "1000",
+    "--room-rate-per-sec",
+    "1000",
+];
+
+#[tokio::test]
+async fn pipelined_bursts_from_many_senders_in_many_rooms_keep_one_order_per_room() {
+    const ROOMS: [&str; 3] = ["red", "green", "blue"];
+    const MEMBERS: usize = 4;
+    const BURST: usize = 25;
+    let redis = RedisServer::start().await;
+    let nodes = [
+        instance(&redis, BURST_LIMITS).await,
+        instance(&redis, BURST_LIMITS).await,
+    ];
+    // Each room's members alternate between the instances.
+    let mut rooms: Vec<(Vec<String>, Vec<Client>)> = Vec::new();
+    for room in ROOMS {
+        let (mut nicks, mut clients) = (Vec::new(), Vec::<Client>::new());
+        for m in 0..MEMBERS {
+            let nick = format!("{room}{m}");
+            let (client, _) = Client::join(&nodes[m % 2].ws_url(), &nick, room).await;
+            for (earlier, other) in clients.iter_mut().enumerate() {
+                assert_eq!(other.next().await, joined(&nick, m as u64 + 1), "{earlier}");
+            }
+            nicks.push(nick);
+            clients.push(client);
+        }
+        rooms.push((nicks, clients));
+    }
+    // Everyone at once, without waiting for any ack.
+    for i in 0..BURST {
+        for (nicks, clients) in &mut rooms {
+            for (nick, client) in nicks.iter().zip(clients.iter_mut()) {
+                client.send(say(&format!("{nick} {i}"))).await;
+            }
+        }
+    }
+    for (nicks, clients) in &mut rooms {
+        let mut seen = Vec::new();
+        for (nick, client) in nicks.iter().zip(clients.iter_mut()) {
+            let (messages, acks) = gather(client, MEMBERS * BURST, BURST).await;
+            check_acks(&acks, &messages, nick);
+            seen.push(messages);
+        }
+        let senders: Vec<&str> = nicks.iter().map(String::as_str).collect();
+        check_one_order(&seen, &senders, BURST);
+    }
+}
+
+/// One sender of the restart test: what it was told of each of its says.
+struct Burst {
+    nick: &'static str,
+    client: Client,
+    /// Every message received, in order.
+    seen: Vec<Value>,
+    /// Each acked ref's id.
+    acked: std::collections::BTreeMap<String, u64>,
+    refused: BTreeSet<String>,
+}
+
+impl Burst {
+    fn new(nick: &'static str, client: Client) -> Burst {
+        Burst {
+            nick,
+            client,
+            seen: Vec::new(),
+            acked: Default::default(),
+            refused: BTreeSet::new(),
+        }
+    }
+
+    /// Reads one frame and files it; status changes are not counted.
+    async fn read(&mut self) {
+        let frame = self.client.next().await;
+        match frame["type"].as_str() {
+            Some("message") => self.seen.push(frame),
+            Some("ack") => {
+                // A say logged before Redis died whose answer was lost is
+                // refused, resent and acked as a resend, then acked again
+                // when its entry is read back: with the same id.
+                let reference = frame["ref"].as_str().expect("ack ref").to_owned();
+                self.refused.remove(&reference);
+                let id = frame["id"].as_u64().expect("ack id");
+                let first = *self.acked.entry(reference).or_insert(id);
+                assert_eq!(first, id, "acked again with another id: {frame}");
+            }
+            Some("error") => {
+                assert_eq!(frame["code"], "degraded", "{frame}");
+                let reference = frame["ref"].as_str().expect("error ref").to_owned();
+                self.refused.insert(reference);
+            }
+            Some("status") => {}
+            _ => panic!("{}: unexpected {frame}", self.nick),
+        }
+    }
+
+    /// Reads until each of its `n` says is answered, acked or refused.
+    async fn until_answered(&mut self, n: usize) {
+        while self.acked.len() + self.refused.len() < n {
+            self.read().await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_redis_restart_mid_burst_loses_nothing_acknowledged_and_repeats_nothing() {
+    const BURST: usize = 40;
+    let mut redis = RedisServer::start().await;
+    let nodes = [
+        instance(&redis, BURST_LIMITS).await,
+        instance(&redis, BURST_LIMITS).await,
+    ];
+    let (mut ann, _) = Client::join(&nodes[0].ws_url(), "ann", "lobby").await;
+    let (bob, _) = Client::join(&nodes[1].ws_url(), "bob", "lobby").await;
+    assert_eq!(ann.next().await, joined("bob", 2));
+    let mut senders = [Burst::new("ann", ann), Burst::new("bob", bob)];
+    for i in 0..BURST {
+        for sender in &mut senders {
+            let text = format!("{} {i}", sender.nick);
+            sender.client.send(say(&text)).await;
+        }
+    }
+    // Redis dies as the first answer comes back, with most of the burst
+    // still queued or in flight.
+    while senders[0].acked.is_empty() && senders[0].refused.is_empty() {
+        senders[0].read().await;
+    }
+    redis.kill();
+    for sender in &mut senders {
+        sender.until_answered(BURST).await;
+    }
+    redis.restart().await;
+    for node in &nodes {
+        readyz_becomes(&node.url("/readyz"), 200).await;
+    }
+    // Each sender resends what was refused, in order, until all is acked:
+    // a say that was logged before its answer was lost is only acked again.
+    for sender in &mut senders {
+        while !sender.refused.is_empty() {
+            let again: Vec<String> = sender.refused.iter().cloned().collect();
+            let mut again: Vec<(usize, String)> = again
+                .into_iter()
+                .map(|text| (text.rsplit(' ').next().unwrap().parse().unwrap(), text))
+                .collect();
+            again.sort();
+            let waiting = again.len();
+            sender.refused.clear();
+            for (_, text) in &again {
+                sender.client.send(say(text)).await;
+            }
+            let answered = sender.acked.len() + waiting;
+            while sender.acked.len() + sender.refused.len() < answered {
+                sender.read().await;
+            }
+        }
+        assert_eq!(sender.acked.len(), BURST, "{} all acked", sender.nick);
+    }
+    for sender in &mut senders {
+        while sender.seen.len() < 2 * BURST {
+            sender.read().await;
+        }
+    }
+    let seen = [senders[0].seen.clone(), senders[1].seen.clone()];
+    check_one_order(&seen, &["ann", "bob"], BURST);
+    // And Redis holds exactly that: a joiner's history is the same list.
+    let (_, welcome) = Client::join(&nodes[1].ws_url(), "dan", "lobby").await;
+    let tail: Vec<Value> = seen[0].iter().map(without_type).collect();
+    let kept = history(&welcome);
+    assert_eq!(
+        kept[..],
+        tail[tail.len() - kept.len()..],
+        "the log is what was seen"
+    );
+}

@@ -66,7 +66,9 @@ pub(crate) fn open(config: &Config, limits: &Limits) -> std::io::Result<Box<dyn 
                 limits.history_size,
             )
             .map_err(std::io::Error::other)?
-            .with_max_rooms(limits.max_rooms);
+            .with_max_rooms(limits.max_rooms)
+            .pipelined()
+            .map_err(std::io::Error::other)?;
             log::info!(
                 "sharing rooms through Redis (key prefix {:?})",
                 config.redis_prefix

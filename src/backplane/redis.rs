@@ -33,6 +33,7 @@
 
 mod feed;
 mod link;
+mod pipeline;
 mod scripts;
 mod slots;
 #[cfg(test)]
@@ -48,6 +49,7 @@ use redis::{ErrorKind, RedisError, RedisResult, Value};
 
 use self::feed::{lock, run_feed, FeedState};
 use self::link::{Link, Target};
+use self::pipeline::{Call, Pipeline};
 use self::scripts::{Op, Scripts};
 use self::slots::{bucket, rooms_of};
 use self::wire::{
@@ -96,6 +98,8 @@ pub(crate) struct RedisBackplane {
     /// The URL without its password, for logs.
     shown: String,
     shared: Arc<FeedState>,
+    /// Where `say` and `typing` go when pipelined ([`Self::pipelined`]).
+    pipeline: Option<Pipeline>,
 }
 
 impl std::fmt::Debug for RedisBackplane {
@@ -206,7 +210,24 @@ impl RedisBackplane {
             max_rooms: usize::MAX,
             shown,
             shared: Arc::default(),
+            pipeline: None,
         })
+    }
+
+    /// Sends `say` and `typing` through a pipeline on a connection and
+    /// thread of their own (`redis/pipeline.rs`): they return at once and
+    /// are answered through the feed, so the ChatRoom never waits for
+    /// them. Without it, every call is one round trip on the caller's
+    /// thread, as the contract tests drive it.
+    pub(crate) fn pipelined(mut self) -> Result<Self, String> {
+        let pipeline = Pipeline::start(
+            self.target.clone(),
+            self.scripts.clone(),
+            self.shared.clone(),
+        )
+        .map_err(|e| format!("cannot start the Redis pipeline thread: {e}"))?;
+        self.pipeline = Some(pipeline);
+        Ok(self)
     }
 
     /// Holds at most `max_rooms` rooms cluster-wide, forgetting the empty
@@ -245,6 +266,10 @@ impl RedisBackplane {
         &mut self,
         call: impl FnOnce(&mut dyn redis::ConnectionLike, &Scripts) -> RedisResult<T>,
     ) -> Result<T, Refusal> {
+        // Nothing may overtake a pipelined call sent before it.
+        if let Some(pipeline) = &self.pipeline {
+            pipeline.drain();
+        }
         if self.conn.is_none() {
             if Instant::now() < self.retry_at {
                 return Err(Refusal::degraded());
@@ -296,6 +321,13 @@ impl RedisBackplane {
         let entries = decode_batch(&payload).map_err(|e| unreadable("entries", e))?;
         self.heard(&entries);
         Ok(entries)
+    }
+
+    /// The pipeline, while commands reach Redis. During an outage calls
+    /// take the command path, which refuses them at once and reconnects.
+    fn live_pipeline(&self) -> Option<&Pipeline> {
+        let down = self.shared.command_down.load(Ordering::SeqCst);
+        self.pipeline.as_ref().filter(|_| !down)
     }
 
     fn key(&self, rest: std::fmt::Arguments<'_>) -> String {
@@ -457,6 +489,16 @@ impl Backplane for RedisBackplane {
         on: bool,
     ) -> Result<Vec<Entry>, Refusal> {
         let on = if on { "true" } else { "false" };
+        if let Some(pipeline) = self.live_pipeline() {
+            let args = [room.as_str(), token, on].map(str::to_owned).to_vec();
+            pipeline.submit(Call::Typing {
+                room: room.clone(),
+                key: self.room_key(room.as_str(), "meta"),
+                token: token.clone(),
+                args,
+            })?;
+            return Ok(Vec::new());
+        }
         self.entries(Op::Typing, room.as_str(), &[room.as_str(), token, on])
     }
 
@@ -478,6 +520,31 @@ impl Backplane for RedisBackplane {
             text: &text,
         });
         let has_ref = if reference.is_some() { "1" } else { "0" };
+        if let Some(pipeline) = self.live_pipeline() {
+            let args = [
+                room.as_str(),
+                token,
+                has_ref,
+                reference.as_deref().unwrap_or_default(),
+                &head,
+                &body,
+            ]
+            .map(str::to_owned)
+            .to_vec();
+            pipeline.submit(Call::Say {
+                room: room.clone(),
+                key: self.room_key(room.as_str(), "meta"),
+                token: token.clone(),
+                reference,
+                args,
+            })?;
+            // Answered through the feed: the entry, or Answered.
+            return Ok(Said {
+                id: 0,
+                entries: Vec::new(),
+                resend: false,
+            });
+        }
         let (status, payload) = self.decide(
             Op::Say,
             room.as_str(),
@@ -601,6 +668,12 @@ impl Backplane for RedisBackplane {
             self.shared.high_water.fetch_max(last.seq, Ordering::SeqCst);
         }
         Ok(Some(entries))
+    }
+
+    fn wait_decided(&mut self) {
+        if let Some(pipeline) = &self.pipeline {
+            pipeline.drain();
+        }
     }
 
     /// One script per lease bucket the tokens fall in.

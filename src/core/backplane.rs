@@ -158,6 +158,21 @@ pub(crate) enum Logged {
     Entries(Vec<Entry>),
     /// The backplane was lost (`true`) or is back (`false`).
     Degraded(bool),
+    /// The answer to a `say` or `typing` decided after the call returned
+    /// (a pipelined backplane, `redis/pipeline.rs`), when it wrote nothing:
+    /// the id of the message this (token, ref) already logged (a resend),
+    /// or why the call was refused. A call that logged is answered by its
+    /// entries alone, as an embedded store's `say` is.
+    Answered {
+        /// The call's room: the sender's, when it made the call.
+        room: RoomName,
+        /// The sender's token.
+        token: ResumeToken,
+        /// The client's ref, if it gave one (a say's).
+        reference: Option<String>,
+        /// The logged message's id (a say's resend), or the refusal.
+        answer: Result<u64, Refusal>,
+    },
 }
 
 /// Where a backplane hands what it hears from other instances: a callback,
@@ -297,7 +312,8 @@ pub(crate) trait Backplane: Send {
         token: &ResumeToken,
         nick: &Nickname,
     ) -> Result<Vec<Entry>, Refusal>;
-    /// Logs a typing change.
+    /// Logs a typing change. A pipelined backplane returns no entries and
+    /// hands them to its feed once written.
     fn typing(
         &mut self,
         room: &RoomName,
@@ -305,7 +321,10 @@ pub(crate) trait Backplane: Send {
         on: bool,
     ) -> Result<Vec<Entry>, Refusal>;
     /// Numbers and logs a message, unless this (token, ref) was already
-    /// logged: then the original id is returned and nothing is written.
+    /// logged: then the original id is returned and nothing is written. A
+    /// pipelined backplane returns at once with no entries and `resend`
+    /// false, and answers later through its feed: the entry once written,
+    /// or [`Logged::Answered`].
     fn say(
         &mut self,
         room: &RoomName,
@@ -328,6 +347,11 @@ pub(crate) trait Backplane: Send {
     /// The room's kept entries after `after`, in order. `None` when entries
     /// after `after` are no longer kept.
     fn read(&mut self, room: &RoomName, after: u64) -> Result<Option<Vec<Entry>>, Refusal>;
+    /// Waits until every call made so far is decided. For a sender that
+    /// must not overtake its own messages: a polling session, whose next
+    /// request may reach another instance. A backplane that decides each
+    /// call as it is made has nothing to wait for.
+    fn wait_decided(&mut self) {}
     /// Extends these members' leases by `ttl_ms` from now.
     fn renew(&mut self, tokens: &[ResumeToken], ttl_ms: u64) -> Result<(), Refusal>;
     /// Takes members whose lease lapsed out of their rooms.

@@ -607,8 +607,40 @@ impl ChatCore {
                 None => Vec::new(),
             },
             // The ack goes out as the message is applied, after it.
-            Ok(said) => self.apply(said.entries, now_ms),
+            Ok(said) => {
+                // A polling session's next request may reach another
+                // instance: it must find this message already decided.
+                if self.connections.get(&id).is_some_and(|a| a.poll.is_some()) {
+                    self.backplane.wait_decided();
+                }
+                self.apply(said.entries, now_ms)
+            }
             Err(refusal) => refused(id, refusal, reference),
+        }
+    }
+
+    /// A pipelined backplane's later answer to a call that wrote nothing:
+    /// the sender, if it is still here under that token, is acknowledged
+    /// with the id already logged (a say's resend) or told the refusal.
+    pub(crate) fn answered(
+        &mut self,
+        token: &ResumeToken,
+        reference: Option<String>,
+        answer: Result<u64, Refusal>,
+    ) -> Vec<Effect> {
+        let Some(&id) = self.tokens.get(token) else {
+            return Vec::new();
+        };
+        match (answer, reference) {
+            (Ok(message), Some(reference)) => vec![to_member(
+                id,
+                ServerFrame::Ack {
+                    reference,
+                    id: message,
+                },
+            )],
+            (Ok(_), None) => Vec::new(),
+            (Err(refusal), reference) => refused(id, refusal, reference),
         }
     }
 

@@ -629,6 +629,15 @@ impl Handler<FromBackplane> for ChatRoom {
                 self.apply(effects);
             }
             Logged::Degraded(degraded) => self.set_degraded(degraded),
+            Logged::Answered {
+                token,
+                reference,
+                answer,
+                ..
+            } => {
+                let effects = self.core.answered(&token, reference, answer);
+                self.apply(effects);
+            }
         }
     }
 }

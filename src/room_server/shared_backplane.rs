@@ -62,6 +62,18 @@ impl Feeds {
         kept
     }
 
+    /// Hands a pipelined call's later answer to the shard of its room,
+    /// where its sender is.
+    fn answer(&self, answered: Logged) {
+        let Logged::Answered { room, .. } = &answered else {
+            return;
+        };
+        let index = shard_of(room, self.feeds.len());
+        if let Some(Some(feed)) = self.feeds.get(index) {
+            feed(answered);
+        }
+    }
+
     /// Tells every shard a health change.
     fn tell_all(&self, degraded: bool) {
         for feed in self.feeds.iter().flatten() {
@@ -191,6 +203,10 @@ impl Backplane for SharedBackplane {
         self.plain(|b| b.read(room, after))
     }
 
+    fn wait_decided(&mut self) {
+        self.plain(|b| b.wait_decided());
+    }
+
     fn renew(&mut self, tokens: &[ResumeToken], ttl_ms: u64) -> Result<(), Refusal> {
         self.plain(|b| b.renew(tokens, ttl_ms))
     }
@@ -231,6 +247,7 @@ impl Backplane for SharedBackplane {
                         feeds.route(entries, None);
                     }
                     Logged::Degraded(degraded) => feeds.tell_all(degraded),
+                    answered @ Logged::Answered { .. } => feeds.answer(answered),
                 }
             }))
         });

@@ -41,6 +41,9 @@ pub(super) struct FeedState {
     /// The degraded state last told, so each change is told once.
     told: Mutex<bool>,
     pub(super) feed_started: AtomicBool,
+    /// How many times a link went down: a connection opened before the
+    /// last outage may be dead without knowing it (the pipeline's).
+    pub(super) outages: AtomicU64,
     /// Set when the backplane is dropped: the subscription thread ends.
     pub(super) stop: AtomicBool,
     /// The highest seq heard, on the channel or in the command path's
@@ -59,6 +62,9 @@ impl FeedState {
     /// the whole.
     pub(super) fn set(&self, flag: &AtomicBool, down: bool) {
         if flag.swap(down, Ordering::SeqCst) != down {
+            if down {
+                self.outages.fetch_add(1, Ordering::SeqCst);
+            }
             self.report();
         }
     }

@@ -24,6 +24,7 @@ pub(super) type Link = Box<dyn ConnectionLike + Send>;
 const CLUSTER_RETRIES: u32 = 2;
 
 /// What the backplane connects to.
+#[derive(Clone)]
 pub(super) enum Target {
     /// One Redis server.
     Single(Client),

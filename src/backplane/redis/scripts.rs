@@ -42,7 +42,7 @@
 //! A script is routed by its one key (KEYS[1]) and builds its other keys,
 //! all with the same hash tag, inside.
 
-use redis::{ConnectionLike, FromRedisValue, RedisResult, Script};
+use redis::{Cmd, ConnectionLike, FromRedisValue, RedisResult, Script};
 
 /// What every script starts with: the common arguments and helpers.
 /// ARGV[1] prefix, [2] history size, [3] log cap, [4] empty-room TTL (ms);
@@ -133,6 +133,7 @@ impl Op {
 }
 
 /// The scripts, with the arguments every call passes first.
+#[derive(Clone)]
 pub(super) struct Scripts {
     scripts: Vec<Script>,
     common: [String; 4],
@@ -191,6 +192,24 @@ impl Scripts {
             call.arg(*arg);
         }
         call.invoke(conn)
+    }
+
+    /// The EVALSHA command of `op` on `key`'s slot with `args` after the
+    /// common ones, for a pipeline: unlike [`Scripts::run`] it does not load
+    /// a script Redis lost (the reply is a NOSCRIPT error, and the caller
+    /// loads them).
+    pub(super) fn command(&self, op: Op, key: &str, args: &[&str]) -> Cmd {
+        let mut call = redis::cmd("EVALSHA");
+        call.arg(self.scripts[op as usize].get_hash())
+            .arg(1)
+            .arg(key);
+        for arg in &self.common {
+            call.arg(arg);
+        }
+        for arg in args {
+            call.arg(*arg);
+        }
+        call
     }
 }
 

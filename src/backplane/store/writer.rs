@@ -85,7 +85,8 @@ impl Shared {
         match (&feed.to, logged) {
             (Some(to), logged) => to(logged),
             (None, Logged::Entries(entries)) => feed.held.extend(entries),
-            (None, Logged::Degraded(_)) => {}
+            // The store answers every say as it is made.
+            (None, Logged::Degraded(_) | Logged::Answered { .. }) => {}
         }
     }
 
