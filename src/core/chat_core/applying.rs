@@ -15,6 +15,45 @@ use super::{Audience, ChatCore, CloseReason, Effect};
 /// No connection has this id: an audience "everyone but nobody".
 const NOBODY: u64 = 0;
 
+/// A joiner's welcome shows its room as of the joiner's own entry, so the
+/// room's frames of earlier entries in the same batch (entries read back
+/// to fill a gap just before it) must not reach it, although it is a
+/// member by the time they are sent (the ChatRoom resolves a room's
+/// audience when it delivers). Those frames leave the joiner out;
+/// `members` are the room's members here before the joiner.
+fn keep_from_joiner(effects: &mut Vec<Effect>, room: &RoomName, joiner: u64, members: &[u64]) {
+    let mut i = 0;
+    while i < effects.len() {
+        if let Effect::Send { to, frame, at } = &mut effects[i] {
+            match to {
+                Audience::Room(r) if r == room => *to = Audience::RoomExcept(r.clone(), joiner),
+                Audience::RoomExcept(r, except) if r == room && *except == NOBODY => {
+                    *except = joiner;
+                }
+                Audience::RoomExcept(r, except) if r == room && *except != joiner => {
+                    // Two to leave out: the others get it one by one.
+                    let except = *except;
+                    let sends: Vec<Effect> = members
+                        .iter()
+                        .filter(|&&m| m != except && m != joiner)
+                        .map(|&m| Effect::Send {
+                            to: Audience::Member(m),
+                            frame: frame.clone(),
+                            at: *at,
+                        })
+                        .collect();
+                    let added = sends.len();
+                    effects.splice(i..=i, sends);
+                    i += added;
+                    continue;
+                }
+                _ => {}
+            }
+        }
+        i += 1;
+    }
+}
+
 impl ChatCore {
     pub(super) fn apply_entry(&mut self, entry: Entry, now_ms: u64, effects: &mut Vec<Effect>) {
         let Some(room) = self.rooms.get(&entry.room) else {
@@ -141,6 +180,10 @@ impl ChatCore {
                     self.replace(ghost, effects);
                 }
                 if let Some(id) = joiner {
+                    if !self.is_in(id, &name) {
+                        let members: Vec<u64> = self.members_of(&name).collect();
+                        keep_from_joiner(effects, &name, id, &members);
+                    }
                     self.joining.remove(&id);
                     self.bind(id, &name, &token);
                     let welcome = self.welcome(id, &name, &token, since);
@@ -317,5 +360,42 @@ impl ChatCore {
             }));
         }
         Some(effects)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn send(to: Audience) -> Effect {
+        Effect::Send {
+            to,
+            frame: ServerFrame::Pong {},
+            at: 3,
+        }
+    }
+
+    #[test]
+    fn a_joiner_is_left_out_of_its_rooms_earlier_frames_only() {
+        let room = RoomName::parse("tea").unwrap();
+        let other = RoomName::parse("cake").unwrap();
+        let mut effects = vec![
+            send(Audience::Room(room.clone())),
+            send(Audience::RoomExcept(room.clone(), NOBODY)),
+            send(Audience::RoomExcept(room.clone(), 5)),
+            send(Audience::Room(other.clone())),
+            send(Audience::Member(9)),
+        ];
+        keep_from_joiner(&mut effects, &room, 7, &[5, 6]);
+        assert_eq!(
+            effects,
+            vec![
+                send(Audience::RoomExcept(room.clone(), 7)),
+                send(Audience::RoomExcept(room.clone(), 7)),
+                send(Audience::Member(6)),
+                send(Audience::Room(other)),
+                send(Audience::Member(9)),
+            ]
+        );
     }
 }
