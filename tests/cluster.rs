@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use common::inbox::Inbox;
 use common::nginx::Nginx;
+use common::order::{check_acks, check_one_order, gather, ids, say};
 use common::poll::PollClient;
 use common::redis::instance::Instance;
 use common::redis::resp::{self, Reply};
@@ -112,28 +113,6 @@ async fn await_frame(client: &mut Client, kind: &str) -> Value {
     }
 }
 
-/// Reads until exactly `messages` messages and `acks` acks have come, in
-/// arrival order; any other frame, or one too many, fails the test.
-async fn gather(inbox: &mut impl Inbox, messages: usize, acks: usize) -> (Vec<Value>, Vec<Value>) {
-    let (mut got, mut acked) = (Vec::new(), Vec::new());
-    while got.len() < messages || acked.len() < acks {
-        let frame = inbox.next().await;
-        let (list, wanted) = match frame["type"].as_str() {
-            Some("message") => (&mut got, messages),
-            Some("ack") => (&mut acked, acks),
-            _ => panic!("expected only messages and acks, got {frame}"),
-        };
-        assert!(list.len() < wanted, "one frame too many: {frame}");
-        list.push(frame);
-    }
-    (got, acked)
-}
-
-/// A `say` whose ref is its text (so texts must be unique per sender).
-fn say(text: &str) -> Value {
-    json!({"type": "say", "text": text, "ref": text})
-}
-
 fn joined(nick: &str, count: u64) -> Value {
     json!({"type": "joined", "nick": nick, "count": count})
 }
@@ -178,52 +157,6 @@ fn without_type(message: &Value) -> Value {
 
 fn history(welcome: &Value) -> Vec<Value> {
     welcome["history"].as_array().expect("history list").clone()
-}
-
-fn ids(messages: &[Value]) -> Vec<u64> {
-    messages
-        .iter()
-        .map(|m| m["id"].as_u64().expect("message id"))
-        .collect()
-}
-
-/// Checks what each client received after `senders` each said `each`
-/// texts `"{nick} {i}"`, all at once, into a room with no messages yet:
-/// every client got the same messages in the same order, with ids 1, 2,
-/// 3..., each text once and each sender's in the order it sent them.
-fn check_one_order(seen: &[Vec<Value>], senders: &[&str], each: usize) {
-    let first = &seen[0];
-    for (i, other) in seen.iter().enumerate().skip(1) {
-        assert_eq!(other, first, "client {i} saw another order than client 0");
-    }
-    let total = (senders.len() * each) as u64;
-    assert_eq!(
-        ids(first),
-        (1..=total).collect::<Vec<_>>(),
-        "consecutive ids"
-    );
-    for nick in senders {
-        let texts: Vec<&str> = first
-            .iter()
-            .filter(|m| m["nick"] == *nick)
-            .map(|m| m["text"].as_str().expect("text"))
-            .collect();
-        let sent: Vec<String> = (0..each).map(|i| format!("{nick} {i}")).collect();
-        assert_eq!(texts, sent, "{nick}'s messages, once each, in order");
-    }
-}
-
-/// Checks `nick`'s acks: one per message it said, in order, each naming
-/// the id its message got.
-fn check_acks(acks: &[Value], messages: &[Value], nick: &str) {
-    let mine: Vec<&Value> = messages.iter().filter(|m| m["nick"] == nick).collect();
-    assert_eq!(acks.len(), mine.len(), "{nick}'s acks: {acks:?}");
-    for (ack, message) in acks.iter().zip(mine) {
-        assert_eq!(
-            *ack,
-            json!({"type": "ack", "ref": message["text"], "id": message["id"]})
-        );
-    }
 }
 
 /// Attempts a join at `url` that must be refused with `code`.

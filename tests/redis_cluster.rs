@@ -10,11 +10,12 @@
 mod common;
 
 use common::inbox::Inbox;
+use common::order::{check_acks, check_one_order, gather, say};
 use common::redis::cluster::RedisCluster;
 use common::redis::round_robin::{Request, RoundRobinPoll};
 use common::ws::Client;
 use common::TestServer;
-use serde_json::{json, Value};
+use serde_json::json;
 use tokio::time::Instant;
 
 /// Messages each member says in each room.
@@ -39,61 +40,6 @@ async fn instance(cluster: &RedisCluster, extra: &[&str]) -> TestServer {
         }
         assert!(Instant::now() < deadline, "the instance never got ready");
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-}
-
-/// Reads until exactly `messages` messages and `acks` acks have come, in
-/// arrival order; any other frame, or one too many, fails the test.
-async fn gather(inbox: &mut impl Inbox, messages: usize, acks: usize) -> (Vec<Value>, Vec<Value>) {
-    let (mut got, mut acked) = (Vec::new(), Vec::new());
-    while got.len() < messages || acked.len() < acks {
-        let frame = inbox.next().await;
-        let (list, wanted) = match frame["type"].as_str() {
-            Some("message") => (&mut got, messages),
-            Some("ack") => (&mut acked, acks),
-            _ => panic!("expected only messages and acks, got {frame}"),
-        };
-        assert!(list.len() < wanted, "one frame too many: {frame}");
-        list.push(frame);
-    }
-    (got, acked)
-}
-
-fn say(text: &str) -> Value {
-    json!({"type": "say", "text": text, "ref": text})
-}
-
-/// Every client saw the same messages in the same order, with ids 1, 2,
-/// 3..., each sender's `"{nick} {i}"` once each and in its order.
-fn check_one_order(seen: &[Vec<Value>], senders: &[&str], each: usize) {
-    for (i, other) in seen.iter().enumerate().skip(1) {
-        assert_eq!(
-            other, &seen[0],
-            "client {i} saw another order than client 0"
-        );
-    }
-    let ids: Vec<u64> = seen[0].iter().map(|m| m["id"].as_u64().unwrap()).collect();
-    assert_eq!(ids, (1..=(senders.len() * each) as u64).collect::<Vec<_>>());
-    for nick in senders {
-        let texts: Vec<&str> = seen[0]
-            .iter()
-            .filter(|m| m["nick"] == *nick)
-            .map(|m| m["text"].as_str().unwrap())
-            .collect();
-        let sent: Vec<String> = (0..each).map(|i| format!("{nick} {i}")).collect();
-        assert_eq!(texts, sent, "{nick}'s messages, once each, in order");
-    }
-}
-
-/// One ack per message `nick` said, in order, naming its id.
-fn check_acks(acks: &[Value], messages: &[Value], nick: &str) {
-    let mine: Vec<&Value> = messages.iter().filter(|m| m["nick"] == nick).collect();
-    assert_eq!(acks.len(), mine.len(), "{nick}'s acks: {acks:?}");
-    for (ack, message) in acks.iter().zip(mine) {
-        assert_eq!(
-            *ack,
-            json!({"type": "ack", "ref": message["text"], "id": message["id"]})
-        );
     }
 }
 

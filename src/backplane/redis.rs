@@ -520,23 +520,21 @@ impl Backplane for RedisBackplane {
             text: &text,
         });
         let has_ref = if reference.is_some() { "1" } else { "0" };
+        let args = [
+            room.as_str(),
+            token,
+            has_ref,
+            reference.as_deref().unwrap_or_default(),
+            &head,
+            &body,
+        ];
         if let Some(pipeline) = self.live_pipeline() {
-            let args = [
-                room.as_str(),
-                token,
-                has_ref,
-                reference.as_deref().unwrap_or_default(),
-                &head,
-                &body,
-            ]
-            .map(str::to_owned)
-            .to_vec();
             pipeline.submit(Call::Say {
                 room: room.clone(),
                 key: self.room_key(room.as_str(), "meta"),
                 token: token.clone(),
+                args: args.map(str::to_owned).to_vec(),
                 reference,
-                args,
             })?;
             // Answered through the feed: the entry, or Answered.
             return Ok(Said {
@@ -545,18 +543,7 @@ impl Backplane for RedisBackplane {
                 resend: false,
             });
         }
-        let (status, payload) = self.decide(
-            Op::Say,
-            room.as_str(),
-            &[
-                room.as_str(),
-                token,
-                has_ref,
-                reference.as_deref().unwrap_or_default(),
-                &head,
-                &body,
-            ],
-        )?;
+        let (status, payload) = self.decide(Op::Say, room.as_str(), &args)?;
         match status.as_str() {
             "not_joined" => Err(Refusal::new(ErrorCode::NotJoined, "not in a room")),
             "dup" => Ok(Said {

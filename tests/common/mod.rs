@@ -16,6 +16,7 @@ pub mod bystanders;
 pub mod daemon;
 pub mod inbox;
 pub mod nginx;
+pub mod order;
 pub mod poll;
 pub mod process;
 pub mod raw;
