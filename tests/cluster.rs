@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use common::inbox::Inbox;
 use common::nginx::Nginx;
-use common::order::{check_acks, check_one_order, gather, ids, say};
+use common::order::{check_acks, check_one_order, gather, ids, round_robin_chat, say};
 use common::poll::PollClient;
 use common::redis::instance::Instance;
 use common::redis::resp::{self, Reply};
@@ -347,37 +347,9 @@ async fn a_nickname_held_on_one_instance_is_taken_on_another_until_it_leaves() {
 /// Rounds of [`round_robin_chat`]; each user says two messages a round.
 const ROUNDS: usize = 4;
 
-/// ann on a WebSocket at `ws_url` and bob polling through `bases` (see
-/// `RoundRobinPoll`) chat in a room of their own: in each of [`ROUNDS`]
-/// rounds each says two messages (bob in two requests) and bob polls once;
-/// then both read the rest. Both must see the same messages with ids 1, 2,
-/// 3..., each once and in each sender's order, and every say acknowledged
-/// with its message's id. Three requests a round, so that a balancer taking
-/// turns sends bob's polls and sends to every instance. Returns bob's
-/// client for its record of who served what.
-async fn round_robin_chat(ws_url: &str, bases: &[String]) -> RoundRobinPoll {
-    let (mut ann, _) = Client::join(ws_url, "ann", "spread").await;
-    let join = json!({"type": "join", "nick": "bob", "room": "spread"});
-    let (mut bob, welcome) = RoundRobinPoll::open(bases, join).await;
-    assert_eq!(welcome["type"], "welcome", "{welcome}");
-    assert_eq!(welcome["count"], 2);
-    assert_eq!(ann.next().await, joined("bob", 2));
-
-    for round in 0..ROUNDS {
-        for i in [2 * round, 2 * round + 1] {
-            ann.send(say(&format!("ann {i}"))).await;
-            assert_eq!(bob.say(&format!("bob {i}"), &format!("bob {i}")).await, 1);
-        }
-        // Bob's own outcomes are coming, so this poll does not park.
-        bob.poll().await;
-    }
-    let each = 2 * ROUNDS;
-    let (ann_seen, ann_acks) = gather(&mut ann, 2 * each, each).await;
-    let (bob_seen, bob_acks) = gather(&mut bob, 2 * each, each).await;
-    check_acks(&ann_acks, &ann_seen, "ann");
-    check_acks(&bob_acks, &bob_seen, "bob");
-    check_one_order(&[ann_seen, bob_seen], &["ann", "bob"], each);
-
+/// [`round_robin_chat`], then bob closes his session and ann sees him go.
+async fn round_robin_chat_and_leave(ws_url: &str, bases: &[String]) -> RoundRobinPoll {
+    let (mut ann, mut bob) = round_robin_chat(ws_url, bases, ROUNDS).await;
     assert_eq!(bob.close().await, 204);
     assert_eq!(ann.next().await, left("bob", 1));
     bob
@@ -388,7 +360,7 @@ async fn a_polling_session_alternating_between_instances_loses_and_repeats_nothi
     let redis = RedisServer::start().await;
     let nodes = instances(&redis, 2).await;
     let bases = [nodes[0].url(""), nodes[1].url("")];
-    let bob = round_robin_chat(&nodes[0].ws_url(), &bases).await;
+    let bob = round_robin_chat_and_leave(&nodes[0].ws_url(), &bases).await;
     for (index, base) in bases.iter().enumerate() {
         for kind in [Request::Poll, Request::Send] {
             assert!(
@@ -405,7 +377,7 @@ async fn a_polling_session_through_nginx_without_stickiness_loses_and_repeats_no
     let redis = RedisServer::start().await;
     let nodes = instances(&redis, 2).await;
     let nginx = Nginx::start_balancing(&[nodes[0].port, nodes[1].port]).await;
-    round_robin_chat(&nodes[0].ws_url(), &[nginx.url("")]).await;
+    round_robin_chat_and_leave(&nodes[0].ws_url(), &[nginx.url("")]).await;
     // Only bob went through nginx: its log is his session's requests.
     let log = nginx.access_log();
     for node in &nodes {

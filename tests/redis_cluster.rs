@@ -10,9 +10,9 @@
 mod common;
 
 use common::inbox::Inbox;
-use common::order::{check_acks, check_one_order, gather, say};
+use common::order::{check_acks, check_one_order, gather, round_robin_chat, say};
 use common::redis::cluster::RedisCluster;
-use common::redis::round_robin::{Request, RoundRobinPoll};
+use common::redis::round_robin::Request;
 use common::ws::Client;
 use common::TestServer;
 use serde_json::json;
@@ -140,30 +140,7 @@ async fn a_polling_session_alternating_between_instances_on_a_cluster_loses_and_
     let cluster = RedisCluster::start().await;
     let nodes = [instance(&cluster, &[]).await, instance(&cluster, &[]).await];
     let bases = [nodes[0].url(""), nodes[1].url("")];
-    let (mut ann, _) = Client::join(&nodes[0].ws_url(), "ann", "spread").await;
-    let join = json!({"type": "join", "nick": "bob", "room": "spread"});
-    let (mut bob, welcome) = RoundRobinPoll::open(&bases, join).await;
-    assert_eq!(welcome["type"], "welcome", "{welcome}");
-    assert_eq!(welcome["count"], 2);
-    assert_eq!(
-        ann.next().await,
-        json!({"type": "joined", "nick": "bob", "count": 2})
-    );
-    let rounds = 4;
-    for round in 0..rounds {
-        for i in [2 * round, 2 * round + 1] {
-            ann.send(say(&format!("ann {i}"))).await;
-            assert_eq!(bob.say(&format!("bob {i}"), &format!("bob {i}")).await, 1);
-        }
-        // Bob's own outcomes are coming, so this poll does not park.
-        bob.poll().await;
-    }
-    let each = 2 * rounds;
-    let (ann_seen, ann_acks) = gather(&mut ann, 2 * each, each).await;
-    let (bob_seen, bob_acks) = gather(&mut bob, 2 * each, each).await;
-    check_acks(&ann_acks, &ann_seen, "ann");
-    check_acks(&bob_acks, &bob_seen, "bob");
-    check_one_order(&[ann_seen, bob_seen], &["ann", "bob"], each);
+    let (mut ann, mut bob) = round_robin_chat(&nodes[0].ws_url(), &bases, 4).await;
     for (index, base) in bases.iter().enumerate() {
         for kind in [Request::Poll, Request::Send] {
             assert!(bob.served_by(kind, index) > 0, "{base} served no {kind:?}");

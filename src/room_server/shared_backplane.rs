@@ -180,8 +180,8 @@ impl Backplane for SharedBackplane {
     ) -> Result<Said, Refusal> {
         let mut said = None;
         let entries = self.routed(|b| {
-            let done = b.say(room, token, text, reference, now_ms)?;
-            let entries = done.entries.clone();
+            let mut done = b.say(room, token, text, reference, now_ms)?;
+            let entries = std::mem::take(&mut done.entries);
             said = Some(done);
             Ok(entries)
         })?;

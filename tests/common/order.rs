@@ -3,11 +3,15 @@
 //! burst causes ([`gather`]), and the two verdicts on them: every client
 //! saw one order with consecutive ids and each sender's texts once, in the
 //! order sent ([`check_one_order`]), and each sender got one ack per
-//! message, naming its id ([`check_acks`]).
+//! message, naming its id ([`check_acks`]); and the chat between a
+//! WebSocket user and a polling user whose requests go round several
+//! instances ([`round_robin_chat`]).
 
 use serde_json::{json, Value};
 
 use super::inbox::Inbox;
+use super::redis::round_robin::RoundRobinPoll;
+use super::ws::Client;
 
 /// A `say` whose ref is its text (so texts must be unique per sender).
 pub fn say(text: &str) -> Value {
@@ -79,4 +83,43 @@ pub fn check_acks(acks: &[Value], messages: &[Value], nick: &str) {
             json!({"type": "ack", "ref": message["text"], "id": message["id"]})
         );
     }
+}
+
+/// ann on a WebSocket at `ws_url` and bob polling through `bases` (see
+/// `RoundRobinPoll`) chat in a room of their own: in each of `rounds`
+/// rounds each says two messages (bob in two requests) and bob polls once;
+/// then both read the rest. Both must see the same messages with ids 1, 2,
+/// 3..., each once and in each sender's order, and every say acknowledged
+/// with its message's id. Three requests a round, so that a balancer taking
+/// turns sends bob's polls and sends to every instance. Returns both
+/// clients: bob's holds its record of who served what.
+pub async fn round_robin_chat(
+    ws_url: &str,
+    bases: &[String],
+    rounds: usize,
+) -> (Client, RoundRobinPoll) {
+    let (mut ann, _) = Client::join(ws_url, "ann", "spread").await;
+    let join = json!({"type": "join", "nick": "bob", "room": "spread"});
+    let (mut bob, welcome) = RoundRobinPoll::open(bases, join).await;
+    assert_eq!(welcome["type"], "welcome", "{welcome}");
+    assert_eq!(welcome["count"], 2);
+    assert_eq!(
+        ann.next().await,
+        json!({"type": "joined", "nick": "bob", "count": 2})
+    );
+    for round in 0..rounds {
+        for i in [2 * round, 2 * round + 1] {
+            ann.send(say(&format!("ann {i}"))).await;
+            assert_eq!(bob.say(&format!("bob {i}"), &format!("bob {i}")).await, 1);
+        }
+        // Bob's own outcomes are coming, so this poll does not park.
+        bob.poll().await;
+    }
+    let each = 2 * rounds;
+    let (ann_seen, ann_acks) = gather(&mut ann, 2 * each, each).await;
+    let (bob_seen, bob_acks) = gather(&mut bob, 2 * each, each).await;
+    check_acks(&ann_acks, &ann_seen, "ann");
+    check_acks(&bob_acks, &bob_seen, "bob");
+    check_one_order(&[ann_seen, bob_seen], &["ann", "bob"], each);
+    (ann, bob)
 }
