@@ -874,3 +874,109 @@ async fn a_redis_restart_mid_burst_loses_nothing_acknowledged_and_repeats_nothin
         "the log is what was seen"
     );
 }
+
+/// Polls Redis until a client is held by `CLIENT PAUSE` (flag `b`) in
+/// the middle of a script: a decision is waiting on Redis.
+async fn until_a_script_waits(redis: &RedisServer) {
+    let deadline = Instant::now() + CLUSTER_PATIENCE;
+    loop {
+        let Reply::Bulk(Some(list)) = redis.command(&["CLIENT", "LIST"]) else {
+            panic!("CLIENT LIST answered no text");
+        };
+        if list
+            .lines()
+            .any(|line| line.contains(" flags=b ") && line.contains(" cmd=evalsha "))
+        {
+            return;
+        }
+        assert!(Instant::now() < deadline, "no script waited: {list}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_join_waiting_on_redis_holds_up_nobody_else() {
+    let redis = RedisServer::start().await;
+    let node = instance(&redis, &[]).await;
+    let (mut bob, _) = Client::join(&node.ws_url(), "bob", "lobby").await;
+    // Redis holds every script from now on: ann's join waits on it.
+    let paused = redis.command(&["CLIENT", "PAUSE", "20000", "WRITE"]);
+    assert_eq!(paused, Reply::Simple("OK".into()));
+    // Into a room this instance mirrors, and into one it must open first.
+    let mut ann = Client::connect(&node.ws_url()).await;
+    ann.send(json!({"type": "join", "nick": "ann", "room": "lobby"}))
+        .await;
+    let mut cy = Client::connect(&node.ws_url()).await;
+    cy.send(json!({"type": "join", "nick": "cy", "room": "annex"}))
+        .await;
+    until_a_script_waits(&redis).await;
+    // Meanwhile the room goes on: bob's request, answered from the
+    // room's state here, comes back while the join is still held. Were
+    // the join decided on the room's thread, bob's answer would come only
+    // after Redis timed out, and ann would be refused as degraded.
+    bob.send(json!({"type": "roster", "limit": 10, "ref": "r1"}))
+        .await;
+    let roster = bob.next().await;
+    assert_eq!(roster["type"], "roster", "{roster}");
+    assert_eq!(roster["ref"], "r1", "{roster}");
+    let unpaused = redis.command(&["CLIENT", "UNPAUSE"]);
+    assert_eq!(unpaused, Reply::Simple("OK".into()));
+    let welcome = ann.next().await;
+    assert_eq!(welcome["type"], "welcome", "{welcome}");
+    assert_eq!(bob.next().await, joined("ann", 2));
+    let welcome = cy.next().await;
+    assert_eq!(
+        (&welcome["type"], &welcome["room"], &welcome["count"]),
+        (&json!("welcome"), &json!("annex"), &json!(1)),
+        "{welcome}"
+    );
+}
+
+#[tokio::test]
+async fn a_room_opened_while_its_members_talk_shows_each_message_once() {
+    let redis = RedisServer::start().await;
+    let nodes = instances(&redis, 2).await;
+    let (mut bob, _) = Client::join(&nodes[1].ws_url(), "bob", "annex").await;
+    // cy's instance does not mirror the room: her join reads its snapshot
+    // first. Redis holds every script while bob talks, so once it lets go
+    // his messages may be logged before the snapshot, between it and her
+    // join, or after; whichever it is, she sees each once, in order,
+    // either in her welcome's history or as it comes.
+    let paused = redis.command(&["CLIENT", "PAUSE", "20000", "WRITE"]);
+    assert_eq!(paused, Reply::Simple("OK".into()));
+    let mut cy = Client::connect(&nodes[0].ws_url()).await;
+    cy.send(json!({"type": "join", "nick": "cy", "room": "annex"}))
+        .await;
+    for text in ["one", "two", "three"] {
+        bob.send(say(text)).await;
+    }
+    until_a_script_waits(&redis).await;
+    let unpaused = redis.command(&["CLIENT", "UNPAUSE"]);
+    assert_eq!(unpaused, Reply::Simple("OK".into()));
+
+    let (mut acks, mut cy_joined) = (0, false);
+    while acks < 3 || !cy_joined {
+        let frame = bob.next().await;
+        match frame["type"].as_str() {
+            Some("ack") => acks += 1,
+            Some("message") => {}
+            _ => {
+                assert_eq!(frame, joined("cy", 2));
+                cy_joined = true;
+            }
+        }
+    }
+    let welcome = cy.next().await;
+    assert_eq!(welcome["type"], "welcome", "{welcome}");
+    let mut seen: Vec<String> = history(&welcome)
+        .iter()
+        .map(|m| m["text"].as_str().expect("text").to_owned())
+        .collect();
+    while seen.len() < 3 {
+        let frame = cy.next().await;
+        assert_eq!(frame["type"], "message", "{frame}");
+        seen.push(frame["text"].as_str().expect("text").to_owned());
+    }
+    assert_eq!(seen, ["one", "two", "three"]);
+    cy.expect_nothing_pending().await;
+}

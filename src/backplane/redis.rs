@@ -49,15 +49,15 @@ use redis::{ErrorKind, RedisError, RedisResult, Value};
 
 use self::feed::{lock, run_feed, FeedState};
 use self::link::{Link, Target};
-use self::pipeline::{Call, Pipeline};
+use self::pipeline::{Call, Pipeline, Queued, Whole};
 use self::scripts::{Op, Scripts};
 use self::slots::{bucket, rooms_of};
 use self::wire::{
     decode_batch, decode_kept, json, unreadable, Held, JoinedHead, MessageBody, MessageHead,
 };
 use crate::core::backplane::{
-    Backplane, Entry, Event, JoinRequest, LeftWhy, LogFeed, Page, PollRecord, Refusal, ResumeToken,
-    Said, Snapshot, SnapshotMember, LOG_TAIL,
+    Backplane, Entry, Event, JoinRequest, LeftWhy, LogFeed, Logged, Page, PollRecord, Refusal,
+    ResumeToken, Said, Snapshot, SnapshotMember, LOG_TAIL,
 };
 use crate::core::ids;
 use crate::core::rules::nickname::Nickname;
@@ -77,6 +77,9 @@ pub(crate) const EMPTY_ROOM_TTL: Duration = Duration::from_secs(24 * 60 * 60);
 /// members of a crashed instance do not hold Redis in one long script;
 /// the next reap goes on.
 pub(crate) const REAP_BATCH: usize = 100;
+/// Lease renewals queued to the pipeline at most; past it one renews on
+/// the caller's thread. Each holds the tokens of one shard's members.
+const MAX_RENEWALS_QUEUED: usize = 8;
 /// Lease buckets: a token's place and lease are kept in one of these hash
 /// slots, chosen from the token, so renewing and reaping spread over a
 /// cluster's shards; every reap reads each bucket once.
@@ -89,6 +92,9 @@ pub(crate) struct RedisBackplane {
     conn: Option<Link>,
     /// No reconnect before this.
     retry_at: Instant,
+    /// The outage count when `conn` was opened: a connection opened
+    /// before the last outage may be dead without knowing it.
+    opened_after: u64,
     scripts: Scripts,
     prefix: String,
     /// Rooms the cluster may hold at once (the rooms index: held with
@@ -205,6 +211,7 @@ impl RedisBackplane {
             target,
             conn: Some(conn),
             retry_at: Instant::now(),
+            opened_after: 0,
             scripts,
             prefix: prefix.to_owned(),
             max_rooms: usize::MAX,
@@ -220,14 +227,88 @@ impl RedisBackplane {
     /// them. Without it, every call is one round trip on the caller's
     /// thread, as the contract tests drive it.
     pub(crate) fn pipelined(mut self) -> Result<Self, String> {
+        let mut own = self.sibling();
         let pipeline = Pipeline::start(
             self.target.clone(),
             self.scripts.clone(),
             self.shared.clone(),
+            Box::new(move |whole| own.decide_whole(whole)),
         )
         .map_err(|e| format!("cannot start the Redis pipeline thread: {e}"))?;
         self.pipeline = Some(pipeline);
         Ok(self)
+    }
+
+    /// A backplane on the same Redis, sharing this one's feed state, with
+    /// a command connection of its own (opened at first use) and no
+    /// pipeline: the pipeline thread's, for whole decisions.
+    fn sibling(&self) -> RedisBackplane {
+        RedisBackplane {
+            target: self.target.clone(),
+            conn: None,
+            retry_at: Instant::now(),
+            opened_after: 0,
+            scripts: self.scripts.clone(),
+            prefix: self.prefix.clone(),
+            max_rooms: self.max_rooms,
+            shown: self.shown.clone(),
+            shared: self.shared.clone(),
+            pipeline: None,
+        }
+    }
+
+    /// Runs a queued decision whole, blocking (on the pipeline's thread),
+    /// and answers what the feed is told, in order: a room's snapshot, the
+    /// entries written, or a join's refusal.
+    fn decide_whole(&mut self, whole: Whole) -> Vec<Logged> {
+        let entries = match whole {
+            Whole::Join { request, open } => return self.join_whole(request, open),
+            // A leave or reap that fails is left to the leases: the
+            // member's lapses and a later reap takes it out.
+            Whole::Leave { room, token, why } => self.leave(&room, &token, why),
+            Whole::Reap => {
+                let reaped = self.reap();
+                self.shared.reap_queued.store(false, Ordering::SeqCst);
+                reaped
+            }
+            Whole::Renew { tokens, ttl_ms } => {
+                let renewed = self.renew(&tokens, ttl_ms);
+                self.shared.renewals_queued.fetch_sub(1, Ordering::SeqCst);
+                renewed.map(|()| Vec::new())
+            }
+        };
+        match entries {
+            Ok(entries) if !entries.is_empty() => vec![Logged::Entries(entries)],
+            _ => Vec::new(),
+        }
+    }
+
+    /// A queued join: the room's snapshot first when the joiner's
+    /// instance does not mirror it (a refused snapshot refuses the join),
+    /// then the join.
+    fn join_whole(&mut self, request: JoinRequest, open: bool) -> Vec<Logged> {
+        let (room, member) = (request.room.clone(), request.origin.member);
+        let refused = |refusal| Logged::Refused {
+            room: room.clone(),
+            member,
+            refusal,
+        };
+        let mut told = Vec::new();
+        if open {
+            match self.snapshot(&room) {
+                Ok(snapshot) => told.push(Logged::Opened {
+                    room: room.clone(),
+                    snapshot,
+                }),
+                Err(refusal) => return vec![refused(refusal)],
+            }
+        }
+        match self.join(request) {
+            Ok(entries) if !entries.is_empty() => told.push(Logged::Entries(entries)),
+            Ok(_) => {}
+            Err(refusal) => told.push(refused(refusal)),
+        }
+        told
     }
 
     /// Holds at most `max_rooms` rooms cluster-wide, forgetting the empty
@@ -270,12 +351,22 @@ impl RedisBackplane {
         if let Some(pipeline) = &self.pipeline {
             pipeline.drain();
         }
+        // A connection left idle through an outage that another link
+        // noticed (the pipeline's thread and the ChatRoom's each have one)
+        // would fail this call: open a new one.
+        let outages = self.shared.outages.load(Ordering::SeqCst);
+        if self.opened_after != outages {
+            self.conn = None;
+        }
         if self.conn.is_none() {
             if Instant::now() < self.retry_at {
                 return Err(Refusal::degraded());
             }
             match self.target.open() {
-                Ok(conn) => self.conn = Some(conn),
+                Ok(conn) => {
+                    self.conn = Some(conn);
+                    self.opened_after = outages;
+                }
                 Err(e) => return Err(self.failed(&e, false)),
             }
         }
@@ -463,6 +554,42 @@ impl Backplane for RedisBackplane {
         Ok(entries)
     }
 
+    fn decides_later(&self) -> bool {
+        self.pipeline.is_some()
+    }
+
+    /// Queued whole to the pipeline's thread, even during an outage: the
+    /// thread's own connection refuses it as fast as this one would.
+    fn join_later(&mut self, request: JoinRequest, open: bool) -> Result<Vec<Entry>, Refusal> {
+        match &self.pipeline {
+            Some(pipeline) => {
+                pipeline.submit(Queued::Whole(Whole::Join { request, open }))?;
+                Ok(Vec::new())
+            }
+            None => self.join(request),
+        }
+    }
+
+    /// Queued whole to the pipeline's thread, as a join is.
+    fn leave_later(
+        &mut self,
+        room: &RoomName,
+        token: &ResumeToken,
+        why: LeftWhy,
+    ) -> Result<Vec<Entry>, Refusal> {
+        match &self.pipeline {
+            Some(pipeline) => {
+                pipeline.submit(Queued::Whole(Whole::Leave {
+                    room: room.clone(),
+                    token: token.clone(),
+                    why,
+                }))?;
+                Ok(Vec::new())
+            }
+            None => self.leave(room, token, why),
+        }
+    }
+
     fn rename(
         &mut self,
         room: &RoomName,
@@ -491,12 +618,12 @@ impl Backplane for RedisBackplane {
         let on = if on { "true" } else { "false" };
         if let Some(pipeline) = self.live_pipeline() {
             let args = [room.as_str(), token, on].map(str::to_owned).to_vec();
-            pipeline.submit(Call::Typing {
+            pipeline.submit(Queued::Call(Call::Typing {
                 room: room.clone(),
                 key: self.room_key(room.as_str(), "meta"),
                 token: token.clone(),
                 args,
-            })?;
+            }))?;
             return Ok(Vec::new());
         }
         self.entries(Op::Typing, room.as_str(), &[room.as_str(), token, on])
@@ -529,13 +656,13 @@ impl Backplane for RedisBackplane {
             &body,
         ];
         if let Some(pipeline) = self.live_pipeline() {
-            pipeline.submit(Call::Say {
+            pipeline.submit(Queued::Call(Call::Say {
                 room: room.clone(),
                 key: self.room_key(room.as_str(), "meta"),
                 token: token.clone(),
                 args: args.map(str::to_owned).to_vec(),
                 reference,
-            })?;
+            }))?;
             // Answered through the feed: the entry, or Answered.
             return Ok(Said {
                 id: 0,
@@ -665,6 +792,23 @@ impl Backplane for RedisBackplane {
 
     /// One script per lease bucket the tokens fall in.
     fn renew(&mut self, tokens: &[ResumeToken], ttl_ms: u64) -> Result<(), Refusal> {
+        if let Some(pipeline) = self.live_pipeline() {
+            // Each shard renews its own members. A queue that is full, or
+            // already holds MAX_RENEWALS_QUEUED renewals (each lists up to
+            // every member here), renews here instead: a lease must not
+            // lapse for it.
+            let queued = &self.shared.renewals_queued;
+            if queued.fetch_add(1, Ordering::SeqCst) < MAX_RENEWALS_QUEUED {
+                let whole = Whole::Renew {
+                    tokens: tokens.to_vec(),
+                    ttl_ms,
+                };
+                if pipeline.submit(Queued::Whole(whole)).is_ok() {
+                    return Ok(());
+                }
+            }
+            queued.fetch_sub(1, Ordering::SeqCst);
+        }
         let ttl = ttl_ms.to_string();
         let mut by_bucket: std::collections::BTreeMap<u32, Vec<&str>> = Default::default();
         for token in tokens {
@@ -683,6 +827,15 @@ impl Backplane for RedisBackplane {
     /// dropped (unless renewed meanwhile): a stop in between leaves the
     /// lease lapsed, for the next reap to finish.
     fn reap(&mut self) -> Result<Vec<Entry>, Refusal> {
+        if let Some(pipeline) = self.live_pipeline() {
+            // One reap queued at a time: what it finds goes to the feed.
+            if !self.shared.reap_queued.swap(true, Ordering::SeqCst)
+                && pipeline.submit(Queued::Whole(Whole::Reap)).is_err()
+            {
+                self.shared.reap_queued.store(false, Ordering::SeqCst);
+            }
+            return Ok(Vec::new());
+        }
         let batch = REAP_BATCH.to_string();
         let mut due = Vec::new();
         for k in 0..LEASE_BUCKETS {

@@ -9,9 +9,12 @@
 //! does not know which implementation it has: [`memory::MemoryBackplane`]
 //! for a single instance (the default; pure, so it lives here in the core)
 //! or `RedisBackplane` (`src/backplane/redis.rs`, the I/O side) for many
-//! instances sharing a Redis server. Calls are synchronous: the in-memory one
-//! answers at once, the Redis one with one round trip on the ChatRoom's own
-//! thread. Entries written by other instances reach the ChatRoom as
+//! instances sharing a Redis server. Calls return at once: the in-memory
+//! one decides them there and then; the Redis one queues those that may be
+//! answered later through the feed (`say`, `typing`, `join_later`,
+//! `leave_later`, `reap`, `renew`) to a thread of its own, and runs the rest
+//! (snapshots, reads, renames, polling sessions' calls) as round trips on
+//! the caller's thread. Entries written by other instances reach the ChatRoom as
 //! [`Logged`] messages; the entries a call wrote are also returned by it, so
 //! the instance that made a change applies it without waiting for the echo.
 
@@ -173,6 +176,25 @@ pub(crate) enum Logged {
         /// The logged message's id (a say's resend), or the refusal.
         answer: Result<u64, Refusal>,
     },
+    /// The snapshot of a room a [`Backplane::join_later`] asked to open,
+    /// read before the join was decided: the mirror starts from it, and
+    /// the join's entries follow.
+    Opened {
+        /// The room.
+        room: RoomName,
+        /// Its state.
+        snapshot: Snapshot,
+    },
+    /// A join asked with [`Backplane::join_later`] was refused. A join
+    /// that was taken is answered by its entries alone.
+    Refused {
+        /// The room asked for.
+        room: RoomName,
+        /// The joining connection, on this instance.
+        member: MemberId,
+        /// Why.
+        refusal: Refusal,
+    },
 }
 
 /// Where a backplane hands what it hears from other instances: a callback,
@@ -298,6 +320,20 @@ pub(crate) trait Backplane: Send {
     /// Decides a join: the nickname must be free in the room (or held by
     /// this token, when resuming) and the room not full.
     fn join(&mut self, request: JoinRequest) -> Result<Vec<Entry>, Refusal>;
+    /// Whether [`Self::join_later`] decides later: a pipelined backplane
+    /// queues joins (and leaves) to a thread of its own.
+    fn decides_later(&self) -> bool {
+        false
+    }
+    /// Queues a join, for a backplane that [`Self::decides_later`]: its
+    /// entries come through the feed once written, or
+    /// [`Logged::Refused`]. With `open` (the caller does not mirror the
+    /// room yet) the room's snapshot is read first and comes through the
+    /// feed as [`Logged::Opened`] before them; a refused snapshot refuses
+    /// the join. One that decides at once decides it as [`Self::join`].
+    fn join_later(&mut self, request: JoinRequest, _open: bool) -> Result<Vec<Entry>, Refusal> {
+        self.join(request)
+    }
     /// Takes a member out of a room (nothing when it is not there).
     fn leave(
         &mut self,
@@ -305,6 +341,17 @@ pub(crate) trait Backplane: Send {
         token: &ResumeToken,
         why: LeftWhy,
     ) -> Result<Vec<Entry>, Refusal>;
+    /// Takes a member out of a room as [`Self::leave`] does, or queues it
+    /// and returns at once with no entries (a pipelined backplane), the
+    /// entries coming through the feed.
+    fn leave_later(
+        &mut self,
+        room: &RoomName,
+        token: &ResumeToken,
+        why: LeftWhy,
+    ) -> Result<Vec<Entry>, Refusal> {
+        self.leave(room, token, why)
+    }
     /// Renames a member, if the nickname is free in its room.
     fn rename(
         &mut self,
@@ -352,9 +399,12 @@ pub(crate) trait Backplane: Send {
     /// request may reach another instance. A backplane that decides each
     /// call as it is made has nothing to wait for.
     fn wait_decided(&mut self) {}
-    /// Extends these members' leases by `ttl_ms` from now.
+    /// Extends these members' leases by `ttl_ms` from now (a pipelined
+    /// backplane may queue it).
     fn renew(&mut self, tokens: &[ResumeToken], ttl_ms: u64) -> Result<(), Refusal>;
-    /// Takes members whose lease lapsed out of their rooms.
+    /// Takes members whose lease lapsed out of their rooms. A pipelined
+    /// backplane queues it (once at a time) and hands the entries to the
+    /// feed.
     fn reap(&mut self) -> Result<Vec<Entry>, Refusal>;
     /// Records where a polling session's member is.
     fn save_poll(&mut self, poll: &str, record: &PollRecord, ttl_ms: u64) -> Result<(), Refusal>;

@@ -145,6 +145,13 @@ pub(crate) struct ChatCore {
     /// come back yet (a store commits first), and the room: that room's
     /// mirror must stay, or the entry would find nobody to welcome.
     joining: HashMap<MemberId, RoomName>,
+    /// Rooms whose mirror waits for its snapshot (a join decided later
+    /// opens them), with the entries heard meanwhile, at most
+    /// [`crate::core::backplane::LOG_TAIL`] (past that, what is missed is read back as a gap).
+    opening: HashMap<RoomName, Vec<Entry>>,
+    /// The room epoch a joiner's cursor is from, while its room opens:
+    /// checked when it is welcomed.
+    seen_epochs: HashMap<MemberId, String>,
 }
 
 fn to_member(id: MemberId, frame: ServerFrame) -> Effect {
@@ -223,6 +230,8 @@ impl ChatCore {
             room_buckets: HashMap::new(),
             mirror_history_bytes: 0,
             joining: HashMap::new(),
+            opening: HashMap::new(),
+            seen_epochs: HashMap::new(),
         }
     }
 
@@ -292,7 +301,7 @@ impl ChatCore {
     pub(crate) fn disconnect(&mut self, id: MemberId, why: LeftWhy, now_ms: u64) -> Vec<Effect> {
         let effects = match self.place_of(id) {
             Some((room, token)) => {
-                let result = self.backplane.leave(&room, &token, why);
+                let result = self.leave_now_or_later(id, &room, &token, why);
                 // Unreachable backplane: the member's lease lapses instead,
                 // and the reaper tells the room; we stop delivering now.
                 self.unbind(id);
@@ -320,6 +329,7 @@ impl ChatCore {
     }
 
     fn forget(&mut self, id: MemberId) {
+        self.seen_epochs.remove(&id);
         if let Some(room) = self.joining.remove(&id) {
             self.drop_mirror_if_unused(&room);
         }
@@ -341,14 +351,17 @@ impl ChatCore {
         }
     }
 
-    /// Stops mirroring a room nobody here is in or joining.
+    /// Stops mirroring (or opening) a room nobody here is in or joining.
     fn drop_mirror_if_unused(&mut self, room_name: &RoomName) {
-        if self.rooms.get(room_name).is_some_and(Mirror::has_no_local)
-            && !self.joining.values().any(|r| r == room_name)
-        {
+        if self.joining.values().any(|r| r == room_name) {
+            return;
+        }
+        if self.rooms.get(room_name).is_some_and(Mirror::has_no_local) {
             self.forget_mirror(room_name);
             self.room_buckets.remove(room_name);
             crate::core::shrink::when_sparse(&mut self.room_buckets);
+            self.backplane.watch(room_name, false);
+        } else if !self.rooms.contains_key(room_name) && self.opening.remove(room_name).is_some() {
             self.backplane.watch(room_name, false);
         }
     }
@@ -737,9 +750,27 @@ impl ChatCore {
         let Some((room_name, token)) = self.place_of(id) else {
             return refusal(id, ErrorCode::NotJoined, "not in a room");
         };
-        match self.backplane.leave(&room_name, &token, LeftWhy::Left) {
+        match self.leave_now_or_later(id, &room_name, &token, LeftWhy::Left) {
             Ok(entries) => self.apply(entries, now_ms),
             Err(refusal) => refused(id, refusal, None),
+        }
+    }
+
+    /// A leave, decided later (its entries come through the feed) unless
+    /// the connection is a polling session, whose next request may reach
+    /// another instance that must find it out of the room.
+    fn leave_now_or_later(
+        &mut self,
+        id: MemberId,
+        room: &RoomName,
+        token: &ResumeToken,
+        why: LeftWhy,
+    ) -> Result<Vec<Entry>, Refusal> {
+        let polling = self.connections.get(&id).is_some_and(|c| c.poll.is_some());
+        if polling {
+            self.backplane.leave(room, token, why)
+        } else {
+            self.backplane.leave_later(room, token, why)
         }
     }
 

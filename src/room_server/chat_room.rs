@@ -638,6 +638,18 @@ impl Handler<FromBackplane> for ChatRoom {
                 let effects = self.core.answered(&token, reference, answer);
                 self.apply(effects);
             }
+            Logged::Refused {
+                room,
+                member,
+                refusal,
+            } => {
+                let effects = self.core.join_refused(member, &room, refusal);
+                self.apply(effects);
+            }
+            Logged::Opened { room, snapshot } => {
+                let effects = self.core.opened(&room, snapshot, now_ms());
+                self.apply(effects);
+            }
         }
     }
 }

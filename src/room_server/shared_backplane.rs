@@ -62,10 +62,14 @@ impl Feeds {
         kept
     }
 
-    /// Hands a pipelined call's later answer to the shard of its room,
-    /// where its sender is.
+    /// Hands a pipelined call's later answer (a join's refusal, the
+    /// snapshot of the room it opens) to the shard of its room, where its
+    /// sender is.
     fn answer(&self, answered: Logged) {
-        let Logged::Answered { room, .. } = &answered else {
+        let (Logged::Answered { room, .. }
+        | Logged::Refused { room, .. }
+        | Logged::Opened { room, .. }) = &answered
+        else {
             return;
         };
         let index = shard_of(room, self.feeds.len());
@@ -150,6 +154,23 @@ impl Backplane for SharedBackplane {
         why: LeftWhy,
     ) -> Result<Vec<Entry>, Refusal> {
         self.routed(|b| b.leave(room, token, why))
+    }
+
+    fn decides_later(&self) -> bool {
+        lock(&self.shared.backplane).decides_later()
+    }
+
+    fn join_later(&mut self, request: JoinRequest, open: bool) -> Result<Vec<Entry>, Refusal> {
+        self.routed(|b| b.join_later(request, open))
+    }
+
+    fn leave_later(
+        &mut self,
+        room: &RoomName,
+        token: &ResumeToken,
+        why: LeftWhy,
+    ) -> Result<Vec<Entry>, Refusal> {
+        self.routed(|b| b.leave_later(room, token, why))
     }
 
     fn rename(
@@ -247,7 +268,9 @@ impl Backplane for SharedBackplane {
                         feeds.route(entries, None);
                     }
                     Logged::Degraded(degraded) => feeds.tell_all(degraded),
-                    answered @ Logged::Answered { .. } => feeds.answer(answered),
+                    answered @ (Logged::Answered { .. }
+                    | Logged::Refused { .. }
+                    | Logged::Opened { .. }) => feeds.answer(answered),
                 }
             }))
         });

@@ -10,7 +10,7 @@
 //! scripts published, and it leaves the command connection to `redis.rs`.
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -51,6 +51,10 @@ pub(super) struct FeedState {
     /// is sent keep increasing when it moves between rooms (seqs count
     /// per room).
     pub(super) high_water: AtomicU64,
+    /// A reap is queued to the pipeline and not yet done.
+    pub(super) reap_queued: AtomicBool,
+    /// Lease renewals queued to the pipeline and not yet done.
+    pub(super) renewals_queued: AtomicUsize,
 }
 
 pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {

@@ -16,7 +16,15 @@
 //! degraded; the client resends it with the same ref, which cannot log it
 //! twice.
 //!
-//! It must not decide anything itself: what a reply means is the script's.
+//! Decisions of several round trips (a join, a leave, a reap, a lease
+//! renewal: [`Whole`]) are queued the same way and run whole by the
+//! backplane's [`Decider`], on a command connection of the thread's own,
+//! after every call queued before them has its reply: the ChatRoom never
+//! waits for those either, and their order with the pipelined calls is
+//! the order they were made.
+//!
+//! It must not decide anything itself: what a reply means is the script's,
+//! and a whole decision is the backplane's.
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -32,18 +40,50 @@ use super::link::{Link, Target};
 use super::scripts::{Op, Scripts};
 use super::wire::{decode_batch, unreadable};
 use super::{breaks_link, IO_TIMEOUT, RETRY_EVERY};
-use crate::core::backplane::{Entry, Logged, Refusal, ResumeToken};
+use crate::core::backplane::{Entry, JoinRequest, LeftWhy, Logged, Refusal, ResumeToken};
 use crate::core::rules::room_name::RoomName;
 use crate::protocol::ErrorCode;
 
-/// Calls queued at most: past it a `say` is refused as busy, to be resent.
-/// Each holds one message at most (`--max-message-chars`), so the queue's
-/// bytes are bounded by this times the largest message.
+/// Calls queued at most: past it a `say` (or a join) is refused as busy,
+/// to be resent. Each holds one message at most (`--max-message-chars`),
+/// a join's request, or a renewal's tokens (few of those are queued at
+/// once: `MAX_RENEWALS_QUEUED`), so the queue's bytes are bounded by this
+/// times the largest message, plus the renewals.
 pub(super) const MAX_QUEUED: usize = 4_096;
 /// Calls sent in one pipeline at most.
 const MAX_BATCH: usize = 512;
 
-/// What a queued call is, and who hears its answer.
+/// What is queued: a call sent in a pipeline, or a whole decision.
+pub(super) enum Queued {
+    Call(Call),
+    Whole(Whole),
+}
+
+/// A decision of several round trips, run whole by the [`Decider`].
+pub(super) enum Whole {
+    /// A join, with (`open`) the room's snapshot read first; its entries
+    /// go to the feed, or [`Logged::Refused`].
+    Join { request: JoinRequest, open: bool },
+    /// A leave; its entries go to the feed.
+    Leave {
+        room: RoomName,
+        token: ResumeToken,
+        why: LeftWhy,
+    },
+    /// A reap; its entries go to the feed.
+    Reap,
+    /// Lease renewals.
+    Renew {
+        tokens: Vec<ResumeToken>,
+        ttl_ms: u64,
+    },
+}
+
+/// Runs a whole decision, blocking, on a connection of its own, and
+/// answers what to tell the feed, in order.
+pub(super) type Decider = Box<dyn FnMut(Whole) -> Vec<Logged> + Send>;
+
+/// What a pipelined call is, and who hears its answer.
 pub(super) enum Call {
     /// A message: `args` are the say script's, `key` its room's.
     Say {
@@ -95,17 +135,19 @@ struct InFlight {
 
 /// The queue of pipelined calls and its thread.
 pub(super) struct Pipeline {
-    queue: SyncSender<Call>,
+    queue: SyncSender<Queued>,
     in_flight: Arc<InFlight>,
 }
 
 impl Pipeline {
     /// Starts the thread, on its own connection to `client`'s Redis,
-    /// handing answers to `shared`'s recipient.
+    /// handing answers to `shared`'s recipient; `decider` runs the whole
+    /// decisions.
     pub(super) fn start(
         target: Target,
         scripts: Scripts,
         shared: Arc<FeedState>,
+        decider: Decider,
     ) -> std::io::Result<Pipeline> {
         let (queue, calls) = mpsc::sync_channel(MAX_QUEUED);
         let in_flight = Arc::new(InFlight::default());
@@ -117,6 +159,7 @@ impl Pipeline {
             opened_after: 0,
             retry_at: Instant::now(),
             in_flight: in_flight.clone(),
+            decider,
         };
         thread::Builder::new()
             .name("parley-redis-pipeline".into())
@@ -125,7 +168,7 @@ impl Pipeline {
     }
 
     /// Queues `call`; refused when the queue is full or its thread ended.
-    pub(super) fn submit(&self, call: Call) -> Result<(), Refusal> {
+    pub(super) fn submit(&self, call: Queued) -> Result<(), Refusal> {
         *lock(&self.in_flight.count) += 1;
         match self.queue.try_send(call) {
             Ok(()) => Ok(()),
@@ -187,12 +230,13 @@ struct Worker {
     opened_after: u64,
     retry_at: Instant,
     in_flight: Arc<InFlight>,
+    decider: Decider,
 }
 
 impl Worker {
     /// Sends what is queued, a batch at a time, until the backplane (the
     /// queue's sender) is dropped.
-    fn run(mut self, calls: Receiver<Call>) {
+    fn run(mut self, calls: Receiver<Queued>) {
         while let Ok(first) = calls.recv() {
             let mut batch = vec![first];
             while batch.len() < MAX_BATCH {
@@ -202,12 +246,34 @@ impl Worker {
                 }
             }
             let sent = batch.len();
-            let replies = self.send(&batch);
-            for (call, reply) in batch.into_iter().zip(replies) {
-                self.answer(call, reply);
+            // Calls up to a whole decision go as one pipeline, answered
+            // before the decision starts.
+            let mut piped = Vec::new();
+            for queued in batch {
+                match queued {
+                    Queued::Call(call) => piped.push(call),
+                    Queued::Whole(whole) => {
+                        self.flush(std::mem::take(&mut piped));
+                        for told in (self.decider)(whole) {
+                            self.tell(told);
+                        }
+                    }
+                }
             }
+            self.flush(piped);
             // Only now: a drain that returns has every answer in the feed.
             self.in_flight.done(sent);
+        }
+    }
+
+    /// Sends `calls` as a pipeline and hands on their answers.
+    fn flush(&mut self, calls: Vec<Call>) {
+        if calls.is_empty() {
+            return;
+        }
+        let replies = self.send(&calls);
+        for (call, reply) in calls.into_iter().zip(replies) {
+            self.answer(call, reply);
         }
     }
 
@@ -392,13 +458,20 @@ impl Worker {
                 },
             ),
         };
-        if let Some(Logged::Entries(entries)) = &told {
+        if let Some(told) = told {
+            self.tell(told);
+        }
+    }
+
+    /// Hands `told` to the feed's recipient.
+    fn tell(&self, told: Logged) {
+        if let Logged::Entries(entries) = &told {
             // The seqs the next join must pass, as for the command path's.
             if let Some(top) = entries.iter().map(|e| e.seq).max() {
                 self.shared.high_water.fetch_max(top, Ordering::SeqCst);
             }
         }
-        if let (Some(told), Some(deliver)) = (told, lock(&self.shared.deliver).as_ref()) {
+        if let Some(deliver) = lock(&self.shared.deliver).as_ref() {
             deliver(told);
         }
     }

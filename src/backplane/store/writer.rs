@@ -85,8 +85,14 @@ impl Shared {
         match (&feed.to, logged) {
             (Some(to), logged) => to(logged),
             (None, Logged::Entries(entries)) => feed.held.extend(entries),
-            // The store answers every say as it is made.
-            (None, Logged::Degraded(_) | Logged::Answered { .. }) => {}
+            // The store answers every say and join as it is made.
+            (
+                None,
+                Logged::Degraded(_)
+                | Logged::Answered { .. }
+                | Logged::Refused { .. }
+                | Logged::Opened { .. },
+            ) => {}
         }
     }
 

@@ -5,7 +5,7 @@
 //! `ChatCore`'s private state as a child module.
 
 use crate::core::backplane::ResumeToken;
-use crate::core::backplane::{Entry, Event, LeftWhy, Snapshot};
+use crate::core::backplane::{Entry, Event, LeftWhy, Snapshot, LOG_TAIL};
 use crate::core::mirror::Mirror;
 use crate::core::rules::room_name::RoomName;
 use crate::protocol::ServerFrame;
@@ -57,7 +57,14 @@ fn keep_from_joiner(effects: &mut Vec<Effect>, room: &RoomName, joiner: u64, mem
 impl ChatCore {
     pub(super) fn apply_entry(&mut self, entry: Entry, now_ms: u64, effects: &mut Vec<Effect>) {
         let Some(room) = self.rooms.get(&entry.room) else {
-            return; // not mirrored here
+            // Heard while the room's snapshot is on its way: applied after
+            // it. Otherwise not mirrored here.
+            if let Some(heard) = self.opening.get_mut(&entry.room) {
+                if heard.len() < LOG_TAIL {
+                    heard.push(entry);
+                }
+            }
+            return;
         };
         if entry.seq <= room.seq {
             return; // an echo of an entry already applied
@@ -185,6 +192,14 @@ impl ChatCore {
                         keep_from_joiner(effects, &name, id, &members);
                     }
                     self.joining.remove(&id);
+                    // A cursor from another incarnation of a room that was
+                    // opening when it was given: recent history, as a gap.
+                    let since = match self.seen_epochs.remove(&id) {
+                        Some(seen) if self.rooms.get(&name).is_some_and(|r| r.epoch != seen) => {
+                            Some(u64::MAX)
+                        }
+                        _ => since,
+                    };
                     self.bind(id, &name, &token);
                     let welcome = self.welcome(id, &name, &token, since);
                     effects.push(send(Audience::Member(id), welcome));

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use super::{refusal, refused, ChatCore, Effect, MemberId};
-use crate::core::backplane::{JoinRequest, LeftWhy, Origin, Refusal, ResumeToken};
+use crate::core::backplane::{JoinRequest, LeftWhy, Origin, Refusal, ResumeToken, Snapshot};
 use crate::core::ids;
 use crate::core::limits::MAX_ROSTER_LIMIT;
 use crate::core::mirror::Mirror;
@@ -29,6 +29,14 @@ pub(super) struct JoinAsk<'a> {
     pub(crate) resume: Option<&'a str>,
     pub(crate) epoch: Option<&'a str>,
     pub(crate) minor: Option<u32>,
+}
+
+/// The refusal of a room past `--max-rooms` mirrored here.
+fn too_many_rooms() -> Refusal {
+    Refusal::new(
+        ErrorCode::TooManyRooms,
+        "the server holds as many rooms as it may; try an existing room",
+    )
 }
 
 impl ChatCore {
@@ -54,17 +62,6 @@ impl ChatCore {
             Ok(name) => name,
             Err(invalid) => return refusal(id, invalid.code, invalid.message),
         };
-        if let Err(refusal) = self.open_mirror(&room_name) {
-            return refused(id, refusal, None);
-        }
-        // A cursor from another incarnation of the room means nothing here:
-        // the client gets the recent history, flagged as a gap.
-        let since = match ask.epoch {
-            Some(seen) if self.rooms.get(&room_name).is_some_and(|r| r.epoch != seen) => {
-                Some(u64::MAX)
-            }
-            _ => ask.since,
-        };
         let before = self.place_or_away(id);
         // A well-formed token from the client is theirs to resume with: it
         // takes back their own nickname at once, wherever they were
@@ -75,6 +72,40 @@ impl ChatCore {
             .map(Arc::from)
             .or_else(|| self.connections.get(&id).and_then(|c| c.token.clone()))
             .unwrap_or_else(|| Arc::from(ids::new_secret()));
+        // A join may be decided later (its welcome, or its refusal, comes
+        // through the feed) unless something waits on it: a polling
+        // session's next request may reach another instance, a move from
+        // another shard goes back there when refused, and a join under
+        // another token leaves the old membership only once it is taken.
+        let waited_on = self
+            .connections
+            .get(&id)
+            .is_some_and(|c| c.poll.is_some() || c.away.is_some())
+            || before.as_ref().is_some_and(|(_, t)| *t != token);
+        let later = !waited_on && self.backplane.decides_later();
+        let opened = match later {
+            true => self.open_later(&room_name),
+            false => self.open_mirror(&room_name),
+        };
+        if let Err(refusal) = opened {
+            return refused(id, refusal, None);
+        }
+        // A cursor from another incarnation of the room means nothing here:
+        // the client gets the recent history, flagged as a gap. A room
+        // still opening is checked as its joiner is welcomed.
+        let other_epoch = (self.rooms.get(&room_name))
+            .map(|room| ask.epoch.is_some_and(|seen| room.epoch != seen));
+        let since = match other_epoch {
+            Some(true) => Some(u64::MAX),
+            Some(false) => ask.since,
+            None => {
+                if let Some(seen) = ask.epoch {
+                    self.seen_epochs.insert(id, seen.to_owned());
+                }
+                ask.since
+            }
+        };
+        let open = other_epoch.is_none();
         let request = JoinRequest {
             room: room_name.clone(),
             nick,
@@ -95,16 +126,16 @@ impl ChatCore {
             conn.minor = ask.minor.unwrap_or(0);
         }
         // Until its entry is applied (at once in memory, once committed
-        // with a store), the joiner keeps the room's mirror open.
+        // with a store, once Redis answered when decided later), the
+        // joiner keeps the room's mirror open, or opening.
         self.joining.insert(id, room_name.clone());
-        let mut effects = match self.backplane.join(request) {
+        let decided = match later {
+            true => self.backplane.join_later(request, open),
+            false => self.backplane.join(request),
+        };
+        let mut effects = match decided {
             Ok(entries) => self.apply(entries, now_ms),
-            Err(refusal) => {
-                let effects = refused(id, refusal, None);
-                self.joining.remove(&id);
-                self.drop_mirror_if_unused(&room_name);
-                return effects;
-            }
+            Err(refusal) => return self.join_refused(id, &room_name, refusal),
         };
         // Joining under another token leaves the old membership behind:
         // end it, so the user is in one room once.
@@ -116,16 +147,69 @@ impl ChatCore {
         effects
     }
 
+    /// A join that was refused (at once, or decided later): the joiner,
+    /// if it is still joining that room, is told, and the room's mirror
+    /// closed (or its opening given up) if nobody here needs it.
+    pub(crate) fn join_refused(
+        &mut self,
+        id: MemberId,
+        room_name: &RoomName,
+        refusal: Refusal,
+    ) -> Vec<Effect> {
+        if self.joining.get(&id) != Some(room_name) {
+            return Vec::new();
+        }
+        self.joining.remove(&id);
+        self.seen_epochs.remove(&id);
+        self.drop_mirror_if_unused(room_name);
+        refused(id, refusal, None)
+    }
+
+    /// Starts opening `room_name`'s mirror, if it is neither mirrored nor
+    /// opening: its snapshot comes through the feed before the join's
+    /// entries ([`Self::opened`]), and what the room logs meanwhile is
+    /// kept for it.
+    fn open_later(&mut self, room_name: &RoomName) -> Result<(), Refusal> {
+        if self.rooms.contains_key(room_name) || self.opening.contains_key(room_name) {
+            return Ok(());
+        }
+        if self.share.mirrors() + self.opening.len() >= self.limits.max_rooms {
+            return Err(too_many_rooms());
+        }
+        // Watch first, then read, as for a mirror opened at once.
+        self.backplane.watch(room_name, true);
+        self.opening.insert(room_name.clone(), Vec::new());
+        Ok(())
+    }
+
+    /// The snapshot of a room being opened: its mirror starts from it and
+    /// takes the entries heard meanwhile (those it already holds are
+    /// ignored). Nothing when the room is no longer wanted here.
+    pub(crate) fn opened(
+        &mut self,
+        room_name: &RoomName,
+        snapshot: Snapshot,
+        now_ms: u64,
+    ) -> Vec<Effect> {
+        let Some(heard) = self.opening.remove(room_name) else {
+            return Vec::new();
+        };
+        let room = Mirror::from_snapshot(
+            snapshot,
+            self.limits.history_size,
+            self.limits.max_room_history_bytes,
+        );
+        self.keep_mirror(room_name, room);
+        self.apply(heard, now_ms)
+    }
+
     /// Starts mirroring `room_name` if it is not mirrored yet.
     pub(super) fn open_mirror(&mut self, room_name: &RoomName) -> Result<(), Refusal> {
         if self.rooms.contains_key(room_name) {
             return Ok(());
         }
-        if self.share.mirrors() >= self.limits.max_rooms {
-            return Err(Refusal::new(
-                ErrorCode::TooManyRooms,
-                "the server holds as many rooms as it may; try an existing room",
-            ));
+        if self.share.mirrors() + self.opening.len() >= self.limits.max_rooms {
+            return Err(too_many_rooms());
         }
         // Watch first, then read: an entry written in between arrives both
         // in the snapshot and as an echo, which the mirror ignores.
