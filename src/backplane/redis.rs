@@ -31,6 +31,7 @@
 //! what the subscription delivered (the core reads the log when an entry's
 //! `prev` is not the seq it has).
 
+mod deciders;
 mod feed;
 mod link;
 mod pipeline;
@@ -47,9 +48,10 @@ use std::time::{Duration, Instant};
 
 use redis::{ErrorKind, RedisError, RedisResult, Value};
 
+use self::deciders::{Decider, Whole, DECIDERS};
 use self::feed::{lock, run_feed, FeedState};
 use self::link::{Link, Target};
-use self::pipeline::{Call, Pipeline, Queued, Whole};
+use self::pipeline::{Call, Pipeline, Queued};
 use self::scripts::{Op, Scripts};
 use self::slots::{bucket, rooms_of};
 use self::wire::{
@@ -227,12 +229,17 @@ impl RedisBackplane {
     /// them. Without it, every call is one round trip on the caller's
     /// thread, as the contract tests drive it.
     pub(crate) fn pipelined(mut self) -> Result<Self, String> {
-        let mut own = self.sibling();
+        let deciders = (0..DECIDERS)
+            .map(|_| {
+                let mut own = self.sibling();
+                Box::new(move |whole| own.decide_whole(whole)) as Decider
+            })
+            .collect();
         let pipeline = Pipeline::start(
             self.target.clone(),
             self.scripts.clone(),
             self.shared.clone(),
-            Box::new(move |whole| own.decide_whole(whole)),
+            deciders,
         )
         .map_err(|e| format!("cannot start the Redis pipeline thread: {e}"))?;
         self.pipeline = Some(pipeline);
@@ -241,7 +248,7 @@ impl RedisBackplane {
 
     /// A backplane on the same Redis, sharing this one's feed state, with
     /// a command connection of its own (opened at first use) and no
-    /// pipeline: the pipeline thread's, for whole decisions.
+    /// pipeline: a decider's (`deciders.rs`).
     fn sibling(&self) -> RedisBackplane {
         RedisBackplane {
             target: self.target.clone(),
@@ -257,30 +264,26 @@ impl RedisBackplane {
         }
     }
 
-    /// Runs a queued decision whole, blocking (on the pipeline's thread),
-    /// and answers what the feed is told, in order: a room's snapshot, the
-    /// entries written, or a join's refusal.
+    /// Runs a queued decision whole, blocking (on a decider's thread), and
+    /// answers what the feed is told besides the entries written, which
+    /// the subscription brings in each room's order: a room's snapshot, or
+    /// a join's refusal.
     fn decide_whole(&mut self, whole: Whole) -> Vec<Logged> {
-        let entries = match whole {
+        match whole {
             Whole::Join { request, open } => return self.join_whole(request, open),
             // A leave or reap that fails is left to the leases: the
             // member's lapses and a later reap takes it out.
-            Whole::Leave { room, token, why } => self.leave(&room, &token, why),
+            Whole::Leave { room, token, why } => drop(self.leave(&room, &token, why)),
             Whole::Reap => {
-                let reaped = self.reap();
+                drop(self.reap());
                 self.shared.reap_queued.store(false, Ordering::SeqCst);
-                reaped
             }
             Whole::Renew { tokens, ttl_ms } => {
-                let renewed = self.renew(&tokens, ttl_ms);
+                drop(self.renew(&tokens, ttl_ms));
                 self.shared.renewals_queued.fetch_sub(1, Ordering::SeqCst);
-                renewed.map(|()| Vec::new())
             }
-        };
-        match entries {
-            Ok(entries) if !entries.is_empty() => vec![Logged::Entries(entries)],
-            _ => Vec::new(),
         }
+        Vec::new()
     }
 
     /// A queued join: the room's snapshot first when the joiner's
@@ -303,10 +306,8 @@ impl RedisBackplane {
                 Err(refusal) => return vec![refused(refusal)],
             }
         }
-        match self.join(request) {
-            Ok(entries) if !entries.is_empty() => told.push(Logged::Entries(entries)),
-            Ok(_) => {}
-            Err(refusal) => told.push(refused(refusal)),
+        if let Err(refusal) = self.join(request) {
+            told.push(refused(refusal));
         }
         told
     }

@@ -17,11 +17,11 @@
 //! twice.
 //!
 //! Decisions of several round trips (a join, a leave, a reap, a lease
-//! renewal: [`Whole`]) are queued the same way and run whole by the
-//! backplane's [`Decider`], on a command connection of the thread's own,
-//! after every call queued before them has its reply: the ChatRoom never
-//! waits for those either, and their order with the pipelined calls is
-//! the order they were made.
+//! renewal: [`Whole`]) are queued the same way and handed, once every call
+//! queued before them has its reply, to the deciders (`deciders.rs`),
+//! which run them whole on connections of their own: the ChatRoom never
+//! waits for those either. A call of a member with a decision in flight
+//! waits for it, so each member's calls are decided in the order made.
 //!
 //! It must not decide anything itself: what a reply means is the script's,
 //! and a whole decision is the backplane's.
@@ -35,12 +35,13 @@ use std::time::{Duration, Instant};
 
 use redis::{RedisResult, Value};
 
+use super::deciders::{Decider, Deciders, Whole};
 use super::feed::{lock, FeedState};
 use super::link::{Link, Target};
 use super::scripts::{Op, Scripts};
 use super::wire::{decode_batch, unreadable};
 use super::{breaks_link, IO_TIMEOUT, RETRY_EVERY};
-use crate::core::backplane::{Entry, JoinRequest, LeftWhy, Logged, Refusal, ResumeToken};
+use crate::core::backplane::{Entry, Logged, Refusal, ResumeToken};
 use crate::core::rules::room_name::RoomName;
 use crate::protocol::ErrorCode;
 
@@ -58,30 +59,6 @@ pub(super) enum Queued {
     Call(Call),
     Whole(Whole),
 }
-
-/// A decision of several round trips, run whole by the [`Decider`].
-pub(super) enum Whole {
-    /// A join, with (`open`) the room's snapshot read first; its entries
-    /// go to the feed, or [`Logged::Refused`].
-    Join { request: JoinRequest, open: bool },
-    /// A leave; its entries go to the feed.
-    Leave {
-        room: RoomName,
-        token: ResumeToken,
-        why: LeftWhy,
-    },
-    /// A reap; its entries go to the feed.
-    Reap,
-    /// Lease renewals.
-    Renew {
-        tokens: Vec<ResumeToken>,
-        ttl_ms: u64,
-    },
-}
-
-/// Runs a whole decision, blocking, on a connection of its own, and
-/// answers what to tell the feed, in order.
-pub(super) type Decider = Box<dyn FnMut(Whole) -> Vec<Logged> + Send>;
 
 /// What a pipelined call is, and who hears its answer.
 pub(super) enum Call {
@@ -107,6 +84,13 @@ impl Call {
         match self {
             Call::Say { .. } => Op::Say,
             Call::Typing { .. } => Op::Typing,
+        }
+    }
+
+    /// The member who made it.
+    fn token(&self) -> &ResumeToken {
+        match self {
+            Call::Say { token, .. } | Call::Typing { token, .. } => token,
         }
     }
 
@@ -141,16 +125,19 @@ pub(super) struct Pipeline {
 
 impl Pipeline {
     /// Starts the thread, on its own connection to `client`'s Redis,
-    /// handing answers to `shared`'s recipient; `decider` runs the whole
-    /// decisions.
+    /// handing answers to `shared`'s recipient, and a thread for each of
+    /// `deciders`, which run the whole decisions.
     pub(super) fn start(
         target: Target,
         scripts: Scripts,
         shared: Arc<FeedState>,
-        decider: Decider,
+        deciders: Vec<Decider>,
     ) -> std::io::Result<Pipeline> {
         let (queue, calls) = mpsc::sync_channel(MAX_QUEUED);
         let in_flight = Arc::new(InFlight::default());
+        let decided = in_flight.clone();
+        let deciders =
+            Deciders::start(deciders, shared.clone(), Arc::new(move || decided.done(1)))?;
         let worker = Worker {
             target,
             scripts,
@@ -159,7 +146,7 @@ impl Pipeline {
             opened_after: 0,
             retry_at: Instant::now(),
             in_flight: in_flight.clone(),
-            decider,
+            deciders,
         };
         thread::Builder::new()
             .name("parley-redis-pipeline".into())
@@ -230,7 +217,7 @@ struct Worker {
     opened_after: u64,
     retry_at: Instant,
     in_flight: Arc<InFlight>,
-    decider: Decider,
+    deciders: Deciders,
 }
 
 impl Worker {
@@ -245,24 +232,27 @@ impl Worker {
                     Err(_) => break,
                 }
             }
-            let sent = batch.len();
             // Calls up to a whole decision go as one pipeline, answered
-            // before the decision starts.
+            // before the decision is handed on (its decider counts it
+            // done); a call of a member with a decision in flight waits
+            // for it.
             let mut piped = Vec::new();
             for queued in batch {
                 match queued {
-                    Queued::Call(call) => piped.push(call),
+                    Queued::Call(call) => {
+                        if self.deciders.is_busy(call.token()) {
+                            self.flush(std::mem::take(&mut piped));
+                            self.deciders.wait_for(call.token());
+                        }
+                        piped.push(call);
+                    }
                     Queued::Whole(whole) => {
                         self.flush(std::mem::take(&mut piped));
-                        for told in (self.decider)(whole) {
-                            self.tell(told);
-                        }
+                        self.deciders.hand(whole);
                     }
                 }
             }
             self.flush(piped);
-            // Only now: a drain that returns has every answer in the feed.
-            self.in_flight.done(sent);
         }
     }
 
@@ -271,10 +261,13 @@ impl Worker {
         if calls.is_empty() {
             return;
         }
+        let sent = calls.len();
         let replies = self.send(&calls);
         for (call, reply) in calls.into_iter().zip(replies) {
             self.answer(call, reply);
         }
+        // Only now: a drain that returns has every answer in the feed.
+        self.in_flight.done(sent);
     }
 
     /// One reply per call. A cluster routes a pipeline by its first
