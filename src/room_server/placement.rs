@@ -50,9 +50,21 @@ pub(crate) fn joined_room(frame: &ClientFrame) -> Option<RoomName> {
 /// locks, so the transports' lookups on many threads seldom meet.
 const STRIPES: usize = 64;
 
+/// Where a connection is, and its moves: each move takes a number
+/// before its handover is sent ([`Placements::next_move`]) and is recorded
+/// only if no later move was recorded first ([`Placements::moved`]), so a
+/// connection sent back before the shard that moved it recorded the move
+/// is not left placed where it no longer is.
+#[derive(Clone, Copy)]
+struct Placed {
+    shard: usize,
+    numbered: u64,
+    recorded: u64,
+}
+
 /// Which shard serves each connection, for the instance's connections.
 pub(crate) struct Placements {
-    stripes: Vec<Mutex<HashMap<MemberId, usize>>>,
+    stripes: Vec<Mutex<HashMap<MemberId, Placed>>>,
 }
 
 impl Placements {
@@ -63,7 +75,7 @@ impl Placements {
         }
     }
 
-    fn stripe(&self, id: MemberId) -> MutexGuard<'_, HashMap<MemberId, usize>> {
+    fn stripe(&self, id: MemberId) -> MutexGuard<'_, HashMap<MemberId, Placed>> {
         // The remainder is below STRIPES, which fits a usize.
         self.stripes[(id % STRIPES as u64) as usize]
             .lock()
@@ -72,12 +84,40 @@ impl Placements {
 
     /// The shard serving `id`, if recorded.
     pub(crate) fn get(&self, id: MemberId) -> Option<usize> {
-        self.stripe(id).get(&id).copied()
+        self.stripe(id).get(&id).map(|placed| placed.shard)
     }
 
-    /// Records that shard `shard` serves `id`.
+    /// Records that shard `shard` serves `id`, a new connection.
     pub(crate) fn set(&self, id: MemberId, shard: usize) {
-        self.stripe(id).insert(id, shard);
+        let placed = Placed {
+            shard,
+            numbered: 0,
+            recorded: 0,
+        };
+        self.stripe(id).insert(id, placed);
+    }
+
+    /// Numbers a move of `id` about to be handed over.
+    pub(crate) fn next_move(&self, id: MemberId) -> u64 {
+        let mut stripe = self.stripe(id);
+        let placed = stripe.entry(id).or_insert(Placed {
+            shard: 0,
+            numbered: 0,
+            recorded: 0,
+        });
+        placed.numbered += 1;
+        placed.numbered
+    }
+
+    /// Records that move `number` of `id` took it to `shard`, unless a
+    /// later move of it was recorded already.
+    pub(crate) fn moved(&self, id: MemberId, shard: usize, number: u64) {
+        if let Some(placed) = self.stripe(id).get_mut(&id) {
+            if number > placed.recorded {
+                placed.shard = shard;
+                placed.recorded = number;
+            }
+        }
     }
 
     /// Forgets `id`, which has ended.
@@ -109,6 +149,22 @@ mod tests {
             .collect();
         assert_eq!(placed, [1, 3, 3, 0, 2, 2]);
         assert_eq!(shard_of(&RoomName::parse("tea").unwrap(), 1), 0);
+    }
+
+    #[test]
+    fn a_move_recorded_late_does_not_undo_a_later_one() {
+        let placements = Placements::new();
+        placements.set(7, 0);
+        // Shard 0 hands 7 to shard 1, which sends it back before shard 0
+        // gets to record the first move.
+        let there = placements.next_move(7);
+        let back = placements.next_move(7);
+        placements.moved(7, 0, back);
+        placements.moved(7, 1, there);
+        assert_eq!(placements.get(7), Some(0));
+        let again = placements.next_move(7);
+        placements.moved(7, 1, again);
+        assert_eq!(placements.get(7), Some(1));
     }
 
     #[test]

@@ -96,13 +96,16 @@ impl ChatRoom {
             return Response::reply(Ok(()));
         };
         self.connections.remove(id);
+        let number = peers.placements.next_move(id);
         let answer = peers.shards[to].send(MoveIn {
             id,
             hub,
             carried,
             frame,
         });
-        peers.placements.set(id, to);
+        // `to` may have sent it on already (a refused join sends it back):
+        // then that later move stands.
+        peers.placements.moved(id, to, number);
         // Its room here may have been left with nobody local.
         self.apply(Vec::new());
         Response::fut(async move { answer.await.unwrap_or(Ok(())) })
