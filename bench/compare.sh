@@ -301,6 +301,7 @@ for run in $(seq 1 "$runs"); do
     case_run hold-200-login "$run" parley-ws --scenario hold --conns 200 --room-size 200 --settle-secs 0.5 --hold-secs 0.5
     both rooms-10 "$run" --scenario sweep --clients 40 --rooms 10 --senders 10 --secs 1 --sweep-start 1000 --sweep-factor 2 --sweep-steps 2
     delay_both cluster-delay-sweep-20 "$run" --scenario sweep --clients 20 --senders 4 --secs 1 --sweep-start 1000 --sweep-factor 2 --sweep-steps 2
+    cluster3_delay_both cluster3-delay-sweep-20 "$run" --scenario sweep --clients 20 --senders 4 --secs 1 --sweep-start 1000 --sweep-factor 2 --sweep-steps 2
   else
     # The cases issue 16's targets are measured on, every run.
     case_run hold-19000 "$run" parley-ws --scenario hold --conns 19000
