@@ -62,10 +62,15 @@ start_redis_cluster() { # round-trip-ms
     [ -n "$ok" ] || { say "cluster node $i not ok after 30 s:"; cat "$work/redis-$i.log" >&2; exit 1; }
   done
   # Every address a client can be sent to must be a proxy's: ask through
-  # the first proxy which ports the masters announce.
+  # the first proxy which ports the masters announce (the nodes met at
+  # their own ports, and learn each other's announced ones by gossip).
   local announced expected
-  announced="$("$redis_cli" -p "${proxies[0]}" cluster nodes | awk '{ split($2, a, "[:@]"); print a[2] }' | sort -n | xargs)"
   expected="$(printf '%s\n' "${proxies[@]}" | sort -n | xargs)"
+  for _ in $(seq 1 100); do
+    announced="$("$redis_cli" -p "${proxies[0]}" cluster nodes | awk '{ split($2, a, "[:@]"); print a[2] }' | sort -n | xargs)"
+    [ "$announced" = "$expected" ] && break
+    sleep 0.1
+  done
   if [ "$announced" != "$expected" ]; then
     say "the cluster announces ports $announced, not its proxies' $expected"
     exit 1
