@@ -11,6 +11,13 @@
 # the receivers through Redis. Without redis-server they are skipped.
 # The cluster-delay-* cases put bench's delaying TCP proxy (parley-bench
 # delay-proxy) between the instances and Redis: 1 ms more per round trip.
+# The cluster3-delay-* cases run the same scenarios against a fresh Redis
+# Cluster of three masters instead (bench/redis-cluster.sh: Parley with
+# --redis-cluster, Socket.IO with node-redis's cluster client), each node
+# behind a proxy of its own and announcing the proxy's port, so that every
+# client connection to the cluster is 1 ms longer a round trip; the nodes
+# share the servers' core. Without redis-cli they are skipped. They run
+# every repeat, like the cluster-delay cases: about 1 minute a repeat.
 # The *-store cases run Parley alone on the embedded store with --fsync
 # always (a fresh data directory each run), beside the memory-only cases
 # of the same name without the suffix. The rooms-* cases spread the
@@ -29,9 +36,10 @@
 #            its figures mean nothing)
 #
 # Needs: cargo, node 20 and npm (npm ci runs when node_modules is missing),
-# taskset (util-linux), and redis-server for the cluster cases (Debian's
-# package; scripts/test installs it). Nothing is written inside the
-# repository except target/ and bench/peers/node_modules.
+# taskset (util-linux), and redis-server for the cluster cases, with
+# redis-cli for the cluster3 ones (Debian's packages; scripts/test installs
+# them). Nothing is written inside the repository except target/ and
+# bench/peers/node_modules.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -93,12 +101,20 @@ done
 if [ -z "$redis_bin" ]; then
   say "redis-server not found: skipping the cluster-* cases (apt-get install redis-server, or run scripts/test once)"
 fi
+redis_cli=""
+for candidate in "$(command -v redis-cli || true)" /usr/bin/redis-cli; do
+  if [ -n "$candidate" ] && [ -x "$candidate" ]; then redis_cli="$candidate"; break; fi
+done
+if [ -n "$redis_bin" ] && [ -z "$redis_cli" ]; then
+  say "redis-cli not found: skipping the cluster3-* cases (Redis Cluster; apt-get install redis-tools)"
+fi
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/parley-bench.XXXXXX")"
 results="$work/results.txt"
 : > "$results"
 # The running case's servers (one, or a cluster's two instances), their
-# URLs, and the cluster's redis-server.
+# URLs, and the cluster's redis-server(s) and delaying proxies (pids,
+# space-separated: one of each, or three with a Redis Cluster).
 pids=()
 urls=()
 redis_pid=""
@@ -109,6 +125,7 @@ cleanup() {
 trap cleanup EXIT
 
 . bench/ports.sh
+. bench/redis-cluster.sh
 # Every client comes from a few loopback addresses and the load is far above
 # what one person sends: the per-user, per-address and per-room rate limits
 # and the per-address connection caps are lifted, as Socket.IO has none.
@@ -129,9 +146,9 @@ start_server() { # target [redis-url]: one server, or one instance of a cluster
   next_port
   case "$1" in
     socketio) "${server_pin[@]}" node bench/peers/socketio-chat.js "$port" 127.0.0.1 \
-      ${redis:+"$redis"} >"$log" 2>&1 & ;;
+      ${redis:+"$redis"} ${redis_cluster:+cluster} >"$log" 2>&1 & ;;
     *) RUST_LOG=warn "${server_pin[@]}" target/$profile/parley --port "$port" "${PARLEY_FLAGS[@]}" \
-      ${redis:+--redis-url "$redis"} "${store_flags[@]}" >"$log" 2>&1 & ;;
+      ${redis:+--redis-url "$redis"} ${redis_cluster:+--redis-cluster} "${store_flags[@]}" >"$log" 2>&1 & ;;
   esac
   pids+=($!)
   urls+=("http://127.0.0.1:$port")
@@ -139,6 +156,17 @@ start_server() { # target [redis-url]: one server, or one instance of a cluster
 }
 
 start_cluster() { # target [round-trip-ms]: a fresh redis-server, then two instances using it
+  if [ -n "$redis_cluster" ]; then
+    # A fresh three-master Redis Cluster instead, each node behind its
+    # own delaying proxy (bench/redis-cluster.sh); the instances are given
+    # the proxies' addresses.
+    start_redis_cluster "$2"
+    local url
+    url="redis://${cluster_nodes//,/,redis://}"
+    start_server "$1" "$url"
+    start_server "$1" "$url"
+    return
+  fi
   rm -rf "$work/redis" && mkdir "$work/redis"
   next_port
   local redis_port=$port
@@ -186,12 +214,14 @@ run_case() { # instances label run target scenario-args...
     start_server "$target"
   else
     [ -n "$redis_bin" ] || return 0
+    if [ -n "$redis_cluster" ] && [ -z "$redis_cli" ]; then return 0; fi
     start_cluster "$target" "$delay"
   fi
   say "$label run $run: $target"
   local where=()
   for url in "${urls[@]}"; do where+=(--url "$url"); done
-  # A cluster's pids are numbered 1 and 2 (the instances) and 3 (Redis).
+  # A cluster's pids are numbered 1 and 2 (the instances) and 3 (Redis),
+  # or 3 to 5 (a Redis Cluster's nodes).
   for pid in "${pids[@]}" $redis_pid; do where+=(--server-pid "$pid"); done
   if ! "${gen_pin[@]}" target/$profile/parley-bench --target "$target" "${where[@]}" \
     --label "$label" --run "$run" "$@" >>"$results" 2>"$work/gen.log"; then
@@ -247,6 +277,14 @@ delay_both() { # label run scenario-args...   (cluster_both, Redis 1 ms away)
   delay=""
 }
 
+# Set: the cluster cases use a three-master Redis Cluster, not one Redis.
+redis_cluster=""
+cluster3_delay_both() { # label run scenario-args...   (delay_both, on a Redis Cluster)
+  redis_cluster=1
+  delay_both "$@"
+  redis_cluster=""
+}
+
 started=$SECONDS
 for run in $(seq 1 "$runs"); do
   if [ "$quick" = 1 ]; then
@@ -263,6 +301,7 @@ for run in $(seq 1 "$runs"); do
     case_run hold-200-login "$run" parley-ws --scenario hold --conns 200 --room-size 200 --settle-secs 0.5 --hold-secs 0.5
     both rooms-10 "$run" --scenario sweep --clients 40 --rooms 10 --senders 10 --secs 1 --sweep-start 1000 --sweep-factor 2 --sweep-steps 2
     delay_both cluster-delay-sweep-20 "$run" --scenario sweep --clients 20 --senders 4 --secs 1 --sweep-start 1000 --sweep-factor 2 --sweep-steps 2
+    cluster3_delay_both cluster3-delay-sweep-20 "$run" --scenario sweep --clients 20 --senders 4 --secs 1 --sweep-start 1000 --sweep-factor 2 --sweep-steps 2
   else
     # The cases issue 16's targets are measured on, every run.
     case_run hold-19000 "$run" parley-ws --scenario hold --conns 19000
@@ -278,6 +317,10 @@ for run in $(seq 1 "$runs"); do
     # sustained messages/s into one room of 100, and over 100 rooms of 10.
     delay_both cluster-delay-sweep-100 "$run" --scenario sweep --clients 100 --senders 10 --secs 1 --sweep-start 20000 --sweep-factor 2
     delay_both cluster-delay-rooms-100 "$run" --scenario sweep --clients 1000 --rooms 100 --senders 100 --secs 1 --sweep-start 5000 --sweep-factor 2
+    # The same two against a Redis Cluster of three masters, each node
+    # 1 ms away (issue 16).
+    cluster3_delay_both cluster3-delay-sweep-100 "$run" --scenario sweep --clients 100 --senders 10 --secs 1 --sweep-start 20000 --sweep-factor 2
+    cluster3_delay_both cluster3-delay-rooms-100 "$run" --scenario sweep --clients 1000 --rooms 100 --senders 100 --secs 1 --sweep-start 5000 --sweep-factor 2
     # Once each, to keep the whole under 15 minutes from a fresh clone:
     # Socket.IO's memory per connection (the same within 1 % in every run
     # so far), the store's cases (compared with the memory cases of the

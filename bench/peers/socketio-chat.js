@@ -13,7 +13,16 @@
 // stays per instance, as in any classic-chat deployment on that adapter,
 // which shares broadcasts, not state.
 //
-// Usage: node socketio-chat.js [port] [host] [redis-url]   (or PORT / HOST / REDIS_URL)
+// With `cluster` after the URL (or REDIS_CLUSTER=1), the URL is one or more
+// nodes of a Redis Cluster, comma-separated, and the adapter talks to the
+// cluster through node-redis's cluster client (`createCluster`, the setup
+// the adapter's README gives for a cluster): the client finds the other
+// nodes from these, at the addresses the nodes announce, and the adapter
+// keeps its classic PUBLISH/PSUBSCRIBE, which a cluster passes to every
+// node.
+//
+// Usage: node socketio-chat.js [port] [host] [redis-url] [cluster]
+//        (or PORT / HOST / REDIS_URL / REDIS_CLUSTER=1)
 'use strict';
 
 const http = require('http');
@@ -23,6 +32,15 @@ const { Server } = require('socket.io');
 const port = Number(process.argv[2] || process.env.PORT || 3001);
 const host = process.argv[3] || process.env.HOST || '127.0.0.1';
 const redisUrl = process.argv[4] || process.env.REDIS_URL || '';
+const redisCluster = process.argv[5] === 'cluster' || process.env.REDIS_CLUSTER === '1';
+if (process.argv[5] !== undefined && process.argv[5] !== 'cluster') {
+  console.error(`socketio-chat: unknown argument ${JSON.stringify(process.argv[5])} (only "cluster")`);
+  process.exit(2);
+}
+if (redisCluster && !redisUrl) {
+  console.error('socketio-chat: a Redis Cluster needs the URL of at least one node');
+  process.exit(2);
+}
 
 const app = express();
 app.get('/healthz', (_req, res) => res.json({ status: 'ok' }));
@@ -74,9 +92,11 @@ io.on('connection', (socket) => {
 async function start() {
   if (redisUrl) {
     // Required here so that the single-instance peer needs neither package.
-    const { createClient } = require('redis');
+    const { createClient, createCluster } = require('redis');
     const { createAdapter } = require('@socket.io/redis-adapter');
-    const pubClient = createClient({ url: redisUrl });
+    const pubClient = redisCluster
+      ? createCluster({ rootNodes: redisUrl.split(',').map((url) => ({ url: url.trim() })) })
+      : createClient({ url: redisUrl });
     const subClient = pubClient.duplicate();
     for (const client of [pubClient, subClient]) {
       client.on('error', (err) => console.error(`redis: ${err.message}`));
@@ -85,7 +105,8 @@ async function start() {
     io.adapter(createAdapter(pubClient, subClient));
   }
   server.listen(port, host, () => {
-    const through = redisUrl ? ` (Redis adapter: ${redisUrl})` : '';
+    const kind = redisCluster ? 'Redis Cluster adapter' : 'Redis adapter';
+    const through = redisUrl ? ` (${kind}: ${redisUrl})` : '';
     console.log(`socketio-chat listening on ${host}:${port}${through}`);
   });
 }

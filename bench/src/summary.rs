@@ -48,6 +48,23 @@ fn format_number(value: f64) -> String {
     }
 }
 
+/// Every key of `reports`, in the order of the one with the most keys,
+/// then any the others add: a run whose sweep failed at its first step has
+/// no `sustained_*` keys, and the rows must not vanish when it is run 1.
+fn keys<'a>(reports: &[&'a Report]) -> Vec<&'a str> {
+    // `rev`: of reports with as many keys, the first.
+    let fullest = reports.iter().rev().max_by_key(|r| r.keys().count());
+    let mut keys: Vec<&str> = fullest.map(|r| r.keys().collect()).unwrap_or_default();
+    for report in reports {
+        for key in report.keys() {
+            if !keys.contains(&key) {
+                keys.push(key);
+            }
+        }
+    }
+    keys
+}
+
 /// The markdown table for every report in `lines`.
 pub fn table(lines: &str) -> String {
     let reports: Vec<Report> = lines.lines().filter_map(Report::parse).collect();
@@ -70,10 +87,10 @@ pub fn table(lines: &str) -> String {
                 .collect()
         };
         let (parley, peer) = (of(false), of(true));
-        let Some(first) = parley.first().or(peer.first()) else {
-            continue;
-        };
-        for key in first.keys().filter(|k| !HIDDEN.contains(k)) {
+        for key in keys(&[parley.as_slice(), peer.as_slice()].concat())
+            .into_iter()
+            .filter(|k| !HIDDEN.contains(k))
+        {
             let texts = |runs: &[&Report]| -> Option<String> {
                 let values: Vec<&str> = runs.iter().filter_map(|r| r.get(key)).collect();
                 let numeric = values.iter().all(|v| v.parse::<f64>().is_ok());
@@ -145,5 +162,23 @@ result label=h target=socketio scenario=hold run=3 bytes=40
             table.contains("| h | bytes | 20 | 100 | 0.300 | 3 |"),
             "{table}"
         );
+    }
+
+    #[test]
+    fn a_key_missing_from_the_first_run_still_has_its_row() {
+        let lines = "\
+result label=s target=parley-ws scenario=sweep run=1 sustained_msgs_per_s=0 failed_p99_ms=160
+result label=s target=socketio scenario=sweep run=1 sustained_msgs_per_s=400 sustained_p99_ms=20 failed_p99_ms=150
+result label=s target=parley-ws scenario=sweep run=2 sustained_msgs_per_s=500 sustained_p99_ms=60 failed_p99_ms=250
+result label=s target=socketio scenario=sweep run=2 sustained_msgs_per_s=400 sustained_p99_ms=40 failed_p99_ms=200
+";
+        let table = table(lines);
+        assert!(
+            table.contains("| s | sustained_p99_ms | 60 | 30 | 1.500 | 2 |"),
+            "{table}"
+        );
+        let p99 = table.find("sustained_p99_ms").unwrap();
+        let failed = table.find("failed_p99_ms").unwrap();
+        assert!(p99 < failed, "the fullest run's order: {table}");
     }
 }
