@@ -34,6 +34,7 @@
 mod deciders;
 mod feed;
 mod link;
+mod nodes;
 mod pipeline;
 mod scripts;
 mod slots;

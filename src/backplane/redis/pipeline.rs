@@ -33,11 +33,12 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use redis::{RedisResult, Value};
+use redis::{RedisError, RedisResult, Value};
 
 use super::deciders::{Decider, Deciders, Whole};
 use super::feed::{lock, FeedState};
 use super::link::{Link, Target};
+use super::nodes::NodeMap;
 use super::scripts::{Op, Scripts};
 use super::wire::{decode_batch, unreadable};
 use super::{breaks_link, IO_TIMEOUT, RETRY_EVERY};
@@ -144,6 +145,7 @@ impl Pipeline {
             shared,
             conn: None,
             opened_after: 0,
+            nodes: None,
             retry_at: Instant::now(),
             in_flight: in_flight.clone(),
             deciders,
@@ -215,6 +217,9 @@ struct Worker {
     conn: Option<Link>,
     /// The outage count when `conn` was opened.
     opened_after: u64,
+    /// On a cluster, the node serving each slot, read on `conn` once it
+    /// is open and again after a MOVED reply.
+    nodes: Option<NodeMap>,
     retry_at: Instant,
     in_flight: Arc<InFlight>,
     deciders: Deciders,
@@ -271,16 +276,23 @@ impl Worker {
     }
 
     /// One reply per call. A cluster routes a pipeline by its first
-    /// command's key, so there each room's calls go as a pipeline of their
-    /// own, in order; one server takes the whole batch at once.
+    /// command's key, so there the calls of each node go as a pipeline of
+    /// their own, in order (each room's calls, before the node map is
+    /// known); one server takes the whole batch at once.
     fn send(&mut self, batch: &[Call]) -> Vec<Result<Value, Refusal>> {
         let groups: Vec<Vec<usize>> = match self.target {
             Target::Single(_) => vec![(0..batch.len()).collect()],
             Target::Cluster { .. } => {
-                let mut at: HashMap<&str, usize> = HashMap::new();
+                if self.nodes.is_none() {
+                    if let Some(conn) = self.conn.as_mut() {
+                        self.nodes = NodeMap::read(&mut **conn).ok();
+                    }
+                }
+                let mut at: HashMap<Result<usize, &str>, usize> = HashMap::new();
                 let mut groups: Vec<Vec<usize>> = Vec::new();
                 for (i, call) in batch.iter().enumerate() {
-                    let group = *at.entry(call.key()).or_insert_with(|| {
+                    let node = self.nodes.as_ref().and_then(|n| n.node_of(call.key()));
+                    let group = *at.entry(node.ok_or(call.key())).or_insert_with(|| {
                         groups.push(Vec::new());
                         groups.len() - 1
                     });
@@ -309,19 +321,36 @@ impl Worker {
             Ok(replies) => replies,
             Err(refusal) => return calls.iter().map(|_| Err(refusal.clone())).collect(),
         };
-        // Redis lost the scripts (a restart, SCRIPT FLUSH): none of those
-        // calls ran, so loading the scripts and sending them again cannot
-        // run anything twice.
-        let lost: Vec<usize> = replies
-            .iter()
-            .enumerate()
-            .filter(|(_, reply)| matches!(reply, Err(e) if is_noscript(e)))
-            .map(|(i, _)| i)
-            .collect();
+        // Calls that did not run, to send again: Redis lost the scripts (a
+        // restart, SCRIPT FLUSH), or a slot moved (or the node map is
+        // stale) and a node that does not serve it answered MOVED. Neither
+        // ran anything, so sending again cannot run anything twice.
+        let not_run = |test: fn(&RedisError) -> bool| -> Vec<usize> {
+            (replies.iter().enumerate())
+                .filter(|(_, reply)| matches!(reply, Err(e) if test(e)))
+                .map(|(i, _)| i)
+                .collect()
+        };
+        let lost = not_run(is_noscript);
+        let moved = not_run(is_moved);
         let mut replies: Vec<Result<Value, Refusal>> = replies
             .into_iter()
-            .map(|reply| reply.map_err(|e| unreadable("reply", e)))
+            .map(|reply| match reply {
+                Err(e) if is_noscript(&e) || is_moved(&e) => Err(Refusal::degraded()),
+                reply => reply.map_err(|e| unreadable("reply", e)),
+            })
             .collect();
+        // Each moved call goes again alone, which the cluster connection
+        // routes by its own key, and the map is read again.
+        if !moved.is_empty() {
+            self.nodes = None;
+            for i in moved {
+                replies[i] = self
+                    .pipeline(&[calls[i]])
+                    .and_then(|mut resent| resent.pop().ok_or_else(Refusal::degraded))
+                    .and_then(|reply| reply.map_err(|e| unreadable("reply", e)));
+            }
+        }
         if !lost.is_empty() {
             let again: Vec<&Call> = lost.iter().map(|&i| calls[i]).collect();
             let resent = self.reload().and_then(|()| self.pipeline(&again));
@@ -366,6 +395,7 @@ impl Worker {
                 Ok(conn) => {
                     self.conn = Some(conn);
                     self.opened_after = outages;
+                    self.nodes = None;
                 }
                 Err(e) => return Err(self.failed(&e)),
             }
@@ -409,7 +439,7 @@ impl Worker {
         }
     }
 
-    fn failed(&mut self, error: &redis::RedisError) -> Refusal {
+    fn failed(&mut self, error: &RedisError) -> Refusal {
         if breaks_link(error) || self.conn.is_none() {
             self.conn = None;
             self.retry_at = Instant::now() + RETRY_EVERY;
@@ -470,8 +500,12 @@ impl Worker {
     }
 }
 
-fn is_noscript(error: &redis::RedisError) -> bool {
+fn is_noscript(error: &RedisError) -> bool {
     error.code() == Some("NOSCRIPT")
+}
+
+fn is_moved(error: &RedisError) -> bool {
+    error.code() == Some("MOVED")
 }
 
 /// What a say script's reply means.
