@@ -24,6 +24,10 @@ pub enum Event {
     Presence { count: u64 },
     /// A chat message, with its marker if the benchmark sent it.
     Message(Option<Marker>),
+    /// The server refused a request of this client's (an `error` frame):
+    /// for a sender under load, a message not logged (`rate_limited` when
+    /// the backplane's queue is full), whose deliveries count as lost.
+    Refused,
     /// The server ended the connection.
     Closed,
     /// Anything else (acks, typing, errors).

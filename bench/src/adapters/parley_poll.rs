@@ -310,6 +310,7 @@ fn event(frame: &Frame<'_>) -> Event {
         "joined" => Event::Joined { count },
         "left" => Event::Left { count },
         "presence" => Event::Presence { count },
+        "error" => Event::Refused,
         _ => Event::Other,
     }
 }

@@ -91,6 +91,7 @@ pub fn event(frame: &str) -> Event {
         "joined" => Event::Joined { count: count() },
         "left" => Event::Left { count: count() },
         "presence" => Event::Presence { count: count() },
+        "error" => Event::Refused,
         _ => Event::Other,
     }
 }
@@ -114,5 +115,9 @@ mod tests {
             Event::Message(None)
         );
         assert_eq!(event(r#"{"type":"pong"}"#), Event::Other);
+        assert_eq!(
+            event(r#"{"type":"error","code":"rate_limited","retry_ms":100}"#),
+            Event::Refused
+        );
     }
 }

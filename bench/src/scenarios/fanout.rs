@@ -49,6 +49,8 @@ const DRAIN: Duration = Duration::from_secs(5);
 struct Shared {
     step: AtomicU32,
     delivered: AtomicU64,
+    /// Requests the server refused during the step (`error` frames).
+    refused: AtomicU64,
     closed: AtomicUsize,
     latency: Vec<Mutex<Histogram<u64>>>,
 }
@@ -80,6 +82,9 @@ pub struct Step {
     pub expected: u64,
     /// Deliveries counted.
     pub delivered: u64,
+    /// Messages the server refused (`error` frames to senders): their
+    /// deliveries are among the lost.
+    pub refused: u64,
     /// Latency percentiles and maximum, ms.
     pub p50_ms: f64,
     /// 90th percentile.
@@ -122,6 +127,7 @@ impl Step {
         report.add("expected", self.expected);
         report.add("delivered", self.delivered);
         report.add("lost", self.lost());
+        report.add("refused", self.refused);
         report.num("delivered_per_s", self.delivered_per_s(), 0);
         report.num("p50_ms", self.p50_ms, 2);
         report.num("p90_ms", self.p90_ms, 2);
@@ -159,6 +165,7 @@ impl Room {
         let shared = Arc::new(Shared {
             step: AtomicU32::new(0),
             delivered: AtomicU64::new(0),
+            refused: AtomicU64::new(0),
             closed: AtomicUsize::new(0),
             latency: (0..clients)
                 // unwrap: 1 µs to 10 min at 3 significant digits is a valid range.
@@ -237,6 +244,7 @@ impl Room {
             histogram.lock().unwrap().reset();
         }
         self.shared.delivered.store(0, Ordering::Relaxed);
+        self.shared.refused.store(0, Ordering::Relaxed);
         self.shared.step.store(step, Ordering::Relaxed);
         let senders = self.senders.len();
         let per_sender = rate / senders as f64;
@@ -311,6 +319,7 @@ impl Room {
             sent,
             expected,
             delivered: self.shared.delivered.load(Ordering::Relaxed),
+            refused: self.shared.refused.load(Ordering::Relaxed),
             p50_ms: ms(0.5),
             p90_ms: ms(0.9),
             p99_ms: ms(0.99),
@@ -345,6 +354,13 @@ async fn receive(mut rx: crate::adapters::Rx, index: usize, shared: Arc<Shared>)
         let now = now_us();
         let step = shared.step.load(Ordering::Relaxed);
         let mut counted = 0;
+        let refused = events
+            .iter()
+            .filter(|e| matches!(e, Event::Refused))
+            .count();
+        if refused > 0 {
+            shared.refused.fetch_add(refused as u64, Ordering::Relaxed);
+        }
         {
             // unwrap: nothing panics while this lock is held.
             let mut histogram = shared.latency[index].lock().unwrap();

@@ -36,10 +36,11 @@ pub async fn run(env: Arc<Env>, args: &Args, report: &mut Report) -> io::Result<
             None
         };
         eprintln!(
-            "sweep step {step_no}: offered {:.0}/s delivered {:.0}/s lost {} p99 {:.1} ms server {:.0}% gen {:.0}% {}",
+            "sweep step {step_no}: offered {:.0}/s delivered {:.0}/s lost {} (refused {} messages) p99 {:.1} ms server {:.0}% gen {:.0}% {}",
             offered,
             step.delivered_per_s(),
             step.lost(),
+            step.refused,
             step.p99_ms,
             step.usage.server_cpu_pct(),
             step.usage.gen_cpu_pct(),
@@ -80,6 +81,7 @@ pub async fn run(env: Arc<Env>, args: &Args, report: &mut Report) -> io::Result<
             report.add("failed_on", reason);
             report.num("failed_p99_ms", step.p99_ms, 2);
             report.add("failed_lost", step.lost());
+            report.add("failed_refused", step.refused);
             report.num("failed_server_cpu_pct", step.usage.server_cpu_pct(), 0);
             report.num("failed_gen_cpu_pct", step.usage.gen_cpu_pct(), 0);
         }
