@@ -342,7 +342,7 @@ for run in $(seq 1 "$runs"); do
       # The two Redis 1 ms away cases against a Redis Cluster of three
       # masters, each node 1 ms away (about a minute a run: for medians,
       # --runs 3 --only cluster3).
-      cluster3_delay_both cluster3-delay-sweep-100 "$run" --scenario sweep --clients 100 --senders 10 --secs 1 --sweep-start 40000 --sweep-factor 2
+      cluster3_delay_both cluster3-delay-sweep-100 "$run" --scenario sweep --clients 100 --senders 10 --secs 1 --sweep-start 20000 --sweep-factor 2
       cluster3_delay_both cluster3-delay-rooms-100 "$run" --scenario sweep --clients 1000 --rooms 100 --senders 100 --secs 1 --sweep-start 5000 --sweep-factor 2
       # The same logins with Redis 1 ms away: each join is four or five
       # round trips, run by the instances' deciders eight at a time.
