@@ -283,6 +283,14 @@ impl RedisBackplane {
                 drop(self.renew(&tokens, ttl_ms));
                 self.shared.renewals_queued.fetch_sub(1, Ordering::SeqCst);
             }
+            Whole::RefreshPoll {
+                poll,
+                record,
+                ttl_ms,
+            } => {
+                drop(self.save_poll(&poll, &record, ttl_ms));
+                drop(self.renew(std::slice::from_ref(&record.token), ttl_ms));
+            }
         }
         Vec::new()
     }
@@ -876,6 +884,23 @@ impl Backplane for RedisBackplane {
 
     /// The session's token, then the place of the token (in its lease
     /// bucket, another slot): the room it is joining, during a move.
+    /// Queued whole to a decider: a poll must not wait on Redis for its
+    /// session's record to live longer.
+    fn refresh_poll(&mut self, poll: &str, record: &PollRecord, ttl_ms: u64) {
+        if let Some(pipeline) = self.live_pipeline() {
+            let whole = Whole::RefreshPoll {
+                poll: poll.to_owned(),
+                record: record.clone(),
+                ttl_ms,
+            };
+            if pipeline.submit(Queued::Whole(whole)).is_ok() {
+                return;
+            }
+        }
+        let _ = self.save_poll(poll, record, ttl_ms);
+        let _ = self.renew(std::slice::from_ref(&record.token), ttl_ms);
+    }
+
     fn find_poll(&mut self, poll: &str) -> Result<Option<PollRecord>, Refusal> {
         let key = self.key(format_args!("poll:{poll}"));
         let token: Option<String> = self.run(|conn, _| redis::cmd("GET").arg(&key).query(conn))?;

@@ -408,6 +408,14 @@ pub(crate) trait Backplane: Send {
     fn reap(&mut self) -> Result<Vec<Entry>, Refusal>;
     /// Records where a polling session's member is.
     fn save_poll(&mut self, poll: &str, record: &PollRecord, ttl_ms: u64) -> Result<(), Refusal>;
+    /// A polling session was polled: its record and its member's lease
+    /// last `ttl_ms` more. A pipelined backplane queues it; the record
+    /// does not change here (a join or leave that changes it saves it at
+    /// once, after whatever was queued).
+    fn refresh_poll(&mut self, poll: &str, record: &PollRecord, ttl_ms: u64) {
+        let _ = self.save_poll(poll, record, ttl_ms);
+        let _ = self.renew(std::slice::from_ref(&record.token), ttl_ms);
+    }
     /// Where a polling session's member is, if the session is known.
     fn find_poll(&mut self, poll: &str) -> Result<Option<PollRecord>, Refusal>;
     /// Forgets a polling session.

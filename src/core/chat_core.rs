@@ -279,22 +279,35 @@ impl ChatCore {
     }
 
     /// A polling session was polled: its member's lease and its record
-    /// last one grace period more.
+    /// last one grace period more (queued by a pipelined backplane).
     pub(crate) fn touch(&mut self, id: MemberId) {
-        let Some(conn) = self.connections.get(&id) else {
-            return;
-        };
+        if let Some((poll, record, ttl)) = self.poll_record(id) {
+            self.backplane.refresh_poll(&poll, &record, ttl);
+        }
+    }
+
+    /// A polling session's member moved: its record says so at once, as
+    /// the session's next request may reach another instance.
+    pub(super) fn save_place(&mut self, id: MemberId) {
+        if let Some((poll, record, ttl)) = self.poll_record(id) {
+            let _ = self.backplane.save_poll(&poll, &record, ttl);
+            let _ = self
+                .backplane
+                .renew(std::slice::from_ref(&record.token), ttl);
+        }
+    }
+
+    /// A polling session's token, its record, and how long both last.
+    fn poll_record(&self, id: MemberId) -> Option<(Arc<str>, PollRecord, u64)> {
+        let conn = self.connections.get(&id)?;
         let (Some(poll), Some(token)) = (conn.poll.clone(), conn.token.clone()) else {
-            return;
+            return None;
         };
-        let room = conn.room.as_ref().map(|r| r.to_string());
-        let ttl = self.limits.poll_lease().as_millis() as u64;
         let record = PollRecord {
-            token: token.clone(),
-            room,
+            token,
+            room: conn.room.as_ref().map(|r| r.to_string()),
         };
-        let _ = self.backplane.save_poll(&poll, &record, ttl);
-        let _ = self.backplane.renew(&[token], ttl);
+        Some((poll, record, self.limits.poll_lease().as_millis() as u64))
     }
 
     /// Forgets a connection; its room sees it leave (`why`).

@@ -240,6 +240,10 @@ impl Backplane for SharedBackplane {
         self.plain(|b| b.save_poll(poll, record, ttl_ms))
     }
 
+    fn refresh_poll(&mut self, poll: &str, record: &PollRecord, ttl_ms: u64) {
+        self.plain(|b| b.refresh_poll(poll, record, ttl_ms));
+    }
+
     fn find_poll(&mut self, poll: &str) -> Result<Option<PollRecord>, Refusal> {
         self.plain(|b| b.find_poll(poll))
     }

@@ -1,6 +1,6 @@
 //! The Redis backplane's deciders: the threads that run its whole
-//! decisions (a join, a leave, a reap, a lease renewal: several scripts,
-//! one after another), each on a command connection of its own, so that
+//! decisions (a join, a leave, a reap, a lease renewal, a polling
+//! session's refresh: several scripts or commands, one after another), each on a command connection of its own, so that
 //! with Redis a round trip or more away many users join at once instead of
 //! one after another. The pipeline's thread hands them what it takes from
 //! its queue ([`Deciders::hand`]); a token's decisions always go to the
@@ -21,7 +21,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 
 use super::feed::{lock, FeedState};
-use crate::core::backplane::{JoinRequest, LeftWhy, Logged, ResumeToken};
+use crate::core::backplane::{JoinRequest, LeftWhy, Logged, PollRecord, ResumeToken};
 use crate::core::rules::room_name::RoomName;
 
 /// Decider threads (and connections) of an instance.
@@ -47,6 +47,12 @@ pub(super) enum Whole {
         tokens: Vec<ResumeToken>,
         ttl_ms: u64,
     },
+    /// A polling session's record and lease, refreshed by a poll.
+    RefreshPoll {
+        poll: String,
+        record: PollRecord,
+        ttl_ms: u64,
+    },
 }
 
 impl Whole {
@@ -55,6 +61,7 @@ impl Whole {
         match self {
             Whole::Join { request, .. } => Some(&request.token),
             Whole::Leave { token, .. } => Some(token),
+            Whole::RefreshPoll { record, .. } => Some(&record.token),
             Whole::Reap | Whole::Renew { .. } => None,
         }
     }

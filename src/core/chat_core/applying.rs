@@ -314,7 +314,7 @@ impl ChatCore {
         }
         // A polling session's record now names its member, so the next
         // request may go to any instance.
-        self.touch(id);
+        self.save_place(id);
     }
 
     /// Takes `id` out of its room here without dropping an emptied mirror
