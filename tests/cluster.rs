@@ -910,6 +910,16 @@ async fn a_join_waiting_on_redis_holds_up_nobody_else() {
     cy.send(json!({"type": "join", "nick": "cy", "room": "annex"}))
         .await;
     until_a_script_waits(&redis).await;
+    // One join at a time: a second one from ann meanwhile is refused at
+    // once, and the first goes on.
+    ann.send(json!({"type": "join", "nick": "ann2", "room": "annex"}))
+        .await;
+    let busy = ann.next().await;
+    assert_eq!(
+        (&busy["type"], &busy["code"]),
+        (&json!("error"), &json!("rate_limited")),
+        "{busy}"
+    );
     // Meanwhile the room goes on: bob's request, answered from the
     // room's state here, comes back while the join is still held. Were
     // the join decided on the room's thread, bob's answer would come only

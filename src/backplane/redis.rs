@@ -275,20 +275,31 @@ impl RedisBackplane {
             // A leave or reap that fails is left to the leases: the
             // member's lapses and a later reap takes it out.
             Whole::Leave { room, token, why } => drop(self.leave(&room, &token, why)),
+            // The counts first: a reap or renewal that fails (or panics)
+            // must not stop the next from being queued.
             Whole::Reap => {
-                drop(self.reap());
                 self.shared.reap_queued.store(false, Ordering::SeqCst);
+                drop(self.reap());
             }
             Whole::Renew { tokens, ttl_ms } => {
-                drop(self.renew(&tokens, ttl_ms));
                 self.shared.renewals_queued.fetch_sub(1, Ordering::SeqCst);
+                drop(self.renew(&tokens, ttl_ms));
             }
+            // Only the record's time: what it says is written at once
+            // when it changes, and a refresh queued before must not undo
+            // that.
             Whole::RefreshPoll {
                 poll,
                 record,
                 ttl_ms,
             } => {
-                drop(self.save_poll(&poll, &record, ttl_ms));
+                let key = self.key(format_args!("poll:{poll}"));
+                drop(self.run(|conn, _| {
+                    redis::cmd("PEXPIRE")
+                        .arg(&key)
+                        .arg(ttl_ms.max(1))
+                        .query::<Value>(conn)
+                }));
                 drop(self.renew(std::slice::from_ref(&record.token), ttl_ms));
             }
         }

@@ -16,6 +16,7 @@
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
+use std::panic::AssertUnwindSafe;
 use std::sync::mpsc::{self, SyncSender};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
@@ -56,13 +57,22 @@ pub(super) enum Whole {
 }
 
 impl Whole {
-    /// The member it is about, if one.
+    /// The member it is about, if one: its decider.
     fn token(&self) -> Option<&ResumeToken> {
         match self {
             Whole::Join { request, .. } => Some(&request.token),
             Whole::Leave { token, .. } => Some(token),
             Whole::RefreshPoll { record, .. } => Some(&record.token),
             Whole::Reap | Whole::Renew { .. } => None,
+        }
+    }
+
+    /// The member whose later calls wait for it: a join's or a leave's
+    /// (a poll's refresh changes nothing they depend on).
+    fn holds_back(&self) -> Option<&ResumeToken> {
+        match self {
+            Whole::Join { .. } | Whole::Leave { .. } => self.token(),
+            _ => None,
         }
     }
 }
@@ -86,31 +96,34 @@ pub(super) struct Deciders {
 
 impl Deciders {
     /// Starts a thread for each of `deciders`, telling `shared`'s
-    /// recipient what they answer and calling `done` after each decision.
+    /// recipient what they answer.
     pub(super) fn start(
         deciders: Vec<Decider>,
         shared: Arc<FeedState>,
-        done: Arc<dyn Fn() + Send + Sync>,
     ) -> std::io::Result<Deciders> {
         let busy = Arc::new(Busy::default());
         let mut queues = Vec::with_capacity(deciders.len());
         for (i, mut decider) in deciders.into_iter().enumerate() {
             let (queue, wholes) = mpsc::sync_channel::<Whole>(WAITING_PER_DECIDER);
-            let (shared, busy, done) = (shared.clone(), busy.clone(), done.clone());
+            let (shared, busy) = (shared.clone(), busy.clone());
             thread::Builder::new()
                 .name(format!("parley-redis-decider-{i}"))
                 .spawn(move || {
                     while let Ok(whole) = wholes.recv() {
-                        let token = whole.token().cloned();
-                        for told in decider(whole) {
+                        let held = whole.holds_back().cloned();
+                        // A decision that panics must not leave its member
+                        // held back for good: it is dropped, and the
+                        // lease and the client's retry take it from there.
+                        let told = std::panic::catch_unwind(AssertUnwindSafe(|| decider(whole)))
+                            .unwrap_or_default();
+                        for told in told {
                             if let Some(deliver) = lock(&shared.deliver).as_ref() {
                                 deliver(told);
                             }
                         }
-                        if let Some(token) = token {
+                        if let Some(token) = held {
                             busy.release(&token);
                         }
-                        done();
                     }
                 })?;
             queues.push(queue);
@@ -123,17 +136,19 @@ impl Deciders {
     pub(super) fn hand(&self, whole: Whole) {
         let index = match whole.token() {
             Some(token) => {
-                *lock(&self.busy.tokens).entry(token.clone()).or_default() += 1;
                 let mut hasher = std::collections::hash_map::DefaultHasher::new();
                 token.hash(&mut hasher);
                 (hasher.finish() % self.queues.len() as u64) as usize
             }
             None => 0,
         };
-        let token = whole.token().cloned();
+        let held = whole.holds_back().cloned();
+        if let Some(token) = &held {
+            *lock(&self.busy.tokens).entry(token.clone()).or_default() += 1;
+        }
         if self.queues[index].send(whole).is_err() {
-            // The decider ended (it panicked): nothing will release it.
-            if let Some(token) = token {
+            // The decider's thread is gone: nothing will release it.
+            if let Some(token) = held {
                 self.busy.release(&token);
             }
         }

@@ -136,9 +136,7 @@ impl Pipeline {
     ) -> std::io::Result<Pipeline> {
         let (queue, calls) = mpsc::sync_channel(MAX_QUEUED);
         let in_flight = Arc::new(InFlight::default());
-        let decided = in_flight.clone();
-        let deciders =
-            Deciders::start(deciders, shared.clone(), Arc::new(move || decided.done(1)))?;
+        let deciders = Deciders::start(deciders, shared.clone())?;
         let worker = Worker {
             target,
             scripts,
@@ -157,12 +155,16 @@ impl Pipeline {
     }
 
     /// Queues `call`; refused when the queue is full or its thread ended.
+    /// Only pipelined calls are waited on by [`Pipeline::drain`]: a whole
+    /// decision keeps its order per member on its decider, and nothing
+    /// synchronous needs another member's join done first.
     pub(super) fn submit(&self, call: Queued) -> Result<(), Refusal> {
-        *lock(&self.in_flight.count) += 1;
+        let counted = usize::from(matches!(call, Queued::Call(_)));
+        *lock(&self.in_flight.count) += counted;
         match self.queue.try_send(call) {
             Ok(()) => Ok(()),
             Err(err) => {
-                self.in_flight.done(1);
+                self.in_flight.done(counted);
                 Err(match err {
                     TrySendError::Full(_) => {
                         let mut refusal = Refusal::new(
@@ -178,7 +180,7 @@ impl Pipeline {
         }
     }
 
-    /// Waits until every call queued so far has been answered, at most
+    /// Waits until every pipelined call queued so far has been answered, at most
     /// a little over two command timeouts (a batch's send and its reply).
     pub(super) fn drain(&self) {
         let deadline = Instant::now() + IO_TIMEOUT * 2 + Duration::from_millis(100);

@@ -8,7 +8,9 @@
 use std::sync::Arc;
 
 use super::{refusal, refused, ChatCore, Effect, MemberId};
-use crate::core::backplane::{JoinRequest, LeftWhy, Origin, Refusal, ResumeToken, Snapshot};
+use crate::core::backplane::{
+    JoinRequest, LeftWhy, Origin, Refusal, ResumeToken, Snapshot, LOG_TAIL,
+};
 use crate::core::ids;
 use crate::core::limits::MAX_ROSTER_LIMIT;
 use crate::core::mirror::Mirror;
@@ -62,6 +64,16 @@ impl ChatCore {
             Ok(name) => name,
             Err(invalid) => return refusal(id, invalid.code, invalid.message),
         };
+        // One join at a time: a second one before the first is decided
+        // (its welcome or refusal not yet here) would race it.
+        if self.joining.contains_key(&id) {
+            let mut busy = Refusal::new(
+                ErrorCode::RateLimited,
+                "a join of this connection is still being decided; retry once it is answered",
+            );
+            busy.retry_ms = Some(100);
+            return refused(id, busy, None);
+        }
         let before = self.place_or_away(id);
         // A well-formed token from the client is theirs to resume with: it
         // takes back their own nickname at once, wherever they were
@@ -83,7 +95,10 @@ impl ChatCore {
             .is_some_and(|c| c.poll.is_some() || c.away.is_some())
             || before.as_ref().is_some_and(|(_, t)| *t != token);
         let later = !waited_on && self.backplane.decides_later();
-        let opened = match later {
+        // A room already opening opens from the snapshot on its way, for
+        // a joiner decided at once too (its entries wait with the rest):
+        // a second snapshot now would be older than what arrives later.
+        let opened = match later || self.opening.contains_key(&room_name) {
             true => self.open_later(&room_name),
             false => self.open_mirror(&room_name),
         };
@@ -194,13 +209,26 @@ impl ChatCore {
         let Some(heard) = self.opening.remove(room_name) else {
             return Vec::new();
         };
-        let room = Mirror::from_snapshot(
-            snapshot,
-            self.limits.history_size,
-            self.limits.max_room_history_bytes,
-        );
-        self.keep_mirror(room_name, room);
-        self.apply(heard, now_ms)
+        // Opened meanwhile another way (a polling session adopted here):
+        // that mirror is newer; what was heard is applied to it.
+        if !self.rooms.contains_key(room_name) {
+            let room = Mirror::from_snapshot(
+                snapshot,
+                self.limits.history_size,
+                self.limits.max_room_history_bytes,
+            );
+            self.keep_mirror(room_name, room);
+        }
+        let overflowed = heard.len() >= LOG_TAIL;
+        let mut effects = self.apply(heard, now_ms);
+        // More was heard than kept: what follows is read from the log.
+        if overflowed {
+            let seq = self.rooms.get(room_name).map_or(0, |r| r.seq);
+            if let Ok(Some(missed)) = self.backplane.read(room_name, seq) {
+                effects.extend(self.apply(missed, now_ms));
+            }
+        }
+        effects
     }
 
     /// Starts mirroring `room_name` if it is not mirrored yet.
