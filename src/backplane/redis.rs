@@ -45,13 +45,13 @@ mod wire;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use redis::{ErrorKind, RedisError, RedisResult, Value};
 
 use self::deciders::{Decider, Whole, DECIDERS};
 use self::feed::{lock, run_feed, FeedState};
-use self::link::{Link, Target};
+use self::link::{NotReady, Slot, Target};
 use self::pipeline::{Call, Pipeline, Queued};
 use self::scripts::{Op, Scripts};
 use self::slots::{bucket, rooms_of};
@@ -91,13 +91,8 @@ pub(crate) const LEASE_BUCKETS: u32 = 16;
 /// The Redis backplane.
 pub(crate) struct RedisBackplane {
     target: Target,
-    /// `None` while Redis is unreachable.
-    conn: Option<Link>,
-    /// No reconnect before this.
-    retry_at: Instant,
-    /// The outage count when `conn` was opened: a connection opened
-    /// before the last outage may be dead without knowing it.
-    opened_after: u64,
+    /// The command connection (none while Redis is unreachable).
+    conn: Slot,
     scripts: Scripts,
     prefix: String,
     /// Rooms the cluster may hold at once (the rooms index: held with
@@ -212,9 +207,7 @@ impl RedisBackplane {
             .map_err(|e| format!("Redis at {shown} refused the backplane's scripts: {e}"))?;
         Ok(RedisBackplane {
             target,
-            conn: Some(conn),
-            retry_at: Instant::now(),
-            opened_after: 0,
+            conn: Slot::new(Some(conn)),
             scripts,
             prefix: prefix.to_owned(),
             max_rooms: usize::MAX,
@@ -253,9 +246,7 @@ impl RedisBackplane {
     fn sibling(&self) -> RedisBackplane {
         RedisBackplane {
             target: self.target.clone(),
-            conn: None,
-            retry_at: Instant::now(),
-            opened_after: 0,
+            conn: Slot::new(None),
             scripts: self.scripts.clone(),
             prefix: self.prefix.clone(),
             max_rooms: self.max_rooms,
@@ -374,25 +365,13 @@ impl RedisBackplane {
         }
         // A connection left idle through an outage that another link
         // noticed (the pipeline's thread and the ChatRoom's each have one)
-        // would fail this call: open a new one.
+        // would fail this call: the slot opens a new one.
         let outages = self.shared.outages.load(Ordering::SeqCst);
-        if self.opened_after != outages {
-            self.conn = None;
-        }
-        if self.conn.is_none() {
-            if Instant::now() < self.retry_at {
-                return Err(Refusal::degraded());
-            }
-            match self.target.open() {
-                Ok(conn) => {
-                    self.conn = Some(conn);
-                    self.opened_after = outages;
-                }
-                Err(e) => return Err(self.failed(&e, false)),
-            }
-        }
-        // unwrap: made just above when missing.
-        let conn = self.conn.as_mut().unwrap();
+        let conn = match self.conn.ready(&self.target, outages) {
+            Ok((conn, _)) => conn,
+            Err(NotReady::Waiting) => return Err(Refusal::degraded()),
+            Err(NotReady::Failed(e)) => return Err(self.failed(&e, false)),
+        };
         match call(&mut **conn, &self.scripts) {
             Ok(value) => {
                 if self.shared.command_down.load(Ordering::SeqCst) {
@@ -409,10 +388,7 @@ impl RedisBackplane {
     }
 
     fn failed(&mut self, error: &RedisError, drop_link: bool) -> Refusal {
-        if drop_link || self.conn.is_none() {
-            self.conn = None;
-            self.retry_at = Instant::now() + RETRY_EVERY;
-        }
+        self.conn.failed(drop_link);
         if !self.shared.command_down.load(Ordering::SeqCst) {
             log::warn!("redis backplane: {} failed: {error}", self.shown);
         }

@@ -6,16 +6,91 @@
 //! subscription listens on one node ([`Target::feed_clients`]), since a
 //! PUBLISH in a cluster reaches the subscribers of every node.
 //!
-//! It owns opening connections with [`IO_TIMEOUT`] and nothing else: what
-//! runs on them is `redis.rs`'s and `feed.rs`'s.
+//! It owns opening connections with [`IO_TIMEOUT`], and when a command
+//! connection is opened again ([`Slot`]), and nothing else: what runs on
+//! them is `redis.rs`'s, `pipeline.rs`'s and `feed.rs`'s.
+
+use std::time::Instant;
 
 use redis::cluster::ClusterClient;
 use redis::{Client, Connection, ConnectionLike, ErrorKind, RedisError, RedisResult};
 
-use super::IO_TIMEOUT;
+use super::{IO_TIMEOUT, RETRY_EVERY};
 
 /// A command connection, to one server or to a cluster.
 pub(super) type Link = Box<dyn ConnectionLike + Send>;
+
+/// A command connection held by one thread, opened when needed: at first
+/// use, after it broke (not sooner than [`RETRY_EVERY`] after), and when
+/// any link of the backplane went down since it was opened (Redis may have
+/// restarted under it without this one knowing).
+pub(super) struct Slot {
+    link: Option<Link>,
+    /// The backplane's outage count when `link` was opened.
+    opened_after: u64,
+    /// No reopening before this.
+    retry_at: Instant,
+}
+
+/// Why [`Slot::ready`] has no connection.
+pub(super) enum NotReady {
+    /// It broke a moment ago: not retried yet.
+    Waiting,
+    /// Opening it failed.
+    Failed(RedisError),
+}
+
+impl Slot {
+    /// A slot holding `link` (none: opened at first use).
+    pub(super) fn new(link: Option<Link>) -> Slot {
+        Slot {
+            link,
+            opened_after: 0,
+            retry_at: Instant::now(),
+        }
+    }
+
+    /// The connection, opened first if need be (`outages` is the
+    /// backplane's count now), and whether it was just opened.
+    pub(super) fn ready(
+        &mut self,
+        target: &Target,
+        outages: u64,
+    ) -> Result<(&mut Link, bool), NotReady> {
+        if self.opened_after != outages {
+            self.link = None;
+        }
+        let fresh = self.link.is_none();
+        if fresh {
+            if Instant::now() < self.retry_at {
+                return Err(NotReady::Waiting);
+            }
+            self.link = Some(target.open().map_err(NotReady::Failed)?);
+            self.opened_after = outages;
+        }
+        // unwrap: opened just above when missing.
+        Ok((self.link.as_mut().unwrap(), fresh))
+    }
+
+    /// The connection, if open.
+    pub(super) fn get(&mut self) -> Option<&mut Link> {
+        self.link.as_mut()
+    }
+
+    /// Drops the connection, to open again at the next use.
+    pub(super) fn close(&mut self) {
+        self.link = None;
+    }
+
+    /// Drops the connection after a failure (`broke`, or while none is
+    /// open), to open again no sooner than [`RETRY_EVERY`] from now.
+    pub(super) fn failed(&mut self, broke: bool) {
+        if broke || self.link.is_none() {
+            self.link = None;
+            self.retry_at = Instant::now() + RETRY_EVERY;
+        }
+    }
+}
 
 /// Retries of a cluster command (after a MOVED, or while a slot's primary
 /// is failing over) before it counts as an outage: few, since the

@@ -37,11 +37,11 @@ use redis::{RedisError, RedisResult, Value};
 
 use super::deciders::{Decider, Deciders, Whole};
 use super::feed::{lock, FeedState};
-use super::link::{Link, Target};
+use super::link::{NotReady, Slot, Target};
 use super::nodes::NodeMap;
 use super::scripts::{Op, Scripts};
 use super::wire::{decode_batch, unreadable};
-use super::{breaks_link, IO_TIMEOUT, RETRY_EVERY};
+use super::{breaks_link, IO_TIMEOUT};
 use crate::core::backplane::{Entry, Logged, Refusal, ResumeToken};
 use crate::core::rules::room_name::RoomName;
 use crate::protocol::ErrorCode;
@@ -141,10 +141,8 @@ impl Pipeline {
             target,
             scripts,
             shared,
-            conn: None,
-            opened_after: 0,
+            conn: Slot::new(None),
             nodes: None,
-            retry_at: Instant::now(),
             in_flight: in_flight.clone(),
             deciders,
         };
@@ -215,14 +213,11 @@ struct Worker {
     target: Target,
     scripts: Scripts,
     shared: Arc<FeedState>,
-    /// `None` while Redis is unreachable.
-    conn: Option<Link>,
-    /// The outage count when `conn` was opened.
-    opened_after: u64,
+    /// The pipeline's own connection (none while Redis is unreachable).
+    conn: Slot,
     /// On a cluster, the node serving each slot, read on `conn` once it
     /// is open and again after a MOVED reply.
     nodes: Option<NodeMap>,
-    retry_at: Instant,
     in_flight: Arc<InFlight>,
     deciders: Deciders,
 }
@@ -286,7 +281,7 @@ impl Worker {
             Target::Single(_) => vec![(0..batch.len()).collect()],
             Target::Cluster { .. } => {
                 if self.nodes.is_none() {
-                    if let Some(conn) = self.conn.as_mut() {
+                    if let Some(conn) = self.conn.get() {
                         self.nodes = NodeMap::read(&mut **conn).ok();
                     }
                 }
@@ -371,7 +366,7 @@ impl Worker {
 
     /// Loads the scripts again on the connection.
     fn reload(&mut self) -> Result<(), Refusal> {
-        let Some(conn) = self.conn.as_mut() else {
+        let Some(conn) = self.conn.get() else {
             return Err(Refusal::degraded());
         };
         match self.scripts.load(&mut **conn) {
@@ -383,28 +378,9 @@ impl Worker {
     /// Sends `calls` as one pipeline on the connection, opening it first
     /// when it is time to: each call's reply, or a refusal of them all.
     fn pipeline(&mut self, calls: &[&Call]) -> Result<Vec<RedisResult<Value>>, Refusal> {
-        // A connection left idle through an outage (Redis restarted while
-        // the command path noticed) would fail the batch: open a new one.
-        let outages = self.shared.outages.load(Ordering::SeqCst);
-        if self.opened_after != outages {
-            self.conn = None;
-        }
-        if self.conn.is_none() {
-            if Instant::now() < self.retry_at {
-                return Err(Refusal::degraded());
-            }
-            match self.target.open() {
-                Ok(conn) => {
-                    self.conn = Some(conn);
-                    self.opened_after = outages;
-                    self.nodes = None;
-                }
-                Err(e) => return Err(self.failed(&e)),
-            }
-        }
         // Sent as one packed write and read back in order: a cluster
         // connection routes it by its first command's key (every call of a
-        // group is of one room), and unlike `redis::pipe` it takes scripts.
+        // group is of one node), and unlike `redis::pipe` it takes scripts.
         let mut packed = Vec::new();
         for call in calls {
             packed.extend(
@@ -413,8 +389,20 @@ impl Worker {
                     .get_packed_command(),
             );
         }
-        // unwrap: opened just above when missing.
-        let conn = self.conn.as_mut().unwrap();
+        // A connection left idle through an outage (Redis restarted while
+        // the command path noticed) would fail the batch: the slot opens a
+        // new one, whose cluster may have moved its slots.
+        let outages = self.shared.outages.load(Ordering::SeqCst);
+        let conn = match self.conn.ready(&self.target, outages) {
+            Ok((conn, fresh)) => {
+                if fresh {
+                    self.nodes = None;
+                }
+                conn
+            }
+            Err(NotReady::Waiting) => return Err(Refusal::degraded()),
+            Err(NotReady::Failed(e)) => return Err(self.failed(&e)),
+        };
         let replies: RedisResult<Vec<RedisResult<Value>>> = conn
             .req_packed_commands(&packed, 0, calls.len())
             .map(|values| {
@@ -434,7 +422,7 @@ impl Worker {
             Ok(_) => {
                 // A reply count that does not match leaves the connection
                 // out of step: drop it.
-                self.conn = None;
+                self.conn.close();
                 Err(Refusal::degraded())
             }
             Err(e) => Err(self.failed(&e)),
@@ -442,10 +430,7 @@ impl Worker {
     }
 
     fn failed(&mut self, error: &RedisError) -> Refusal {
-        if breaks_link(error) || self.conn.is_none() {
-            self.conn = None;
-            self.retry_at = Instant::now() + RETRY_EVERY;
-        }
+        self.conn.failed(breaks_link(error));
         if !self.shared.command_down.load(Ordering::SeqCst) {
             log::warn!("redis backplane: pipelined calls failed: {error}");
         }

@@ -20,6 +20,7 @@ mod subscription;
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::time::Instant;
 
 use redis::{Client, Connection};
 

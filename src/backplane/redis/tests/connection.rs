@@ -6,6 +6,8 @@
 
 use std::sync::mpsc;
 
+use std::time::Instant;
+
 use super::*;
 
 #[test]
